@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# Local dev stack without docker: Kafka (KRaft), FerretDB (MongoDB wire, SQLite) and Redis on loopback.
+#   scripts/stack.sh up | down [--purge] | status
+# Runtime data, logs and pid files live in <repo>/.stack/; downloaded and built artifacts are cached in
+# ${VDET_CACHE:-~/.cache/vdet} so other clones on the same machine reuse them.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+STACK="$ROOT/.stack"
+CACHE="${VDET_CACHE:-$HOME/.cache/vdet}"
+KAFKA_VERSION=3.9.1
+FERRETDB_VERSION=1.24.2
+KAFKA_PORT="${VDET_KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${VDET_KAFKA_CONTROLLER_PORT:-9093}"
+MONGO_PORT="${VDET_MONGO_PORT:-27017}"
+FERRETDB_DEBUG_PORT="${VDET_FERRETDB_DEBUG_PORT:-28088}"
+REDIS_PORT="${VDET_REDIS_PORT:-6379}"
+LIBS="$CACHE/kafka-libs"
+FERRETDB="$CACHE/bin/ferretdb"
+# Per service: a string its command line must contain (guards against stale pid files / pid reuse), its port.
+declare -A MATCH=([kafka]=kafka.Kafka [ferretdb]=bin/ferretdb [redis]=redis-server)
+declare -A PORT=([kafka]=$KAFKA_PORT [ferretdb]=$MONGO_PORT [redis]=$REDIS_PORT)
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# pid_of NAME: prints the pid in .stack/NAME/NAME.pid if that process is alive and really is NAME.
+pid_of() {
+  local f="$STACK/$1/$1.pid" pid
+  [[ -s $f ]] && pid="$(tr -dc '0-9' <"$f")" && [[ -n $pid && -r /proc/$pid/cmdline ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "${MATCH[$1]}" || return 1
+  echo "$pid"
+}
+
+# apt_need CMD PKG: installs PKG with apt when CMD is missing (only as root).
+apt_need() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  [[ $(id -u) -eq 0 ]] || die "'$1' not found; install it (e.g. 'sudo apt-get install -y $2') and retry"
+  log "installing $2 via apt ..."
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; } \
+    || die "apt-get install $2 failed"
+}
+
+# wait_for WHAT SECONDS LOGFILE CMD...: polls CMD until it succeeds (status 2 = gave up, e.g. the
+# process died); on failure shows the end of LOGFILE.
+wait_for() {
+  local what=$1 secs=$2 logf=$3 rc; shift 3
+  local deadline=$((SECONDS + secs))
+  while :; do
+    rc=0; "$@" || rc=$?
+    ((rc == 0)) && return 0
+    ((rc != 2 && SECONDS < deadline)) || break
+    sleep 0.5
+  done
+  local why="not ready after ${secs}s"; ((rc != 2)) || why="exited during startup"
+  log "$what $why; end of $logf:"
+  tail -n 30 "$logf" >&2 2>/dev/null || true
+  return 1
+}
+
+# alive_and NAME CMD...: status 2 when NAME's process is gone, else CMD's status (for wait_for).
+alive_and() { pid_of "$1" >/dev/null || return 2; shift; "$@"; }
+
+# guard_port NAME PORT: fails when PORT is taken by something this script does not manage.
+guard_port() {
+  ! port_open "$2" || die "$1: port $2 is already in use by another process (stop it or set VDET_*_PORT)"
+}
+
+# running NAME CMD...: true when NAME is already running (after waiting for CMD to succeed).
+running() {
+  local pid
+  pid="$(pid_of "$1")" || return 1
+  log "$1 already running (pid $pid)"
+  wait_for "$1" 90 "$STACK/$1/$1.log" "${@:2}" || die "$1 runs but does not answer; try 'down' then 'up'"
+}
+
+# ---------------------------------------------------------------- Kafka
+kafka_install() {
+  [[ -f $LIBS/kafka_2.13-$KAFKA_VERSION.jar ]] && return 0
+  apt_need mvn maven
+  log "downloading Kafka $KAFKA_VERSION jars from Maven Central into $LIBS ..."
+  mkdir -p "$CACHE/kafka-pom"
+  cat >"$CACHE/kafka-pom/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+  <groupId>vdet.local</groupId><artifactId>kafka-libs</artifactId><version>1</version><dependencies>
+  <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$KAFKA_VERSION</version></dependency>
+  <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>1.7.36</version></dependency>
+</dependencies></project>
+EOF
+  mvn -q -B -f "$CACHE/kafka-pom/pom.xml" dependency:copy-dependencies -DoutputDirectory="$LIBS" \
+    || die "maven could not fetch the Kafka jars"
+}
+
+kafka_up() {
+  local dir="$STACK/kafka"
+  running kafka port_open "$KAFKA_PORT" && return 0
+  guard_port kafka "$KAFKA_PORT" && guard_port kafka-controller "$KAFKA_CONTROLLER_PORT"
+  apt_need java openjdk-17-jre-headless && kafka_install
+  mkdir -p "$dir/data"
+  cat >"$dir/log4j.properties" <<EOF
+log4j.rootLogger=WARN, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File=$dir/kafka.log
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.server.KafkaServer=INFO
+log4j.logger.kafka.server.KafkaRaftServer=INFO
+EOF
+  cat >"$dir/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$dir/data
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+num.partitions=4
+message.max.bytes=16777216
+replica.fetch.max.bytes=16777216
+log.retention.hours=24
+log.segment.bytes=134217728
+EOF
+  local java=(java -cp "$LIBS/*" "-Dlog4j.configuration=file:$dir/log4j.properties")
+  if [[ ! -f $dir/data/meta.properties ]]; then
+    local id out
+    id="$("${java[@]}" kafka.tools.StorageTool random-uuid)"
+    log "formatting Kafka storage in $dir/data (cluster id $id)"
+    out="$("${java[@]}" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" 2>&1)" \
+      || die "kafka storage format failed: $out"
+  fi
+  local offset
+  offset=$(stat -c %s "$dir/kafka.log" 2>/dev/null || echo 0)
+  log "starting kafka on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT)"
+  nohup java -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+    -cp "$LIBS/*" "-Dlog4j.configuration=file:$dir/log4j.properties" \
+    kafka.Kafka "$dir/server.properties" >>"$dir/kafka.log" 2>&1 </dev/null &
+  echo $! >"$dir/kafka.pid"
+  # "Kafka Server started" is logged once the broker is unfenced, i.e. able to serve clients.
+  kafka_ready() {
+    port_open "$KAFKA_PORT" && tail -c +$((offset + 1)) "$dir/kafka.log" 2>/dev/null | grep -q 'Kafka Server started'
+  }
+  wait_for kafka 90 "$dir/kafka.log" alive_and kafka kafka_ready || die "kafka failed to start (log: $dir/kafka.log)"
+}
+
+# ---------------------------------------------------------------- FerretDB
+ferretdb_install() {
+  "$FERRETDB" --version >/dev/null 2>&1 && return 0
+  command -v go >/dev/null 2>&1 \
+    || die "go (>= 1.24) is needed to build FerretDB $FERRETDB_VERSION; install it or put a binary at $FERRETDB"
+  log "building FerretDB $FERRETDB_VERSION into $FERRETDB (one-off, a few minutes on a cold Go cache) ..."
+  local src tmp; tmp="$(mktemp -d)"
+  # 'go install ...@v' trips the proxy's deprecation check; download the module, then build a writable copy
+  # of it, because the module zip lacks build/version/version.txt and the binary panics at startup without it.
+  src="$(cd "$tmp" && go mod download -json "github.com/FerretDB/FerretDB@v$FERRETDB_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  [[ -d $src ]] || die "could not download the FerretDB module"
+  cp -r "$src" "$tmp/src" && chmod -R u+w "$tmp/src"
+  echo "v$FERRETDB_VERSION" >"$tmp/src/build/version/version.txt"
+  mkdir -p "$(dirname "$FERRETDB")"
+  (cd "$tmp/src" && GOFLAGS=-buildvcs=false go build -o "$FERRETDB.tmp" ./cmd/ferretdb) \
+    || die "FerretDB build failed (work dir kept: $tmp)"
+  mv -f "$FERRETDB.tmp" "$FERRETDB"
+  rm -rf "$tmp"
+}
+
+ferretdb_up() {
+  local dir="$STACK/ferretdb"
+  running ferretdb port_open "$MONGO_PORT" && return 0
+  guard_port ferretdb "$MONGO_PORT" && ferretdb_install
+  mkdir -p "$dir/data" "$dir/state"
+  log "starting ferretdb on 127.0.0.1:$MONGO_PORT"
+  nohup "$FERRETDB" --handler=sqlite --sqlite-url="file:$dir/data/" --listen-addr="127.0.0.1:$MONGO_PORT" \
+    --state-dir="$dir/state" --telemetry=disable --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" \
+    --log-level=warn >>"$dir/ferretdb.log" 2>&1 </dev/null &
+  echo $! >"$dir/ferretdb.pid"
+  wait_for ferretdb 30 "$dir/ferretdb.log" alive_and ferretdb port_open "$MONGO_PORT" \
+    || die "ferretdb failed to start (log: $dir/ferretdb.log)"
+}
+
+# ---------------------------------------------------------------- Redis
+redis_ping() { [[ $(redis-cli -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]; }
+
+redis_up() {
+  local dir="$STACK/redis"
+  running redis redis_ping && return 0
+  guard_port redis "$REDIS_PORT" && apt_need redis-server redis-server
+  mkdir -p "$dir"
+  log "starting redis on 127.0.0.1:$REDIS_PORT"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
+  wait_for redis 15 "$dir/redis.log" redis_ping || die "redis failed to start (log: $dir/redis.log)"
+}
+
+# ---------------------------------------------------------------- commands
+stop_one() { # NAME
+  local pid i
+  pid="$(pid_of "$1")" || { rm -f "$STACK/$1/$1.pid"; log "$1 not running"; return 0; }
+  log "stopping $1 (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$1 ignored SIGTERM for 20s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    sleep 0.5
+  fi
+  rm -f "$STACK/$1/$1.pid"
+}
+
+status_one() { # NAME
+  local pid="" port=${PORT[$1]} note=""
+  if pid="$(pid_of "$1")" && port_open "$port"; then
+    printf '%-9s up    pid %-7s 127.0.0.1:%s\n' "$1" "$pid" "$port"; return 0
+  fi
+  if [[ -n $pid ]]; then note=" (process alive, port not answering yet)"
+  elif port_open "$port"; then note=" (port used by a process not managed here)"; fi
+  printf '%-9s down  pid %-7s 127.0.0.1:%s%s\n' "$1" "${pid:--}" "$port" "$note"
+  return 1
+}
+
+lock() { mkdir -p "$STACK" && exec 9>"$STACK/.lock" && flock 9; } # serialise concurrent up/down
+
+cmd_up() {
+  mkdir -p "$CACHE" && lock
+  apt_need ffmpeg ffmpeg && apt_need ffprobe ffmpeg
+  redis_up
+  ferretdb_up
+  kafka_up
+  cmd_status
+}
+
+cmd_down() {
+  local s; lock
+  for s in kafka ferretdb redis; do stop_one "$s"; done
+  [[ ${1:-} != --purge ]] || { log "purging $STACK"; rm -rf "$STACK"; }
+}
+
+cmd_status() {
+  local s rc=0
+  for s in kafka ferretdb redis; do status_one "$s" || rc=1; done
+  return "$rc"
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) shift; cmd_down "$@" ;;
+  status) cmd_status ;;
+  *) echo "usage: $0 up | down [--purge] | status" >&2; exit 2 ;;
+esac

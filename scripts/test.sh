@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The one test command (npm test): typecheck, lint, build, start the local stack if it is down, run every test.
+# `npm run test:unit` runs only the tests that need no services.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-all}
+
+unit_tests=$(find tests -name '*.test.ts' ! -name '*.int.test.ts' | sort)
+int_tests=$(find tests -name '*.int.test.ts' | sort)
+
+echo "== typecheck"; npx tsc --noEmit -p .
+echo "== lint"; npx eslint .
+echo "== build"; npm run -s build
+
+if [ "$mode" = unit ]; then
+  files=$unit_tests
+else
+  echo "== stack"; bash scripts/stack.sh up
+  files="$unit_tests $int_tests"
+fi
+echo "== tests"
+# One file at a time: integration files start real processes and share the machine's two cores.
+exec node --import tsx --test --test-concurrency=1 --test-timeout=600000 $files

@@ -1,0 +1,54 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { DetectionSchema, FailureSchema } from '../shared/contracts/messages.js';
+import { JOB_STATUSES, type JobStatus } from '../shared/job-state.js';
+
+/** Route schemas: they drive validation, the TypeScript types of handlers, and the OpenAPI document at once. */
+export const ProblemSchema = Type.Object({
+  type: Type.String({ examples: ['https://vdet.dev/errors/VDET_JOB_NOT_FOUND'] }),
+  title: Type.String(),
+  status: Type.Integer(),
+  detail: Type.String(),
+  code: Type.String({ examples: ['VDET_JOB_NOT_FOUND'] }),
+}, { $id: 'Problem', description: 'An error as RFC 9457 problem details, with vdet\'s stable error code.' });
+
+export const JobIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
+
+export const JobAcceptedSchema = Type.Object({
+  id: Type.String(),
+  status: Type.Literal('queued'),
+}, { examples: [{ id: '0b9a6e8f-0d1c-4a6e-9a39-3f1d2c7b5e11', status: 'queued' }] });
+
+export const JobSchema = Type.Object({
+  id: Type.String(),
+  status: Type.Unsafe<JobStatus>(Type.String({ enum: [...JOB_STATUSES] })),
+  filename: Type.String(),
+  progress: Type.Object({ framesDone: Type.Integer(), framesTotal: Type.Integer() }),
+  media: Type.Union([Type.Object({
+    width: Type.Integer(), height: Type.Integer(), fps: Type.Number(), frames: Type.Integer(), durationMs: Type.Integer(),
+  }), Type.Null()]),
+  counts: Type.Record(Type.String(), Type.Integer(), { description: 'Detections per label over the whole job' }),
+  error: Type.Optional(FailureSchema),
+  createdAt: Type.String({ format: 'date-time' }),
+  startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+});
+export type JobView = Static<typeof JobSchema>;
+
+export const DetectionsQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  cursor: Type.Optional(Type.String({ maxLength: 64, description: 'The `next` value of the previous page' })),
+});
+
+export const DetectionsPageSchema = Type.Object({
+  items: Type.Array(Type.Object({
+    frame: Type.Integer(),
+    ptsMs: Type.Number(),
+    detections: Type.Array(DetectionSchema),
+  })),
+  next: Type.Union([Type.String(), Type.Null()], { description: 'Opaque cursor of the next page, or null at the end' }),
+});
+
+export const HealthSchema = Type.Object({
+  status: Type.String(),
+  checks: Type.Optional(Type.Record(Type.String(), Type.Object({ ok: Type.Boolean(), error: Type.Optional(Type.String()) }))),
+});

@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { MultipartFile, Multipart } from '@fastify/multipart';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import type { FastifyRequest } from 'fastify';
+import type { ObjectId } from 'mongodb';
+import { JobOptionsSchema, type JobOptions } from '../shared/contracts/job-options.js';
+import { VdetError } from '../shared/errors.js';
+import type { Store } from '../shared/mongo.js';
+
+const checkOptions = TypeCompiler.Compile(JobOptionsSchema);
+
+export interface StoredUpload {
+  uploadId: string;
+  filename: string;
+  bytes: number;
+  options: JobOptions;
+}
+
+/**
+ * Streams one multipart upload into GridFS (readable by a processor on any machine) while reading its fields.
+ * Whatever goes wrong — a second file, a size overflow, bad options, a client that disconnects — the partial upload
+ * is deleted before the error is thrown, so a failed request leaves nothing behind.
+ */
+export async function receiveUpload(request: FastifyRequest, store: Store, tenant: string): Promise<StoredUpload> {
+  if (!request.isMultipart()) {
+    throw new VdetError('VDET_UPLOAD_NOT_MULTIPART', 'Send the video as multipart/form-data with a "file" field.');
+  }
+  const uploadId = `${tenant}/${randomUUID()}`;
+  let stored: { filename: string; bytes: number } | undefined;
+  const fileIds: ObjectId[] = [];
+  let optionsText: string | undefined;
+  try {
+    for await (const part of request.parts() as AsyncIterable<Multipart>) {
+      if (part.type === 'file') {
+        if (part.fieldname !== 'file') throw new VdetError('VDET_VALIDATION', `Unexpected file field "${part.fieldname}"; send the video as "file".`);
+        if (stored) throw new VdetError('VDET_UPLOAD_TOO_MANY_FILES', 'Send exactly one file per job.');
+        stored = await storeFile(part, store, uploadId, tenant, fileIds);
+      } else if (part.fieldname === 'options') {
+        optionsText = String(part.value);
+      } else {
+        throw new VdetError('VDET_VALIDATION', `Unknown field "${part.fieldname}"; the fields are "file" and "options".`);
+      }
+    }
+    if (!stored) throw new VdetError('VDET_UPLOAD_MISSING_FILE', 'The request has no "file" field with the video or image.');
+    if (stored.bytes === 0) throw new VdetError('VDET_UPLOAD_EMPTY', 'The uploaded file is empty.');
+    return { uploadId, ...stored, options: parseOptions(optionsText) };
+  } catch (error) {
+    // By id as well as by name: an aborted GridFS stream leaves chunks without a files document.
+    for (const id of fileIds) await store.uploads.delete(id).catch(() => undefined);
+    await deleteUpload(store, uploadId);
+    throw error;
+  }
+}
+
+async function storeFile(part: MultipartFile, store: Store, uploadId: string, tenant: string, fileIds: ObjectId[]) {
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      bytes += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  const filename = (part.filename || 'upload').slice(0, 255);
+  const sink = store.uploads.openUploadStream(uploadId, { metadata: { tenant, filename, contentType: part.mimetype } });
+  fileIds.push(sink.id);
+  await pipeline(part.file, counter, sink);
+  if (part.file.truncated) throw new VdetError('VDET_UPLOAD_TOO_LARGE', 'The file is larger than this server accepts.');
+  return { filename, bytes };
+}
+
+export function parseOptions(text: string | undefined): JobOptions {
+  if (text === undefined || text.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new VdetError('VDET_OPTIONS_INVALID', 'The "options" field must be a JSON object, e.g. {"fps": 5}.');
+  }
+  if (!checkOptions.Check(value)) {
+    const first = checkOptions.Errors(value).First();
+    const option = first?.path.replace(/^\//, '') || 'options';
+    throw new VdetError('VDET_OPTIONS_INVALID', `Option "${option}": ${first?.message ?? 'is invalid'}.`);
+  }
+  return value;
+}
+
+/** Removes every stored revision of an upload; a missing upload is fine. */
+export async function deleteUpload(store: Store, uploadId: string): Promise<void> {
+  const files = await store.uploads.find({ filename: uploadId }, { projection: { _id: 1 } }).toArray();
+  for (const file of files) await store.uploads.delete(file._id).catch(() => undefined);
+}

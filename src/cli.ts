@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+import { startApi } from './api/main.js';
+import { startDetector } from './detector/main.js';
+import { startMerger } from './merger/main.js';
+import { startProcessor } from './processor/main.js';
+import { loadConfig, type Config } from './shared/config.js';
+import { isVdetError } from './shared/errors.js';
+import { openInfra, type Infra } from './shared/infra.js';
+import { createLogger } from './shared/logger.js';
+import { fetchModel } from './shared/model-fetch.js';
+import type { Service } from './shared/service.js';
+
+const ROLES = {
+  api: startApi,
+  processor: startProcessor,
+  detector: startDetector,
+  merger: startMerger,
+} as const satisfies Record<string, (infra: Infra) => Promise<Service>>;
+type RoleName = keyof typeof ROLES;
+
+const USAGE = `usage: vdet <command>
+
+  vdet all                      run api, processor, detector and merger in one process
+  vdet api|processor|detector|merger
+                                run one role (scale each out on many machines)
+  vdet model fetch <url|path> [--sha256 HEX] [--out PATH]
+                                fetch a model file and check its sha256
+
+Configuration comes from environment variables: see docs/configuration.md.`;
+
+const SHUTDOWN_LIMIT_MS = 30_000;
+
+async function runRoles(roles: RoleName[], config: Config): Promise<void> {
+  const log = createLogger(config.logLevel, roles.length === 1 ? roles[0]! : 'all');
+  const infra = await openInfra(config, log);
+  const services: Service[] = [];
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const limit = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_LIMIT_MS);
+    // Roles close in reverse start order (api stops taking uploads first), then the shared clients.
+    for (const service of [...services].reverse()) {
+      try {
+        await service.close();
+      } catch (error) {
+        log.warn({ err: error, service: service.name }, 'close failed');
+      }
+    }
+    await infra.close();
+    clearTimeout(limit);
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+  // Consumers first, api last: an upload is only accepted once something can process it.
+  for (const role of [...roles].sort((a, b) => Number(a === 'api') - Number(b === 'api'))) {
+    const service = await ROLES[role](infra);
+    services.push(service);
+    if ('url' in service) log.info({ url: service.url }, 'api listening');
+  }
+  log.info({ roles }, 'vdet started');
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    console.log(USAGE);
+    return;
+  }
+  if (command === 'model') {
+    const [sub, source, ...flags] = rest;
+    if (sub !== 'fetch' || !source) throw new UsageError('vdet model fetch <url|path> [--sha256 HEX] [--out PATH]');
+    const option = (name: string) => {
+      const i = flags.indexOf(name);
+      return i >= 0 ? flags[i + 1] : undefined;
+    };
+    const result = await fetchModel(source, { sha256: option('--sha256'), out: option('--out') ?? 'models/model.onnx' });
+    console.log(`${result.path}  sha256 ${result.sha256}  ${result.bytes} bytes`);
+    return;
+  }
+  const config = loadConfig();
+  if (command === 'all') return runRoles(['api', 'processor', 'detector', 'merger'], config);
+  if (command in ROLES) return runRoles([command as RoleName], config);
+  throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+}
+
+class UsageError extends Error {}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof UsageError) console.error(error.message);
+  else if (isVdetError(error)) console.error(`vdet: ${error.code}: ${error.message}`);
+  else console.error('vdet:', error);
+  process.exit(error instanceof UsageError ? 2 : 1);
+});

@@ -1,0 +1,103 @@
+import type { Logger } from 'pino';
+import type { Config } from '../shared/config.js';
+import { decodeChunk, frameBytes, type Chunk } from '../shared/contracts/chunk.js';
+import { ChunkOutcome, type FrameDetections } from '../shared/contracts/messages.js';
+import { sendToDeadLetters } from '../shared/dead-letter.js';
+import { VdetError, isVdetError, toFailureReason } from '../shared/errors.js';
+import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.js';
+import { groupId, type TopicNames } from '../shared/topics.js';
+import { BatchScheduler, type BatchItem } from './batch-scheduler.js';
+import type { DeviceRunner } from './device-runner.js';
+import { buildAnchorGrid, decodeYolox } from './yolox.js';
+
+export interface DetectorDeps {
+  config: Config;
+  log: Logger;
+  bus: KafkaBus;
+  topics: TopicNames;
+  runners: readonly DeviceRunner[];
+  labels: readonly string[];
+}
+
+const NMS_IOU = 0.45;
+
+/**
+ * The detector role: consumes chunks, runs their frames through the batch scheduler on every local device, and
+ * publishes each chunk's detections. Frames in memory are bounded by VDET_CHUNKS_IN_FLIGHT × chunk size: each
+ * partition handler waits for its chunk before Kafka hands it the next one.
+ */
+export function createDetector(deps: DetectorDeps) {
+  const { config, log, bus, topics, labels } = deps;
+  const grid = buildAnchorGrid(config.model.inputSize);
+  const scheduler = new BatchScheduler(deps.runners, {
+    batchMax: config.detector.batchMax,
+    batchWaitMs: config.detector.batchWaitMs,
+  });
+  let consumer: ConsumerHandle | undefined;
+
+  /** Runs every frame of a chunk through the model; resolves with the frames' detections in order. */
+  function detect(chunk: Chunk): Promise<FrameDetections[]> {
+    const { header, pixels } = chunk;
+    const size = frameBytes(header);
+    const decodeOptions = {
+      minScore: header.minScore,
+      nmsIou: NMS_IOU,
+      scale: header.scale,
+      sourceWidth: header.sourceWidth,
+      sourceHeight: header.sourceHeight,
+      labels,
+    };
+    return Promise.all(header.frames.map((frame, i) => new Promise<FrameDetections>((resolve, reject) => {
+      const item: BatchItem = {
+        queue: header.jobId,
+        pixels: pixels.subarray(i * size, (i + 1) * size),
+        finish: (output, offset) => resolve({ frame: frame.frame, ptsMs: frame.ptsMs, detections: decodeYolox(output, offset, grid, decodeOptions) }),
+        fail: reject,
+      };
+      scheduler.submit([item]);
+    })));
+  }
+
+  async function handle(message: IncomingMessage): Promise<void> {
+    let chunk: Chunk;
+    try {
+      chunk = decodeChunk(message.value);
+      if (chunk.header.frameWidth !== config.model.inputSize || chunk.header.frameHeight !== config.model.inputSize) {
+        throw new VdetError('VDET_MESSAGE_INVALID', `Chunk frames are ${chunk.header.frameWidth}x${chunk.header.frameHeight}; the model takes ${config.model.inputSize}x${config.model.inputSize}.`);
+      }
+    } catch (error) {
+      await sendToDeadLetters(bus, topics.dlq, log, message, error);
+      return;
+    }
+    const { header } = chunk;
+    let outcome: ChunkOutcome;
+    try {
+      const frames = await detect(chunk);
+      outcome = { v: 1, kind: 'chunk', jobId: header.jobId, tenant: header.tenant, chunk: header.chunk, frames };
+    } catch (error) {
+      if (isVdetError(error) && error.retriable) throw error;
+      log.error({ jobId: header.jobId, chunk: header.chunk, err: error }, 'chunk failed');
+      await sendToDeadLetters(bus, topics.dlq, log, message, error);
+      outcome = { v: 1, kind: 'chunk-failed', jobId: header.jobId, tenant: header.tenant, chunk: header.chunk, error: toFailureReason(error) };
+    }
+    await bus.send(topics.detections, [{ key: header.jobId, value: ChunkOutcome.encode(outcome) }]);
+  }
+
+  return {
+    scheduler,
+    async start(): Promise<void> {
+      consumer = await bus.consume({
+        groupId: groupId(config.kafka.topicPrefix, 'detector'),
+        topics: [topics.chunks],
+        concurrency: config.detector.chunksInFlight,
+        handle,
+      });
+      log.info({ devices: deps.runners.map((r) => `${r.name} (${r.batchMode}, batch ≤ ${r.maxBatch})`) }, 'detector consuming chunks');
+    },
+    async close(): Promise<void> {
+      await consumer?.stop();
+      scheduler.close();
+      for (const runner of deps.runners) await runner.close().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * Gathers frames from every waiting chunk, whatever job or stream they belong to, into batches of up to `batchMax`
+ * frames, waiting at most `batchWaitMs` for a batch to fill, and hands each batch to an idle device. Batches are
+ * filled round-robin across jobs, so a long video cannot starve a short one queued after it. No I/O here: devices
+ * are {@link BatchRunner}s, so the scheduling rules are testable with fake runners.
+ */
+export interface BatchItem {
+  /** Fairness key: frames of one job (or stream) share it. */
+  readonly queue: string;
+  readonly pixels: Uint8Array;
+  /** Called once the batch ran: this frame's rows start at `offset` in `output` (valid only during the call). */
+  finish(output: Float32Array, offset: number): void;
+  fail(error: unknown): void;
+}
+
+export interface BatchRunner {
+  readonly name: string;
+  readonly maxBatch: number;
+  /** Runs the batch and calls finish (or fail) on every item before resolving. */
+  run(items: readonly BatchItem[]): Promise<void>;
+}
+
+export interface BatchStats {
+  batches: number;
+  frames: number;
+  /** How many batches each runner took. */
+  perRunner: Record<string, number>;
+}
+
+export interface SchedulerOptions {
+  batchMax: number;
+  batchWaitMs: number;
+  /** Called with every batch dispatched (for metrics and tests). */
+  onBatch?: (runner: string, items: readonly BatchItem[]) => void;
+}
+
+export class BatchScheduler {
+  private readonly queues = new Map<string, BatchItem[]>();
+  private readonly idle: BatchRunner[];
+  private waiting = 0;
+  private oldestAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  readonly stats: BatchStats = { batches: 0, frames: 0, perRunner: {} };
+
+  constructor(runners: readonly BatchRunner[], private readonly options: SchedulerOptions) {
+    if (runners.length === 0) throw new RangeError('BatchScheduler needs at least one runner');
+    this.idle = [...runners];
+  }
+
+  /** Frames waiting for a device. */
+  get pending(): number {
+    return this.waiting;
+  }
+
+  submit(items: readonly BatchItem[]): void {
+    if (this.closed) {
+      for (const item of items) item.fail(new Error('the batch scheduler is closed'));
+      return;
+    }
+    if (this.waiting === 0) this.oldestAt = Date.now();
+    for (const item of items) {
+      const queue = this.queues.get(item.queue);
+      if (queue) queue.push(item);
+      else this.queues.set(item.queue, [item]);
+    }
+    this.waiting += items.length;
+    this.pump();
+  }
+
+  /** Fails every waiting frame; running batches finish. */
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const queue of this.queues.values()) for (const item of queue) item.fail(new Error('the batch scheduler is closed'));
+    this.queues.clear();
+    this.waiting = 0;
+  }
+
+  private pump(): void {
+    while (this.waiting > 0 && this.idle.length > 0) {
+      const full = this.waiting >= this.options.batchMax;
+      const waitedEnough = Date.now() - this.oldestAt >= this.options.batchWaitMs;
+      if (!full && !waitedEnough) {
+        this.timer ??= setTimeout(() => {
+          this.timer = undefined;
+          this.pump();
+        }, Math.max(0, this.options.batchWaitMs - (Date.now() - this.oldestAt)));
+        return;
+      }
+      const runner = this.idle.shift()!;
+      this.dispatch(runner, this.take(Math.min(this.options.batchMax, runner.maxBatch)));
+    }
+  }
+
+  /** Takes up to n frames, one from each queue in turn (round-robin across jobs). */
+  private take(n: number): BatchItem[] {
+    const batch: BatchItem[] = [];
+    while (batch.length < n && this.queues.size > 0) {
+      for (const key of [...this.queues.keys()]) {
+        const queue = this.queues.get(key)!;
+        batch.push(queue.shift()!);
+        // Re-insert a queue that still has frames at the end, so the next batch starts with the next job.
+        this.queues.delete(key);
+        if (queue.length > 0) this.queues.set(key, queue);
+        if (batch.length === n) break;
+      }
+    }
+    this.waiting -= batch.length;
+    this.oldestAt = Date.now();
+    return batch;
+  }
+
+  private dispatch(runner: BatchRunner, batch: BatchItem[]): void {
+    this.stats.batches++;
+    this.stats.frames += batch.length;
+    this.stats.perRunner[runner.name] = (this.stats.perRunner[runner.name] ?? 0) + 1;
+    this.options.onBatch?.(runner.name, batch);
+    runner.run(batch)
+      .catch((error: unknown) => {
+        for (const item of batch) item.fail(error);
+      })
+      .finally(() => {
+        this.idle.push(runner);
+        this.pump();
+      });
+  }
+}

@@ -1,0 +1,142 @@
+import type { Logger } from 'pino';
+import type { Config } from '../shared/config.js';
+import { ChunkOutcome, type ChunkDone } from '../shared/contracts/messages.js';
+import { sendToDeadLetters } from '../shared/dead-letter.js';
+import type { JobStore } from '../shared/job-store.js';
+import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.js';
+import { chunkId, frameId, type Store } from '../shared/mongo.js';
+import type { JobEvent, ProgressStore } from '../shared/progress.js';
+import { groupId, type TopicNames } from '../shared/topics.js';
+import { countLabels, isComplete, sumCounts } from './merge-rules.js';
+
+export interface MergerDeps {
+  config: Config;
+  log: Logger;
+  bus: KafkaBus;
+  store: Store;
+  jobs: JobStore;
+  progress: ProgressStore;
+  topics: TopicNames;
+}
+
+/**
+ * The merger role: stores each chunk's detections with idempotent upserts (one document per frame, one per chunk),
+ * counts progress by distinct chunks, and completes a job once its plan's every chunk is in. It also reaps jobs that
+ * stopped moving, so that every job ends.
+ */
+export function createMerger(deps: MergerDeps) {
+  const { config, log, bus, store, jobs, progress, topics } = deps;
+  let consumer: ConsumerHandle | undefined;
+  let reaper: NodeJS.Timeout | undefined;
+
+  async function handle(message: IncomingMessage): Promise<void> {
+    let outcome: ChunkOutcome;
+    try {
+      outcome = ChunkOutcome.decode(message.value);
+    } catch (error) {
+      await sendToDeadLetters(bus, topics.dlq, log, message, error);
+      return;
+    }
+    switch (outcome.kind) {
+      case 'chunk':
+        await mergeChunk(outcome);
+        break;
+      case 'chunk-failed':
+        if (await jobs.fail(outcome.jobId, outcome.error)) await publish(outcome.jobId, { type: 'failed', status: 'failed' });
+        break;
+      case 'plan':
+        await jobs.setPlan(outcome.jobId, { chunks: outcome.chunks, frames: outcome.frames });
+        await completeIfDone(outcome.jobId);
+        break;
+    }
+  }
+
+  async function mergeChunk(chunk: ChunkDone): Promise<void> {
+    const job = await jobs.getById(chunk.jobId);
+    if (!job || job.status === 'done' || job.status === 'failed') return; // cancelled or already ended
+    if (chunk.frames.length > 0) {
+      await store.frames.bulkWrite(chunk.frames.map((f) => ({
+        replaceOne: {
+          filter: { _id: frameId(chunk.jobId, f.frame) },
+          replacement: { tenant: chunk.tenant, jobId: chunk.jobId, frame: f.frame, ptsMs: f.ptsMs, detections: f.detections },
+          upsert: true,
+        },
+      })), { ordered: false });
+    }
+    await store.chunks.updateOne(
+      { _id: chunkId(chunk.jobId, chunk.chunk) },
+      { $setOnInsert: { jobId: chunk.jobId, chunk: chunk.chunk, frames: chunk.frames.length, counts: countLabels(chunk.frames), mergedAt: new Date() } },
+      { upsert: true },
+    );
+    const framesDone = await framesDoneOf(chunk);
+    await jobs.touch(chunk.jobId, framesDone);
+    await publish(chunk.jobId, { type: 'progress', framesDone, framesTotal: job.plan?.frames ?? job.progress.framesTotal });
+    await completeIfDone(chunk.jobId);
+  }
+
+  /** Distinct frames merged so far: from Redis when it answers, else rebuilt from MongoDB. */
+  async function framesDoneOf(chunk: ChunkDone): Promise<number> {
+    try {
+      return await progress.recordChunk(chunk.jobId, chunk.chunk, chunk.frames.length);
+    } catch (error) {
+      log.warn({ jobId: chunk.jobId, err: error }, 'redis unavailable; progress from MongoDB');
+      return mergedFrames(chunk.jobId);
+    }
+  }
+
+  async function mergedFrames(jobId: string): Promise<number> {
+    const parts = await store.chunks.find({ jobId }, { projection: { frames: 1 } }).toArray();
+    return parts.reduce((sum, p) => sum + p.frames, 0);
+  }
+
+  async function completeIfDone(jobId: string): Promise<void> {
+    const job = await jobs.getById(jobId);
+    if (!job || job.status !== 'running' || !job.plan) return;
+    const merged = await store.chunks.countDocuments({ jobId });
+    if (!isComplete(job.plan, merged)) return;
+    const parts = await store.chunks.find({ jobId }, { projection: { frames: 1, counts: 1 } }).toArray();
+    const framesDone = parts.reduce((sum, p) => sum + p.frames, 0);
+    if (await jobs.finish(jobId, { counts: sumCounts(parts.map((p) => p.counts)), framesDone })) {
+      log.info({ jobId, frames: framesDone, chunks: merged }, 'job done');
+      await publish(jobId, { type: 'done', status: 'done' });
+    }
+  }
+
+  async function publish(jobId: string, event: JobEvent): Promise<void> {
+    await progress.publish(jobId, event).catch(() => undefined); // live events are best effort; MongoDB is the record
+  }
+
+  async function reap(): Promise<void> {
+    const before = new Date(Date.now() - config.merger.jobStallS * 1000);
+    for (const job of await jobs.stalled(before)) {
+      const failed = await jobs.fail(job._id, {
+        code: 'VDET_JOB_STALLED',
+        message: `The job made no progress for ${config.merger.jobStallS} s while ${job.status}.`,
+      });
+      if (failed) {
+        log.warn({ jobId: job._id, status: job.status }, 'reaped a stalled job');
+        await publish(job._id, { type: 'failed', status: 'failed' });
+      }
+    }
+  }
+
+  return {
+    async start(): Promise<void> {
+      consumer = await bus.consume({
+        groupId: groupId(config.kafka.topicPrefix, 'merger'),
+        topics: [topics.detections],
+        concurrency: 4,
+        handle,
+      });
+      reaper = setInterval(() => void reap().catch((error: unknown) => log.error({ err: error }, 'reaper failed')),
+        config.merger.reaperIntervalS * 1000);
+      reaper.unref();
+      log.info('merger consuming chunk results');
+    },
+    async close(): Promise<void> {
+      if (reaper) clearInterval(reaper);
+      await consumer?.stop();
+    },
+    reap,
+  };
+}

@@ -1,0 +1,141 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import type { Config } from '../shared/config.js';
+import { encodeChunk, type ChunkHeader } from '../shared/contracts/chunk.js';
+import { ChunkOutcome, JobMessage } from '../shared/contracts/messages.js';
+import { VdetError, isVdetError, toFailureReason } from '../shared/errors.js';
+import type { JobStore } from '../shared/job-store.js';
+import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.js';
+import { sendToDeadLetters } from '../shared/dead-letter.js';
+import { letterbox } from '../shared/letterbox.js';
+import type { Store } from '../shared/mongo.js';
+import { groupId, type TopicNames } from '../shared/topics.js';
+import { decodeFrames, probeMedia, type MediaLimits } from './ffmpeg.js';
+import { planMedia, ptsMsOf } from './media-plan.js';
+
+export interface ProcessorDeps {
+  config: Config;
+  log: Logger;
+  bus: KafkaBus;
+  store: Store;
+  jobs: JobStore;
+  topics: TopicNames;
+}
+
+/**
+ * The processor role: takes a job message, fetches the upload into a private directory, probes it, decodes and
+ * letterboxes its frames in ffmpeg and publishes them as chunks, then the job's plan (how many chunks and frames).
+ * Chunk ids are (job id, index), so a job re-run after a crash produces the same chunks.
+ */
+export function createProcessor(deps: ProcessorDeps) {
+  const { config, log, bus, topics } = deps;
+  let consumer: ConsumerHandle | undefined;
+  const limits: MediaLimits = {
+    maxWidth: config.processor.maxWidth,
+    maxHeight: config.processor.maxHeight,
+    maxStreams: 16,
+    timeoutS: config.processor.ffmpegTimeoutS,
+  };
+
+  async function handle(message: IncomingMessage): Promise<void> {
+    let job: JobMessage;
+    try {
+      job = JobMessage.decode(message.value);
+    } catch (error) {
+      await sendToDeadLetters(bus, topics.dlq, log, message, error);
+      if (message.key) await deps.jobs.fail(message.key, toFailureReason(error));
+      return;
+    }
+    const jobLog = log.child({ jobId: job.jobId, tenant: job.tenant });
+    const record = await deps.jobs.getById(job.jobId);
+    if (!record || record.status === 'done' || record.status === 'failed') {
+      jobLog.info({ status: record?.status ?? 'missing' }, 'job needs no processing');
+      return;
+    }
+    await deps.jobs.start(job.jobId);
+    await mkdir(config.processor.workDir, { recursive: true, mode: 0o700 });
+    const dir = await mkdtemp(path.join(config.processor.workDir, 'job-'));
+    try {
+      await processJob(job, dir, jobLog);
+    } catch (error) {
+      if (isVdetError(error) && !error.retriable) {
+        jobLog.warn({ code: error.code, err: error.cause ?? error }, 'job failed');
+        await deps.jobs.fail(job.jobId, toFailureReason(error));
+        return;
+      }
+      throw error; // retriable: the message is redelivered and the job re-run from the start
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  async function processJob(job: JobMessage, dir: string, jobLog: Logger): Promise<void> {
+    const file = path.join(dir, 'upload'); // no extension: ffmpeg must recognise the content, not trust a name
+    try {
+      await pipeline(deps.store.uploads.openDownloadStreamByName(job.uploadId), createWriteStream(file, { mode: 0o600 }));
+    } catch (cause) {
+      if (/FileNotFound/i.test(String((cause as Error)?.message ?? cause))) {
+        throw new VdetError('VDET_UPLOAD_LOST', 'The uploaded file is no longer stored.', { cause });
+      }
+      throw cause;
+    }
+    const probe = await probeMedia(file, limits);
+    const plan = planMedia(probe, job.options.fps, config.processor);
+    await deps.jobs.setMedia(job.jobId, plan.media, plan.expectedFrames);
+    const box = letterbox(probe.width, probe.height, config.model.inputSize);
+    const minScore = job.options.minScore ?? config.detector.minScore;
+    const pending: { frame: number; ptsMs: number; pixels: Buffer }[] = [];
+    let chunks = 0;
+    const flush = async () => {
+      if (pending.length === 0) return;
+      const header: ChunkHeader = {
+        v: 1, jobId: job.jobId, tenant: job.tenant, chunk: chunks, pixelFormat: 'bgr24',
+        frameWidth: box.size, frameHeight: box.size, sourceWidth: probe.width, sourceHeight: probe.height,
+        scale: box.scale, minScore, frames: pending.map(({ frame, ptsMs }) => ({ frame, ptsMs })),
+      };
+      await bus.send(topics.chunks, [{ key: job.jobId, value: encodeChunk(header, pending.map((f) => f.pixels)) }]);
+      chunks++;
+      pending.length = 0;
+    };
+    const started = Date.now();
+    const frames = await decodeFrames({
+      path: file,
+      letterbox: box,
+      fps: plan.sampleFps,
+      isImage: probe.isImage,
+      maxFrames: config.processor.maxFrames,
+      limits,
+      onStderr: (line) => jobLog.debug({ ffmpeg: line.slice(0, 500) }, 'ffmpeg'),
+      onFrame: async (pixels, frame) => {
+        pending.push({ frame, ptsMs: ptsMsOf(frame, plan.sampleFps), pixels });
+        if (pending.length >= config.processor.chunkFrames) await flush();
+      },
+    });
+    await flush();
+    if (frames === 0) throw new VdetError('VDET_MEDIA_NO_FRAMES', 'The media has no frames that could be decoded.');
+    await deps.jobs.setPlan(job.jobId, { chunks, frames });
+    await bus.send(topics.detections, [{
+      key: job.jobId,
+      value: ChunkOutcome.encode({ v: 1, kind: 'plan', jobId: job.jobId, tenant: job.tenant, chunks, frames }),
+    }]);
+    jobLog.info({ frames, chunks, decodeMs: Date.now() - started }, 'job split into chunks');
+  }
+
+  return {
+    async start(): Promise<void> {
+      consumer = await bus.consume({
+        groupId: groupId(config.kafka.topicPrefix, 'processor'),
+        topics: [topics.jobs],
+        concurrency: 2,
+        handle,
+      });
+      log.info('processor consuming jobs');
+    },
+    async close(): Promise<void> {
+      await consumer?.stop();
+    },
+  };
+}

@@ -1,0 +1,173 @@
+import { execFile } from 'node:child_process';
+import ffmpeg from 'fluent-ffmpeg';
+import { VdetError } from '../shared/errors.js';
+import { LETTERBOX_PAD_VALUE, type Letterbox } from '../shared/letterbox.js';
+
+/**
+ * vdet's only door to ffmpeg. Uploads are untrusted: ffmpeg picks a demuxer by content, so a playlist or a concat
+ * script renamed `.mp4` would make a default ffmpeg open other files. Every call here therefore runs with an
+ * argument list (no shell) on a server-made path, with protocol, format and codec whitelists, pixel and stream
+ * limits, a CPU time limit and a wall clock that kills the process. ffmpeg's stderr is logged, never returned.
+ */
+export const INPUT_FORMATS = ['mov', 'matroska', 'webm', 'jpeg_pipe', 'png_pipe', 'webp_pipe', 'bmp_pipe'];
+export const INPUT_CODECS = [
+  'h264', 'hevc', 'vp8', 'vp9', 'av1', 'libdav1d', 'mpeg4', 'mpeg2video', 'prores', 'mjpeg', 'png', 'webp', 'bmp',
+  'aac', 'mp3', 'mp3float', 'opus', 'vorbis', 'flac', 'pcm_s16le',
+];
+
+export interface MediaLimits {
+  maxWidth: number;
+  maxHeight: number;
+  maxStreams: number;
+  timeoutS: number;
+}
+
+function inputGuards(limits: MediaLimits): string[] {
+  return [
+    '-protocol_whitelist', 'file',
+    '-format_whitelist', INPUT_FORMATS.join(','),
+    '-codec_whitelist', INPUT_CODECS.join(','),
+    '-max_streams', String(limits.maxStreams),
+    '-max_pixels', String(limits.maxWidth * limits.maxHeight),
+  ];
+}
+
+export interface ProbeResult {
+  formatName: string;
+  isImage: boolean;
+  width: number;
+  height: number;
+  /** Average frame rate of the video stream; 0 for a still image. */
+  fps: number;
+  durationMs: number;
+  /** Frames in the stream as the container declares them (0 when it does not). */
+  declaredFrames: number;
+  streams: number;
+}
+
+interface FfprobeJson {
+  streams?: { codec_type?: string; codec_name?: string; width?: number; height?: number; avg_frame_rate?: string; r_frame_rate?: string; nb_frames?: string; duration?: string }[];
+  format?: { format_name?: string; duration?: string; nb_streams?: number };
+}
+
+/** Runs ffprobe on one file; throws VDET_MEDIA_UNREADABLE when it is not a video or image we accept. */
+export function probeMedia(path: string, limits: MediaLimits): Promise<ProbeResult> {
+  const args = [
+    '-v', 'error', ...inputGuards(limits),
+    '-print_format', 'json', '-show_streams', '-show_format', path,
+  ];
+  return new Promise((resolve, reject) => {
+    execFile('ffprobe', args, { timeout: limits.timeoutS * 1000, killSignal: 'SIGKILL', maxBuffer: 4 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error) {
+          const timedOut = error.killed === true;
+          reject(new VdetError('VDET_MEDIA_UNREADABLE', timedOut
+            ? 'Reading the file took too long.'
+            : 'The file is not a video or image in a supported format (MP4/MOV, Matroska/WebM, JPEG, PNG, WebP, BMP).',
+          { cause: new Error(stderr.slice(0, 2000)) }));
+          return;
+        }
+        try {
+          resolve(interpretProbe(JSON.parse(stdout) as FfprobeJson));
+        } catch (cause) {
+          reject(cause instanceof VdetError ? cause : new VdetError('VDET_MEDIA_UNREADABLE', 'The file could not be probed.', { cause }));
+        }
+      });
+  });
+}
+
+export function interpretProbe(probe: FfprobeJson): ProbeResult {
+  const formatName = probe.format?.format_name ?? '';
+  const video = probe.streams?.find((s) => s.codec_type === 'video' && (s.width ?? 0) > 0 && (s.height ?? 0) > 0);
+  if (!video) throw new VdetError('VDET_MEDIA_UNREADABLE', 'The file has no video stream or image.');
+  const isImage = formatName.endsWith('_pipe');
+  const fps = isImage ? 0 : parseRate(video.avg_frame_rate) || parseRate(video.r_frame_rate);
+  const durationS = Number(video.duration ?? probe.format?.duration ?? 0) || 0;
+  return {
+    formatName,
+    isImage,
+    width: video.width!,
+    height: video.height!,
+    fps,
+    durationMs: isImage ? 0 : Math.round(durationS * 1000),
+    declaredFrames: isImage ? 1 : Number(video.nb_frames ?? 0) || 0,
+    streams: probe.streams?.length ?? 0,
+  };
+}
+
+function parseRate(rate: string | undefined): number {
+  if (!rate) return 0;
+  const [num, den] = rate.split('/').map(Number);
+  if (!num || !den || !Number.isFinite(num / den)) return 0;
+  return num / den;
+}
+
+export interface DecodeRequest {
+  path: string;
+  letterbox: Letterbox;
+  /** Output frame rate (constant); undefined for a still image. */
+  fps: number | undefined;
+  isImage: boolean;
+  maxFrames: number;
+  limits: MediaLimits;
+  /** Receives each letterboxed BGR frame; the stream waits for the returned promise (backpressure). */
+  onFrame(frame: Buffer, index: number): Promise<void>;
+  onStderr?(text: string): void;
+}
+
+/** Decodes and letterboxes every frame in ffmpeg, streaming raw BGR frames; resolves with the frame count. */
+export async function decodeFrames(request: DecodeRequest): Promise<number> {
+  const { letterbox: lb, limits } = request;
+  const frameSize = lb.size * lb.size * 3;
+  const filters = [
+    ...(request.fps ? [`fps=fps=${request.fps}`] : []),
+    // One swscale pass resizes and converts to BGR; padding after it keeps the grey exactly 114.
+    `scale=w=${lb.width}:h=${lb.height}:flags=bilinear`,
+    'format=bgr24',
+    `pad=w=${lb.size}:h=${lb.size}:x=0:y=0:color=0x${LETTERBOX_PAD_VALUE.toString(16).repeat(3)}`,
+  ];
+  const command = ffmpeg(request.path, { timeout: limits.timeoutS })
+    .inputOptions([...inputGuards(limits), '-timelimit', String(limits.timeoutS)])
+    .outputOptions([
+      '-map', '0:v:0', '-an', '-sn', '-dn',
+      '-vf', filters.join(','),
+      ...(request.fps ? ['-fps_mode', 'cfr'] : []),
+      '-frames:v', String(request.isImage ? 1 : request.maxFrames + 1),
+      '-f', 'rawvideo',
+    ])
+    .addOption('-nostdin')
+    .addOption('-v', 'error')
+    .on('stderr', (line: string) => request.onStderr?.(line));
+  const exited = new Promise<void>((resolve, reject) => {
+    command.on('end', () => resolve()).on('error', (error: Error) => reject(error));
+  });
+  exited.catch(() => undefined); // observed below; avoids an unhandled rejection while frames are still read
+  let frames = 0;
+  try {
+    let frame = Buffer.allocUnsafe(frameSize);
+    let filled = 0;
+    for await (const data of command.pipe() as AsyncIterable<Buffer>) {
+      for (let offset = 0; offset < data.length;) {
+        const n = Math.min(frameSize - filled, data.length - offset);
+        data.copy(frame, filled, offset, offset + n);
+        filled += n;
+        offset += n;
+        if (filled < frameSize) continue;
+        if (frames >= request.maxFrames) {
+          throw new VdetError('VDET_MEDIA_LIMIT', `The media has more than ${request.maxFrames} frames.`);
+        }
+        await request.onFrame(frame, frames++);
+        frame = Buffer.allocUnsafe(frameSize);
+        filled = 0;
+      }
+    }
+    await exited;
+    if (filled !== 0) throw new VdetError('VDET_MEDIA_DECODE_FAILED', 'The decoder produced a partial frame.');
+    return frames;
+  } catch (error) {
+    command.kill('SIGKILL');
+    if (error instanceof VdetError) throw error;
+    const timedOut = error instanceof Error && /timeout/.test(error.message);
+    throw new VdetError('VDET_MEDIA_DECODE_FAILED', timedOut ? 'Decoding took longer than allowed.' : 'The video could not be decoded.', { cause: error });
+  }
+}

@@ -1,0 +1,57 @@
+import type { Config } from '../shared/config.js';
+import { VdetError } from '../shared/errors.js';
+import type { MediaInfo } from '../shared/mongo.js';
+import type { ProbeResult } from './ffmpeg.js';
+
+/**
+ * Pure decisions the processor takes from a probe: whether the media is within limits, what is recorded about it,
+ * at which rate frames are sampled and how many frames to expect. Metadata can lie, so the decoder enforces the
+ * frame limit again while it runs.
+ */
+export interface MediaPlan {
+  media: MediaInfo;
+  /** Output rate of the decoder; undefined for a still image. */
+  sampleFps: number | undefined;
+  expectedFrames: number;
+}
+
+export function planMedia(probe: ProbeResult, requestedFps: number | undefined, limits: Config['processor']): MediaPlan {
+  if (probe.width > limits.maxWidth || probe.height > limits.maxHeight) {
+    throw new VdetError('VDET_MEDIA_LIMIT',
+      `The media is ${probe.width}x${probe.height}; the largest accepted is ${limits.maxWidth}x${limits.maxHeight}.`);
+  }
+  if (probe.durationMs > limits.maxDurationS * 1000) {
+    throw new VdetError('VDET_MEDIA_LIMIT',
+      `The media lasts ${Math.round(probe.durationMs / 1000)} s; the longest accepted is ${limits.maxDurationS} s.`);
+  }
+  if (probe.isImage) {
+    return {
+      media: { width: probe.width, height: probe.height, fps: 0, frames: 1, durationMs: 0 },
+      sampleFps: undefined,
+      expectedFrames: 1,
+    };
+  }
+  if (!(probe.fps > 0) || probe.fps > 1000) {
+    throw new VdetError('VDET_MEDIA_UNREADABLE', 'The video does not declare a usable frame rate.');
+  }
+  const sourceFrames = probe.declaredFrames || Math.round((probe.durationMs / 1000) * probe.fps);
+  const sampleFps = requestedFps !== undefined && requestedFps < probe.fps ? requestedFps : probe.fps;
+  const expectedFrames = sampleFps === probe.fps ? sourceFrames : Math.ceil((probe.durationMs / 1000) * sampleFps);
+  if (expectedFrames > limits.maxFrames) {
+    throw new VdetError('VDET_MEDIA_LIMIT', `The media has about ${expectedFrames} frames to process; at most ${limits.maxFrames} are accepted.`);
+  }
+  return {
+    media: { width: probe.width, height: probe.height, fps: round3(probe.fps), frames: sourceFrames, durationMs: probe.durationMs },
+    sampleFps,
+    expectedFrames,
+  };
+}
+
+/** Presentation time of the n-th output frame at a constant rate, in whole milliseconds. */
+export function ptsMsOf(frame: number, fps: number | undefined): number {
+  return fps ? Math.round((frame * 1000) / fps) : 0;
+}
+
+function round3(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}

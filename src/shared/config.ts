@@ -1,0 +1,165 @@
+import os from 'node:os';
+import path from 'node:path';
+import { VdetError } from './errors.js';
+
+/**
+ * The whole configuration of a vdet process, read once from the environment at start-up and frozen.
+ * Nothing else in vdet reads `process.env`. docs/configuration.md lists every variable.
+ */
+export interface Config {
+  readonly kafka: {
+    readonly brokers: readonly string[];
+    readonly clientId: string;
+    readonly topicPrefix: string;
+    readonly partitions: number;
+    readonly maxMessageBytes: number;
+  };
+  readonly mongo: { readonly url: string; readonly database: string };
+  readonly redis: { readonly url: string; readonly keyPrefix: string };
+  readonly http: { readonly host: string; readonly port: number; readonly uploadMaxBytes: number };
+  readonly model: { readonly path: string; readonly labelsPath: string | undefined; readonly inputSize: number };
+  readonly processor: {
+    readonly workDir: string;
+    readonly chunkFrames: number;
+    readonly maxWidth: number;
+    readonly maxHeight: number;
+    readonly maxDurationS: number;
+    readonly maxFrames: number;
+    readonly ffmpegTimeoutS: number;
+  };
+  readonly detector: {
+    readonly devices: string;
+    /** CUDA_VISIBLE_DEVICES as the process got it (undefined when unset). */
+    readonly cudaVisibleDevices: string | undefined;
+    readonly batchMax: number;
+    readonly batchWaitMs: number;
+    readonly chunksInFlight: number;
+    readonly minScore: number;
+  };
+  readonly merger: { readonly jobStallS: number; readonly reaperIntervalS: number };
+  readonly logLevel: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+class EnvReader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  string(name: string, fallback: string): string {
+    const value = this.env[name];
+    if (value === undefined || value === '') return fallback;
+    return value.trim();
+  }
+
+  optionalString(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value === '' ? undefined : value.trim();
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    return this.number(name, fallback, min, max, true);
+  }
+
+  number(name: string, fallback: number, min: number, max: number, integer = false): number {
+    const raw = this.env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
+      this.problems.push(`${name}=${JSON.stringify(raw)} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+    const value = this.string(name, fallback);
+    if (!(allowed as readonly string[]).includes(value)) {
+      this.problems.push(`${name}=${JSON.stringify(value)} must be one of ${allowed.join(', ')}`);
+      return fallback;
+    }
+    return value as T;
+  }
+
+  check(ok: boolean, problem: string): void {
+    if (!ok) this.problems.push(problem);
+  }
+}
+
+const DEFAULT_MODEL = path.resolve('../shared/models/yolox_nano.onnx');
+
+/** Reads and validates the environment; throws VDET_CONFIG_INVALID naming every bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const r = new EnvReader(env);
+  const brokers = r.string('KAFKA_BROKERS', '127.0.0.1:9092').split(',').map((b) => b.trim()).filter(Boolean);
+  r.check(brokers.length > 0 && brokers.every((b) => /^[\w.-]+:\d{1,5}$/.test(b)),
+    'KAFKA_BROKERS must be a comma-separated list of host:port');
+  const mongoUrl = r.string('MONGO_URL', 'mongodb://127.0.0.1:27017/');
+  r.check(/^mongodb(\+srv)?:\/\//.test(mongoUrl), 'MONGO_URL must start with mongodb:// or mongodb+srv://');
+  const redisUrl = r.string('REDIS_URL', 'redis://127.0.0.1:6379');
+  r.check(/^rediss?:\/\//.test(redisUrl), 'REDIS_URL must start with redis:// or rediss://');
+  const topicPrefix = r.string('VDET_TOPIC_PREFIX', 'vdet.');
+  r.check(/^[a-zA-Z0-9._-]*$/.test(topicPrefix), 'VDET_TOPIC_PREFIX may hold only letters, digits, ".", "_" and "-"');
+  const devices = r.string('VDET_DEVICES', 'auto');
+  r.check(/^(auto|cpu(:\d+)?|cuda:\d+(,cuda:\d+)*)$/.test(devices),
+    'VDET_DEVICES must be auto, cpu, cpu:N or cuda:0,cuda:1,…');
+
+  const config: Config = {
+    kafka: {
+      brokers,
+      clientId: r.string('KAFKA_CLIENT_ID', 'vdet'),
+      topicPrefix,
+      partitions: r.int('VDET_TOPIC_PARTITIONS', 4, 1, 1024),
+      maxMessageBytes: r.int('VDET_KAFKA_MAX_MESSAGE_BYTES', 16 * 1024 * 1024, 1024 * 1024, 64 * 1024 * 1024),
+    },
+    mongo: { url: mongoUrl, database: r.string('VDET_MONGO_DB', 'vdet') },
+    redis: { url: redisUrl, keyPrefix: r.string('VDET_REDIS_PREFIX', 'vdet:') },
+    http: {
+      host: r.string('VDET_HTTP_HOST', '127.0.0.1'),
+      port: r.int('VDET_HTTP_PORT', 8080, 0, 65535),
+      uploadMaxBytes: r.int('VDET_UPLOAD_MAX_BYTES', 2 * 1024 ** 3, 1, 64 * 1024 ** 3),
+    },
+    model: {
+      path: path.resolve(r.string('VDET_MODEL', DEFAULT_MODEL)),
+      labelsPath: r.optionalString('VDET_LABELS'),
+      inputSize: r.int('VDET_MODEL_INPUT_SIZE', 416, 32, 4096),
+    },
+    processor: {
+      workDir: path.resolve(r.string('VDET_WORK_DIR', path.join(os.tmpdir(), 'vdet'))),
+      chunkFrames: r.int('VDET_CHUNK_FRAMES', 16, 1, 256),
+      maxWidth: r.int('VDET_MAX_WIDTH', 7680, 16, 32768),
+      maxHeight: r.int('VDET_MAX_HEIGHT', 4320, 16, 32768),
+      maxDurationS: r.number('VDET_MAX_DURATION_S', 4 * 3600, 1, 7 * 24 * 3600),
+      maxFrames: r.int('VDET_MAX_FRAMES', 500_000, 1, 100_000_000),
+      ffmpegTimeoutS: r.int('VDET_FFMPEG_TIMEOUT_S', 3600, 1, 7 * 24 * 3600),
+    },
+    detector: {
+      devices,
+      cudaVisibleDevices: env['CUDA_VISIBLE_DEVICES'],
+      batchMax: r.int('VDET_BATCH_MAX', 8, 1, 256),
+      batchWaitMs: r.int('VDET_BATCH_WAIT_MS', 5, 0, 10_000),
+      chunksInFlight: r.int('VDET_CHUNKS_IN_FLIGHT', 4, 1, 256),
+      minScore: r.number('VDET_MIN_SCORE', 0.3, 0, 1),
+    },
+    merger: {
+      jobStallS: r.int('VDET_JOB_STALL_S', 600, 5, 7 * 24 * 3600),
+      reaperIntervalS: r.int('VDET_REAPER_INTERVAL_S', 30, 1, 3600),
+    },
+    logLevel: r.oneOf('VDET_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  };
+  const chunkBytes = config.processor.chunkFrames * config.model.inputSize ** 2 * 3;
+  r.check(chunkBytes + 64 * 1024 <= config.kafka.maxMessageBytes,
+    `VDET_CHUNK_FRAMES × frame size (${chunkBytes} bytes) must fit VDET_KAFKA_MAX_MESSAGE_BYTES`);
+  if (r.problems.length > 0) {
+    throw new VdetError('VDET_CONFIG_INVALID', `Invalid configuration: ${r.problems.join('; ')}`);
+  }
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

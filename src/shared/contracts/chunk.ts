@@ -1,0 +1,74 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { VdetError } from '../errors.js';
+
+/**
+ * `vdet.chunks`: a run of letterboxed frames of one job, ready for the model. Key: job id.
+ *
+ * Layout of the value: the 4 bytes `VDC1`, a big-endian uint32 header length, the header as JSON, then the frames'
+ * pixels back to back (`frameWidth × frameHeight × 3` bytes each, packed BGR, row-major). Raw pixels cost Kafka
+ * bytes but no decode on the detector; docs/topics.md gives the measurement behind that choice.
+ */
+export const ChunkHeaderSchema = Type.Object({
+  v: Type.Literal(1),
+  jobId: Type.String({ minLength: 1 }),
+  tenant: Type.String({ minLength: 1 }),
+  chunk: Type.Integer({ minimum: 0 }),
+  pixelFormat: Type.Literal('bgr24'),
+  frameWidth: Type.Integer({ minimum: 1 }),
+  frameHeight: Type.Integer({ minimum: 1 }),
+  /** The original frame's size; boxes are mapped back to it. */
+  sourceWidth: Type.Integer({ minimum: 1 }),
+  sourceHeight: Type.Integer({ minimum: 1 }),
+  /** Letterbox ratio: model pixels per source pixel (the image sits top-left, padded right and bottom). */
+  scale: Type.Number({ exclusiveMinimum: 0 }),
+  minScore: Type.Number({ minimum: 0, maximum: 1 }),
+  frames: Type.Array(Type.Object({ frame: Type.Integer({ minimum: 0 }), ptsMs: Type.Number({ minimum: 0 }) }), { minItems: 1 }),
+});
+export type ChunkHeader = Static<typeof ChunkHeaderSchema>;
+
+export interface Chunk {
+  header: ChunkHeader;
+  /** All frames' pixels; frame i is `pixels.subarray(i * frameBytes, (i + 1) * frameBytes)`. */
+  pixels: Buffer;
+}
+
+const MAGIC = Buffer.from('VDC1');
+const checkHeader = TypeCompiler.Compile(ChunkHeaderSchema);
+
+export function frameBytes(header: Pick<ChunkHeader, 'frameWidth' | 'frameHeight'>): number {
+  return header.frameWidth * header.frameHeight * 3;
+}
+
+export function encodeChunk(header: ChunkHeader, pixels: readonly Buffer[]): Buffer {
+  const json = Buffer.from(JSON.stringify(header));
+  const prefix = Buffer.allocUnsafe(8);
+  MAGIC.copy(prefix, 0);
+  prefix.writeUInt32BE(json.length, 4);
+  return Buffer.concat([prefix, json, ...pixels]);
+}
+
+/** Reads a chunk without copying its pixels; throws VDET_MESSAGE_INVALID for anything malformed. */
+export function decodeChunk(value: Buffer | null): Chunk {
+  if (!value || value.length < 8 || !value.subarray(0, 4).equals(MAGIC)) {
+    throw new VdetError('VDET_MESSAGE_INVALID', 'Chunk: missing VDC1 magic');
+  }
+  const headerLength = value.readUInt32BE(4);
+  if (8 + headerLength > value.length) throw new VdetError('VDET_MESSAGE_INVALID', 'Chunk: header runs past the end');
+  let header: unknown;
+  try {
+    header = JSON.parse(value.subarray(8, 8 + headerLength).toString('utf8'));
+  } catch (cause) {
+    throw new VdetError('VDET_MESSAGE_INVALID', 'Chunk: header is not JSON', { cause });
+  }
+  if (!checkHeader.Check(header)) {
+    const first = checkHeader.Errors(header).First();
+    throw new VdetError('VDET_MESSAGE_INVALID', `Chunk: ${first?.path ?? ''} ${first?.message ?? 'bad header'}`);
+  }
+  const pixels = value.subarray(8 + headerLength);
+  const expected = frameBytes(header) * header.frames.length;
+  if (pixels.length !== expected) {
+    throw new VdetError('VDET_MESSAGE_INVALID', `Chunk: ${pixels.length} pixel bytes, expected ${expected}`);
+  }
+  return { header, pixels };
+}

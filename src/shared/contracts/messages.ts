@@ -1,0 +1,73 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { ERROR_CODES, type ErrorCode } from '../errors.js';
+import { jsonContract } from './json-contract.js';
+import { JobOptionsSchema } from './job-options.js';
+
+const Id = Type.String({ minLength: 1, maxLength: 128 });
+const FrameIndex = Type.Integer({ minimum: 0 });
+
+export const FailureSchema = Type.Object({
+  code: Type.Unsafe<ErrorCode>(Type.String({ enum: Object.keys(ERROR_CODES) })),
+  message: Type.String(),
+});
+
+/** `vdet.jobs`: the api asks a processor to work on an uploaded file. Key: job id. */
+export const JobMessage = jsonContract('JobMessage', Type.Object({
+  v: Type.Literal(1),
+  jobId: Id,
+  tenant: Id,
+  uploadId: Id,
+  options: JobOptionsSchema,
+}));
+export type JobMessage = Static<typeof JobMessage.schema>;
+
+export const BoxSchema = Type.Tuple([Type.Number(), Type.Number(), Type.Number(), Type.Number()]);
+
+export const DetectionSchema = Type.Object({
+  label: Type.String(),
+  classId: Type.Integer({ minimum: 0 }),
+  score: Type.Number({ minimum: 0, maximum: 1 }),
+  box: BoxSchema,
+});
+export type Detection = Static<typeof DetectionSchema>;
+
+export const FrameDetectionsSchema = Type.Object({
+  frame: FrameIndex,
+  ptsMs: Type.Number({ minimum: 0 }),
+  detections: Type.Array(DetectionSchema),
+});
+export type FrameDetections = Static<typeof FrameDetectionsSchema>;
+
+const ChunkDone = Type.Object({
+  v: Type.Literal(1),
+  kind: Type.Literal('chunk'),
+  jobId: Id,
+  tenant: Id,
+  chunk: Type.Integer({ minimum: 0 }),
+  frames: Type.Array(FrameDetectionsSchema),
+});
+
+const ChunkFailed = Type.Object({
+  v: Type.Literal(1),
+  kind: Type.Literal('chunk-failed'),
+  jobId: Id,
+  tenant: Id,
+  chunk: Type.Integer({ minimum: 0 }),
+  error: FailureSchema,
+});
+
+/** Sent by the processor after a job's last chunk: how many chunks and frames the merger must see. */
+const JobPlan = Type.Object({
+  v: Type.Literal(1),
+  kind: Type.Literal('plan'),
+  jobId: Id,
+  tenant: Id,
+  chunks: Type.Integer({ minimum: 0 }),
+  frames: Type.Integer({ minimum: 0 }),
+});
+
+/** `vdet.detections`: what became of a chunk (detector) or of a job's plan (processor). Key: job id. */
+export const ChunkOutcome = jsonContract('ChunkOutcome', Type.Union([ChunkDone, ChunkFailed, JobPlan]));
+export type ChunkOutcome = Static<typeof ChunkOutcome.schema>;
+export type ChunkDone = Static<typeof ChunkDone>;
+export type JobPlan = Static<typeof JobPlan>;

@@ -1,0 +1,66 @@
+/**
+ * Every error vdet reports carries a stable code (`VDET_…`), the HTTP status the api answers with, and whether a
+ * retry may succeed. The codes are the contract: docs/errors.md lists each one, and a test keeps them in step.
+ */
+export interface ErrorSpec {
+  readonly status: number;
+  readonly retriable: boolean;
+  readonly title: string;
+}
+
+export const ERROR_CODES = {
+  VDET_CONFIG_INVALID: { status: 500, retriable: false, title: 'Invalid configuration' },
+  VDET_VALIDATION: { status: 400, retriable: false, title: 'Invalid request' },
+  VDET_UPLOAD_MISSING_FILE: { status: 400, retriable: false, title: 'No file in the upload' },
+  VDET_UPLOAD_TOO_MANY_FILES: { status: 400, retriable: false, title: 'More than one file in the upload' },
+  VDET_UPLOAD_EMPTY: { status: 400, retriable: false, title: 'The uploaded file is empty' },
+  VDET_UPLOAD_TOO_LARGE: { status: 413, retriable: false, title: 'The upload is larger than allowed' },
+  VDET_UPLOAD_NOT_MULTIPART: { status: 415, retriable: false, title: 'The upload must be multipart/form-data' },
+  VDET_OPTIONS_INVALID: { status: 400, retriable: false, title: 'Invalid job options' },
+  VDET_JOB_NOT_FOUND: { status: 404, retriable: false, title: 'No such job' },
+  VDET_CURSOR_INVALID: { status: 400, retriable: false, title: 'Invalid cursor' },
+  VDET_DEPENDENCY_UNAVAILABLE: { status: 503, retriable: true, title: 'A backing service is unavailable' },
+  VDET_MEDIA_UNREADABLE: { status: 422, retriable: false, title: 'The file is not a decodable video or image' },
+  VDET_MEDIA_LIMIT: { status: 422, retriable: false, title: 'The media exceeds a limit' },
+  VDET_MEDIA_DECODE_FAILED: { status: 422, retriable: false, title: 'Decoding the media failed' },
+  VDET_MEDIA_NO_FRAMES: { status: 422, retriable: false, title: 'The media has no frames to process' },
+  VDET_UPLOAD_LOST: { status: 500, retriable: false, title: 'The uploaded file is no longer stored' },
+  VDET_MESSAGE_INVALID: { status: 500, retriable: false, title: 'A message did not match its contract' },
+  VDET_INFERENCE_FAILED: { status: 500, retriable: false, title: 'The model failed on a chunk' },
+  VDET_MODEL_INVALID: { status: 500, retriable: false, title: 'The model file is not usable' },
+  VDET_MODEL_CHECKSUM: { status: 500, retriable: false, title: 'The model file does not match its checksum' },
+  VDET_JOB_STALLED: { status: 500, retriable: false, title: 'The job stopped making progress' },
+  VDET_INTERNAL: { status: 500, retriable: true, title: 'Internal error' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The one error class of vdet: a code from {@link ERROR_CODES}, a sentence for a person, and an optional cause. */
+export class VdetError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retriable: boolean;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'VdetError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.retriable = ERROR_CODES[code].retriable;
+  }
+}
+
+export function isVdetError(error: unknown): error is VdetError {
+  return error instanceof VdetError;
+}
+
+/** A job's stored failure reason: stable code plus readable sentence. */
+export interface FailureReason {
+  code: ErrorCode;
+  message: string;
+}
+
+export function toFailureReason(error: unknown): FailureReason {
+  if (isVdetError(error)) return { code: error.code, message: error.message };
+  return { code: 'VDET_INTERNAL', message: error instanceof Error ? error.message : String(error) };
+}

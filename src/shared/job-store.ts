@@ -1,0 +1,80 @@
+import type { FailureReason } from './errors.js';
+import { statesBefore, type JobStatus } from './job-state.js';
+import type { JobRecord, MediaInfo, Store } from './mongo.js';
+
+/**
+ * Job records in MongoDB, moved only along the state machine in job-state.ts: every move is a conditional update,
+ * so it happens once even when several processes (or a redelivered message) try it.
+ */
+export class JobStore {
+  constructor(private readonly store: Store) {}
+
+  async create(job: Omit<JobRecord, 'status' | 'progress' | 'createdAt' | 'updatedAt'>): Promise<JobRecord> {
+    const now = new Date();
+    const record: JobRecord = { ...job, status: 'queued', progress: { framesDone: 0, framesTotal: 0 }, createdAt: now, updatedAt: now };
+    await this.store.jobs.insertOne(record);
+    return record;
+  }
+
+  /** A tenant's job, or null, exactly as if it did not exist, when it belongs to another tenant. */
+  get(tenant: string, jobId: string): Promise<JobRecord | null> {
+    return this.store.jobs.findOne({ _id: jobId, tenant });
+  }
+
+  getById(jobId: string): Promise<JobRecord | null> {
+    return this.store.jobs.findOne({ _id: jobId });
+  }
+
+  /** queued → running. Returns false when the job is not queued (already running, finished or gone). */
+  async start(jobId: string): Promise<boolean> {
+    return this.move(jobId, 'running', { startedAt: new Date() });
+  }
+
+  /** Records what the probe found and how many frames are expected (the plan comes once they are decoded). */
+  async setMedia(jobId: string, media: MediaInfo, framesExpected: number): Promise<void> {
+    await this.store.jobs.updateOne({ _id: jobId }, {
+      $set: { media, 'progress.framesTotal': framesExpected, updatedAt: new Date() },
+    });
+  }
+
+  async setPlan(jobId: string, plan: { chunks: number; frames: number }): Promise<void> {
+    await this.store.jobs.updateOne({ _id: jobId }, {
+      $set: { plan, 'progress.framesTotal': plan.frames, updatedAt: new Date() },
+    });
+  }
+
+  /** Marks progress on an unfinished job; also the heartbeat the reaper watches. */
+  async touch(jobId: string, framesDone: number): Promise<void> {
+    await this.store.jobs.updateOne({ _id: jobId, status: { $in: ['queued', 'running'] } }, {
+      $set: { 'progress.framesDone': framesDone, updatedAt: new Date() },
+    });
+  }
+
+  async finish(jobId: string, result: { counts: Record<string, number>; framesDone: number }): Promise<boolean> {
+    return this.move(jobId, 'done', {
+      finishedAt: new Date(),
+      counts: result.counts,
+      'progress.framesDone': result.framesDone,
+    });
+  }
+
+  async fail(jobId: string, error: FailureReason): Promise<boolean> {
+    return this.move(jobId, 'failed', { finishedAt: new Date(), error });
+  }
+
+  /** Unfinished jobs whose record has not changed since `before`. */
+  stalled(before: Date, limit = 100): Promise<JobRecord[]> {
+    return this.store.jobs
+      .find({ status: { $in: ['queued', 'running'] }, updatedAt: { $lt: before } })
+      .limit(limit)
+      .toArray();
+  }
+
+  private async move(jobId: string, to: JobStatus, fields: Record<string, unknown>): Promise<boolean> {
+    const result = await this.store.jobs.updateOne(
+      { _id: jobId, status: { $in: statesBefore(to) } },
+      { $set: { ...fields, status: to, updatedAt: new Date() } },
+    );
+    return result.modifiedCount === 1;
+  }
+}

@@ -1,0 +1,210 @@
+import { Kafka, logLevel, Partitioners, type Consumer, type IHeaders, type Producer, type Admin } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { VdetError } from './errors.js';
+import type { TopicNames } from './topics.js';
+
+/**
+ * vdet's Kafka adapter. kafkajs is in maintenance mode upstream, so nothing outside this file imports it: roles
+ * see {@link KafkaBus}, {@link OutgoingMessage} and {@link IncomingMessage}, which another client could back.
+ */
+export interface OutgoingMessage {
+  key: string;
+  value: Buffer;
+  headers?: Record<string, string>;
+}
+
+export interface IncomingMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | undefined;
+  value: Buffer | null;
+  headers: Record<string, string>;
+  timestamp: string;
+}
+
+export interface ConsumeOptions {
+  groupId: string;
+  topics: string[];
+  /** How many partitions are handled at once (each partition stays in order). */
+  concurrency: number;
+  /**
+   * Called once per message; the offset is committed only after it resolves, so whatever it writes must be
+   * acknowledged before it returns. A throw is retried by kafkajs with backoff (the message is redelivered).
+   */
+  handle(message: IncomingMessage): Promise<void>;
+}
+
+export interface ConsumerHandle {
+  stop(): Promise<void>;
+  pause(): void;
+  resume(): void;
+}
+
+export interface KafkaBus {
+  send(topic: string, messages: OutgoingMessage[]): Promise<void>;
+  consume(options: ConsumeOptions): Promise<ConsumerHandle>;
+  ensureTopics(topics: TopicNames): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
+  const kafka = new Kafka({
+    clientId: config.clientId,
+    brokers: [...config.brokers],
+    logLevel: logLevel.WARN,
+    logCreator: () => ({ namespace, level, log: entry }) => {
+      const { message, ...extra } = entry;
+      const line = { kafka: namespace, ...extra };
+      if (level <= logLevel.ERROR) log.error(line, message);
+      else log.warn(line, message);
+    },
+    retry: { initialRetryTime: 300, retries: 8 },
+  });
+  let producer: Producer | undefined;
+  let producerReady: Promise<Producer> | undefined;
+  let admin: Admin | undefined;
+  const consumers = new Set<Consumer>();
+
+  const getProducer = () => {
+    producerReady ??= (async () => {
+      const p = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+      await p.connect();
+      producer = p;
+      return p;
+    })().catch((error: unknown) => {
+      producerReady = undefined;
+      throw error;
+    });
+    return producerReady;
+  };
+  const getAdmin = async () => {
+    if (!admin) {
+      const a = kafka.admin();
+      await a.connect();
+      admin = a;
+    }
+    return admin;
+  };
+
+  return {
+    async send(topic, messages) {
+      if (messages.length === 0) return;
+      const p = await getProducer();
+      await p.send({
+        topic,
+        acks: -1,
+        messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+      });
+    },
+
+    async consume(options) {
+      const consumer = kafka.consumer({
+        groupId: options.groupId,
+        allowAutoTopicCreation: false,
+        maxBytesPerPartition: config.maxMessageBytes,
+        maxBytes: config.maxMessageBytes * 2,
+        sessionTimeout: 30_000,
+        heartbeatInterval: 3_000,
+      });
+      consumers.add(consumer);
+      await consumer.connect();
+      await consumer.subscribe({ topics: options.topics, fromBeginning: true });
+      await consumer.run({
+        partitionsConsumedConcurrently: options.concurrency,
+        eachMessage: async ({ topic, partition, message, heartbeat }) => {
+          const timer = setInterval(() => void heartbeat().catch(() => undefined), 2_000);
+          try {
+            await options.handle({
+              topic,
+              partition,
+              offset: message.offset,
+              key: message.key?.toString('utf8'),
+              value: message.value,
+              headers: headersToStrings(message.headers),
+              timestamp: message.timestamp,
+            });
+          } finally {
+            clearInterval(timer);
+          }
+        },
+      });
+      const topics = options.topics.map((topic) => ({ topic }));
+      return {
+        stop: async () => {
+          consumers.delete(consumer);
+          await consumer.disconnect();
+        },
+        pause: () => consumer.pause(topics),
+        resume: () => consumer.resume(topics),
+      };
+    },
+
+    async ensureTopics(topics) {
+      const a = await getAdmin();
+      const existing = new Set(await a.listTopics());
+      const wanted = Object.values(topics).filter((t) => !existing.has(t));
+      if (wanted.length === 0) return;
+      try {
+        await a.createTopics({
+          waitForLeaders: true,
+          topics: wanted.map((topic) => ({
+            topic,
+            numPartitions: config.partitions,
+            replicationFactor: -1,
+            configEntries: [{ name: 'max.message.bytes', value: String(config.maxMessageBytes) }],
+          })),
+        });
+      } catch (error) {
+        // Another process may have created them at the same moment; only a topic still missing is an error.
+        const now = new Set(await a.listTopics());
+        if (wanted.some((t) => !now.has(t))) throw error;
+      }
+    },
+
+    async ping() {
+      const a = await getAdmin();
+      await a.describeCluster();
+    },
+
+    async close() {
+      const steps = [
+        ...[...consumers].map((c) => () => c.disconnect()),
+        () => producer?.disconnect(),
+        () => admin?.disconnect(),
+      ];
+      for (const step of steps) {
+        try {
+          await step();
+        } catch (error) {
+          log.warn({ err: error }, 'kafka close step failed');
+        }
+      }
+      consumers.clear();
+    },
+  };
+}
+
+function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) out[name] = first.toString();
+  }
+  return out;
+}
+
+/** Headers of a dead letter: where it came from and why it could not be processed. */
+export function deadLetterHeaders(source: IncomingMessage, error: VdetError, attempts: number): Record<string, string> {
+  return {
+    'vdet-source-topic': source.topic,
+    'vdet-source-partition': String(source.partition),
+    'vdet-source-offset': source.offset,
+    'vdet-error-code': error.code,
+    'vdet-error': error.message.slice(0, 1000),
+    'vdet-attempts': String(attempts),
+  };
+}

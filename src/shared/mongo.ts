@@ -1,0 +1,105 @@
+import { GridFSBucket, MongoClient, type Collection, type Db } from 'mongodb';
+import type { Config } from './config.js';
+import type { FailureReason } from './errors.js';
+import type { JobStatus } from './job-state.js';
+import type { JobOptions } from './contracts/job-options.js';
+import type { Detection } from './contracts/messages.js';
+
+/** A job as stored in MongoDB (collection `jobs`). */
+export interface JobRecord {
+  _id: string;
+  tenant: string;
+  status: JobStatus;
+  filename: string;
+  uploadId: string;
+  uploadBytes: number;
+  options: JobOptions;
+  media?: MediaInfo;
+  /** Set when the processor has emitted every chunk: what the merger must see before the job is done. */
+  plan?: { chunks: number; frames: number };
+  progress: { framesDone: number; framesTotal: number };
+  counts?: Record<string, number>;
+  error?: FailureReason;
+  createdAt: Date;
+  updatedAt: Date;
+  startedAt?: Date;
+  finishedAt?: Date;
+}
+
+export interface MediaInfo {
+  width: number;
+  height: number;
+  fps: number;
+  frames: number;
+  durationMs: number;
+}
+
+/** One processed frame's detections (collection `frames`), unique per (tenant, job, frame). */
+export interface FrameRecord {
+  _id: string;
+  tenant: string;
+  jobId: string;
+  frame: number;
+  ptsMs: number;
+  detections: Detection[];
+}
+
+/** One merged chunk (collection `job_chunks`), unique per (job, chunk): progress counts these, never increments. */
+export interface ChunkRecord {
+  _id: string;
+  jobId: string;
+  chunk: number;
+  frames: number;
+  counts: Record<string, number>;
+  mergedAt: Date;
+}
+
+export interface Store {
+  client: MongoClient;
+  db: Db;
+  jobs: Collection<JobRecord>;
+  frames: Collection<FrameRecord>;
+  chunks: Collection<ChunkRecord>;
+  uploads: GridFSBucket;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function connectStore(config: Config['mongo']): Promise<Store> {
+  const client = new MongoClient(config.url, {
+    serverSelectionTimeoutMS: 10_000,
+    retryWrites: false, // FerretDB v1 has no retryable writes; our writes are idempotent upserts anyway.
+  });
+  await client.connect();
+  const db = client.db(config.database);
+  const store: Store = {
+    client,
+    db,
+    jobs: db.collection<JobRecord>('jobs'),
+    frames: db.collection<FrameRecord>('frames'),
+    chunks: db.collection<ChunkRecord>('job_chunks'),
+    uploads: new GridFSBucket(db, { bucketName: 'uploads', chunkSizeBytes: 1024 * 1024 }),
+    ping: async () => {
+      await db.command({ ping: 1 });
+    },
+    close: () => client.close(),
+  };
+  return store;
+}
+
+/** Creates the indexes every query relies on; idempotent, run by each role at start-up. */
+export async function ensureIndexes(store: Store): Promise<void> {
+  await store.jobs.createIndex({ tenant: 1, createdAt: -1 }, { name: 'tenant_created' });
+  await store.jobs.createIndex({ status: 1, updatedAt: 1 }, { name: 'status_updated' });
+  await store.frames.createIndex({ tenant: 1, jobId: 1, frame: 1 }, { name: 'tenant_job_frame', unique: true });
+  await store.frames.createIndex({ jobId: 1, frame: 1 }, { name: 'job_frame' });
+  await store.chunks.createIndex({ jobId: 1, chunk: 1 }, { name: 'job_chunk', unique: true });
+}
+
+export function frameId(jobId: string, frame: number): string {
+  return `${jobId}:${frame}`;
+}
+
+export function chunkId(jobId: string, chunk: number): string {
+  return `${jobId}:${chunk}`;
+}

@@ -1,0 +1,29 @@
+/**
+ * Every Kafka topic and consumer group vdet uses, derived from one prefix (VDET_TOPIC_PREFIX, default `vdet.`) so
+ * that several deployments, or several test runs, can share a broker. docs/topics.md describes each contract.
+ */
+export interface TopicNames {
+  /** key = job id; value = {@link JobMessage} JSON. Producer: api. Consumer: processor. */
+  readonly jobs: string;
+  /** key = job id; value = a binary chunk of letterboxed frames. Producer: processor. Consumer: detector. */
+  readonly chunks: string;
+  /** key = job id; value = {@link ChunkOutcome} JSON. Producers: detector, processor. Consumer: merger. */
+  readonly detections: string;
+  /** key = the source key; headers say the source topic, partition, offset, error code and attempts. */
+  readonly dlq: string;
+}
+
+export function topicNames(prefix: string): TopicNames {
+  return {
+    jobs: `${prefix}jobs`,
+    chunks: `${prefix}chunks`,
+    detections: `${prefix}detections`,
+    dlq: `${prefix}dlq`,
+  };
+}
+
+export type Role = 'api' | 'processor' | 'detector' | 'merger';
+
+export function groupId(prefix: string, role: Exclude<Role, 'api'>): string {
+  return `${prefix}${role}`;
+}

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { interpretProbe } from '../../src/processor/ffmpeg.js';
+import { planMedia, ptsMsOf } from '../../src/processor/media-plan.js';
+import { loadConfig } from '../../src/shared/config.js';
+import { letterbox } from '../../src/shared/letterbox.js';
+
+const limits = loadConfig({}).processor;
+const video = { formatName: 'mov,mp4', isImage: false, width: 640, height: 360, fps: 25, durationMs: 16_000, declaredFrames: 400, streams: 1 };
+
+test('all frames, or sampled at a lower rate', () => {
+  assert.equal(planMedia(video, undefined, limits).expectedFrames, 400);
+  assert.equal(planMedia(video, 5, limits).expectedFrames, 80);
+  assert.equal(planMedia(video, 50, limits).sampleFps, 25); // never above the source rate
+  assert.deepEqual([0, 1, 2, 79].map((f) => ptsMsOf(f, 5)), [0, 200, 400, 15_800]);
+});
+
+test('limits on size, duration and frames fail with VDET_MEDIA_LIMIT', () => {
+  assert.throws(() => planMedia({ ...video, width: 100_000, height: 100_000 }, undefined, limits), { code: 'VDET_MEDIA_LIMIT' });
+  assert.throws(() => planMedia({ ...video, durationMs: 36_000_000 }, undefined, limits), { code: 'VDET_MEDIA_LIMIT' });
+  assert.throws(() => planMedia({ ...video, declaredFrames: 10_000_000 }, undefined, limits), { code: 'VDET_MEDIA_LIMIT' });
+});
+
+test('a still image is one frame at time 0', () => {
+  const plan = planMedia({ ...video, isImage: true, fps: 0, durationMs: 0, declaredFrames: 1 }, 5, limits);
+  assert.deepEqual(plan.media, { width: 640, height: 360, fps: 0, frames: 1, durationMs: 0 });
+  assert.equal(plan.sampleFps, undefined);
+});
+
+test('a probe without a video stream is unreadable', () => {
+  assert.throws(() => interpretProbe({ streams: [{ codec_type: 'audio' }], format: { format_name: 'mov' } }), { code: 'VDET_MEDIA_UNREADABLE' });
+});
+
+test('letterbox truncates like YOLOX and fits the square', () => {
+  assert.deepEqual(letterbox(640, 360, 416), { scale: 0.65, width: 416, height: 234, size: 416 });
+  const tall = letterbox(352, 448, 416);
+  assert.equal(tall.height, 416);
+  assert.equal(tall.width, Math.floor(352 * (416 / 448)));
+});
