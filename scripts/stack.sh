@@ -64,14 +64,11 @@ wait_for() {
 alive_and() { pid_of "$1" >/dev/null || return 2; shift; "$@"; }
 
 # guard_port NAME PORT: fails when PORT is taken by something this script does not manage.
-guard_port() {
-  ! port_open "$2" || die "$1: port $2 is already in use by another process (stop it or set VDET_*_PORT)"
-}
+guard_port() { ! port_open "$2" || die "$1: port $2 is in use by another process (stop it or set VDET_*_PORT)"; }
 
 # running NAME CMD...: true when NAME is already running (after waiting for CMD to succeed).
 running() {
-  local pid
-  pid="$(pid_of "$1")" || return 1
+  local pid; pid="$(pid_of "$1")" || return 1
   log "$1 already running (pid $pid)"
   wait_for "$1" 90 "$STACK/$1/$1.log" "${@:2}" || die "$1 runs but does not answer; try 'down' then 'up'"
 }
@@ -83,14 +80,17 @@ kafka_install() {
   log "downloading Kafka $KAFKA_VERSION jars from Maven Central into $LIBS ..."
   mkdir -p "$CACHE/kafka-pom"
   cat >"$CACHE/kafka-pom/pom.xml" <<EOF
-<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
-  <groupId>vdet.local</groupId><artifactId>kafka-libs</artifactId><version>1</version><dependencies>
-  <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$KAFKA_VERSION</version></dependency>
-  <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>1.7.36</version></dependency>
-</dependencies></project>
+<project><modelVersion>4.0.0</modelVersion>
+  <groupId>vdet.local</groupId><artifactId>kafka-libs</artifactId><version>1</version>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId>
+      <version>$KAFKA_VERSION</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId>
+      <version>1.7.36</version></dependency>
+  </dependencies></project>
 EOF
-  mvn -q -B -f "$CACHE/kafka-pom/pom.xml" dependency:copy-dependencies -DoutputDirectory="$LIBS" \
-    || die "maven could not fetch the Kafka jars"
+  mvn -B -f "$CACHE/kafka-pom/pom.xml" dependency:copy-dependencies -DoutputDirectory="$LIBS" >"$CACHE/kafka-pom/mvn.log" 2>&1 \
+    || { tail -n 30 "$CACHE/kafka-pom/mvn.log" >&2; die "maven could not fetch the Kafka jars (log: $CACHE/kafka-pom/mvn.log)"; }
 }
 
 kafka_up() {
@@ -130,14 +130,12 @@ log.segment.bytes=134217728
 EOF
   local java=(java -cp "$LIBS/*" "-Dlog4j.configuration=file:$dir/log4j.properties")
   if [[ ! -f $dir/data/meta.properties ]]; then
-    local id out
-    id="$("${java[@]}" kafka.tools.StorageTool random-uuid)"
+    local id out; id="$("${java[@]}" kafka.tools.StorageTool random-uuid)" || die "java cannot run Kafka's StorageTool"
     log "formatting Kafka storage in $dir/data (cluster id $id)"
     out="$("${java[@]}" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" 2>&1)" \
       || die "kafka storage format failed: $out"
   fi
-  local offset
-  offset=$(stat -c %s "$dir/kafka.log" 2>/dev/null || echo 0)
+  local offset; offset=$(stat -c %s "$dir/kafka.log" 2>/dev/null || echo 0) # readiness: only newer lines count
   log "starting kafka on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT)"
   nohup java -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
     -cp "$LIBS/*" "-Dlog4j.configuration=file:$dir/log4j.properties" \
@@ -160,7 +158,7 @@ ferretdb_install() {
   # 'go install ...@v' trips the proxy's deprecation check; download the module, then build a writable copy
   # of it, because the module zip lacks build/version/version.txt and the binary panics at startup without it.
   src="$(cd "$tmp" && go mod download -json "github.com/FerretDB/FerretDB@v$FERRETDB_VERSION" |
-    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')" || src=""
   [[ -d $src ]] || die "could not download the FerretDB module"
   cp -r "$src" "$tmp/src" && chmod -R u+w "$tmp/src"
   echo "v$FERRETDB_VERSION" >"$tmp/src/build/version/version.txt"
@@ -187,7 +185,6 @@ ferretdb_up() {
 
 # ---------------------------------------------------------------- Redis
 redis_ping() { [[ $(redis-cli -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]; }
-
 redis_up() {
   local dir="$STACK/redis"
   running redis redis_ping && return 0
@@ -206,11 +203,7 @@ stop_one() { # NAME
   log "stopping $1 (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "$1 ignored SIGTERM for 20s; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    sleep 0.5
-  fi
+  if kill -0 "$pid" 2>/dev/null; then log "$1 still up after 20s; SIGKILL"; kill -KILL "$pid" || true; sleep 0.5; fi
   rm -f "$STACK/$1/$1.pid"
 }
 

@@ -1,0 +1,52 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { allDetections, submitJob, waitForJob } from '../tests/helpers/client.js';
+
+const file = path.resolve(process.argv[2] ?? '../shared/media/videos/tour-640x360.mp4');
+const options = process.argv[3] ? (JSON.parse(process.argv[3]) as object) : undefined;
+const port = process.env['VDET_HTTP_PORT'] ?? '8080';
+const base = `http://127.0.0.1:${port}`;
+
+const vdet = spawn(process.execPath, ['dist/src/cli.js', 'all'], {
+  env: { ...process.env, VDET_HTTP_PORT: port, VDET_LOG_LEVEL: process.env['VDET_LOG_LEVEL'] ?? 'warn' },
+  stdio: ['ignore', 'inherit', 'inherit'],
+});
+vdet.on('exit', (code) => {
+  if (code !== 0) {
+    console.error(`vdet all exited with ${code}`);
+    process.exit(1);
+  }
+});
+
+for (let i = 0; ; i++) {
+  const ready = await fetch(`${base}/readyz`).then((r) => r.ok).catch(() => false);
+  if (ready) break;
+  if (i > 300) throw new Error('vdet did not become ready in 60 s');
+  await new Promise((r) => setTimeout(r, 200));
+}
+
+const started = Date.now();
+const id = await submitJob(base, file, options);
+console.log(`uploaded ${file}\njob ${id}`);
+const job = await waitForJob(base, id, 3_600_000);
+const seconds = (Date.now() - started) / 1000;
+const frames = job.status === 'done' ? await allDetections(base, id) : [];
+console.log(JSON.stringify({
+  id: job.id,
+  status: job.status,
+  error: job.error,
+  media: job.media,
+  frames: frames.length,
+  framesWithDetections: frames.filter((f) => f.detections.length > 0).length,
+  counts: job.counts,
+  wallSeconds: Number(seconds.toFixed(2)),
+  framesPerSecond: Number((frames.length / seconds).toFixed(1)),
+}, null, 2));
+console.log(`\njob:        ${base}/v1/jobs/${id}\ndetections: ${base}/v1/jobs/${id}/detections\napi docs:   ${base}/docs`);
+
+if (process.stdout.isTTY) {
+  console.log('\nvdet keeps serving; Ctrl-C stops it.');
+  process.on('SIGINT', () => vdet.kill('SIGTERM'));
+} else {
+  vdet.kill('SIGTERM');
+}

@@ -1,0 +1,47 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+
+const CLI = path.resolve('dist/src/cli.js');
+
+export interface RunningRole {
+  role: string;
+  child: ChildProcess;
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts one vdet role as its own process (the built cli), as a user would run it. */
+export function startRole(role: string, env: Record<string, string>): RunningRole {
+  const child = spawn(process.execPath, [CLI, role], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  const keep = (data: Buffer) => {
+    log += data.toString();
+    if (log.length > 200_000) log = log.slice(-100_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  return {
+    role,
+    child,
+    output: () => log,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      const [code] = (await once(child, 'exit')) as [number | null];
+      return code;
+    },
+  };
+}
+
+/** Waits for the api's "api listening" log line and returns its base URL. */
+export async function apiUrl(api: RunningRole, timeoutMs = 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const match = /"url":"(http:\/\/[^"]+)"/.exec(api.output());
+    if (match) return match[1]!;
+    if (api.child.exitCode !== null) throw new Error(`api exited: ${api.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`api did not start: ${api.output()}`);
+}
