@@ -60,8 +60,9 @@ wait_for() {
   return 1
 }
 
-# alive_and NAME CMD...: status 2 when NAME's process is gone, else CMD's status (for wait_for).
-alive_and() { pid_of "$1" >/dev/null || return 2; shift; "$@"; }
+# alive_and NAME CMD...: status 2 when NAME's process is gone, else CMD's status (for wait_for). Only checks
+# liveness: right after '&' the child may not have exec'd yet, so its command line can still be ours.
+alive_and() { kill -0 "$(cat "$STACK/$1/$1.pid")" 2>/dev/null || return 2; shift; "$@"; }
 
 # guard_port NAME PORT: fails when PORT is taken by something this script does not manage.
 guard_port() { ! port_open "$2" || die "$1: port $2 is in use by another process (stop it or set VDET_*_PORT)"; }
@@ -139,7 +140,7 @@ EOF
   log "starting kafka on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT)"
   nohup java -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
     -cp "$LIBS/*" "-Dlog4j.configuration=file:$dir/log4j.properties" \
-    kafka.Kafka "$dir/server.properties" >>"$dir/kafka.log" 2>&1 </dev/null &
+    kafka.Kafka "$dir/server.properties" >>"$dir/kafka.log" 2>&1 </dev/null 9>&- &
   echo $! >"$dir/kafka.pid"
   # "Kafka Server started" is logged once the broker is unfenced, i.e. able to serve clients.
   kafka_ready() {
@@ -177,7 +178,7 @@ ferretdb_up() {
   log "starting ferretdb on 127.0.0.1:$MONGO_PORT"
   nohup "$FERRETDB" --handler=sqlite --sqlite-url="file:$dir/data/" --listen-addr="127.0.0.1:$MONGO_PORT" \
     --state-dir="$dir/state" --telemetry=disable --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" \
-    --log-level=warn >>"$dir/ferretdb.log" 2>&1 </dev/null &
+    --log-level=warn >>"$dir/ferretdb.log" 2>&1 </dev/null 9>&- &
   echo $! >"$dir/ferretdb.pid"
   wait_for ferretdb 30 "$dir/ferretdb.log" alive_and ferretdb port_open "$MONGO_PORT" \
     || die "ferretdb failed to start (log: $dir/ferretdb.log)"
@@ -192,7 +193,7 @@ redis_up() {
   mkdir -p "$dir"
   log "starting redis on 127.0.0.1:$REDIS_PORT"
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
-    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" 9>&-
   wait_for redis 15 "$dir/redis.log" redis_ping || die "redis failed to start (log: $dir/redis.log)"
 }
 
@@ -218,7 +219,11 @@ status_one() { # NAME
   return 1
 }
 
-lock() { mkdir -p "$STACK" && exec 9>"$STACK/.lock" && flock 9; } # serialise concurrent up/down
+# Serialise concurrent up/down; services are started with fd 9 closed so they do not inherit the lock.
+lock() {
+  mkdir -p "$STACK" && exec 9>"$STACK/.lock"
+  flock -w 900 9 || die "another stack.sh still holds $STACK/.lock after 15 min"
+}
 
 cmd_up() {
   mkdir -p "$CACHE" && lock

@@ -60,7 +60,7 @@ function readVarint(buf: Uint8Array, pos: number): { value: number; next: number
   let value = 0;
   let scale = 1;
   for (let i = 0; i < 10; i++) {
-    if (pos + i >= buf.length) throw malformed(`varint at byte ${pos} runs past the end (${buf.length} bytes)`);
+    if (pos + i >= buf.length) throw malformed(`varint at byte ${pos} runs past the end of its ${buf.length}-byte message`);
     const byte = buf[pos + i]!;
     value += (byte & 0x7f) * scale; // multiply, not shift: lengths may pass 2^31
     scale *= 128;
@@ -104,7 +104,7 @@ function* fields(buf: Uint8Array): Generator<Field> {
       default:
         throw malformed(`unsupported wire type ${wire} (field ${no}) at byte ${start}`);
     }
-    if (end > buf.length) throw malformed(`field ${no} at byte ${start} needs ${end - buf.length} bytes past the end (${buf.length} bytes)`);
+    if (end > buf.length) throw malformed(`field ${no} at byte ${start} runs ${end - buf.length} bytes past the end of its ${buf.length}-byte message`);
     yield { no, wire, start, tagEnd, valueStart, end, varint };
     pos = end;
   }

@@ -14,7 +14,7 @@ import { letterbox } from '../shared/letterbox.js';
 import type { Store } from '../shared/mongo.js';
 import { groupId, type TopicNames } from '../shared/topics.js';
 import { decodeFrames, probeMedia, type MediaLimits } from './ffmpeg.js';
-import { planMedia, ptsMsOf } from './media-plan.js';
+import { checkDecodedFrames, planMedia, ptsMsOf } from './media-plan.js';
 
 export interface ProcessorDeps {
   config: Config;
@@ -115,7 +115,7 @@ export function createProcessor(deps: ProcessorDeps) {
       },
     });
     await flush();
-    if (frames === 0) throw new VdetError('VDET_MEDIA_NO_FRAMES', 'The media has no frames that could be decoded.');
+    checkDecodedFrames(plan, frames);
     await deps.jobs.setPlan(job.jobId, { chunks, frames });
     await bus.send(topics.detections, [{
       key: job.jobId,

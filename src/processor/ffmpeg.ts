@@ -121,8 +121,9 @@ export async function decodeFrames(request: DecodeRequest): Promise<number> {
   const frameSize = lb.size * lb.size * 3;
   const filters = [
     ...(request.fps ? [`fps=fps=${request.fps}`] : []),
-    // One swscale pass resizes and converts to BGR; padding after it keeps the grey exactly 114.
-    `scale=w=${lb.width}:h=${lb.height}:flags=bilinear`,
+    // One swscale pass resizes and converts to BGR, with full-resolution chroma and exact rounding (closest to
+    // the reference's RGB-space bilinear resize); padding after it keeps the grey exactly 114.
+    `scale=w=${lb.width}:h=${lb.height}:flags=bilinear+accurate_rnd+full_chroma_int`,
     'format=bgr24',
     `pad=w=${lb.size}:h=${lb.size}:x=0:y=0:color=0x${LETTERBOX_PAD_VALUE.toString(16).repeat(3)}`,
   ];

@@ -13,6 +13,8 @@ export interface MediaPlan {
   /** Output rate of the decoder; undefined for a still image. */
   sampleFps: number | undefined;
   expectedFrames: number;
+  /** Whether expectedFrames comes from the container's own frame count (else from duration × rate). */
+  framesDeclared: boolean;
 }
 
 export function planMedia(probe: ProbeResult, requestedFps: number | undefined, limits: Config['processor']): MediaPlan {
@@ -29,6 +31,7 @@ export function planMedia(probe: ProbeResult, requestedFps: number | undefined, 
       media: { width: probe.width, height: probe.height, fps: 0, frames: 1, durationMs: 0 },
       sampleFps: undefined,
       expectedFrames: 1,
+      framesDeclared: true,
     };
   }
   if (!(probe.fps > 0) || probe.fps > 1000) {
@@ -44,7 +47,21 @@ export function planMedia(probe: ProbeResult, requestedFps: number | undefined, 
     media: { width: probe.width, height: probe.height, fps: round3(probe.fps), frames: sourceFrames, durationMs: probe.durationMs },
     sampleFps,
     expectedFrames,
+    framesDeclared: probe.declaredFrames > 0,
   };
+}
+
+/**
+ * A truncated or corrupt file often decodes without an error, just short: when far fewer frames came out than the
+ * container promised, the job fails instead of passing off a fragment as the whole video.
+ */
+export function checkDecodedFrames(plan: MediaPlan, decoded: number): void {
+  if (decoded === 0) throw new VdetError('VDET_MEDIA_NO_FRAMES', 'The media has no frames that could be decoded.');
+  const share = plan.framesDeclared ? 0.9 : 0.5;
+  if (decoded < Math.floor(plan.expectedFrames * share)) {
+    throw new VdetError('VDET_MEDIA_DECODE_FAILED',
+      `Only ${decoded} of the ${plan.expectedFrames} frames the file announces could be decoded: it is truncated or corrupt.`);
+  }
 }
 
 /** Presentation time of the n-th output frame at a constant rate, in whole milliseconds. */

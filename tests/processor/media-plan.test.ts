@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { interpretProbe } from '../../src/processor/ffmpeg.js';
-import { planMedia, ptsMsOf } from '../../src/processor/media-plan.js';
+import { checkDecodedFrames, planMedia, ptsMsOf } from '../../src/processor/media-plan.js';
 import { loadConfig } from '../../src/shared/config.js';
 import { letterbox } from '../../src/shared/letterbox.js';
 
@@ -36,4 +36,12 @@ test('letterbox truncates like YOLOX and fits the square', () => {
   const tall = letterbox(352, 448, 416);
   assert.equal(tall.height, 416);
   assert.equal(tall.width, Math.floor(352 * (416 / 448)));
+});
+
+test('a video that decodes far shorter than it announces is truncated', () => {
+  const plan = planMedia(video, undefined, limits);
+  assert.doesNotThrow(() => checkDecodedFrames(plan, 400));
+  assert.doesNotThrow(() => checkDecodedFrames(plan, 395));
+  assert.throws(() => checkDecodedFrames(plan, 9), { code: 'VDET_MEDIA_DECODE_FAILED', message: /9 of the 400/ });
+  assert.throws(() => checkDecodedFrames(plan, 0), { code: 'VDET_MEDIA_NO_FRAMES' });
 });
