@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { allDetections, submitJob, waitForJob } from '../tests/helpers/client.js';
 
@@ -6,9 +7,11 @@ const file = path.resolve(process.argv[2] ?? '../shared/media/videos/tour-640x36
 const options = process.argv[3] ? (JSON.parse(process.argv[3]) as object) : undefined;
 const port = process.env['VDET_HTTP_PORT'] ?? '8080';
 const base = `http://127.0.0.1:${port}`;
+const key = process.env['VDET_BOOTSTRAP_KEY'] ?? `vdet_demo_${randomBytes(12).toString('hex')}`;
+const api = { base, key };
 
 const vdet = spawn(process.execPath, ['dist/src/cli.js', 'all'], {
-  env: { ...process.env, VDET_HTTP_PORT: port, VDET_LOG_LEVEL: process.env['VDET_LOG_LEVEL'] ?? 'warn' },
+  env: { ...process.env, VDET_HTTP_PORT: port, VDET_BOOTSTRAP_KEY: key, VDET_LOG_LEVEL: process.env['VDET_LOG_LEVEL'] ?? 'warn' },
   stdio: ['ignore', 'inherit', 'inherit'],
 });
 vdet.on('exit', (code) => {
@@ -26,11 +29,11 @@ for (let i = 0; ; i++) {
 }
 
 const started = Date.now();
-const id = await submitJob(base, file, options);
+const id = await submitJob(api, file, options);
 console.log(`uploaded ${file}\njob ${id}`);
-const job = await waitForJob(base, id, 3_600_000);
+const job = await waitForJob(api, id, 3_600_000);
 const seconds = (Date.now() - started) / 1000;
-const frames = job.status === 'done' ? await allDetections(base, id) : [];
+const frames = job.status === 'done' ? await allDetections(api, id) : [];
 console.log(JSON.stringify({
   id: job.id,
   status: job.status,
@@ -42,6 +45,7 @@ console.log(JSON.stringify({
   wallSeconds: Number(seconds.toFixed(2)),
   framesPerSecond: Number((frames.length / seconds).toFixed(1)),
 }, null, 2));
+console.log(`\nAPI key (demo tenant): ${key}\n  curl -H 'Authorization: Bearer ${key}' ${base}/v1/jobs/${id}`);
 console.log(`\njob:        ${base}/v1/jobs/${id}\ndetections: ${base}/v1/jobs/${id}/detections\napi docs:   ${base}/docs`);
 
 if (process.stdout.isTTY) {

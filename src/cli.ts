@@ -4,7 +4,9 @@ import { startDetector } from './detector/main.js';
 import { startMerger } from './merger/main.js';
 import { startProcessor } from './processor/main.js';
 import { loadConfig, type Config } from './shared/config.js';
+import { ApiKeyStore } from './shared/api-keys.js';
 import { isVdetError } from './shared/errors.js';
+import { connectStore } from './shared/mongo.js';
 import { openInfra, type Infra } from './shared/infra.js';
 import { createLogger } from './shared/logger.js';
 import { fetchModel } from './shared/model-fetch.js';
@@ -25,6 +27,10 @@ const USAGE = `usage: vdet <command>
                                 run one role (scale each out on many machines)
   vdet model fetch <url|path> [--sha256 HEX] [--out PATH]
                                 fetch a model file and check its sha256
+  vdet keys create --tenant T --name N
+                                create an API key (printed once)
+  vdet keys list                list API keys (never their secrets)
+  vdet keys revoke <id>         revoke an API key
 
 Configuration comes from environment variables: see docs/configuration.md.`;
 
@@ -75,21 +81,52 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'model') {
     const [sub, source, ...flags] = rest;
     if (sub !== 'fetch' || !source) throw new UsageError('vdet model fetch <url|path> [--sha256 HEX] [--out PATH]');
-    const option = (name: string) => {
-      const i = flags.indexOf(name);
-      return i >= 0 ? flags[i + 1] : undefined;
-    };
-    const result = await fetchModel(source, { sha256: option('--sha256'), out: option('--out') ?? 'models/model.onnx' });
+    const result = await fetchModel(source, { sha256: flag(flags, '--sha256'), out: flag(flags, '--out') ?? 'models/model.onnx' });
     console.log(`${result.path}  sha256 ${result.sha256}  ${result.bytes} bytes`);
     return;
   }
   const config = loadConfig();
+  if (command === 'keys') return runKeys(rest, config);
   if (command === 'all') return runRoles(['api', 'processor', 'detector', 'merger'], config);
   if (command in ROLES) return runRoles([command as RoleName], config);
   throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
 }
 
 class UsageError extends Error {}
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+async function runKeys(args: string[], config: Config): Promise<void> {
+  const [sub, ...rest] = args;
+  const store = await connectStore(config.mongo);
+  try {
+    const keys = new ApiKeyStore(store.db);
+    await keys.ensureIndexes();
+    if (sub === 'create') {
+      const tenant = flag(rest, '--tenant');
+      const name = flag(rest, '--name');
+      if (!tenant || !name || !/^[\w.-]{1,64}$/.test(tenant)) {
+        throw new UsageError('vdet keys create --tenant <tenant: letters, digits, . _ -> --name <name>');
+      }
+      const created = await keys.create(tenant, name);
+      console.log(`id      ${created.id}\ntenant  ${created.tenant}\nname    ${created.name}\nkey     ${created.key}\n\nThe key is shown only now; store it safely.`);
+    } else if (sub === 'list') {
+      for (const k of await keys.list()) {
+        console.log([k._id, k.tenant, k.name, k.createdAt.toISOString(), k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active'].join('\t'));
+      }
+    } else if (sub === 'revoke' && rest[0]) {
+      if (!(await keys.revoke(rest[0]))) throw new UsageError(`no active key with id ${rest[0]}`);
+      console.log(`revoked ${rest[0]}`);
+    } else {
+      throw new UsageError('vdet keys create --tenant T --name N | vdet keys list | vdet keys revoke <id>');
+    }
+  } finally {
+    await store.close();
+  }
+}
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   if (error instanceof UsageError) console.error(error.message);

@@ -10,7 +10,13 @@ import type { KafkaBus } from '../shared/kafka.js';
 import type { Store } from '../shared/mongo.js';
 import type { ProgressStore } from '../shared/progress.js';
 import type { TopicNames } from '../shared/topics.js';
+import type { Redis } from 'ioredis';
+import type { ApiKeyStore } from '../shared/api-keys.js';
+import { JobOptionsSchema } from '../shared/contracts/job-options.js';
+import { registerAuth } from './auth.js';
+import { JobEventHub } from './job-events.js';
 import { sendProblem } from './problem.js';
+import { jobResultRoutes } from './routes/job-results.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { ProblemSchema } from './schemas.js';
@@ -22,7 +28,11 @@ export interface ApiDeps {
   store: Store;
   jobs: JobStore;
   progress: ProgressStore;
+  redis: Redis;
+  apiKeys: ApiKeyStore;
   topics: TopicNames;
+  /** The model's labels: job options name classes from them. */
+  labels: readonly string[];
 }
 
 declare module 'fastify' {
@@ -32,8 +42,6 @@ declare module 'fastify' {
   }
 }
 
-/** The tenant of unauthenticated deployments; API keys (issue 4) map each key to its own tenant. */
-export const DEFAULT_TENANT = 'default';
 
 /** Builds the api without listening: main.ts listens, tests use `inject` or a real socket. */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
@@ -44,7 +52,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  app.decorateRequest('tenant', DEFAULT_TENANT);
+  app.decorateRequest('tenant', '');
   app.setErrorHandler((error, request, reply) => sendProblem(request, reply, error as Error));
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).type('application/problem+json').send({
@@ -66,14 +74,29 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     openapi: {
       openapi: '3.0.3',
       info: { title: 'vdet', version: '0.1.0', description: 'Find objects in video: upload a file, get every frame\'s detections.' },
-      tags: [{ name: 'jobs', description: 'Uploaded videos and their detections' }, { name: 'health', description: 'Probes' }],
+      tags: [
+        { name: 'jobs', description: 'Uploaded videos and images' },
+        { name: 'results', description: 'Detections, summaries and live progress of a job' },
+        { name: 'health', description: 'Probes (no key needed)' },
+      ],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer <key>`' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        },
+      },
     },
   });
   app.addSchema(ProblemSchema);
+  app.addSchema(JobOptionsSchema);
+  registerAuth(app as unknown as FastifyInstance, deps.apiKeys, deps.redis, deps.config.http.rateLimitPerMinute);
+  const events = new JobEventHub(deps.redis, deps.config.redis);
+  app.addHook('onClose', async () => events.close());
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes, deps);
   await app.register(jobRoutes, deps);
+  await app.register(jobResultRoutes, { ...deps, events });
   return app as unknown as FastifyInstance;
 }

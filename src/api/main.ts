@@ -1,9 +1,11 @@
 import type { Infra } from '../shared/infra.js';
 import type { Service } from '../shared/service.js';
+import { loadLabels } from '../shared/labels.js';
 import { buildApi } from './app.js';
 
 export async function startApi(infra: Infra): Promise<Service & { url: string }> {
-  const app = await buildApi({ ...infra, log: infra.log.child({ role: 'api' }) });
+  const labels = await loadLabels(infra.config.model.labelsPath);
+  const app = await buildApi({ ...infra, labels, log: infra.log.child({ role: 'api' }) });
   const url = await app.listen({ host: infra.config.http.host, port: infra.config.http.port });
   return { name: 'api', url, close: () => app.close() };
 }

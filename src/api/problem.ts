@@ -45,3 +45,19 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
       code: problem.code,
     });
 }
+
+/** Problem-details responses of a route, for its schema (and so for the OpenAPI document). */
+export function problems(...statuses: number[]): Record<number, { $ref: string; description: string }> {
+  return Object.fromEntries(statuses.map((s) => [s, { $ref: 'Problem#', description: PROBLEM_DESCRIPTIONS[s] ?? 'Error' }]));
+}
+
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid request (the detail names what)',
+  401: 'Missing or invalid API key',
+  404: 'No such job for this tenant',
+  409: 'Conflict',
+  413: 'The upload is larger than allowed',
+  415: 'Not a video or image vdet reads',
+  429: 'Rate limit reached; see Retry-After',
+  503: 'A backing service is unavailable; see Retry-After',
+};

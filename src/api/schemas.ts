@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { DetectionSchema, FailureSchema } from '../shared/contracts/messages.js';
 import { JOB_STATUSES, type JobStatus } from '../shared/job-state.js';
+import { JobOptionsSchema } from '../shared/contracts/job-options.js';
 
 /** Route schemas: they drive validation, the TypeScript types of handlers, and the OpenAPI document at once. */
 export const ProblemSchema = Type.Object({
@@ -19,6 +20,7 @@ export const JobAcceptedSchema = Type.Object({
 }, { examples: [{ id: '0b9a6e8f-0d1c-4a6e-9a39-3f1d2c7b5e11', status: 'queued' }] });
 
 export const JobSchema = Type.Object({
+  options: Type.Ref(JobOptionsSchema),
   id: Type.String(),
   status: Type.Unsafe<JobStatus>(Type.String({ enum: [...JOB_STATUSES] })),
   filename: Type.String(),
@@ -37,7 +39,36 @@ export type JobView = Static<typeof JobSchema>;
 export const DetectionsQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
   cursor: Type.Optional(Type.String({ maxLength: 64, description: 'The `next` value of the previous page' })),
+  label: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Only detections with this label (frames without one are left out)' })),
+  minScore: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Only detections scoring at least this (frames without one are left out)' })),
+  fromMs: Type.Optional(Type.Number({ minimum: 0, description: 'Frames at or after this time' })),
+  toMs: Type.Optional(Type.Number({ minimum: 0, description: 'Frames before this time' })),
+}, { additionalProperties: false });
+
+export const JobListQuery = Type.Object({
+  status: Type.Optional(Type.Unsafe<JobStatus>(Type.String({ enum: [...JOB_STATUSES] }))),
+  createdFrom: Type.Optional(Type.String({ format: 'date-time', description: 'Jobs created at or after this instant' })),
+  createdTo: Type.Optional(Type.String({ format: 'date-time', description: 'Jobs created before this instant' })),
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
+  cursor: Type.Optional(Type.String({ maxLength: 128, description: 'The `next` value of the previous page' })),
+}, { additionalProperties: false });
+
+export const JobListSchema = Type.Object({
+  items: Type.Array(JobSchema),
+  next: Type.Union([Type.String(), Type.Null()]),
 });
+
+export const SummarySchema = Type.Object({
+  id: Type.String(),
+  status: Type.Unsafe<JobStatus>(Type.String({ enum: [...JOB_STATUSES] })),
+  labels: Type.Record(Type.String(), Type.Object({
+    detections: Type.Integer(),
+    frames: Type.Integer({ description: 'Frames with at least one' }),
+    maxPerFrame: Type.Integer({ description: 'Most in one frame' }),
+    firstMs: Type.Number({ description: 'First seen' }),
+    lastMs: Type.Number({ description: 'Last seen' }),
+  })),
+}, { examples: [{ id: '0b9a…', status: 'done', labels: { dog: { detections: 100, frames: 100, maxPerFrame: 1, firstMs: 0, lastMs: 3960 } } }] });
 
 export const DetectionsPageSchema = Type.Object({
   items: Type.Array(Type.Object({

@@ -5,7 +5,8 @@ import type { MultipartFile, Multipart } from '@fastify/multipart';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyRequest } from 'fastify';
 import type { ObjectId } from 'mongodb';
-import { JobOptionsSchema, type JobOptions } from '../shared/contracts/job-options.js';
+import { JobOptionsSchema, crossCheckOptions, type JobOptions } from '../shared/contracts/job-options.js';
+import { sniffMedia } from './media-sniff.js';
 import { VdetError } from '../shared/errors.js';
 import type { Store } from '../shared/mongo.js';
 
@@ -23,7 +24,7 @@ export interface StoredUpload {
  * Whatever goes wrong — a second file, a size overflow, bad options, a client that disconnects — the partial upload
  * is deleted before the error is thrown, so a failed request leaves nothing behind.
  */
-export async function receiveUpload(request: FastifyRequest, store: Store, tenant: string): Promise<StoredUpload> {
+export async function receiveUpload(request: FastifyRequest, store: Store, tenant: string, labels: readonly string[]): Promise<StoredUpload> {
   if (!request.isMultipart()) {
     throw new VdetError('VDET_UPLOAD_NOT_MULTIPART', 'Send the video as multipart/form-data with a "file" field.');
   }
@@ -45,7 +46,7 @@ export async function receiveUpload(request: FastifyRequest, store: Store, tenan
     }
     if (!stored) throw new VdetError('VDET_UPLOAD_MISSING_FILE', 'The request has no "file" field with the video or image.');
     if (stored.bytes === 0) throw new VdetError('VDET_UPLOAD_EMPTY', 'The uploaded file is empty.');
-    return { uploadId, ...stored, options: parseOptions(optionsText) };
+    return { uploadId, ...stored, options: parseOptions(optionsText, labels) };
   } catch (error) {
     // By id as well as by name: an aborted GridFS stream leaves chunks without a files document.
     for (const id of fileIds) await store.uploads.delete(id).catch(() => undefined);
@@ -56,10 +57,25 @@ export async function receiveUpload(request: FastifyRequest, store: Store, tenan
 
 async function storeFile(part: MultipartFile, store: Store, uploadId: string, tenant: string, fileIds: ObjectId[]) {
   let bytes = 0;
+  let head = Buffer.alloc(0);
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
+      if (head.length < 32) {
+        head = Buffer.concat([head, chunk]).subarray(0, 32);
+        if (head.length >= 32 && !sniffMedia(head)) {
+          callback(new VdetError('VDET_UNSUPPORTED_MEDIA', 'The file is not a video or image vdet reads (MP4/MOV, Matroska/WebM, JPEG, PNG, WebP, BMP).'));
+          return;
+        }
+      }
       bytes += chunk.length;
       callback(null, chunk);
+    },
+    flush(callback) {
+      if (bytes > 0 && head.length < 32 && !sniffMedia(head)) {
+        callback(new VdetError('VDET_UNSUPPORTED_MEDIA', 'The file is not a video or image vdet reads (MP4/MOV, Matroska/WebM, JPEG, PNG, WebP, BMP).'));
+        return;
+      }
+      callback();
     },
   });
   const filename = (part.filename || 'upload').slice(0, 255);
@@ -70,7 +86,7 @@ async function storeFile(part: MultipartFile, store: Store, uploadId: string, te
   return { filename, bytes };
 }
 
-export function parseOptions(text: string | undefined): JobOptions {
+export function parseOptions(text: string | undefined, labels: readonly string[]): JobOptions {
   if (text === undefined || text.trim() === '') return {};
   let value: unknown;
   try {
@@ -83,6 +99,8 @@ export function parseOptions(text: string | undefined): JobOptions {
     const option = first?.path.replace(/^\//, '') || 'options';
     throw new VdetError('VDET_OPTIONS_INVALID', `Option "${option}": ${first?.message ?? 'is invalid'}.`);
   }
+  const conflict = crossCheckOptions(value, labels);
+  if (conflict) throw new VdetError('VDET_OPTIONS_INVALID', `Option "${conflict.option}" ${conflict.problem}.`);
   return value;
 }
 

@@ -5,9 +5,11 @@ import { ChunkOutcome, type FrameDetections } from '../shared/contracts/messages
 import { sendToDeadLetters } from '../shared/dead-letter.js';
 import { VdetError, isVdetError, toFailureReason } from '../shared/errors.js';
 import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.js';
+import type { ProgressStore } from '../shared/progress.js';
 import { groupId, type TopicNames } from '../shared/topics.js';
 import { BatchScheduler, type BatchItem } from './batch-scheduler.js';
 import type { DeviceRunner } from './device-runner.js';
+import { applyDetectionFilter } from './detection-filter.js';
 import { buildAnchorGrid, decodeYolox } from './yolox.js';
 
 export interface DetectorDeps {
@@ -17,6 +19,7 @@ export interface DetectorDeps {
   topics: TopicNames;
   runners: readonly DeviceRunner[];
   labels: readonly string[];
+  progress: Pick<ProgressStore, 'isCancelled'>;
 }
 
 const NMS_IOU = 0.45;
@@ -51,7 +54,11 @@ export function createDetector(deps: DetectorDeps) {
       const item: BatchItem = {
         queue: header.jobId,
         pixels: pixels.subarray(i * size, (i + 1) * size),
-        finish: (output, offset) => resolve({ frame: frame.frame, ptsMs: frame.ptsMs, detections: decodeYolox(output, offset, grid, decodeOptions) }),
+        finish: (output, offset) => resolve({
+          frame: frame.frame,
+          ptsMs: frame.ptsMs,
+          detections: applyDetectionFilter(decodeYolox(output, offset, grid, decodeOptions), header.filter, header.sourceWidth, header.sourceHeight),
+        }),
         fail: reject,
       };
       scheduler.submit([item]);
@@ -70,6 +77,7 @@ export function createDetector(deps: DetectorDeps) {
       return;
     }
     const { header } = chunk;
+    if (await deps.progress.isCancelled(header.jobId)) return; // deleted by its owner: nothing to detect or report
     let outcome: ChunkOutcome;
     try {
       const frames = await detect(chunk);

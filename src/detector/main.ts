@@ -5,7 +5,7 @@ import type { Service } from '../shared/service.js';
 import { createDetector } from './app.js';
 import { createDeviceRunner, type DeviceRunner } from './device-runner.js';
 import { planDevices, visibleCudaDevices } from './devices.js';
-import { loadLabels } from './labels.js';
+import { loadLabels } from '../shared/labels.js';
 
 function nvidiaSmiList(): string | undefined {
   try {

@@ -7,7 +7,7 @@ import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.
 import { chunkId, frameId, type Store } from '../shared/mongo.js';
 import type { JobEvent, ProgressStore } from '../shared/progress.js';
 import { groupId, type TopicNames } from '../shared/topics.js';
-import { countLabels, isComplete, sumCounts } from './merge-rules.js';
+import { combineSummaries, countsOf, isComplete, summarizeFrames } from './merge-rules.js';
 
 export interface MergerDeps {
   config: Config;
@@ -65,7 +65,7 @@ export function createMerger(deps: MergerDeps) {
     }
     await store.chunks.updateOne(
       { _id: chunkId(chunk.jobId, chunk.chunk) },
-      { $setOnInsert: { jobId: chunk.jobId, chunk: chunk.chunk, frames: chunk.frames.length, counts: countLabels(chunk.frames), mergedAt: new Date() } },
+      { $setOnInsert: { jobId: chunk.jobId, chunk: chunk.chunk, frames: chunk.frames.length, summary: summarizeFrames(chunk.frames), mergedAt: new Date() } },
       { upsert: true },
     );
     const framesDone = await framesDoneOf(chunk);
@@ -94,9 +94,10 @@ export function createMerger(deps: MergerDeps) {
     if (!job || job.status !== 'running' || !job.plan) return;
     const merged = await store.chunks.countDocuments({ jobId });
     if (!isComplete(job.plan, merged)) return;
-    const parts = await store.chunks.find({ jobId }, { projection: { frames: 1, counts: 1 } }).toArray();
+    const parts = await store.chunks.find({ jobId }, { projection: { frames: 1, summary: 1 } }).toArray();
     const framesDone = parts.reduce((sum, p) => sum + p.frames, 0);
-    if (await jobs.finish(jobId, { counts: sumCounts(parts.map((p) => p.counts)), framesDone })) {
+    const summary = combineSummaries(parts.map((p) => p.summary));
+    if (await jobs.finish(jobId, { counts: countsOf(summary), summary, framesDone })) {
       log.info({ jobId, frames: framesDone, chunks: merged }, 'job done');
       await publish(jobId, { type: 'done', status: 'done' });
     }

@@ -1,20 +1,28 @@
 import type { FrameDetections } from '../shared/contracts/messages.js';
+import type { Summary } from '../shared/contracts/summary.js';
 
-/** Pure merge rules: per-label counts of a chunk, and their sum over a job. */
-export function countLabels(frames: readonly FrameDetections[]): Record<string, number> {
-  const counts: Record<string, number> = {};
+export { combineSummaries, countsOf, type Summary } from '../shared/contracts/summary.js';
+
+/** Pure merge rules: the per-label summary of a chunk. */
+export function summarizeFrames(frames: readonly FrameDetections[]): Summary {
+  const summary: Summary = {};
   for (const frame of frames) {
-    for (const d of frame.detections) counts[d.label] = (counts[d.label] ?? 0) + 1;
+    const perLabel = new Map<string, number>();
+    for (const d of frame.detections) perLabel.set(d.label, (perLabel.get(d.label) ?? 0) + 1);
+    for (const [label, n] of perLabel) {
+      const s = summary[label];
+      if (!s) {
+        summary[label] = { detections: n, frames: 1, maxPerFrame: n, firstMs: frame.ptsMs, lastMs: frame.ptsMs };
+      } else {
+        s.detections += n;
+        s.frames += 1;
+        s.maxPerFrame = Math.max(s.maxPerFrame, n);
+        s.firstMs = Math.min(s.firstMs, frame.ptsMs);
+        s.lastMs = Math.max(s.lastMs, frame.ptsMs);
+      }
+    }
   }
-  return counts;
-}
-
-export function sumCounts(parts: Iterable<Record<string, number>>): Record<string, number> {
-  const total: Record<string, number> = {};
-  for (const part of parts) {
-    for (const [label, n] of Object.entries(part)) total[label] = (total[label] ?? 0) + n;
-  }
-  return Object.fromEntries(Object.entries(total).sort(([, a], [, b]) => b - a));
+  return summary;
 }
 
 /** A job is complete when every planned chunk has been merged (merged counts distinct chunks). */

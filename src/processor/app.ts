@@ -61,6 +61,10 @@ export function createProcessor(deps: ProcessorDeps) {
     try {
       await processJob(job, dir, jobLog);
     } catch (error) {
+      if (error instanceof JobDeleted) {
+        jobLog.info('job deleted while being processed; stopped');
+        return;
+      }
       if (isVdetError(error) && !error.retriable) {
         jobLog.warn({ code: error.code, err: error.cause ?? error }, 'job failed');
         await deps.jobs.fail(job.jobId, toFailureReason(error));
@@ -83,18 +87,21 @@ export function createProcessor(deps: ProcessorDeps) {
       throw cause;
     }
     const probe = await probeMedia(file, limits);
-    const plan = planMedia(probe, job.options.fps, config.processor);
+    const plan = planMedia(probe, job.options, config.processor);
     await deps.jobs.setMedia(job.jobId, plan.media, plan.expectedFrames);
     const box = letterbox(probe.width, probe.height, config.model.inputSize);
     const minScore = job.options.minScore ?? config.detector.minScore;
+    const { classes, maxDetections, roi } = job.options;
+    const filter = { classes, maxDetections, roi };
     const pending: { frame: number; ptsMs: number; pixels: Buffer }[] = [];
     let chunks = 0;
     const flush = async () => {
       if (pending.length === 0) return;
+      if (!(await deps.jobs.getById(job.jobId))) throw new JobDeleted(); // cancelled: stop decoding
       const header: ChunkHeader = {
         v: 1, jobId: job.jobId, tenant: job.tenant, chunk: chunks, pixelFormat: 'bgr24',
         frameWidth: box.size, frameHeight: box.size, sourceWidth: probe.width, sourceHeight: probe.height,
-        scale: box.scale, minScore, frames: pending.map(({ frame, ptsMs }) => ({ frame, ptsMs })),
+        scale: box.scale, minScore, filter, frames: pending.map(({ frame, ptsMs }) => ({ frame, ptsMs })),
       };
       await bus.send(topics.chunks, [{ key: job.jobId, value: encodeChunk(header, pending.map((f) => f.pixels)) }]);
       chunks++;
@@ -105,12 +112,14 @@ export function createProcessor(deps: ProcessorDeps) {
       path: file,
       letterbox: box,
       fps: plan.sampleFps,
+      startMs: plan.startMs,
+      durationMs: plan.durationMs,
       isImage: probe.isImage,
       maxFrames: config.processor.maxFrames,
       limits,
       onStderr: (line) => jobLog.debug({ ffmpeg: line.slice(0, 500) }, 'ffmpeg'),
       onFrame: async (pixels, frame) => {
-        pending.push({ frame, ptsMs: ptsMsOf(frame, plan.sampleFps), pixels });
+        pending.push({ frame, ptsMs: ptsMsOf(frame, plan), pixels });
         if (pending.length >= config.processor.chunkFrames) await flush();
       },
     });
@@ -139,3 +148,6 @@ export function createProcessor(deps: ProcessorDeps) {
     },
   };
 }
+
+/** Thrown inside the decode loop when the job's record is gone (DELETE /v1/jobs/:id). */
+class JobDeleted extends Error {}

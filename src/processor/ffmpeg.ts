@@ -107,6 +107,9 @@ export interface DecodeRequest {
   letterbox: Letterbox;
   /** Output frame rate (constant); undefined for a still image. */
   fps: number | undefined;
+  /** Decode from this time, for this long (undefined: to the end). */
+  startMs: number;
+  durationMs: number | undefined;
   isImage: boolean;
   maxFrames: number;
   limits: MediaLimits;
@@ -128,11 +131,15 @@ export async function decodeFrames(request: DecodeRequest): Promise<number> {
     `pad=w=${lb.size}:h=${lb.size}:x=0:y=0:color=0x${LETTERBOX_PAD_VALUE.toString(16).repeat(3)}`,
   ];
   const command = ffmpeg(request.path, { timeout: limits.timeoutS })
-    .inputOptions([...inputGuards(limits), '-timelimit', String(limits.timeoutS)])
+    .inputOptions([
+      ...inputGuards(limits), '-timelimit', String(limits.timeoutS),
+      ...(request.startMs > 0 ? ['-ss', (request.startMs / 1000).toFixed(3)] : []),
+    ])
     .outputOptions([
       '-map', '0:v:0', '-an', '-sn', '-dn',
       '-vf', filters.join(','),
       ...(request.fps ? ['-fps_mode', 'cfr'] : []),
+      ...(request.durationMs !== undefined ? ['-t', (request.durationMs / 1000).toFixed(3)] : []),
       '-frames:v', String(request.isImage ? 1 : request.maxFrames + 1),
       '-f', 'rawvideo',
     ])
@@ -157,7 +164,11 @@ export async function decodeFrames(request: DecodeRequest): Promise<number> {
         if (frames >= request.maxFrames) {
           throw new VdetError('VDET_MEDIA_LIMIT', `The media has more than ${request.maxFrames} frames.`);
         }
-        await request.onFrame(frame, frames++);
+        try {
+          await request.onFrame(frame, frames++);
+        } catch (error) {
+          throw new FrameConsumerError(error);
+        }
         frame = Buffer.allocUnsafe(frameSize);
         filled = 0;
       }
@@ -167,8 +178,15 @@ export async function decodeFrames(request: DecodeRequest): Promise<number> {
     return frames;
   } catch (error) {
     command.kill('SIGKILL');
+    if (error instanceof FrameConsumerError) throw error.inner; // the caller's own error, unchanged
     if (error instanceof VdetError) throw error;
     const timedOut = error instanceof Error && /timeout/.test(error.message);
     throw new VdetError('VDET_MEDIA_DECODE_FAILED', timedOut ? 'Decoding took longer than allowed.' : 'The video could not be decoded.', { cause: error });
+  }
+}
+
+class FrameConsumerError extends Error {
+  constructor(readonly inner: unknown) {
+    super('onFrame failed');
   }
 }

@@ -12,12 +12,22 @@ export interface MediaPlan {
   media: MediaInfo;
   /** Output rate of the decoder; undefined for a still image. */
   sampleFps: number | undefined;
+  /** The time range decoded: from startMs, for durationMs (undefined: to the end). */
+  startMs: number;
+  durationMs: number | undefined;
   expectedFrames: number;
   /** Whether expectedFrames comes from the container's own frame count (else from duration × rate). */
   framesDeclared: boolean;
 }
 
-export function planMedia(probe: ProbeResult, requestedFps: number | undefined, limits: Config['processor']): MediaPlan {
+export interface SamplingOptions {
+  fps?: number | undefined;
+  stride?: number | undefined;
+  startMs?: number | undefined;
+  endMs?: number | undefined;
+}
+
+export function planMedia(probe: ProbeResult, options: SamplingOptions, limits: Config['processor']): MediaPlan {
   if (probe.width > limits.maxWidth || probe.height > limits.maxHeight) {
     throw new VdetError('VDET_MEDIA_LIMIT',
       `The media is ${probe.width}x${probe.height}; the largest accepted is ${limits.maxWidth}x${limits.maxHeight}.`);
@@ -29,25 +39,34 @@ export function planMedia(probe: ProbeResult, requestedFps: number | undefined, 
   if (probe.isImage) {
     return {
       media: { width: probe.width, height: probe.height, fps: 0, frames: 1, durationMs: 0 },
-      sampleFps: undefined,
-      expectedFrames: 1,
-      framesDeclared: true,
+      sampleFps: undefined, startMs: 0, durationMs: undefined, expectedFrames: 1, framesDeclared: true,
     };
   }
   if (!(probe.fps > 0) || probe.fps > 1000) {
     throw new VdetError('VDET_MEDIA_UNREADABLE', 'The video does not declare a usable frame rate.');
   }
   const sourceFrames = probe.declaredFrames || Math.round((probe.durationMs / 1000) * probe.fps);
-  const sampleFps = requestedFps !== undefined && requestedFps < probe.fps ? requestedFps : probe.fps;
-  const expectedFrames = sampleFps === probe.fps ? sourceFrames : Math.ceil((probe.durationMs / 1000) * sampleFps);
+  const startMs = options.startMs ?? 0;
+  const endMs = Math.min(options.endMs ?? probe.durationMs, probe.durationMs);
+  if (startMs >= endMs) {
+    throw new VdetError('VDET_MEDIA_NO_FRAMES', `The time range starts at ${startMs} ms, but the media lasts ${probe.durationMs} ms.`);
+  }
+  const ranged = startMs > 0 || endMs < probe.durationMs;
+  let sampleFps = probe.fps;
+  if (options.stride !== undefined) sampleFps = probe.fps / options.stride;
+  else if (options.fps !== undefined && options.fps < probe.fps) sampleFps = options.fps;
+  const everyFrame = sampleFps === probe.fps && !ranged;
+  const expectedFrames = everyFrame ? sourceFrames : Math.max(1, Math.ceil(((endMs - startMs) / 1000) * sampleFps - 1e-9));
   if (expectedFrames > limits.maxFrames) {
     throw new VdetError('VDET_MEDIA_LIMIT', `The media has about ${expectedFrames} frames to process; at most ${limits.maxFrames} are accepted.`);
   }
   return {
     media: { width: probe.width, height: probe.height, fps: round3(probe.fps), frames: sourceFrames, durationMs: probe.durationMs },
     sampleFps,
+    startMs,
+    durationMs: ranged ? endMs - startMs : undefined,
     expectedFrames,
-    framesDeclared: probe.declaredFrames > 0,
+    framesDeclared: everyFrame && probe.declaredFrames > 0,
   };
 }
 
@@ -64,9 +83,9 @@ export function checkDecodedFrames(plan: MediaPlan, decoded: number): void {
   }
 }
 
-/** Presentation time of the n-th output frame at a constant rate, in whole milliseconds. */
-export function ptsMsOf(frame: number, fps: number | undefined): number {
-  return fps ? Math.round((frame * 1000) / fps) : 0;
+/** Presentation time of the n-th output frame at a constant rate, in whole milliseconds of the source. */
+export function ptsMsOf(frame: number, plan: Pick<MediaPlan, 'sampleFps' | 'startMs'>): number {
+  return plan.sampleFps ? plan.startMs + Math.round((frame * 1000) / plan.sampleFps) : 0;
 }
 
 function round3(v: number): number {

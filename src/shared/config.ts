@@ -16,7 +16,16 @@ export interface Config {
   };
   readonly mongo: { readonly url: string; readonly database: string };
   readonly redis: { readonly url: string; readonly keyPrefix: string };
-  readonly http: { readonly host: string; readonly port: number; readonly uploadMaxBytes: number };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    readonly uploadMaxBytes: number;
+    /** A key made to exist at start-up (first use, demos, tests); never logged. */
+    readonly bootstrapKey: string | undefined;
+    readonly bootstrapTenant: string;
+    /** Requests per key per minute. */
+    readonly rateLimitPerMinute: number;
+  };
   readonly model: { readonly path: string; readonly labelsPath: string | undefined; readonly inputSize: number };
   readonly processor: {
     readonly workDir: string;
@@ -117,7 +126,10 @@ export function loadConfig(env: Env = process.env): Config {
     http: {
       host: r.string('VDET_HTTP_HOST', '127.0.0.1'),
       port: r.int('VDET_HTTP_PORT', 8080, 0, 65535),
-      uploadMaxBytes: r.int('VDET_UPLOAD_MAX_BYTES', 2 * 1024 ** 3, 1, 64 * 1024 ** 3),
+      uploadMaxBytes: r.int('VDET_MAX_UPLOAD_BYTES', 2 * 1024 ** 3, 1, 64 * 1024 ** 3),
+      bootstrapKey: r.optionalString('VDET_BOOTSTRAP_KEY'),
+      bootstrapTenant: r.string('VDET_BOOTSTRAP_TENANT', 'default'),
+      rateLimitPerMinute: r.int('VDET_RATE_LIMIT_PER_MIN', 600, 1, 10_000_000),
     },
     model: {
       path: path.resolve(r.string('VDET_MODEL', DEFAULT_MODEL)),

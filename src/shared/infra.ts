@@ -3,7 +3,9 @@ import type { Config } from './config.js';
 import { JobStore } from './job-store.js';
 import { createKafkaBus, type KafkaBus } from './kafka.js';
 import { connectStore, ensureIndexes, type Store } from './mongo.js';
-import { createProgressStore, type ProgressStore } from './progress.js';
+import type { Redis } from 'ioredis';
+import { ApiKeyStore } from './api-keys.js';
+import { connectRedis, createProgressStore, type ProgressStore } from './progress.js';
 import { topicNames, type TopicNames } from './topics.js';
 
 /** The clients a process shares between its roles: one Kafka client, one MongoDB pool, one Redis connection. */
@@ -14,6 +16,8 @@ export interface Infra {
   store: Store;
   jobs: JobStore;
   progress: ProgressStore;
+  redis: Redis;
+  apiKeys: ApiKeyStore;
   topics: TopicNames;
   close(): Promise<void>;
 }
@@ -22,24 +26,29 @@ export interface Infra {
 export async function openInfra(config: Config, log: Logger): Promise<Infra> {
   const topics = topicNames(config.kafka.topicPrefix);
   const bus = createKafkaBus(config.kafka, log);
-  const progress = createProgressStore(config.redis);
+  const redis = connectRedis(config.redis);
+  const progress = createProgressStore(redis, config.redis);
   let store: Store | undefined;
+  let apiKeys: ApiKeyStore;
   try {
     store = await connectStore(config.mongo);
     await ensureIndexes(store);
+    apiKeys = new ApiKeyStore(store.db);
+    await apiKeys.ensureIndexes();
+    if (config.http.bootstrapKey) await apiKeys.ensure(config.http.bootstrapKey, config.http.bootstrapTenant, 'bootstrap');
     await bus.ensureTopics(topics);
   } catch (error) {
     await bus.close();
-    await progress.close();
+    redis.disconnect();
     await store?.close();
     throw error;
   }
   const connected = store;
   return {
-    config, log, bus, store: connected, jobs: new JobStore(connected), progress, topics,
+    config, log, bus, store: connected, jobs: new JobStore(connected), progress, redis, apiKeys, topics,
     async close() {
       // Each step runs even when an earlier one fails: Kafka first (stop consuming, flush), then the stores.
-      for (const [name, step] of [['kafka', () => bus.close()], ['redis', () => progress.close()], ['mongo', () => connected.close()]] as const) {
+      for (const [name, step] of [['kafka', () => bus.close()], ['redis', async () => redis.disconnect()], ['mongo', () => connected.close()]] as const) {
         try {
           await step();
         } catch (error) {

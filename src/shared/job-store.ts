@@ -1,6 +1,7 @@
 import type { FailureReason } from './errors.js';
 import { statesBefore, type JobStatus } from './job-state.js';
 import type { JobRecord, MediaInfo, Store } from './mongo.js';
+import type { Summary } from './contracts/summary.js';
 
 /**
  * Job records in MongoDB, moved only along the state machine in job-state.ts: every move is a conditional update,
@@ -50,10 +51,11 @@ export class JobStore {
     });
   }
 
-  async finish(jobId: string, result: { counts: Record<string, number>; framesDone: number }): Promise<boolean> {
+  async finish(jobId: string, result: { counts: Record<string, number>; summary: Summary; framesDone: number }): Promise<boolean> {
     return this.move(jobId, 'done', {
       finishedAt: new Date(),
       counts: result.counts,
+      summary: result.summary,
       'progress.framesDone': result.framesDone,
     });
   }

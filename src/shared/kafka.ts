@@ -158,9 +158,13 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
           })),
         });
       } catch (error) {
-        // Another process may have created them at the same moment; only a topic still missing is an error.
-        const now = new Set(await a.listTopics());
-        if (wanted.some((t) => !now.has(t))) throw error;
+        // Another process may be creating them at the same moment: wait until its topics show, or give up.
+        for (let attempt = 0; attempt < 20; attempt++) {
+          const now = new Set(await a.listTopics());
+          if (wanted.every((t) => now.has(t))) return;
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+        throw error;
       }
     },
 

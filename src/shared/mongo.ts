@@ -4,6 +4,7 @@ import type { FailureReason } from './errors.js';
 import type { JobStatus } from './job-state.js';
 import type { JobOptions } from './contracts/job-options.js';
 import type { Detection } from './contracts/messages.js';
+import type { Summary } from './contracts/summary.js';
 
 /** A job as stored in MongoDB (collection `jobs`). */
 export interface JobRecord {
@@ -19,6 +20,8 @@ export interface JobRecord {
   plan?: { chunks: number; frames: number };
   progress: { framesDone: number; framesTotal: number };
   counts?: Record<string, number>;
+  /** Per label: frames with it, most in one frame, first and last seen; set when the job is done. */
+  summary?: Summary;
   error?: FailureReason;
   createdAt: Date;
   updatedAt: Date;
@@ -50,7 +53,7 @@ export interface ChunkRecord {
   jobId: string;
   chunk: number;
   frames: number;
-  counts: Record<string, number>;
+  summary: Summary;
   mergedAt: Date;
 }
 

@@ -12,8 +12,10 @@ export interface ProgressStore {
   /** Publishes a job event (progress, done, failed) for live listeners on any api process. */
   publish(jobId: string, event: JobEvent): Promise<void>;
   forget(jobId: string): Promise<void>;
+  /** Flags a job as cancelled so that workers skip what is left of it (false when Redis cannot say). */
+  markCancelled(jobId: string): Promise<void>;
+  isCancelled(jobId: string): Promise<boolean>;
   ping(): Promise<void>;
-  close(): Promise<void>;
 }
 
 export type JobEvent =
@@ -34,15 +36,27 @@ end
 return tonumber(redis.call('GET', KEYS[2]) or '0')
 `;
 
-export function createProgressStore(config: Config['redis']): ProgressStore {
+/**
+ * The process's Redis connection. Commands fail fast while Redis is down (no offline queue): nothing in Redis is
+ * needed for correctness, so callers degrade instead of waiting. It reconnects by itself.
+ */
+export function connectRedis(config: Config['redis']): Redis {
   const redis = new Redis(config.url, {
     keyPrefix: config.keyPrefix,
-    lazyConnect: false,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
   });
-  redis.on('error', () => undefined); // reported through ping() and failed calls; reconnects by itself
+  redis.on('error', () => undefined); // reported through ping() and failed calls
+  return redis;
+}
+
+/** Redis channel of a job's live events (not key-prefixed by ioredis, so the prefix is added here). */
+export function jobEventsChannel(config: Config['redis'], jobId: string): string {
+  return `${config.keyPrefix}events:job:${jobId}`;
+}
+
+export function createProgressStore(redis: Redis, config: Config['redis']): ProgressStore {
   const chunksKey = (jobId: string) => `job:${jobId}:chunks`;
   const framesKey = (jobId: string) => `job:${jobId}:frames`;
   return {
@@ -55,16 +69,19 @@ export function createProgressStore(config: Config['redis']): ProgressStore {
       return value === null ? undefined : Number(value);
     },
     async publish(jobId, event) {
-      await redis.publish(`${config.keyPrefix}events:job:${jobId}`, JSON.stringify(event));
+      await redis.publish(jobEventsChannel(config, jobId), JSON.stringify(event));
     },
     async forget(jobId) {
       await redis.del(chunksKey(jobId), framesKey(jobId));
     },
+    async markCancelled(jobId) {
+      await redis.set(`cancelled:${jobId}`, '1', 'EX', TTL_S);
+    },
+    async isCancelled(jobId) {
+      return (await redis.exists(`cancelled:${jobId}`).catch(() => 0)) === 1;
+    },
     async ping() {
       await redis.ping();
-    },
-    async close() {
-      redis.disconnect();
     },
   };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { COCO80_LABELS } from '../../src/detector/labels.js';
+import { COCO80_LABELS } from '../../src/shared/labels.js';
 import { boxIou, buildAnchorGrid, decodeYolox, nonMaximumSuppression } from '../../src/detector/yolox.js';
 
 const ROW = 85;

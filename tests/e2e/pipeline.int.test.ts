@@ -4,10 +4,10 @@ import { after, before, describe, test } from 'node:test';
 import { MongoClient } from 'mongodb';
 import { boxIou } from '../../src/detector/yolox.js';
 import { groupId, topicNames } from '../../src/shared/topics.js';
-import { allDetections, submitJob, uploadFile, waitForJob, type FrameItem } from '../helpers/client.js';
+import { allDetections, authHeaders, submitJob, uploadFile, waitForJob, type FrameItem, type Target } from '../helpers/client.js';
 import { imagePath, TOUR_VIDEO } from '../helpers/paths.js';
 import { compareToReference, loadReference, type VideoReference } from '../helpers/reference.js';
-import { apiUrl, startRole, type RunningRole } from '../helpers/roles.js';
+import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
 import { consumerLag, createTestEnv } from '../helpers/stack.js';
 
 /**
@@ -15,13 +15,17 @@ import { consumerLag, createTestEnv } from '../helpers/stack.js';
  * MongoDB-protocol server, Redis), driven through the api over a real socket.
  */
 describe('pipeline: upload → processor → detector → merger', () => {
-  const stack = createTestEnv({ VDET_LOG_LEVEL: 'info' });
+  const KEY = `vdet_test_${Date.now()}`;
+  const stack = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY });
   const roles: RunningRole[] = [];
   let base = '';
+  let api: Target;
 
   before(async () => {
     for (const role of ['merger', 'detector', 'processor', 'api']) roles.push(startRole(role, stack.env));
+    await waitStarted(roles);
     base = await apiUrl(roles.find((r) => r.role === 'api')!);
+    api = { base, key: KEY };
     // Wait until readiness says every dependency answers.
     for (let i = 0; i < 100; i++) {
       const response = await fetch(`${base}/readyz`).catch(() => undefined);
@@ -40,15 +44,15 @@ describe('pipeline: upload → processor → detector → merger', () => {
 
   test('the tour video: every frame, in order, with the reference detections', async (t) => {
     const started = Date.now();
-    const id = await submitJob(base, TOUR_VIDEO);
-    const job = await waitForJob(base, id);
+    const id = await submitJob(api, TOUR_VIDEO);
+    const job = await waitForJob(api, id);
     const wallMs = Date.now() - started;
     assert.equal(job.status, 'done', JSON.stringify(job.error));
     assert.deepEqual(job.media, { width: 640, height: 360, fps: 25, frames: 400, durationMs: 16_000 });
     assert.deepEqual(job.progress, { framesDone: 400, framesTotal: 400 });
     t.diagnostic(`tour-640x360.mp4: 400 frames in ${wallMs} ms end to end = ${(400 / (wallMs / 1000)).toFixed(1)} frames/s`);
 
-    const frames = await allDetections(base, id, 137); // an odd page size exercises the cursor
+    const frames = await allDetections(api, id, 137); // an odd page size exercises the cursor
     assert.deepEqual(frames.map((f) => f.frame), Array.from({ length: 400 }, (_, i) => i));
     assert.deepEqual(frames.map((f) => f.ptsMs), Array.from({ length: 400 }, (_, i) => i * 40));
 
@@ -70,20 +74,20 @@ describe('pipeline: upload → processor → detector → merger', () => {
   });
 
   test('fps: 5 samples 80 frames, 200 ms apart', async () => {
-    const id = await submitJob(base, TOUR_VIDEO, { fps: 5 });
-    const job = await waitForJob(base, id);
+    const id = await submitJob(api, TOUR_VIDEO, { fps: 5 });
+    const job = await waitForJob(api, id);
     assert.equal(job.status, 'done');
-    const frames = await allDetections(base, id);
+    const frames = await allDetections(api, id);
     assert.equal(frames.length, 80);
     assert.deepEqual(frames.slice(0, 3).map((f) => f.ptsMs), [0, 200, 400]);
   });
 
   test('still images match the reference detections', async () => {
     for (const name of ['dog', 'horses', 'person', 'eagle', 'giraffe', 'kite', 'scream']) {
-      const id = await submitJob(base, imagePath(name));
-      const job = await waitForJob(base, id);
+      const id = await submitJob(api, imagePath(name));
+      const job = await waitForJob(api, id);
       assert.equal(job.status, 'done', `${name}: ${JSON.stringify(job.error)}`);
-      const [frame] = await allDetections(base, id);
+      const [frame] = await allDetections(api, id);
       assert.equal(frame?.ptsMs, 0);
       const reference = loadReference(name);
       assert.deepEqual(job.media, { width: reference.width, height: reference.height, fps: 0, frames: 1, durationMs: 0 });
@@ -92,31 +96,36 @@ describe('pipeline: upload → processor → detector → merger', () => {
   });
 
   test('bad input gets a 4xx with a stable code, or a job that fails with a reason', async () => {
-    const empty = await uploadFile(base, new Blob([]), undefined, 'empty.mp4');
+    const empty = await uploadFile(api, new Blob([]), undefined, 'empty.mp4');
     assert.equal(empty.status, 400);
     assert.equal(((await empty.json()) as { code: string }).code, 'VDET_UPLOAD_EMPTY');
 
-    const noFile = await fetch(`${base}/v1/jobs`, { method: 'POST', body: (() => { const f = new FormData(); f.append('options', '{}'); return f; })() });
+    const noFile = await fetch(`${base}/v1/jobs`, { method: 'POST', headers: authHeaders(api), body: (() => { const f = new FormData(); f.append('options', '{}'); return f; })() });
     assert.equal(noFile.status, 400);
     assert.equal(((await noFile.json()) as { code: string }).code, 'VDET_UPLOAD_MISSING_FILE');
 
-    const badOptions = await uploadFile(base, TOUR_VIDEO, { fps: -3 });
+    const badOptions = await uploadFile(api, TOUR_VIDEO, { fps: -3 });
     assert.equal(badOptions.status, 400);
     const problem = (await badOptions.json()) as { code: string; detail: string };
     assert.equal(problem.code, 'VDET_OPTIONS_INVALID');
     assert.match(problem.detail, /fps/);
 
-    const unknown = await fetch(`${base}/v1/jobs/00000000-0000-0000-0000-000000000000`);
+    const unknown = await fetch(`${base}/v1/jobs/00000000-0000-0000-0000-000000000000`, { headers: authHeaders(api) });
     assert.equal(unknown.status, 404);
     assert.equal(((await unknown.json()) as { code: string }).code, 'VDET_JOB_NOT_FOUND');
 
-    const text = await submitJob(base, new Blob(['this is not a video\n'.repeat(50)]), undefined, 'notes.mp4');
-    const textJob = await waitForJob(base, text);
-    assert.equal(textJob.status, 'failed');
-    assert.equal(textJob.error?.code, 'VDET_MEDIA_UNREADABLE');
+    const text = await uploadFile(api, new Blob(['this is not a video\n'.repeat(50)]), undefined, 'notes.mp4');
+    assert.equal(text.status, 415);
+    assert.equal(((await text.json()) as { code: string }).code, 'VDET_UNSUPPORTED_MEDIA');
 
-    const truncated = await submitJob(base, new Blob([readFileSync(TOUR_VIDEO).subarray(0, 50 * 1024)]), undefined, 'cut.mp4');
-    const truncatedJob = await waitForJob(base, truncated);
+    // A file that looks like an MP4 at first sight but is not one gets past the upload and fails in the processor.
+    const fake = Buffer.concat([readFileSync(TOUR_VIDEO).subarray(0, 32), Buffer.alloc(4096, 0x41)]);
+    const fakeJob = await waitForJob(api, await submitJob(api, new Blob([fake]), undefined, 'fake.mp4'));
+    assert.equal(fakeJob.status, 'failed');
+    assert.equal(fakeJob.error?.code, 'VDET_MEDIA_UNREADABLE');
+
+    const truncated = await submitJob(api, new Blob([readFileSync(TOUR_VIDEO).subarray(0, 50 * 1024)]), undefined, 'cut.mp4');
+    const truncatedJob = await waitForJob(api, truncated);
     assert.equal(truncatedJob.status, 'failed', 'the first 50 KB of an MP4 lack its index (moov at the end)');
     assert.match(truncatedJob.error?.code ?? '', /^VDET_MEDIA_/);
     assert.ok((truncatedJob.error?.message.length ?? 0) > 10);

@@ -2,6 +2,15 @@ import { openAsBlob } from 'node:fs';
 import path from 'node:path';
 
 /** A small HTTP client for the api, used as a user's program would use it (a real socket, multipart uploads). */
+export interface Target {
+  base: string;
+  key: string;
+}
+
+export function authHeaders(target: Target, extra: Record<string, string> = {}): Record<string, string> {
+  return { authorization: `Bearer ${target.key}`, ...extra };
+}
+
 export interface JobView {
   id: string;
   status: 'queued' | 'running' | 'done' | 'failed';
@@ -17,30 +26,30 @@ export interface FrameItem {
   detections: { label: string; classId: number; score: number; box: [number, number, number, number] }[];
 }
 
-export async function uploadFile(base: string, file: string | Blob, options?: object, filename?: string): Promise<Response> {
+export async function uploadFile(target: Target, file: string | Blob, options?: object, filename?: string, headers: Record<string, string> = {}): Promise<Response> {
   const form = new FormData();
   if (options) form.append('options', JSON.stringify(options));
   const blob = typeof file === 'string' ? await openAsBlob(file) : file;
   form.append('file', blob, filename ?? (typeof file === 'string' ? path.basename(file) : 'upload.bin'));
-  return fetch(`${base}/v1/jobs`, { method: 'POST', body: form });
+  return fetch(`${target.base}/v1/jobs`, { method: 'POST', body: form, headers: authHeaders(target, headers) });
 }
 
-export async function submitJob(base: string, file: string | Blob, options?: object, filename?: string): Promise<string> {
-  const response = await uploadFile(base, file, options, filename);
+export async function submitJob(target: Target, file: string | Blob, options?: object, filename?: string): Promise<string> {
+  const response = await uploadFile(target, file, options, filename);
   if (response.status !== 202) throw new Error(`upload answered ${response.status}: ${await response.text()}`);
   return ((await response.json()) as { id: string }).id;
 }
 
-export async function getJob(base: string, id: string): Promise<JobView> {
-  const response = await fetch(`${base}/v1/jobs/${id}`);
+export async function getJob(target: Target, id: string): Promise<JobView> {
+  const response = await fetch(`${target.base}/v1/jobs/${id}`, { headers: authHeaders(target) });
   if (!response.ok) throw new Error(`GET job answered ${response.status}`);
   return (await response.json()) as JobView;
 }
 
-export async function waitForJob(base: string, id: string, timeoutMs = 300_000): Promise<JobView> {
+export async function waitForJob(target: Target, id: string, timeoutMs = 300_000): Promise<JobView> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const job = await getJob(base, id);
+    const job = await getJob(target, id);
     if (job.status === 'done' || job.status === 'failed') return job;
     if (Date.now() > deadline) throw new Error(`job ${id} still ${job.status} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
@@ -48,12 +57,12 @@ export async function waitForJob(base: string, id: string, timeoutMs = 300_000):
 }
 
 /** Every frame of a job, following the cursor through all pages. */
-export async function allDetections(base: string, id: string, limit = 1000): Promise<FrameItem[]> {
+export async function allDetections(target: Target, id: string, limit = 1000, filters: Record<string, string> = {}): Promise<FrameItem[]> {
   const items: FrameItem[] = [];
   let cursor: string | null = null;
   do {
-    const query = new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) });
-    const response = await fetch(`${base}/v1/jobs/${id}/detections?${query}`);
+    const query = new URLSearchParams({ limit: String(limit), ...filters, ...(cursor ? { cursor } : {}) });
+    const response = await fetch(`${target.base}/v1/jobs/${id}/detections?${query}`, { headers: authHeaders(target) });
     if (!response.ok) throw new Error(`detections answered ${response.status}`);
     const page = (await response.json()) as { items: FrameItem[]; next: string | null };
     items.push(...page.items);

@@ -34,6 +34,25 @@ export function startRole(role: string, env: Record<string, string>): RunningRol
   };
 }
 
+/** Fails when a role has exited (a crash at start-up would otherwise look like a job that never moves). */
+export function assertRunning(roles: readonly RunningRole[]): void {
+  for (const r of roles) {
+    if (r.child.exitCode !== null || r.child.signalCode !== null) {
+      throw new Error(`${r.role} exited (${r.child.exitCode ?? r.child.signalCode}):\n${r.output().slice(-4000)}`);
+    }
+  }
+}
+
+/** Waits until every role has logged "vdet started". */
+export async function waitStarted(roles: readonly RunningRole[], timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!roles.every((r) => r.output().includes('"msg":"vdet started"'))) {
+    assertRunning(roles);
+    if (Date.now() > deadline) throw new Error(`roles not started: ${roles.map((r) => `${r.role}:\n${r.output().slice(-2000)}`).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Waits for the api's "api listening" log line and returns its base URL. */
 export async function apiUrl(api: RunningRole, timeoutMs = 60_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;

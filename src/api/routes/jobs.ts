@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Filter } from 'mongodb';
 import { JobMessage } from '../../shared/contracts/messages.js';
 import { VdetError } from '../../shared/errors.js';
 import type { JobRecord } from '../../shared/mongo.js';
 import type { ApiDeps } from '../app.js';
-import { DetectionsPageSchema, DetectionsQuery, JobAcceptedSchema, JobIdParams, JobSchema, ProblemSchema, type JobView } from '../schemas.js';
+import { problems } from '../problem.js';
+import { JobAcceptedSchema, JobIdParams, JobListQuery, JobListSchema, JobSchema, type JobView } from '../schemas.js';
+import { claimIdempotencyKey, deleteJobData, findIdempotentJob, releaseIdempotencyKey } from '../job-lifecycle.js';
 import { deleteUpload, receiveUpload } from '../upload.js';
-
-const problems = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, ProblemSchema]));
 
 export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
   const { store, jobs, bus, topics, progress } = deps;
@@ -15,17 +16,31 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
   app.post('/v1/jobs', {
     schema: {
       summary: 'Upload a video or image and start a detection job',
-      description: 'multipart/form-data with one `file` (MP4/MOV, Matroska/WebM, JPEG, PNG, WebP) and an optional '
-        + '`options` field holding JSON: `{"fps": 5, "minScore": 0.5}`. Answers 202 with the job id; poll '
-        + '`GET /v1/jobs/{id}` (the `Location` header) for its progress.',
+      description: 'multipart/form-data with one `file` (MP4/MOV, Matroska/WebM, JPEG, PNG, WebP, BMP) and an optional '
+        + '`options` field holding JSON, e.g. `{"fps": 5, "minScore": 0.5, "classes": ["person"]}`. Answers 202 with '
+        + 'the job id; `GET /v1/jobs/{id}` (the `Location` header) tells its progress. With an `Idempotency-Key` header, '
+        + 'a repeat within 24 h answers with the same job and stores nothing.',
       consumes: ['multipart/form-data'],
       tags: ['jobs'],
-      response: { 202: JobAcceptedSchema, ...problems(400, 413, 415, 503) },
+      security: [{ bearer: [] }, { apiKey: [] }],
+      headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 200 } } },
+      response: { 202: JobAcceptedSchema, ...problems(400, 401, 413, 415, 429, 503) },
     },
   }, async (request, reply) => {
     const tenant = request.tenant;
-    const upload = await receiveUpload(request, store, tenant);
+    const idempotencyKey = typeof request.headers['idempotency-key'] === 'string' ? request.headers['idempotency-key'] : undefined;
     const id = randomUUID();
+    if (idempotencyKey !== undefined) {
+      const existing = await findIdempotentJob(store, tenant, idempotencyKey) ?? await claimIdempotencyKey(store, tenant, idempotencyKey, id);
+      if (existing !== id) return reply.status(202).header('location', `/v1/jobs/${existing}`).send({ id: existing, status: 'queued' as const });
+    }
+    const forgetKey = async () => {
+      if (idempotencyKey !== undefined) await releaseIdempotencyKey(store, tenant, idempotencyKey).catch(() => undefined);
+    };
+    const upload = await receiveUpload(request, store, tenant, deps.labels).catch(async (error: unknown) => {
+      await forgetKey();
+      throw error;
+    });
     try {
       await jobs.create({
         _id: id, tenant, filename: upload.filename, uploadId: upload.uploadId, uploadBytes: upload.bytes, options: upload.options,
@@ -38,70 +53,94 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
       // Nothing is accepted that cannot be enqueued: undo what was stored and ask the client to retry.
       await store.jobs.deleteOne({ _id: id }).catch(() => undefined);
       await deleteUpload(store, upload.uploadId).catch(() => undefined);
+      await forgetKey();
       throw new VdetError('VDET_DEPENDENCY_UNAVAILABLE', 'The job could not be queued right now; retry in a few seconds.', { cause });
     }
     request.log.info({ jobId: id, bytes: upload.bytes, options: upload.options }, 'job accepted');
     return reply.status(202).header('location', `/v1/jobs/${id}`).send({ id, status: 'queued' as const });
   });
 
+  app.get('/v1/jobs', {
+    schema: {
+      summary: "The tenant's jobs, newest first",
+      tags: ['jobs'],
+      security: [{ bearer: [] }, { apiKey: [] }],
+      querystring: JobListQuery,
+      response: { 200: JobListSchema, ...problems(400, 401, 429) },
+    },
+  }, async (request) => {
+    const { status, createdFrom, createdTo, limit, cursor } = request.query;
+    const filter: Filter<JobRecord> = { tenant: request.tenant };
+    if (status) filter.status = status;
+    if (createdFrom || createdTo) {
+      filter.createdAt = { ...(createdFrom ? { $gte: new Date(createdFrom) } : {}), ...(createdTo ? { $lt: new Date(createdTo) } : {}) };
+    }
+    if (cursor) {
+      const after = decodeJobCursor(cursor);
+      filter.$or = [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, _id: { $lt: after.id } }];
+    }
+    const rows = await store.jobs.find(filter).sort({ createdAt: -1, _id: -1 }).limit(limit + 1).toArray();
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((job) => toView(job, job.progress.framesDone)),
+      next: rows.length > limit && last ? encodeJobCursor(last) : null,
+    };
+  });
+
   app.get('/v1/jobs/:id', {
     schema: {
       summary: 'A job: status, progress, media, counts per label',
       tags: ['jobs'],
+      security: [{ bearer: [] }, { apiKey: [] }],
       params: JobIdParams,
-      response: { 200: JobSchema, ...problems(404) },
+      response: { 200: JobSchema, ...problems(401, 404, 429) },
     },
   }, async (request) => {
     const job = await jobs.get(request.tenant, request.params.id);
-    if (!job) throw notFound();
+    if (!job) throw jobNotFound();
     let framesDone = job.progress.framesDone;
     if (job.status === 'running') framesDone = Math.max(framesDone, (await progress.framesDone(job._id).catch(() => undefined)) ?? 0);
     return toView(job, framesDone);
   });
 
-  app.get('/v1/jobs/:id/detections', {
+  app.delete('/v1/jobs/:id', {
     schema: {
-      summary: 'Detections of a job, frame by frame, in frame order',
+      summary: 'Cancel a job and delete its upload, results and record',
       tags: ['jobs'],
+      security: [{ bearer: [] }, { apiKey: [] }],
       params: JobIdParams,
-      querystring: DetectionsQuery,
-      response: { 200: DetectionsPageSchema, ...problems(400, 404) },
+      response: { 204: { type: 'null', description: 'Deleted' }, ...problems(401, 404, 429) },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const job = await jobs.get(request.tenant, request.params.id);
-    if (!job) throw notFound();
-    const after = request.query.cursor === undefined ? -1 : decodeCursor(request.query.cursor);
-    const limit = request.query.limit;
-    const rows = await store.frames
-      .find({ tenant: job.tenant, jobId: job._id, frame: { $gt: after } }, { projection: { _id: 0, frame: 1, ptsMs: 1, detections: 1 } })
-      .sort({ frame: 1 })
-      .limit(limit + 1)
-      .toArray();
-    const items = rows.slice(0, limit).map(({ frame, ptsMs, detections }) => ({ frame, ptsMs, detections }));
-    const next = rows.length > limit ? encodeCursor(items[items.length - 1]!.frame) : null;
-    return { items, next };
+    if (!job) throw jobNotFound();
+    await deleteJobData(deps, job);
+    request.log.info({ jobId: job._id }, 'job deleted');
+    return reply.status(204).send(null);
   });
 };
 
-function notFound(): VdetError {
+export function jobNotFound(): VdetError {
   return new VdetError('VDET_JOB_NOT_FOUND', 'There is no job with this id.');
 }
 
-function encodeCursor(frame: number): string {
-  return Buffer.from(`f:${frame}`).toString('base64url');
+function encodeJobCursor(job: JobRecord): string {
+  return Buffer.from(`${job.createdAt.getTime()}:${job._id}`).toString('base64url');
 }
 
-function decodeCursor(cursor: string): number {
-  const match = /^f:(\d{1,10})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+function decodeJobCursor(cursor: string): { createdAt: Date; id: string } {
+  const match = /^(\d{1,15}):([\w-]{1,128})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
   if (!match) throw new VdetError('VDET_CURSOR_INVALID', 'The cursor is not one this api returned.');
-  return Number(match[1]);
+  return { createdAt: new Date(Number(match[1])), id: match[2]! };
 }
 
-function toView(job: JobRecord, framesDone: number): JobView {
+export function toView(job: JobRecord, framesDone: number): JobView {
   return {
     id: job._id,
     status: job.status,
     filename: job.filename,
+    options: job.options,
     progress: { framesDone, framesTotal: job.plan?.frames ?? job.progress.framesTotal },
     media: job.media ?? null,
     counts: job.counts ?? {},
@@ -111,4 +150,3 @@ function toView(job: JobRecord, framesDone: number): JobView {
     finishedAt: job.finishedAt?.toISOString() ?? null,
   };
 }
-

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { VdetError } from '../errors.js';
+import { RoiSchema } from './job-options.js';
 
 /**
  * `vdet.chunks`: a run of letterboxed frames of one job, ready for the model. Key: job id.
@@ -23,6 +24,12 @@ export const ChunkHeaderSchema = Type.Object({
   /** Letterbox ratio: model pixels per source pixel (the image sits top-left, padded right and bottom). */
   scale: Type.Number({ exclusiveMinimum: 0 }),
   minScore: Type.Number({ minimum: 0, maximum: 1 }),
+  /** The job's detection filters, applied by the detector after decoding. */
+  filter: Type.Optional(Type.Object({
+    classes: Type.Optional(Type.Array(Type.String())),
+    maxDetections: Type.Optional(Type.Integer({ minimum: 1 })),
+    roi: Type.Optional(RoiSchema),
+  })),
   frames: Type.Array(Type.Object({ frame: Type.Integer({ minimum: 0 }), ptsMs: Type.Number({ minimum: 0 }) }), { minItems: 1 }),
 });
 export type ChunkHeader = Static<typeof ChunkHeaderSchema>;

@@ -1,0 +1,148 @@
+import { once } from 'node:events';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import { openLane, type Lane, type LaneSpec } from './model-lane.js';
+import type { WorkerInput, WorkerReply, WorkerRequest } from './raw-worker.js';
+
+/**
+ * Raw model throughput: the model alone on the same real frames, no Kafka, no I/O. Each configuration splits the
+ * machine's cores between its sessions; "one thread" runs every session on the main event loop (what
+ * VDET_DEVICES=cpu:N does inside the detector), "workers" gives each session its own thread.
+ */
+export interface RawConfig {
+  key: string;
+  sessions: number;
+  threadsPerSession: number;
+  batch: number;
+  placement: 'one thread' | 'workers';
+}
+
+export interface RawResult extends RawConfig {
+  batchMode: string;
+  /** Tensor fill + model run, frames/s (best of the repetitions). */
+  modelFps: number;
+  /** The same plus decodeYolox (score filter, NMS, box mapping) per frame. */
+  modelDecodeFps: number;
+  detectionsPerFrame: number;
+  /** 99th percentile of the main event loop's delay while the model ran: how long the detector's Kafka I/O waits. */
+  eventLoopStallP99Ms: number;
+}
+
+export function rawConfigs(cores: number, batchMax: number): RawConfig[] {
+  const configs: RawConfig[] = [];
+  for (const batch of [1, batchMax]) {
+    configs.push({ key: `1x${cores}-b${batch}`, sessions: 1, threadsPerSession: cores, batch, placement: 'one thread' });
+    if (cores > 1) {
+      configs.push({ key: `${cores}x1-b${batch}-loop`, sessions: cores, threadsPerSession: 1, batch, placement: 'one thread' });
+      configs.push({ key: `${cores}x1-b${batch}-workers`, sessions: cores, threadsPerSession: 1, batch, placement: 'workers' });
+    }
+  }
+  return configs;
+}
+
+type RunBatch = Lane['run'];
+
+// Node 20 does not apply `--import tsx` to a worker's entry module, so the worker starts from JavaScript and loads
+// its TypeScript through tsx's API.
+const WORKER_ENTRY = new URL('./raw-worker.ts', import.meta.url).href;
+const WORKER_BOOTSTRAP = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})`
+  + `.then((tsx) => tsx.tsImport(${JSON.stringify(WORKER_ENTRY)}, ${JSON.stringify(WORKER_ENTRY)}))`;
+
+interface OpenedLanes {
+  batchMode: string;
+  lanes: RunBatch[];
+  close(): Promise<void>;
+}
+
+async function openInThread(spec: LaneSpec, pool: readonly Uint8Array[], sessions: number): Promise<OpenedLanes> {
+  const lanes: Lane[] = [];
+  for (let i = 0; i < sessions; i++) lanes.push(await openLane(spec, pool));
+  return {
+    batchMode: lanes[0]!.batchMode,
+    lanes: lanes.map((lane) => lane.run.bind(lane)),
+    close: async () => {
+      for (const lane of lanes) await lane.close();
+    },
+  };
+}
+
+async function openWorkers(spec: LaneSpec, pool: readonly Uint8Array[], sessions: number): Promise<OpenedLanes> {
+  const frameBytes = pool[0]!.length;
+  const shared = new SharedArrayBuffer(frameBytes * pool.length);
+  pool.forEach((frame, i) => new Uint8Array(shared, i * frameBytes, frameBytes).set(frame));
+  const workerData: WorkerInput = { spec, pool: shared, frameBytes, frames: pool.length };
+  const workers: Worker[] = [];
+  let batchMode = '';
+  for (let i = 0; i < sessions; i++) {
+    const worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData });
+    workers.push(worker);
+    const [ready] = (await Promise.race([once(worker, 'message'), once(worker, 'error').then(([e]) => { throw e; })])) as [WorkerReply];
+    if ('ready' in ready) batchMode = ready.batchMode;
+  }
+  let nextId = 0;
+  const lanes = workers.map((worker): RunBatch => (first, count, decode) => new Promise((resolve, reject) => {
+    const id = nextId++;
+    const onReply = (reply: WorkerReply) => {
+      if (!('id' in reply) || reply.id !== id) return;
+      worker.off('message', onReply);
+      if ('error' in reply) reject(new Error(reply.error));
+      else resolve(reply.found);
+    };
+    worker.on('message', onReply);
+    worker.postMessage({ id, first, count, decode } satisfies WorkerRequest);
+  }));
+  return { batchMode, lanes, close: async () => void (await Promise.all(workers.map((w) => w.terminate()))) };
+}
+
+/** Runs `total` frames through the lanes (each pulls the next batch when free); returns wall ms and detections. */
+async function timeFrames(lanes: readonly RunBatch[], batch: number, total: number, decode: boolean) {
+  let next = 0;
+  let found = 0;
+  const started = performance.now();
+  await Promise.all(lanes.map(async (run) => {
+    while (next < total) {
+      const first = next;
+      next += batch;
+      const detections = await run(first, Math.min(batch, total - first), decode); // not `found += await`: lanes interleave
+      found += detections;
+    }
+  }));
+  return { ms: performance.now() - started, found };
+}
+
+export async function measureRawModel(pool: readonly Uint8Array[], spec: Omit<LaneSpec, 'threads' | 'maxBatch'>,
+  options: { cores: number; batchMax: number; framesPerRun: number; repetitions: number }): Promise<RawResult[]> {
+  const results: RawResult[] = [];
+  for (const config of rawConfigs(options.cores, options.batchMax)) {
+    const laneSpec = { ...spec, threads: config.threadsPerSession, maxBatch: config.batch };
+    const opened = config.placement === 'workers'
+      ? await openWorkers(laneSpec, pool, config.sessions)
+      : await openInThread(laneSpec, pool, config.sessions);
+    try {
+      await timeFrames(opened.lanes, config.batch, config.batch * config.sessions * 2, true); // warm-up
+      const stall = monitorEventLoopDelay({ resolution: 5 });
+      const best = { model: Infinity, decode: Infinity, found: 0 };
+      stall.enable();
+      for (let rep = 0; rep < options.repetitions; rep++) {
+        best.model = Math.min(best.model, (await timeFrames(opened.lanes, config.batch, options.framesPerRun, false)).ms);
+        const withDecode = await timeFrames(opened.lanes, config.batch, options.framesPerRun, true);
+        best.decode = Math.min(best.decode, withDecode.ms);
+        best.found = withDecode.found;
+      }
+      stall.disable();
+      results.push({
+        ...config,
+        batchMode: opened.batchMode,
+        modelFps: options.framesPerRun / (best.model / 1000),
+        modelDecodeFps: options.framesPerRun / (best.decode / 1000),
+        detectionsPerFrame: best.found / options.framesPerRun,
+        eventLoopStallP99Ms: stall.percentile(99) / 1e6,
+      });
+      console.log(`  raw ${config.key.padEnd(16)} ${results.at(-1)!.modelFps.toFixed(1)} frames/s model, `
+        + `${results.at(-1)!.modelDecodeFps.toFixed(1)} with decode`);
+    } finally {
+      await opened.close();
+    }
+  }
+  return results;
+}

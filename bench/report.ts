@@ -1,0 +1,115 @@
+import type { BenchSummary } from './summary.js';
+import type { RawResult } from './raw-model.js';
+
+/** A Markdown table, padded so that it also reads well in a terminal. */
+function table(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, c) => Math.max(...cells.map((r) => r[c]!.length)));
+  const line = (r: string[]) => `| ${r.map((v, c) => v.padEnd(widths[c]!)).join(' | ')} |`;
+  return [line(header), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...cells.slice(1).map(line)].join('\n');
+}
+
+const f1 = (v: number) => v.toFixed(1);
+const pct = (part: number, whole: number) => `${((100 * part) / whole).toFixed(0)}%`;
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
+
+export function renderTables(s: BenchSummary, raw: readonly RawResult[]): string {
+  const rawTable = table(
+    ['config', 'sessions x threads', 'batch', 'sessions run on', 'model frames/s', 'model+decode frames/s', 'event loop p99 stall ms'],
+    raw.map((r) => [
+      r.key + (r.key === s.bestRawConfig ? ' (best)' : '') + (r.key === s.detectorConfig ? ' (detector)' : ''),
+      `${r.sessions} x ${r.threadsPerSession}`, r.batch, r.placement, f1(r.modelFps), f1(r.modelDecodeFps), f1(r.eventLoopStallP99Ms),
+    ]),
+  );
+  const e2eTable = table(['end to end', 'value'], [
+    ['video', `${s.video.width}x${s.video.height}, ${s.video.seconds} s, ${s.video.fps} fps, ${s.e2e.frames} frames, ${s.e2e.chunks} chunks`],
+    ['upload first byte → job done', `${(s.e2e.e2eMs / 1000).toFixed(2)} s`],
+    ['end-to-end frames/s', f1(s.e2eFps)],
+    ['video seconds per wall second', s.videoSecondsPerSecond.toFixed(2)],
+    ['best raw model frames/s', `${f1(s.bestRawFps)} (${s.bestRawConfig})`],
+    ['ratio end-to-end ÷ raw (best)', s.ratio.toFixed(3)],
+    ['detector frames/s (its results on Kafka): overall', f1(s.e2e.detectorSteadyFps)],
+    ['  while the processor decodes / after it finished', `${f1(s.e2e.detectorWhileDecodingFps)} / ${f1(s.e2e.detectorAfterDecodingFps)}`],
+    ['processor frames/s (frames ÷ decodeMs)', s.e2e.processorFps === null ? 'n/a' : f1(s.e2e.processorFps)],
+    ['decoder alone frames/s (ffmpeg, processor filters, no Kafka)', f1(s.decodeAloneFps)],
+  ]);
+  const st = s.stageMs;
+  const total = s.e2e.e2eMs;
+  const stageTable = table(['stage', 'ms', 'of e2e', 'measured from'], [
+    ['upload (multipart → GridFS, job created)', st.upload, pct(st.upload, total), 'bench clock → job createdAt'],
+    ['queue (jobs topic → processor)', st.queue, pct(st.queue, total), 'createdAt → startedAt'],
+    ['fetch upload + probe', st.fetchProbe, pct(st.fetchProbe, total), 'startedAt → decode start (log time − decodeMs)'],
+    ['decode ∥ transfer ∥ inference', st.decodeAndDetect, pct(st.decodeAndDetect, total), 'decode start → last detector result on Kafka'],
+    ['  of which: decode (processor decodeMs)', st.decode ?? 'n/a', st.decode === null ? '' : pct(st.decode, total), 'processor log "job split into chunks"'],
+    ['  of which: inference (estimate)', st.inferenceEstimate, pct(st.inferenceEstimate, total), `frames ÷ ${s.detectorConfig} model+decode frames/s`],
+    ['  of which: transfer / queueing / contention', st.transferQueueing, pct(st.transferQueueing, total), 'the rest of the phase'],
+    ['  detector: first result after decode start', st.detectorFirstResult, '', 'Kafka timestamp of the first result'],
+    ['  detector: still running after decode ended', st.detectorTailAfterDecode, '', 'last result − processor log time'],
+    ['merge tail (last result → job done)', st.mergeTail, pct(st.mergeTail, total), 'Kafka timestamp → finishedAt'],
+    ['  merge per chunk (result → merged), mean / max', `${st.mergePerChunkMean} / ${st.mergePerChunkMax}`, '', 'Kafka timestamp → job_chunks.mergedAt'],
+  ]);
+  const rssTable = table(['role', 'peak RSS (VmHWM)'], Object.entries(s.rssMb).map(([role, v]) => [role, `${v} MiB`]));
+  const w = s.wire;
+  const wireTable = table([`one ${w.frameSize} letterboxed frame`, 'raw BGR (vdet)', `JPEG q${w.jpegQuality} (sharp)`], [
+    ['bytes per frame', kb(w.rawBytes), `${kb(w.jpegBytes)} (${f1(w.compression)}x smaller)`],
+    ['bytes per 16-frame chunk', mb(w.chunkRawBytes), mb(w.chunkJpegBytes)],
+    ['processor: encode ms/frame', '0', w.jpegEncodeMs.toFixed(2)],
+    ['detector: decode ms/frame', '0', w.jpegDecodeMs.toFixed(2)],
+    ['detector: tensor fill ms/frame', w.tensorFillMs.toFixed(2), w.tensorFillMs.toFixed(2)],
+    ['CPU ms/frame in total', w.tensorFillMs.toFixed(2), `${(w.jpegEncodeMs + w.jpegDecodeMs + w.tensorFillMs).toFixed(2)} (${f1(w.jpegCostFactor)}x)`],
+  ]);
+  return [rawTable, e2eTable, stageTable, rssTable, wireTable].join('\n\n');
+}
+
+export function renderDoc(s: BenchSummary, tables: string): string {
+  const m = s.machine;
+  const w = s.wire;
+  const perFrameModelMs = 1000 / s.bestRawFps;
+  return `# Benchmarks
+
+Measured by \`npm run bench\` (scripts/bench.sh → bench/run.ts), which rewrites this page and
+\`bench-results/latest.json\` on every run. Numbers below are from one run on ${s.date.slice(0, 10)}:
+
+- machine: ${m.cpus} cores (${m.cpuModel}), no GPU (${m.gpu}), ${m.memoryGiB} GiB memory; Node ${m.node},
+  onnxruntime-node ${m.onnxruntime}; 1-minute load average ${m.loadAvg1mAtStart} when the run started (other work on
+  the machine slows every number down);
+- model: yolox_nano.onnx at 416x416 on the CPU; frames: real letterboxed frames of the bench video, a
+  ${s.video.width}x${s.video.height}, ${s.video.seconds} s tour made by \`../shared/media/make-tour.sh\`.
+
+## Raw model
+
+The model alone (\`loadBatchableSession\`, \`writeFrameToTensor\`, \`decodeYolox\`), no Kafka, no I/O, best of three
+runs per configuration. "one thread" runs every session on the main event loop, as the detector does with
+\`VDET_DEVICES=cpu:N\`; "workers" gives each session its own thread. The stall column is how long the event loop
+(in the detector: Kafka fetches, produces and heartbeats) waits while the model runs.
+
+${tables.split('\n\n')[0]}
+
+## End to end
+
+The four roles as four processes on the local stack (\`scripts/stack.sh up\`), a still image first as a warm-up,
+then the video uploaded through the api and timed from the upload's first byte to the job's \`finishedAt\`.
+
+${tables.split('\n\n')[1]}
+
+Where the time went (consecutive phases; the indented rows split the one where decoding, transfer and inference
+overlap):
+
+${tables.split('\n\n')[2]}
+
+Peak memory of each role (the processor's ffmpeg child not included):
+
+${tables.split('\n\n')[3]}
+
+## Wire format: raw pixels or JPEG between processor and detector
+
+${tables.split('\n\n')[4]}
+
+Raw pixels cost no decode: the detector's only per-frame work before the model is the tensor fill
+(${w.tensorFillMs.toFixed(2)} ms). JPEG at quality 90 would make each frame ${f1(w.compression)}x smaller on Kafka but add
+${w.jpegEncodeMs.toFixed(2)} ms of encoding in the processor and ${w.jpegDecodeMs.toFixed(2)} ms of decoding in the detector per
+frame (${f1(w.jpegCostFactor)}x the CPU of the raw path; the model itself takes ${perFrameModelMs.toFixed(1)} ms a frame here), and
+make the frames the model sees lossy. (sharp reads the BGR bytes as if they were RGB; the cost is the same.)
+`;
+}

@@ -1,0 +1,323 @@
+/**
+ * The checks behind scripts/validate-deploy.sh that need a program (run with `node --import tsx`):
+ *
+ *   compose <compose-spec.json> <compose.yaml>       the Compose Specification schema, after interpolating ${VAR:-default}
+ *                                                     with defaults only, plus what `docker compose up` would refuse
+ *                                                     (unknown depends_on targets, service_healthy without a
+ *                                                     healthcheck) and what `--scale` needs (no container_name or
+ *                                                     fixed host port on the scaled roles)
+ *   k8s-schemas <local-strict-dir> <out-dir> <manifests.yaml>...
+ *                                                     writes a standalone JSON schema into out-dir for each kind the
+ *                                                     manifests use, from kubernetes-validate's "local-strict" schemas
+ *                                                     (whose $refs point into one shared _definitions.json)
+ *   crd <crd.yaml> <out-dir>                         a CustomResourceDefinition's openAPIV3Schema as a strict JSON
+ *                                                     schema named as kubeconform looks it up (what kubeconform's
+ *                                                     openapi2jsonschema.py does, with root additionalProperties denied)
+ *   k8s-refs <manifests.yaml>...                     what a schema cannot see: references between objects (ConfigMaps,
+ *                                                     Secrets, volumes, ports, scale targets, selectors) and KEDA's
+ *                                                     Kafka triggers against vdet's topics and consumer groups
+ *
+ * Every command prints one line per problem and exits 1 when there is any.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const asObj = (v: unknown): Obj => (isObj(v) ? v : {});
+const asArr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+const problems: string[] = [];
+const problem = (where: string, what: string) => problems.push(`${where}: ${what}`);
+
+// ------------------------------------------------------------------------------------------------ compose
+
+/** Compose interpolation (${VAR}, ${VAR:-d}, ${VAR-d}, ${VAR:?e}, ${VAR:+a}, $VAR, $$) with every variable unset. */
+function interpolate(value: unknown): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])((?:[^{}]|\{[^{}]*\})*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+      (whole, _name: string | undefined, op: string | undefined, arg: string | undefined) => {
+        if (whole === '$$') return '$';
+        if (op === '-' || op === ':-') return String(interpolate(arg ?? ''));
+        if (op === '?' || op === ':?') throw new Error(`required variable in "${value}": ${arg ?? ''}`);
+        return ''; // unset, or ${VAR:+alt} with VAR unset
+      });
+  }
+  if (Array.isArray(value)) return value.map(interpolate);
+  if (isObj(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v)]));
+  return value;
+}
+
+/** Go's time.ParseDuration syntax, which Compose uses for intervals and timeouts. */
+const GO_DURATION = /^[-+]?(0|(\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$/;
+const SCALED_ROLES = ['processor', 'detector', 'merger', 'detector-gpu'];
+
+function checkCompose(schemaPath: string, file: string): void {
+  const schema = JSON.parse(readFileSync(schemaPath, 'utf8')) as Obj;
+  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  const addFormats = addFormatsModule as unknown as (a: Ajv2020) => void;
+  addFormats(ajv);
+  ajv.addFormat('duration', GO_DURATION); // compose-go registers it too, for schema versions that use it
+  const validate = ajv.compile(schema);
+  const raw: unknown = parseYaml(readFileSync(file, 'utf8'), { merge: true });
+  const doc = interpolate(raw);
+  if (!validate(doc)) {
+    const seen = new Set<string>();
+    for (const e of validate.errors ?? []) {
+      const params = e.params as Record<string, unknown>;
+      const property = params['additionalProperty'] ?? params['unevaluatedProperty'];
+      const line = `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${property === undefined ? '' : ` (${String(property)})`}`;
+      if (!seen.has(line)) problem(file, line);
+      seen.add(line);
+    }
+    return; // the checks below assume the shape the schema guarantees
+  }
+  const services = asObj(asObj(doc)['services']);
+  for (const [name, svcRaw] of Object.entries(services)) {
+    const svc = asObj(svcRaw);
+    const where = `${file}: services.${name}`;
+    const deps = svc['depends_on'];
+    const entries: [string, Obj][] = Array.isArray(deps)
+      ? deps.map((d) => [String(d), {}])
+      : Object.entries(asObj(deps)).map(([d, c]) => [d, asObj(c)]);
+    for (const [dep, cond] of entries) {
+      const target = services[dep];
+      if (!isObj(target)) {
+        problem(where, `depends_on "${dep}", which is no service`);
+        continue;
+      }
+      if (cond['condition'] === 'service_healthy' && !isObj(target['healthcheck'])) {
+        problem(where, `waits for "${dep}" to be healthy, but "${dep}" has no healthcheck`);
+      }
+      if (!svc['profiles'] && target['profiles']) problem(where, `depends on "${dep}", which only runs in a profile`);
+    }
+    // The schema takes any string here; Compose parses these as Go durations when it loads the file.
+    const durations: [string, unknown][] = [['stop_grace_period', svc['stop_grace_period']],
+      ...['interval', 'timeout', 'start_period', 'start_interval'].map((k): [string, unknown] => [`healthcheck.${k}`, asObj(svc['healthcheck'])[k]])];
+    for (const [key, value] of durations) {
+      if (typeof value === 'string' && !GO_DURATION.test(value)) problem(where, `${key} "${value}" is not a duration (e.g. 10s, 1m30s)`);
+    }
+    if (SCALED_ROLES.includes(name)) {
+      if (svc['container_name'] !== undefined) problem(where, 'has a container_name, so `--scale` cannot run two');
+      for (const port of asArr(svc['ports'])) {
+        const published = isObj(port) ? port['published'] : /^(?:[^:]*:)?(\d+):\d+/.exec(String(port))?.[1];
+        if (published !== undefined && published !== '') problem(where, `publishes host port ${String(published)}, so \`--scale\` cannot run two`);
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ k8s manifests
+
+interface Manifest { file: string; doc: Obj; kind: string; name: string; namespace: string }
+
+function loadManifests(files: string[]): Manifest[] {
+  const out: Manifest[] = [];
+  for (const file of files) {
+    for (const d of parseAllDocuments(readFileSync(file, 'utf8'))) {
+      if (d.errors.length > 0) {
+        for (const e of d.errors) problem(file, e.message);
+        continue;
+      }
+      const doc: unknown = d.toJS();
+      if (!isObj(doc)) continue;
+      const meta = asObj(doc['metadata']);
+      out.push({ file, doc, kind: str(doc['kind']) ?? '?', name: str(meta['name']) ?? '?', namespace: str(meta['namespace']) ?? '' });
+    }
+  }
+  return out;
+}
+
+/** The schema file name kubeconform looks up with {{.ResourceKind}}{{.KindSuffix}}.json (e.g. deployment-apps-v1). */
+function schemaFileName(doc: Obj): string | undefined {
+  const kind = str(doc['kind']);
+  const apiVersion = str(doc['apiVersion']);
+  if (!kind || !apiVersion) return undefined;
+  const [groupOrVersion, version] = apiVersion.split('/');
+  const suffix = version === undefined ? `-${groupOrVersion!}` : `-${groupOrVersion!.split('.')[0]!}-${version}`;
+  return `${kind}${suffix}`.toLowerCase() + '.json';
+}
+
+const SHARED_DEFS = '/api/_definitions.json#';
+
+function standaloneSchemas(localStrictDir: string, outDir: string, files: string[]): void {
+  mkdirSync(outDir, { recursive: true });
+  let defs: Obj | undefined;
+  for (const m of loadManifests(files)) {
+    const name = schemaFileName(m.doc);
+    if (!name || existsSync(path.join(outDir, name))) continue;
+    const source = path.join(localStrictDir, name);
+    if (!existsSync(source)) continue; // not a built-in kind: a CRD schema, or kubeconform reports it missing
+    defs ??= asObj((JSON.parse(readFileSync(path.join(localStrictDir, '_definitions.json'), 'utf8')) as Obj)['$defs']);
+    const schema = JSON.parse(readFileSync(source, 'utf8')) as Obj;
+    const needed = new Set<string>();
+    // Point every $ref at this file's own $defs and copy in the definitions it reaches.
+    const rewrite = (node: unknown): unknown => {
+      if (Array.isArray(node)) return node.map(rewrite);
+      if (!isObj(node)) return node;
+      const copy: Obj = {};
+      for (const [k, v] of Object.entries(node)) {
+        if (k === '$ref' && typeof v === 'string') {
+          const ref = v.startsWith(SHARED_DEFS) ? `#${v.slice(SHARED_DEFS.length)}` : v;
+          const def = /^#\/\$defs\/(.+)$/.exec(ref)?.[1];
+          if (def && !needed.has(def)) {
+            needed.add(def);
+            if (!(def in defs!)) throw new Error(`${name}: $ref to unknown definition ${def}`);
+          }
+          copy[k] = ref;
+        } else {
+          copy[k] = rewrite(v);
+        }
+      }
+      return copy;
+    };
+    const out = rewrite(schema) as Obj;
+    delete out['$id'];
+    const closure: Obj = {};
+    for (let pending = [...needed]; pending.length > 0;) {
+      const def = pending.pop()!;
+      if (def in closure) continue;
+      const before = new Set(needed);
+      closure[def] = rewrite(defs![def]);
+      pending.push(...[...needed].filter((d) => !before.has(d)));
+    }
+    out['$defs'] = closure;
+    writeFileSync(path.join(outDir, name), JSON.stringify(out));
+  }
+}
+
+/** openapi2jsonschema's rules: int-or-string as oneOf, and additionalProperties denied wherever properties are listed. */
+function crdToJsonSchema(crdFile: string, outDir: string): void {
+  mkdirSync(outDir, { recursive: true });
+  const strict = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(strict);
+    if (!isObj(node)) return node;
+    if (node['format'] === 'int-or-string' || node['x-kubernetes-int-or-string'] === true) {
+      const { format: _f, 'x-kubernetes-int-or-string': _x, type: _t, ...rest } = node;
+      return { ...strict(rest) as Obj, oneOf: [{ type: 'string' }, { type: 'integer' }] };
+    }
+    const copy = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, strict(v)]));
+    if ('properties' in copy && !('additionalProperties' in copy) && copy['x-kubernetes-preserve-unknown-fields'] !== true) {
+      copy['additionalProperties'] = false;
+    }
+    return copy;
+  };
+  let written = 0;
+  for (const d of parseAllDocuments(readFileSync(crdFile, 'utf8'))) {
+    const crd: unknown = d.toJS();
+    if (!isObj(crd) || crd['kind'] !== 'CustomResourceDefinition') continue;
+    const spec = asObj(crd['spec']);
+    const kind = str(asObj(spec['names'])['kind']) ?? '';
+    const group = str(spec['group']) ?? '';
+    for (const version of asArr(spec['versions']).map(asObj)) {
+      const schema = asObj(asObj(version['schema'])['openAPIV3Schema']);
+      if (Object.keys(schema).length === 0) continue;
+      const name = schemaFileName({ kind, apiVersion: `${group}/${String(version['name'])}` })!;
+      writeFileSync(path.join(outDir, name), JSON.stringify({ $schema: 'http://json-schema.org/draft-07/schema#', ...strict(schema) as Obj }));
+      written += 1;
+    }
+  }
+  if (written === 0) problem(crdFile, 'no CustomResourceDefinition with an openAPIV3Schema');
+}
+
+/** The topic each vdet role consumes (docs/topics.md), without VDET_TOPIC_PREFIX. */
+const CONSUMES: Record<string, string> = { processor: 'jobs', detector: 'chunks', merger: 'detections' };
+
+function checkReferences(files: string[]): void {
+  for (const file of files) {
+    const all = loadManifests([file]);
+    const find = (kind: string, name: string, ns: string) => all.find((m) => m.kind === kind && m.name === name && m.namespace === ns);
+    const workloads = all.filter((m) => m.kind === 'Deployment');
+    const podLabels = (m: Manifest) => asObj(asObj(asObj(asObj(m.doc['spec'])['template'])['metadata'])['labels']);
+    const matches = (selector: Obj, labels: Obj) => Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+    const scaled = new Map<string, string>();
+    let config: Obj | undefined;
+    for (const m of all) if (m.kind === 'ConfigMap' && m.name === 'vdet-config') config = asObj(m.doc['data']);
+    const prefix = str(config?.['VDET_TOPIC_PREFIX']) ?? 'vdet.';
+    const partitions = Number(config?.['VDET_TOPIC_PARTITIONS'] ?? 4);
+
+    for (const m of all) {
+      const where = `${file}: ${m.kind}/${m.name}`;
+      const spec = asObj(m.doc['spec']);
+      if (m.kind === 'Deployment') {
+        const selector = asObj(asObj(spec['selector'])['matchLabels']);
+        if (!matches(selector, podLabels(m))) problem(where, 'spec.selector does not match the pod template labels');
+        const pod = asObj(asObj(spec['template'])['spec']);
+        const volumes = new Set(asArr(pod['volumes']).map((v) => str(asObj(v)['name'])));
+        for (const c of [...asArr(pod['initContainers']), ...asArr(pod['containers'])].map(asObj)) {
+          const cw = `${where} container ${String(c['name'])}`;
+          for (const ref of asArr(c['envFrom']).map(asObj)) {
+            const cm = str(asObj(ref['configMapRef'])['name']);
+            const secret = str(asObj(ref['secretRef'])['name']);
+            if (cm && !find('ConfigMap', cm, m.namespace)) problem(cw, `envFrom ConfigMap "${cm}" is not in the manifests`);
+            if (secret && !find('Secret', secret, m.namespace)) problem(cw, `envFrom Secret "${secret}" is not in the manifests`);
+          }
+          for (const mount of asArr(c['volumeMounts']).map(asObj)) {
+            if (!volumes.has(str(mount['name']))) problem(cw, `mounts volume "${String(mount['name'])}", which the pod does not declare`);
+          }
+          const ports = new Set(asArr(c['ports']).map((p) => str(asObj(p)['name'])).filter(Boolean));
+          for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
+            const port = asObj(asObj(c[probe])['httpGet'])['port'] ?? asObj(asObj(c[probe])['tcpSocket'])['port'];
+            if (typeof port === 'string' && !ports.has(port)) problem(cw, `${probe} uses port "${port}", which the container does not name`);
+          }
+        }
+      }
+      if (m.kind === 'Service' || m.kind === 'PodDisruptionBudget') {
+        const selector = m.kind === 'Service' ? asObj(spec['selector']) : asObj(asObj(spec['selector'])['matchLabels']);
+        if (!workloads.some((w) => w.namespace === m.namespace && matches(selector, podLabels(w)))) problem(where, 'selects no pod of the manifests');
+      }
+      if (m.kind === 'HorizontalPodAutoscaler' || m.kind === 'ScaledObject') {
+        const target = str(asObj(spec['scaleTargetRef'])['name']) ?? '';
+        const deployment = find('Deployment', target, m.namespace);
+        if (!deployment) {
+          problem(where, `scales "${target}", which is no Deployment of the manifests`);
+          continue;
+        }
+        if (scaled.has(target)) problem(where, `scales "${target}", which ${scaled.get(target)!} already scales`);
+        scaled.set(target, `${m.kind}/${m.name}`);
+        if (m.kind !== 'ScaledObject') continue;
+        const containers = asArr(asObj(asObj(asObj(deployment.doc['spec'])['template'])['spec'])['containers']).map(asObj);
+        const role = str(asArr(containers[0]?.['args'])[0]) ?? '';
+        const max = Number(spec['maxReplicaCount'] ?? 100);
+        if (max > partitions) problem(where, `maxReplicaCount ${max} > VDET_TOPIC_PARTITIONS ${partitions}: the extra consumers would idle`);
+        for (const trigger of asArr(spec['triggers']).map(asObj).filter((t) => t['type'] === 'kafka')) {
+          const md = asObj(trigger['metadata']);
+          for (const key of ['bootstrapServers', 'consumerGroup', 'topic', 'lagThreshold']) {
+            if (typeof md[key] !== 'string' || md[key] === '') problem(where, `kafka trigger: metadata.${key} must be a non-empty string`);
+          }
+          if (config && md['bootstrapServers'] !== config['KAFKA_BROKERS']) {
+            problem(where, `bootstrapServers "${String(md['bootstrapServers'])}" is not vdet-config's KAFKA_BROKERS "${String(config['KAFKA_BROKERS'])}"`);
+          }
+          if (!(role in CONSUMES)) problem(where, `scales "${target}", whose role "${role}" consumes no topic`);
+          else {
+            if (md['consumerGroup'] !== prefix + role) problem(where, `consumerGroup "${String(md['consumerGroup'])}" is not the ${role}'s group "${prefix + role}"`);
+            if (md['topic'] !== prefix + CONSUMES[role]!) problem(where, `topic "${String(md['topic'])}" is not the one the ${role} consumes, "${prefix + CONSUMES[role]!}"`);
+          }
+          if (!/^[1-9]\d*$/.test(String(md['lagThreshold']))) problem(where, 'lagThreshold must be a positive integer (as a string)');
+        }
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ main
+
+const [command, ...args] = process.argv.slice(2);
+try {
+  if (command === 'compose' && args.length === 2) checkCompose(args[0]!, args[1]!);
+  else if (command === 'k8s-schemas' && args.length >= 3) standaloneSchemas(args[0]!, args[1]!, args.slice(2));
+  else if (command === 'crd' && args.length === 2) crdToJsonSchema(args[0]!, args[1]!);
+  else if (command === 'k8s-refs' && args.length >= 1) checkReferences(args);
+  else {
+    console.error('usage: deploy-check.ts compose SCHEMA FILE | k8s-schemas LOCAL_STRICT_DIR OUT_DIR FILE... | crd CRD OUT_DIR | k8s-refs FILE...');
+    process.exit(2);
+  }
+} catch (error) {
+  problem(command ?? '', error instanceof Error ? error.message : String(error));
+}
+for (const p of problems) console.error(p);
+process.exit(problems.length > 0 ? 1 : 0);

@@ -1,0 +1,131 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Filter } from 'mongodb';
+import { VdetError } from '../../shared/errors.js';
+import { isFinished } from '../../shared/job-state.js';
+import type { FrameRecord } from '../../shared/mongo.js';
+import { combineSummaries } from '../../shared/contracts/summary.js';
+import type { JobEvent } from '../../shared/progress.js';
+import type { ApiDeps } from '../app.js';
+import type { JobEventHub } from '../job-events.js';
+import { problems } from '../problem.js';
+import { DetectionsPageSchema, DetectionsQuery, JobIdParams, SummarySchema } from '../schemas.js';
+import { jobNotFound } from './jobs.js';
+
+const HEARTBEAT_MS = 15_000;
+
+export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEventHub }> = async (app, deps) => {
+  const { store, jobs } = deps;
+
+  app.get('/v1/jobs/:id/detections', {
+    schema: {
+      summary: 'Detections of a job, frame by frame, in frame order',
+      description: 'Boxes are `[x1, y1, x2, y2]` in original-frame pixels. Follow `next` as `cursor` for the next page. '
+        + '`label` and `minScore` narrow the detections and leave out frames with none left.',
+      tags: ['results'],
+      security: [{ bearer: [] }, { apiKey: [] }],
+      params: JobIdParams,
+      querystring: DetectionsQuery,
+      response: { 200: DetectionsPageSchema, ...problems(400, 401, 404, 429) },
+    },
+  }, async (request) => {
+    const job = await jobs.get(request.tenant, request.params.id);
+    if (!job) throw jobNotFound();
+    const { limit, cursor, label, minScore, fromMs, toMs } = request.query;
+    const filter: Filter<FrameRecord> = { tenant: job.tenant, jobId: job._id, frame: { $gt: cursor === undefined ? -1 : decodeCursor(cursor) } };
+    if (fromMs !== undefined || toMs !== undefined) {
+      filter.ptsMs = { ...(fromMs !== undefined ? { $gte: fromMs } : {}), ...(toMs !== undefined ? { $lt: toMs } : {}) };
+    }
+    const narrowed = label !== undefined || minScore !== undefined;
+    // Dot-notation prefilter (FerretDB v1 has no $elemMatch on sub-documents); the exact test is done below, per
+    // detection, and frames with none left are skipped, reading on until the page is full.
+    if (label !== undefined) filter['detections.label'] = label;
+    if (minScore !== undefined) filter['detections.score'] = { $gte: minScore };
+    const keep = (d: { label: string; score: number }) => (label === undefined || d.label === label) && (minScore === undefined || d.score >= minScore);
+    const cursorRows = store.frames
+      .find(filter, { projection: { _id: 0, frame: 1, ptsMs: 1, detections: 1 } })
+      .sort({ frame: 1 })
+      .batchSize(Math.min(limit + 1, 1000));
+    if (!narrowed) cursorRows.limit(limit + 1);
+    const rows: { frame: number; ptsMs: number; detections: FrameRecord['detections'] }[] = [];
+    for await (const row of cursorRows) {
+      const detections = narrowed ? row.detections.filter(keep) : row.detections;
+      if (narrowed && detections.length === 0) continue;
+      rows.push({ frame: row.frame, ptsMs: row.ptsMs, detections });
+      if (rows.length > limit) break;
+    }
+    await cursorRows.close();
+    const items = rows.slice(0, limit);
+    const next = rows.length > limit ? encodeCursor(items[items.length - 1]!.frame) : null;
+    return { items, next };
+  });
+
+  app.get('/v1/jobs/:id/summary', {
+    schema: {
+      summary: 'Per label: detections, frames with it, most in one frame, first and last seen',
+      tags: ['results'],
+      security: [{ bearer: [] }, { apiKey: [] }],
+      params: JobIdParams,
+      response: { 200: SummarySchema, ...problems(401, 404, 429) },
+    },
+  }, async (request) => {
+    const job = await jobs.get(request.tenant, request.params.id);
+    if (!job) throw jobNotFound();
+    let labels = job.summary;
+    if (!labels) {
+      // Not done yet: combine what the merger has so far.
+      const parts = await store.chunks.find({ jobId: job._id }, { projection: { summary: 1 } }).toArray();
+      labels = combineSummaries(parts.map((p) => p.summary));
+    }
+    return { id: job._id, status: job.status, labels };
+  });
+
+  app.get('/v1/jobs/:id/events', {
+    schema: {
+      summary: 'Live progress as server-sent events',
+      description: '`event: progress` with `{ framesDone, framesTotal }`, then one `event: done` or `event: failed`, '
+        + 'after which the stream ends. Works with any number of api processes (Redis pub/sub).',
+      tags: ['results'],
+      security: [{ bearer: [] }, { apiKey: [] }],
+      params: JobIdParams,
+      produces: ['text/event-stream'],
+      response: { 200: { type: 'string', description: 'text/event-stream' }, ...problems(401, 404, 429) },
+    },
+  }, async (request, reply) => {
+    const job = await jobs.get(request.tenant, request.params.id);
+    if (!job) throw jobNotFound();
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    let ended = false;
+    const send = (event: JobEvent) => {
+      if (ended) return;
+      raw.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      if (event.type === 'done' || event.type === 'failed') finish();
+    };
+    // Subscribe before reading the state, so an event between the two cannot be missed.
+    const stop = await deps.events.watch(job._id, send);
+    const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
+    function finish() {
+      if (ended) return;
+      ended = true;
+      clearInterval(heartbeat);
+      void stop();
+      raw.end();
+    }
+    raw.on('close', finish);
+    const current = await jobs.get(job.tenant, job._id);
+    if (!current) return finish();
+    send({ type: 'progress', framesDone: current.progress.framesDone, framesTotal: current.plan?.frames ?? current.progress.framesTotal });
+    if (isFinished(current.status)) send({ type: current.status as 'done' | 'failed', status: current.status });
+  });
+};
+
+function encodeCursor(frame: number): string {
+  return Buffer.from(`f:${frame}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const match = /^f:(\d{1,10})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match) throw new VdetError('VDET_CURSOR_INVALID', 'The cursor is not one this api returned.');
+  return Number(match[1]);
+}

@@ -1,0 +1,42 @@
+import type { Detection } from '../shared/contracts/messages.js';
+import type { Roi } from '../shared/contracts/job-options.js';
+
+/** The per-job filters applied after decoding: labels, region of interest, and a cap per frame. */
+export interface DetectionFilter {
+  classes?: string[] | undefined;
+  maxDetections?: number | undefined;
+  roi?: Roi | undefined;
+}
+
+/** Keeps the detections a job asked for; `detections` are best-first, so the cap keeps the best. */
+export function applyDetectionFilter(detections: Detection[], filter: DetectionFilter | undefined, width: number, height: number): Detection[] {
+  if (!filter) return detections;
+  let kept = detections;
+  if (filter.classes) {
+    const wanted = new Set(filter.classes);
+    kept = kept.filter((d) => wanted.has(d.label));
+  }
+  if (filter.roi) {
+    const roi = filter.roi;
+    kept = kept.filter((d) => {
+      const cx = (d.box[0] + d.box[2]) / 2 / width;
+      const cy = (d.box[1] + d.box[3]) / 2 / height;
+      return 'rect' in roi
+        ? cx >= roi.rect[0] && cx <= roi.rect[2] && cy >= roi.rect[1] && cy <= roi.rect[3]
+        : insidePolygon(cx, cy, roi.polygon);
+    });
+  }
+  if (filter.maxDetections !== undefined) kept = kept.slice(0, filter.maxDetections);
+  return kept;
+}
+
+/** Even-odd rule ray casting. */
+export function insidePolygon(x: number, y: number, polygon: readonly (readonly [number, number])[]): boolean {
+  let inside = false;
+  for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
+    const [xi, yi] = polygon[i]!;
+    const [xj, yj] = polygon[j]!;
+    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}

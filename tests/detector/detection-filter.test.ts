@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { applyDetectionFilter, insidePolygon } from '../../src/detector/detection-filter.js';
+import { crossCheckOptions } from '../../src/shared/contracts/job-options.js';
+import { COCO80_LABELS } from '../../src/shared/labels.js';
+
+const det = (label: string, score: number, box: [number, number, number, number]) => ({ label, classId: 0, score, box });
+const frame = [det('dog', 0.9, [0, 0, 20, 20]), det('car', 0.8, [80, 80, 100, 100]), det('dog', 0.5, [40, 40, 60, 60])];
+
+test('classes, roi (rect and polygon, by box centre) and the cap per frame', () => {
+  assert.deepEqual(applyDetectionFilter(frame, { classes: ['dog'] }, 100, 100).map((d) => d.score), [0.9, 0.5]);
+  assert.deepEqual(applyDetectionFilter(frame, { roi: { rect: [0.3, 0.3, 1, 1] } }, 100, 100).map((d) => d.label), ['car', 'dog']);
+  const triangle: [number, number][] = [[0, 0], [0.6, 0], [0, 0.6]];
+  assert.deepEqual(applyDetectionFilter(frame, { roi: { polygon: triangle } }, 100, 100).map((d) => d.score), [0.9]);
+  assert.deepEqual(applyDetectionFilter(frame, { maxDetections: 2 }, 100, 100).map((d) => d.score), [0.9, 0.8]);
+  assert.equal(applyDetectionFilter(frame, undefined, 100, 100), frame);
+  assert.equal(insidePolygon(0.5, 0.5, [[0, 0], [1, 0], [1, 1], [0, 1]]), true);
+});
+
+test('options that do not hold together name the option', () => {
+  assert.equal(crossCheckOptions({ fps: 5, stride: 2 }, COCO80_LABELS)?.option, 'stride');
+  assert.equal(crossCheckOptions({ startMs: 5, endMs: 5 }, COCO80_LABELS)?.option, 'endMs');
+  assert.equal(crossCheckOptions({ classes: ['dog', 'unicorn'] }, COCO80_LABELS)?.option, 'classes');
+  assert.equal(crossCheckOptions({ roi: { rect: [0.5, 0, 0.2, 1] } }, COCO80_LABELS)?.option, 'roi');
+  assert.equal(crossCheckOptions({ fps: 5, classes: ['dog'], roi: { rect: [0, 0, 1, 1] } }, COCO80_LABELS), undefined);
+});
