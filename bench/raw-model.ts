@@ -110,39 +110,50 @@ async function timeFrames(lanes: readonly RunBatch[], batch: number, total: numb
   return { ms: performance.now() - started, found };
 }
 
+/**
+ * Opens every session once (batches up to `batchMax`), then measures the configurations in turns, `repetitions`
+ * rounds of all of them, keeping each one's best: a burst of other work on the machine then spoils one round of
+ * every configuration rather than every round of one.
+ */
 export async function measureRawModel(pool: readonly Uint8Array[], spec: Omit<LaneSpec, 'threads' | 'maxBatch'>,
   options: { cores: number; batchMax: number; framesPerRun: number; repetitions: number }): Promise<RawResult[]> {
-  const results: RawResult[] = [];
-  for (const config of rawConfigs(options.cores, options.batchMax)) {
-    const laneSpec = { ...spec, threads: config.threadsPerSession, maxBatch: config.batch };
-    const opened = config.placement === 'workers'
-      ? await openWorkers(laneSpec, pool, config.sessions)
-      : await openInThread(laneSpec, pool, config.sessions);
-    try {
-      await timeFrames(opened.lanes, config.batch, config.batch * config.sessions * 2, true); // warm-up
-      const stall = monitorEventLoopDelay({ resolution: 5 });
-      const best = { model: Infinity, decode: Infinity, found: 0 };
-      stall.enable();
-      for (let rep = 0; rep < options.repetitions; rep++) {
-        best.model = Math.min(best.model, (await timeFrames(opened.lanes, config.batch, options.framesPerRun, false)).ms);
-        const withDecode = await timeFrames(opened.lanes, config.batch, options.framesPerRun, true);
-        best.decode = Math.min(best.decode, withDecode.ms);
-        best.found = withDecode.found;
-      }
-      stall.disable();
-      results.push({
-        ...config,
-        batchMode: opened.batchMode,
-        modelFps: options.framesPerRun / (best.model / 1000),
-        modelDecodeFps: options.framesPerRun / (best.decode / 1000),
-        detectionsPerFrame: best.found / options.framesPerRun,
-        eventLoopStallP99Ms: stall.percentile(99) / 1e6,
-      });
-      console.log(`  raw ${config.key.padEnd(16)} ${results.at(-1)!.modelFps.toFixed(1)} frames/s model, `
-        + `${results.at(-1)!.modelDecodeFps.toFixed(1)} with decode`);
-    } finally {
-      await opened.close();
+  const configs = rawConfigs(options.cores, options.batchMax);
+  const groups = new Map<string, OpenedLanes>();
+  const groupOf = (c: RawConfig) => `${c.sessions}x${c.threadsPerSession} ${c.placement}`;
+  try {
+    for (const config of configs) {
+      if (groups.has(groupOf(config))) continue;
+      const laneSpec = { ...spec, threads: config.threadsPerSession, maxBatch: options.batchMax };
+      const opened = config.placement === 'workers'
+        ? await openWorkers(laneSpec, pool, config.sessions)
+        : await openInThread(laneSpec, pool, config.sessions);
+      groups.set(groupOf(config), opened);
+      await timeFrames(opened.lanes, options.batchMax, options.batchMax * config.sessions * 2, true); // warm-up
     }
+    const runs = configs.map((config) => ({
+      config, lanes: groups.get(groupOf(config))!, model: Infinity, decode: Infinity, found: 0,
+      stall: monitorEventLoopDelay({ resolution: 5 }),
+    }));
+    for (let rep = 0; rep < options.repetitions; rep++) {
+      for (const run of runs) {
+        run.stall.enable();
+        run.model = Math.min(run.model, (await timeFrames(run.lanes.lanes, run.config.batch, options.framesPerRun, false)).ms);
+        const withDecode = await timeFrames(run.lanes.lanes, run.config.batch, options.framesPerRun, true);
+        run.stall.disable();
+        run.decode = Math.min(run.decode, withDecode.ms);
+        run.found = withDecode.found;
+      }
+      console.log(`  raw round ${rep + 1}/${options.repetitions} done`);
+    }
+    return runs.map((run) => ({
+      ...run.config,
+      batchMode: run.lanes.batchMode,
+      modelFps: options.framesPerRun / (run.model / 1000),
+      modelDecodeFps: options.framesPerRun / (run.decode / 1000),
+      detectionsPerFrame: run.found / options.framesPerRun,
+      eventLoopStallP99Ms: run.stall.percentile(99) / 1e6,
+    }));
+  } finally {
+    for (const opened of groups.values()) await opened.close();
   }
-  return results;
 }

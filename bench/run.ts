@@ -43,7 +43,7 @@ const raw = await measureRawModel(decoded.kept, {
   modelPath: config.model.path,
   size,
   decode: { minScore: config.detector.minScore, nmsIou: 0.45, scale: box.scale, sourceWidth: TOUR.width, sourceHeight: TOUR.height, labels },
-}, { cores, batchMax: config.detector.batchMax, framesPerRun: 128, repetitions: 3 });
+}, { cores, batchMax: config.detector.batchMax, framesPerRun: 96, repetitions: 5 });
 
 console.log('wire format ...');
 const wire = await measureWireFormat(decoded.kept, size);

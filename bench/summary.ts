@@ -33,6 +33,10 @@ export interface BenchSummary {
     timelineSource: string;
   };
   rssMb: Record<string, number>;
+  /** CPU seconds used during the job by each role, the processor's ffmpeg, and the stack (shared with anything else using it). */
+  cpuSeconds: Record<string, number>;
+  /** cores × job wall seconds: what there was to share. */
+  cpuSecondsAvailable: number;
   stageMs: {
     upload: number;
     queue: number;
@@ -101,6 +105,8 @@ export function buildSummary(i: SummaryInputs): BenchSummary {
       timelineSource: e2e.detector.source,
     },
     rssMb: roundAll(e2e.rssMb, 0),
+    cpuSeconds: roundAll(e2e.cpuSeconds),
+    cpuSecondsAvailable: round((i.machine.cpus * e2e.e2eMs) / 1000),
     stageMs: {
       upload: ms(e2e.timeline.uploadMs),
       queue: ms(e2e.timeline.queueMs),
@@ -121,7 +127,12 @@ export function buildSummary(i: SummaryInputs): BenchSummary {
       jpegEncodeMs: round(i.wire.jpegEncodeMs, 3),
       jpegDecodeMs: round(i.wire.jpegDecodeMs, 3),
       tensorFillMs: round(i.wire.tensorFillMs, 3),
-      jpegCostFactor: round(i.wire.jpegCostFactor),
+      rawPublishMs: round(i.wire.rawPublishMs, 3),
+      rawPublishCpuMs: round(i.wire.rawPublishCpuMs, 3),
+      jpegPublishMs: round(i.wire.jpegPublishMs, 3),
+      jpegPublishCpuMs: round(i.wire.jpegPublishCpuMs, 3),
+      rawPathCpuMs: round(i.wire.rawPathCpuMs, 3),
+      jpegPathCpuMs: round(i.wire.jpegPathCpuMs, 3),
     },
     benchSeconds: round((Date.now() - i.startedAt) / 1000, 0),
   };

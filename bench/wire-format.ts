@@ -1,10 +1,12 @@
 import sharp from 'sharp';
 import { writeFrameToTensor } from '../src/detector/tensor.js';
+import { measurePublish } from './wire-transfer.js';
 
 /**
  * What a frame costs on the wire between processor and detector: raw BGR (what vdet sends) against JPEG
- * (sharp, quality 90). Per frame: bytes, the processor's extra encode, the detector's extra decode, and the tensor
- * fill both paths pay. Timings are one frame at a time (the latency each role adds), mean over every frame.
+ * (sharp, quality 90). Per frame: bytes, the processor's extra encode, publishing through Kafka, the detector's
+ * extra decode, and the tensor fill both paths pay. Timings are one frame at a time (the latency each role adds),
+ * mean over every frame.
  */
 export interface WireResult {
   frameSize: string;
@@ -18,8 +20,15 @@ export interface WireResult {
   jpegDecodeMs: number;
   /** writeFrameToTensor: packed BGR bytes → float32 NCHW slot, the only per-frame work of the raw path. */
   tensorFillMs: number;
-  /** Per-frame CPU time of the JPEG path (encode + decode + fill) ÷ that of the raw path (fill). */
-  jpegCostFactor: number;
+  /** Publishing 16-frame chunks through vdet's KafkaBus (acks=all), per frame: wall and CPU time. */
+  rawPublishMs: number;
+  rawPublishCpuMs: number;
+  jpegPublishMs: number;
+  jpegPublishCpuMs: number;
+  /** CPU per frame, raw path: publish + fill. */
+  rawPathCpuMs: number;
+  /** CPU per frame, JPEG path: encode + publish + decode + fill. */
+  jpegPathCpuMs: number;
   /** A 16-frame chunk (VDET_CHUNK_FRAMES default) in each format. */
   chunkRawBytes: number;
   chunkJpegBytes: number;
@@ -39,6 +48,7 @@ export async function measureWireFormat(frames: readonly Buffer[], size: number)
   let encodeMs = 0;
   let decodeMs = 0;
   let jpegBytes = 0;
+  const jpegs: Buffer[] = [];
   for (const frame of frames) {
     const t0 = performance.now();
     const jpeg = await encode(frame);
@@ -49,6 +59,7 @@ export async function measureWireFormat(frames: readonly Buffer[], size: number)
     encodeMs += t1 - t0;
     decodeMs += t2 - t1;
     jpegBytes += jpeg.length;
+    jpegs.push(jpeg);
   }
 
   const fills = Math.max(200, frames.length);
@@ -56,6 +67,7 @@ export async function measureWireFormat(frames: readonly Buffer[], size: number)
   for (let i = 0; i < fills; i++) writeFrameToTensor(frames[i % frames.length]!, tensor, 0, size, size);
   const tensorFillMs = (performance.now() - t0) / fills;
 
+  const publish = await measurePublish(frames, jpegs, 6);
   const n = frames.length;
   const mean = { bytes: jpegBytes / n, encode: encodeMs / n, decode: decodeMs / n };
   return {
@@ -67,7 +79,12 @@ export async function measureWireFormat(frames: readonly Buffer[], size: number)
     jpegEncodeMs: mean.encode,
     jpegDecodeMs: mean.decode,
     tensorFillMs,
-    jpegCostFactor: (mean.encode + mean.decode + tensorFillMs) / tensorFillMs,
+    rawPublishMs: publish.raw.wallMs,
+    rawPublishCpuMs: publish.raw.cpuMs,
+    jpegPublishMs: publish.jpeg.wallMs,
+    jpegPublishCpuMs: publish.jpeg.cpuMs,
+    rawPathCpuMs: publish.raw.cpuMs + tensorFillMs,
+    jpegPathCpuMs: mean.encode + publish.jpeg.cpuMs + mean.decode + tensorFillMs,
     chunkRawBytes: frames[0]!.length * CHUNK_FRAMES,
     chunkJpegBytes: Math.round(mean.bytes * CHUNK_FRAMES),
   };

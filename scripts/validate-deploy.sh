@@ -209,6 +209,13 @@ step_docker() {
     if [[ -f $model ]]; then
       node dist/src/cli.js model fetch "$model" --sha256 "$sha" --out "$WORK/models/yolox_nano.onnx" >/dev/null \
         || { echo "vdet model fetch refused $model with the configmap's VDET_MODEL_SHA256" >&2; exit 1; }
+      # onnxruntime's native binding still loads from the trimmed node_modules and runs the model on the CPU.
+      node --input-type=module -e "
+        import * as ort from 'onnxruntime-node';
+        await ort.InferenceSession.create(process.argv[1], { executionProviders: ['cpu'] });" "$WORK/models/yolox_nano.onnx" \
+        || { echo 'onnxruntime-node cannot load the model from the pruned copy' >&2; exit 1; }
+    else
+      log "docker: no $model: skipped the model fetch and onnxruntime checks"
     fi
   )
   log "docker: the Dockerfile's install and build steps work; the pruned app starts"

@@ -3,7 +3,7 @@ import type { Config } from '../shared/config.js';
 import { decodeChunk, frameBytes, type Chunk } from '../shared/contracts/chunk.js';
 import { ChunkOutcome, type FrameDetections } from '../shared/contracts/messages.js';
 import { sendToDeadLetters } from '../shared/dead-letter.js';
-import { VdetError, isVdetError, toFailureReason } from '../shared/errors.js';
+import { VdetError, toFailureReason } from '../shared/errors.js';
 import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.js';
 import type { ProgressStore } from '../shared/progress.js';
 import { groupId, type TopicNames } from '../shared/topics.js';
@@ -65,29 +65,16 @@ export function createDetector(deps: DetectorDeps) {
     })));
   }
 
+  /** Detects a chunk's frames and reports them; a bad chunk or a failed run is retried or given up (giveUp). */
   async function handle(message: IncomingMessage): Promise<void> {
-    let chunk: Chunk;
-    try {
-      chunk = decodeChunk(message.value);
-      if (chunk.header.frameWidth !== config.model.inputSize || chunk.header.frameHeight !== config.model.inputSize) {
-        throw new VdetError('VDET_MESSAGE_INVALID', `Chunk frames are ${chunk.header.frameWidth}x${chunk.header.frameHeight}; the model takes ${config.model.inputSize}x${config.model.inputSize}.`);
-      }
-    } catch (error) {
-      await sendToDeadLetters(bus, topics.dlq, log, message, error);
-      return;
-    }
+    const chunk = decodeChunk(message.value);
     const { header } = chunk;
-    if (await deps.progress.isCancelled(header.jobId)) return; // deleted by its owner: nothing to detect or report
-    let outcome: ChunkOutcome;
-    try {
-      const frames = await detect(chunk);
-      outcome = { v: 1, kind: 'chunk', jobId: header.jobId, tenant: header.tenant, chunk: header.chunk, frames };
-    } catch (error) {
-      if (isVdetError(error) && error.retriable) throw error;
-      log.error({ jobId: header.jobId, chunk: header.chunk, err: error }, 'chunk failed');
-      await sendToDeadLetters(bus, topics.dlq, log, message, error);
-      outcome = { v: 1, kind: 'chunk-failed', jobId: header.jobId, tenant: header.tenant, chunk: header.chunk, error: toFailureReason(error) };
+    if (header.frameWidth !== config.model.inputSize || header.frameHeight !== config.model.inputSize) {
+      throw new VdetError('VDET_MESSAGE_INVALID', `Chunk frames are ${header.frameWidth}x${header.frameHeight}; the model takes ${config.model.inputSize}x${config.model.inputSize}.`);
     }
+    if (await deps.progress.isCancelled(header.jobId)) return; // deleted by its owner: nothing to detect or report
+    const frames = await detect(chunk);
+    const outcome: ChunkOutcome = { v: 1, kind: 'chunk', jobId: header.jobId, tenant: header.tenant, chunk: header.chunk, frames };
     await bus.send(topics.detections, [{ key: header.jobId, value: ChunkOutcome.encode(outcome) }]);
   }
 
@@ -99,6 +86,20 @@ export function createDetector(deps: DetectorDeps) {
         topics: [topics.chunks],
         concurrency: config.detector.chunksInFlight,
         handle,
+        giveUp: async (message, error, attempts) => {
+          await sendToDeadLetters(bus, topics.dlq, log, message, error, attempts);
+          const header = (() => {
+            try {
+              return decodeChunk(message.value).header;
+            } catch {
+              return undefined; // unreadable: its job is failed by the reaper
+            }
+          })();
+          if (header) {
+            const outcome: ChunkOutcome = { v: 1, kind: 'chunk-failed', jobId: header.jobId, tenant: header.tenant, chunk: header.chunk, error: toFailureReason(error) };
+            await bus.send(topics.detections, [{ key: header.jobId, value: ChunkOutcome.encode(outcome) }]);
+          }
+        },
       });
       log.info({ devices: deps.runners.map((r) => `${r.name} (${r.batchMode}, batch ≤ ${r.maxBatch})`) }, 'detector consuming chunks');
     },

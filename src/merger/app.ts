@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../shared/config.js';
 import { ChunkOutcome, type ChunkDone } from '../shared/contracts/messages.js';
 import { sendToDeadLetters } from '../shared/dead-letter.js';
+import { toFailureReason } from '../shared/errors.js';
 import type { JobStore } from '../shared/job-store.js';
 import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.js';
 import { chunkId, frameId, type Store } from '../shared/mongo.js';
@@ -30,13 +31,7 @@ export function createMerger(deps: MergerDeps) {
   let reaper: NodeJS.Timeout | undefined;
 
   async function handle(message: IncomingMessage): Promise<void> {
-    let outcome: ChunkOutcome;
-    try {
-      outcome = ChunkOutcome.decode(message.value);
-    } catch (error) {
-      await sendToDeadLetters(bus, topics.dlq, log, message, error);
-      return;
-    }
+    const outcome = ChunkOutcome.decode(message.value); // a bad message is fatal: given up (dead letter, job failed)
     switch (outcome.kind) {
       case 'chunk':
         await mergeChunk(outcome);
@@ -128,6 +123,12 @@ export function createMerger(deps: MergerDeps) {
         topics: [topics.detections],
         concurrency: 4,
         handle,
+        giveUp: async (message, error, attempts) => {
+          await sendToDeadLetters(bus, topics.dlq, log, message, error, attempts);
+          if (message.key && (await jobs.fail(message.key, toFailureReason(error)))) {
+            await publish(message.key, { type: 'failed', status: 'failed' });
+          }
+        },
       });
       reaper = setInterval(() => void reap().catch((error: unknown) => log.error({ err: error }, 'reaper failed')),
         config.merger.reaperIntervalS * 1000);

@@ -41,14 +41,7 @@ export function createProcessor(deps: ProcessorDeps) {
   };
 
   async function handle(message: IncomingMessage): Promise<void> {
-    let job: JobMessage;
-    try {
-      job = JobMessage.decode(message.value);
-    } catch (error) {
-      await sendToDeadLetters(bus, topics.dlq, log, message, error);
-      if (message.key) await deps.jobs.fail(message.key, toFailureReason(error));
-      return;
-    }
+    const job = JobMessage.decode(message.value); // a bad message is fatal: given up (dead letter, job failed)
     const jobLog = log.child({ jobId: job.jobId, tenant: job.tenant });
     const record = await deps.jobs.getById(job.jobId);
     if (!record || record.status === 'done' || record.status === 'failed') {
@@ -70,7 +63,7 @@ export function createProcessor(deps: ProcessorDeps) {
         await deps.jobs.fail(job.jobId, toFailureReason(error));
         return;
       }
-      throw error; // retriable: the message is redelivered and the job re-run from the start
+      throw error; // retried (the job re-runs from the start, producing the same chunks), or given up
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -140,6 +133,10 @@ export function createProcessor(deps: ProcessorDeps) {
         topics: [topics.jobs],
         concurrency: 2,
         handle,
+        giveUp: async (message, error, attempts) => {
+          await sendToDeadLetters(bus, topics.dlq, log, message, error, attempts);
+          if (message.key) await deps.jobs.fail(message.key, toFailureReason(error));
+        },
       });
       log.info('processor consuming jobs');
     },

@@ -68,7 +68,7 @@ export function probeMedia(path: string, limits: MediaLimits): Promise<ProbeResu
           return;
         }
         try {
-          resolve(interpretProbe(JSON.parse(stdout) as FfprobeJson));
+          resolve(interpretProbe(JSON.parse(stdout) as FfprobeJson, stderr));
         } catch (cause) {
           reject(cause instanceof VdetError ? cause : new VdetError('VDET_MEDIA_UNREADABLE', 'The file could not be probed.', { cause }));
         }
@@ -76,10 +76,15 @@ export function probeMedia(path: string, limits: MediaLimits): Promise<ProbeResu
   });
 }
 
-export function interpretProbe(probe: FfprobeJson): ProbeResult {
+export function interpretProbe(probe: FfprobeJson, stderr = ''): ProbeResult {
   const formatName = probe.format?.format_name ?? '';
   const video = probe.streams?.find((s) => s.codec_type === 'video' && (s.width ?? 0) > 0 && (s.height ?? 0) > 0);
-  if (!video) throw new VdetError('VDET_MEDIA_UNREADABLE', 'The file has no video stream or image.');
+  if (!video) {
+    // ffprobe declines pictures over -max_pixels; say so instead of "no picture".
+    const oversized = /Picture size (\d+)x(\d+) is invalid/.exec(stderr);
+    if (oversized) throw new VdetError('VDET_MEDIA_LIMIT', `The picture is ${oversized[1]}x${oversized[2]}, more pixels than accepted.`);
+    throw new VdetError('VDET_MEDIA_UNREADABLE', 'The file has no video stream or image.');
+  }
   const isImage = formatName.endsWith('_pipe');
   const fps = isImage ? 0 : parseRate(video.avg_frame_rate) || parseRate(video.r_frame_rate);
   const durationS = Number(video.duration ?? probe.format?.duration ?? 0) || 0;

@@ -2,7 +2,11 @@ import { Kafka, logLevel, Partitioners, type Consumer, type IHeaders, type Produ
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { VdetError } from './errors.js';
+import { runWithRetry } from './retry.js';
 import type { TopicNames } from './topics.js';
+
+/** Attempts for an unexpected (non-outage) failure before a message is given up. */
+const MAX_ATTEMPTS = 5;
 
 /**
  * vdet's Kafka adapter. kafkajs is in maintenance mode upstream, so nothing outside this file imports it: roles
@@ -31,9 +35,12 @@ export interface ConsumeOptions {
   concurrency: number;
   /**
    * Called once per message; the offset is committed only after it resolves, so whatever it writes must be
-   * acknowledged before it returns. A throw is retried by kafkajs with backoff (the message is redelivered).
+   * acknowledged before it returns. A throw is retried as src/shared/retry.ts says (outages without bound, other
+   * errors a few times), then handed to `giveUp`.
    */
   handle(message: IncomingMessage): Promise<void>;
+  /** The message cannot be processed: dead-letter it and fail its job. Its offset is committed afterwards. */
+  giveUp(message: IncomingMessage, error: unknown, attempts: number): Promise<void>;
 }
 
 export interface ConsumerHandle {
@@ -67,6 +74,7 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
   let producerReady: Promise<Producer> | undefined;
   let admin: Admin | undefined;
   const consumers = new Set<Consumer>();
+  let stopping = false;
 
   const getProducer = () => {
     producerReady ??= (async () => {
@@ -116,16 +124,21 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
         partitionsConsumedConcurrently: options.concurrency,
         eachMessage: async ({ topic, partition, message, heartbeat }) => {
           const timer = setInterval(() => void heartbeat().catch(() => undefined), 2_000);
+          const incoming: IncomingMessage = {
+            topic,
+            partition,
+            offset: message.offset,
+            key: message.key?.toString('utf8'),
+            value: message.value,
+            headers: headersToStrings(message.headers),
+            timestamp: message.timestamp,
+          };
           try {
-            await options.handle({
-              topic,
-              partition,
-              offset: message.offset,
-              key: message.key?.toString('utf8'),
-              value: message.value,
-              headers: headersToStrings(message.headers),
-              timestamp: message.timestamp,
-            });
+            await runWithRetry(
+              () => options.handle(incoming),
+              (error, attempts) => options.giveUp(incoming, error, attempts),
+              { maxAttempts: MAX_ATTEMPTS, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), stopping: () => stopping },
+            );
           } finally {
             clearInterval(timer);
           }
@@ -134,6 +147,7 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
       const topics = options.topics.map((topic) => ({ topic }));
       return {
         stop: async () => {
+          stopping = true;
           consumers.delete(consumer);
           await consumer.disconnect();
         },
@@ -174,6 +188,7 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
     },
 
     async close() {
+      stopping = true;
       const steps = [
         ...[...consumers].map((c) => () => c.disconnect()),
         () => producer?.disconnect(),
