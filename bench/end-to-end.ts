@@ -5,7 +5,7 @@ import { MongoClient } from 'mongodb';
 import { topicNames } from '../src/shared/topics.js';
 import { imagePath } from '../tests/helpers/paths.js';
 import { apiUrl, startRole, type RunningRole } from '../tests/helpers/roles.js';
-import { createTestEnv } from '../tests/helpers/stack.js';
+import { createTestEnv, type TestEnv } from '../tests/helpers/stack.js';
 import { cpuSecondsBetween, sampleCpu, stackPids } from './cpu.js';
 import { detectionTimes } from './kafka-timeline.js';
 
@@ -74,7 +74,68 @@ function splitLine(log: string, jobId: string): { at: number; decodeMs: number }
   return undefined;
 }
 
-interface JobTimes { createdAt: Date; startedAt: Date; finishedAt: Date; progress: { framesDone: number }; media: { durationMs: number } }
+interface JobTimes { _id: string; createdAt: Date; startedAt: Date; finishedAt: Date; progress: { framesDone: number }; media: { durationMs: number } }
+interface ChunkTimes { chunk: number; frames: number; mergedAt: number; /** When the detector published its result. */ at: number }
+
+/** What MongoDB and the detections topic say about a finished job; chunks sorted by when the detector finished them. */
+async function readJobTimes(config: TestEnv['config'], jobId: string) {
+  const mongo = await new MongoClient(config.mongo.url).connect();
+  try {
+    const db = mongo.db(config.mongo.database);
+    const job = await db.collection<JobTimes>('jobs').findOne({ _id: jobId });
+    if (!job?.finishedAt) throw new Error(`job ${jobId} has no finishedAt`);
+    const merged = await db.collection('job_chunks').find({ jobId }, { projection: { chunk: 1, frames: 1, mergedAt: 1 } }).toArray();
+    const kafka = await detectionTimes(config, topicNames(config.kafka.topicPrefix).detections, jobId, merged.length);
+    const source: 'kafka' | 'mongo' = kafka.size === merged.length ? 'kafka' : 'mongo'; // mongo: mergedAt stands in
+    const chunks: ChunkTimes[] = merged.map((c) => {
+      const mergedAt = (c['mergedAt'] as Date).getTime();
+      const chunk = c['chunk'] as number;
+      return { chunk, frames: c['frames'] as number, mergedAt, at: source === 'kafka' ? kafka.get(chunk)! : mergedAt };
+    });
+    return { job, chunks: chunks.sort((a, b) => a.at - b.at), source };
+  } finally {
+    await mongo.close();
+  }
+}
+
+type Measured = Pick<EndToEndResult, 'jobId' | 'rssMb' | 'cpuSeconds'> & { t0: number; processorLog: string };
+
+function analyse(m: Measured, { job, chunks, source }: Awaited<ReturnType<typeof readJobTimes>>): EndToEndResult {
+  const first = chunks[0]!;
+  const last = chunks.at(-1)!;
+  const split = splitLine(m.processorLog, m.jobId);
+  const decodeStart = split ? split.at - split.decodeMs : job.startedAt.getTime();
+  const decodeEnd = split?.at ?? decodeStart;
+  const frames = job.progress.framesDone;
+  const framesWhileDecoding = chunks.filter((c) => c.at <= decodeEnd).reduce((n, c) => n + c.frames, 0);
+  const lags = chunks.map((c) => c.mergedAt - c.at);
+  return {
+    jobId: m.jobId,
+    frames,
+    chunks: chunks.length,
+    videoMs: job.media.durationMs,
+    e2eMs: job.finishedAt.getTime() - m.t0,
+    rssMb: m.rssMb,
+    cpuSeconds: m.cpuSeconds,
+    timeline: {
+      uploadMs: job.createdAt.getTime() - m.t0,
+      queueMs: job.startedAt.getTime() - job.createdAt.getTime(),
+      fetchProbeMs: decodeStart - job.startedAt.getTime(),
+      decodeAndDetectMs: last.at - decodeStart,
+      mergeTailMs: job.finishedAt.getTime() - last.at,
+    },
+    decodeMs: split?.decodeMs,
+    detector: {
+      firstResultMs: first.at - decodeStart,
+      tailAfterDecodeMs: last.at - decodeEnd,
+      steadyFps: (frames - first.frames) / ((last.at - first.at) / 1000),
+      whileDecodingFps: framesWhileDecoding / ((decodeEnd - decodeStart) / 1000),
+      afterDecodingFps: (frames - framesWhileDecoding) / ((last.at - decodeEnd) / 1000),
+      source,
+    },
+    merge: { meanChunkLagMs: lags.reduce((a, b) => a + b, 0) / lags.length, maxChunkLagMs: Math.max(...lags) },
+  };
+}
 
 export async function runEndToEnd(video: string, timeoutMs: number): Promise<EndToEndResult> {
   const key = `vdet_bench_${randomBytes(12).toString('hex')}`;
@@ -87,60 +148,21 @@ export async function runEndToEnd(video: string, timeoutMs: number): Promise<End
       if (i > 300) throw new Error('the api did not become ready in 60 s');
       await new Promise((r) => setTimeout(r, 200));
     }
-    await waitForEnd(api, await submit(api, imagePath('dog')), 120_000);
+    await waitForEnd(api, await submit(api, imagePath('dog')), 120_000); // warm-up
 
     const pids = { ...Object.fromEntries(roles.map((r) => [r.role, r.child.pid])), ...stackPids() };
     const cpuBefore = sampleCpu(pids);
     const t0 = Date.now();
     const jobId = await submit(api, video);
     await waitForEnd(api, jobId, timeoutMs);
-    const cpuSeconds = cpuSecondsBetween(cpuBefore, sampleCpu(pids));
-    const rssMb = Object.fromEntries(roles.map((r) => [r.role, peakRssMb(r.child.pid)]));
-
-    const mongo = await new MongoClient(stack.config.mongo.url).connect();
-    const db = mongo.db(stack.config.mongo.database);
-    const job = (await db.collection<{ _id: string }>('jobs').findOne({ _id: jobId })) as unknown as JobTimes;
-    const merged = await db.collection('job_chunks').find({ jobId }, { projection: { chunk: 1, frames: 1, mergedAt: 1 } }).toArray();
-    await mongo.close();
-    const chunks = merged.map((c) => ({ chunk: c['chunk'] as number, frames: c['frames'] as number, mergedAt: (c['mergedAt'] as Date).getTime() }));
-
-    const kafkaTimes = await detectionTimes(stack.config, topicNames(stack.config.kafka.topicPrefix).detections, jobId, chunks.length);
-    const source = kafkaTimes.size === chunks.length ? 'kafka' : 'mongo';
-    const detected = chunks.map((c) => ({ ...c, at: source === 'kafka' ? kafkaTimes.get(c.chunk)! : c.mergedAt })).sort((a, b) => a.at - b.at);
-    const first = detected[0]!;
-    const last = detected.at(-1)!;
-    const split = splitLine(roles.find((r) => r.role === 'processor')!.output(), jobId);
-    const decodeStart = split ? split.at - split.decodeMs : job.startedAt.getTime();
-    const decodeEnd = split?.at ?? decodeStart;
-    const framesWhileDecoding = detected.filter((c) => c.at <= decodeEnd).reduce((n, c) => n + c.frames, 0);
-    const lags = detected.map((c) => c.mergedAt - c.at);
-    const frames = job.progress.framesDone;
-    return {
+    const measured: Measured = {
       jobId,
-      frames,
-      chunks: chunks.length,
-      videoMs: job.media.durationMs,
-      e2eMs: job.finishedAt.getTime() - t0,
-      rssMb,
-      cpuSeconds,
-      timeline: {
-        uploadMs: job.createdAt.getTime() - t0,
-        queueMs: job.startedAt.getTime() - job.createdAt.getTime(),
-        fetchProbeMs: decodeStart - job.startedAt.getTime(),
-        decodeAndDetectMs: last.at - decodeStart,
-        mergeTailMs: job.finishedAt.getTime() - last.at,
-      },
-      decodeMs: split?.decodeMs,
-      detector: {
-        firstResultMs: first.at - decodeStart,
-        tailAfterDecodeMs: last.at - decodeEnd,
-        steadyFps: (frames - first.frames) / ((last.at - first.at) / 1000),
-        whileDecodingFps: framesWhileDecoding / ((decodeEnd - decodeStart) / 1000),
-        afterDecodingFps: (frames - framesWhileDecoding) / ((last.at - decodeEnd) / 1000),
-        source,
-      },
-      merge: { meanChunkLagMs: lags.reduce((a, b) => a + b, 0) / lags.length, maxChunkLagMs: Math.max(...lags) },
+      t0,
+      cpuSeconds: cpuSecondsBetween(cpuBefore, sampleCpu(pids)),
+      rssMb: Object.fromEntries(roles.map((r) => [r.role, peakRssMb(r.child.pid)])),
+      processorLog: roles.find((r) => r.role === 'processor')!.output(),
     };
+    return analyse(measured, await readJobTimes(stack.config, jobId));
   } catch (error) {
     for (const role of roles) console.error(`--- ${role.role} (last lines)\n${role.output().slice(-2000)}`);
     throw error;

@@ -87,9 +87,10 @@ Measured by \`npm run bench\` (scripts/bench.sh → bench/run.ts), which rewrite
 ## Raw model
 
 The model alone (\`loadBatchableSession\`, \`writeFrameToTensor\`, \`decodeYolox\`), no Kafka, no I/O: 96 frames a
-run, five rounds over all configurations in turn, the best round of each. "one thread" runs every session on the main event loop, as the detector does with
-\`VDET_DEVICES=cpu:N\`; "workers" gives each session its own thread. The stall column is how long the event loop
-(in the detector: Kafka fetches, produces and heartbeats) waits while the model runs.
+run, five rounds over all configurations in turn, the best round of each. "one thread" runs every session on the
+main event loop, as the detector does with \`VDET_DEVICES=cpu:N\`; "workers" gives each session its own thread.
+The stall column is how long the event loop (in the detector: Kafka fetches, produces and heartbeats) waits while
+the model runs.
 
 ${rawTable}
 

@@ -19,7 +19,7 @@
  *
  * Every command prints one line per problem and exits 1 when there is any.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
@@ -30,6 +30,13 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 const asObj = (v: unknown): Obj => (isObj(v) ? v : {});
 const asArr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** Writes through a temporary name, so that a concurrent run never reads half a schema from the shared cache. */
+function writeAtomically(file: string, text: string): void {
+  const partial = `${file}.${process.pid}.partial`;
+  writeFileSync(partial, text);
+  renameSync(partial, file);
+}
 
 const problems: string[] = [];
 const problem = (where: string, what: string) => problems.push(`${where}: ${what}`);
@@ -186,7 +193,7 @@ function standaloneSchemas(localStrictDir: string, outDir: string, files: string
       pending.push(...[...needed].filter((d) => !before.has(d)));
     }
     out['$defs'] = closure;
-    writeFileSync(path.join(outDir, name), JSON.stringify(out));
+    writeAtomically(path.join(outDir, name), JSON.stringify(out));
   }
 }
 
@@ -217,7 +224,7 @@ function crdToJsonSchema(crdFile: string, outDir: string): void {
       const schema = asObj(asObj(version['schema'])['openAPIV3Schema']);
       if (Object.keys(schema).length === 0) continue;
       const name = schemaFileName({ kind, apiVersion: `${group}/${String(version['name'])}` })!;
-      writeFileSync(path.join(outDir, name), JSON.stringify({ $schema: 'http://json-schema.org/draft-07/schema#', ...strict(schema) as Obj }));
+      writeAtomically(path.join(outDir, name), JSON.stringify({ $schema: 'http://json-schema.org/draft-07/schema#', ...strict(schema) as Obj }));
       written += 1;
     }
   }

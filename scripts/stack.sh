@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Local dev stack without docker: Kafka (KRaft), FerretDB (MongoDB wire, SQLite) and Redis on loopback.
-#   scripts/stack.sh up | down [--purge] | status
+#   scripts/stack.sh up | down [--purge] | stop kafka|ferretdb|redis | status
 # Runtime data, logs and pid files live in <repo>/.stack/; downloaded and built artifacts are cached in
 # ${VDET_CACHE:-~/.cache/vdet} so other clones on the same machine reuse them.
 set -euo pipefail
@@ -249,6 +249,8 @@ cmd_status() {
 case "${1:-}" in
   up) cmd_up ;;
   down) shift; cmd_down "$@" ;;
+  stop) [[ ${2:-} =~ ^(kafka|ferretdb|redis)$ ]] || { echo "usage: $0 stop kafka|ferretdb|redis" >&2; exit 2; }
+        lock; stop_one "$2" ;;
   status) cmd_status ;;
-  *) echo "usage: $0 up | down [--purge] | status" >&2; exit 2 ;;
+  *) echo "usage: $0 up | down [--purge] | stop SERVICE | status" >&2; exit 2 ;;
 esac

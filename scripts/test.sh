@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # The one test command (npm test): typecheck, lint, build, start the local stack if it is down, run every test.
-# `npm run test:unit` runs only the tests that need no services.
+# `npm run test:unit` runs only the tests that need no services; `npm run test:faults` only the fault suite
+# (`npm test` runs it too, last: it stops and restarts the stack's services).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-all}
 
 unit_tests=$(find tests -name '*.test.ts' ! -name '*.int.test.ts' | sort)
 int_tests=$(find tests -name '*.int.test.ts' | sort)
+fault_tests=$(find tests -name '*.fault.test.ts' | sort)
 
 echo "== typecheck"; npx tsc --noEmit -p .
 echo "== lint"; npx eslint .
 echo "== build"; npm run -s build
 
-if [ "$mode" = unit ]; then
-  files=$unit_tests
-else
-  echo "== stack"; bash scripts/stack.sh up
-  files="$unit_tests $int_tests"
-fi
+case "$mode" in
+  unit) files=$unit_tests ;;
+  faults) files=$fault_tests ;;
+  *) files="$unit_tests $int_tests $fault_tests" ;;
+esac
+if [ "$mode" != unit ]; then echo "== stack"; bash scripts/stack.sh up; fi
 echo "== tests"
 # One file at a time: integration files start real processes and share the machine's two cores.
 exec node --import tsx --test --test-concurrency=1 --test-timeout=600000 $files

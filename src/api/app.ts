@@ -17,6 +17,9 @@ import { registerAuth } from './auth.js';
 import { JobEventHub } from './job-events.js';
 import { sendProblem } from './problem.js';
 import { jobResultRoutes } from './routes/job-results.js';
+import { streamRoutes } from './routes/streams.js';
+import { StreamSettingsSchema } from '../shared/contracts/stream.js';
+import type { StreamStore } from '../shared/stream-store.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { ProblemSchema } from './schemas.js';
@@ -30,6 +33,7 @@ export interface ApiDeps {
   progress: ProgressStore;
   redis: Redis;
   apiKeys: ApiKeyStore;
+  streams: StreamStore;
   topics: TopicNames;
   /** The model's labels: job options name classes from them. */
   labels: readonly string[];
@@ -77,6 +81,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       tags: [
         { name: 'jobs', description: 'Uploaded videos and images' },
         { name: 'results', description: 'Detections, summaries and live progress of a job' },
+        { name: 'streams', description: 'Live streams pushed to Kafka: stats, settings, detections, live events' },
         { name: 'health', description: 'Probes (no key needed)' },
       ],
       components: {
@@ -89,6 +94,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
   app.addSchema(ProblemSchema);
   app.addSchema(JobOptionsSchema);
+  app.addSchema(StreamSettingsSchema);
   registerAuth(app as unknown as FastifyInstance, deps.apiKeys, deps.redis, deps.config.http.rateLimitPerMinute);
   const events = new JobEventHub(deps.redis, deps.config.redis);
   app.addHook('onClose', async () => events.close());
@@ -98,5 +104,6 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, deps);
   await app.register(jobRoutes, deps);
   await app.register(jobResultRoutes, { ...deps, events });
+  await app.register(streamRoutes, { ...deps, events });
   return app as unknown as FastifyInstance;
 }

@@ -1,25 +1,26 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
-import { jobEventsChannel, type JobEvent } from '../shared/progress.js';
+import type { StreamResult } from '../shared/contracts/stream.js';
+import { jobEventsChannel, streamEventsChannel, type JobEvent } from '../shared/progress.js';
 
-type Listener = (event: JobEvent) => void;
+type Listener<T> = (event: T) => void;
 
 /**
- * Live job events for server-sent events, from Redis pub/sub: the merger publishes on whichever machine it runs,
+ * Live job events and stream results for server-sent events, from Redis pub/sub: the merger publishes on whichever machine it runs,
  * and every api process subscribes, so a client may be connected to any replica. One subscriber connection per
  * process, one Redis subscription per watched job however many clients watch it.
  */
 export class JobEventHub {
   private readonly subscriber: Redis;
-  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly listeners = new Map<string, Set<Listener<unknown>>>();
 
   constructor(redis: Redis, private readonly config: Config['redis']) {
     this.subscriber = redis.duplicate({ keyPrefix: '', enableOfflineQueue: true });
     this.subscriber.on('error', () => undefined);
     this.subscriber.on('message', (channel: string, message: string) => {
-      let event: JobEvent;
+      let event: unknown;
       try {
-        event = JSON.parse(message) as JobEvent;
+        event = JSON.parse(message);
       } catch {
         return;
       }
@@ -28,8 +29,16 @@ export class JobEventHub {
   }
 
   /** Starts listening to a job; the returned function stops. */
-  async watch(jobId: string, listener: Listener): Promise<() => Promise<void>> {
-    const channel = jobEventsChannel(this.config, jobId);
+  watch(jobId: string, listener: Listener<JobEvent>): Promise<() => Promise<void>> {
+    return this.listen(jobEventsChannel(this.config, jobId), listener as Listener<unknown>);
+  }
+
+  /** Starts listening to a stream's results; the returned function stops. */
+  watchStream(stream: string, listener: Listener<StreamResult>): Promise<() => Promise<void>> {
+    return this.listen(streamEventsChannel(this.config, stream), listener as Listener<unknown>);
+  }
+
+  private async listen(channel: string, listener: Listener<unknown>): Promise<() => Promise<void>> {
     let set = this.listeners.get(channel);
     if (!set) {
       set = new Set();

@@ -6,7 +6,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyRequest } from 'fastify';
 import type { ObjectId } from 'mongodb';
 import { JobOptionsSchema, crossCheckOptions, type JobOptions } from '../shared/contracts/job-options.js';
-import { sniffMedia } from './media-sniff.js';
+import { sniffMedia } from '../shared/media-sniff.js';
 import { VdetError } from '../shared/errors.js';
 import type { Store } from '../shared/mongo.js';
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config.js';
 import { decodeChunk, frameBytes, type Chunk } from '../shared/contracts/chunk.js';
-import { ChunkOutcome, type FrameDetections } from '../shared/contracts/messages.js';
+import { ChunkOutcome, type Detection, type FrameDetections } from '../shared/contracts/messages.js';
 import { sendToDeadLetters } from '../shared/dead-letter.js';
 import { VdetError, toFailureReason } from '../shared/errors.js';
 import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.js';
@@ -38,31 +38,38 @@ export function createDetector(deps: DetectorDeps) {
   });
   let consumer: ConsumerHandle | undefined;
 
-  /** Runs every frame of a chunk through the model; resolves with the frames' detections in order. */
-  function detect(chunk: Chunk): Promise<FrameDetections[]> {
+  /** Runs every frame of a chunk through the model; resolves with each frame's detections, in order. */
+  function detect(chunk: Chunk): Promise<Detection[][]> {
     const { header, pixels } = chunk;
     const size = frameBytes(header);
-    const decodeOptions = {
-      minScore: header.minScore,
-      nmsIou: NMS_IOU,
-      scale: header.scale,
-      sourceWidth: header.sourceWidth,
-      sourceHeight: header.sourceHeight,
-      labels,
-    };
-    return Promise.all(header.frames.map((frame, i) => new Promise<FrameDetections>((resolve, reject) => {
+    return Promise.all(header.frames.map((frame, i) => new Promise<Detection[]>((resolve, reject) => {
+      // Stream frames each carry their own size; a file's frames share the chunk's.
+      const sourceWidth = frame.stream?.sourceWidth ?? header.sourceWidth;
+      const sourceHeight = frame.stream?.sourceHeight ?? header.sourceHeight;
+      const decodeOptions = { minScore: header.minScore, nmsIou: NMS_IOU, scale: frame.stream?.scale ?? header.scale, sourceWidth, sourceHeight, labels };
       const item: BatchItem = {
         queue: header.jobId,
+        urgent: header.source === 'stream',
         pixels: pixels.subarray(i * size, (i + 1) * size),
-        finish: (output, offset) => resolve({
-          frame: frame.frame,
-          ptsMs: frame.ptsMs,
-          detections: applyDetectionFilter(decodeYolox(output, offset, grid, decodeOptions), header.filter, header.sourceWidth, header.sourceHeight),
-        }),
+        finish: (output, offset) => resolve(applyDetectionFilter(decodeYolox(output, offset, grid, decodeOptions), header.filter, sourceWidth, sourceHeight)),
         fail: reject,
       };
       scheduler.submit([item]);
     })));
+  }
+
+  function outcomeOf(header: Chunk['header'], detections: Detection[][]): ChunkOutcome {
+    if (header.source === 'stream') {
+      return {
+        v: 1, kind: 'stream', stream: header.jobId, tenant: header.tenant,
+        frames: header.frames.map((f, i) => ({
+          seq: f.frame, ts: f.stream!.ts, receivedAt: f.stream!.receivedAt,
+          width: f.stream!.sourceWidth, height: f.stream!.sourceHeight, detections: detections[i]!,
+        })),
+      };
+    }
+    const frames: FrameDetections[] = header.frames.map((f, i) => ({ frame: f.frame, ptsMs: f.ptsMs, detections: detections[i]! }));
+    return { v: 1, kind: 'chunk', jobId: header.jobId, tenant: header.tenant, chunk: header.chunk, frames };
   }
 
   /** Detects a chunk's frames and reports them; a bad chunk or a failed run is retried or given up (giveUp). */
@@ -72,9 +79,8 @@ export function createDetector(deps: DetectorDeps) {
     if (header.frameWidth !== config.model.inputSize || header.frameHeight !== config.model.inputSize) {
       throw new VdetError('VDET_MESSAGE_INVALID', `Chunk frames are ${header.frameWidth}x${header.frameHeight}; the model takes ${config.model.inputSize}x${config.model.inputSize}.`);
     }
-    if (await deps.progress.isCancelled(header.jobId)) return; // deleted by its owner: nothing to detect or report
-    const frames = await detect(chunk);
-    const outcome: ChunkOutcome = { v: 1, kind: 'chunk', jobId: header.jobId, tenant: header.tenant, chunk: header.chunk, frames };
+    if (header.source !== 'stream' && (await deps.progress.isCancelled(header.jobId))) return; // deleted by its owner
+    const outcome = outcomeOf(header, await detect(chunk));
     await bus.send(topics.detections, [{ key: header.jobId, value: ChunkOutcome.encode(outcome) }]);
   }
 
@@ -95,7 +101,7 @@ export function createDetector(deps: DetectorDeps) {
               return undefined; // unreadable: its job is failed by the reaper
             }
           })();
-          if (header) {
+          if (header && header.source !== 'stream') {
             const outcome: ChunkOutcome = { v: 1, kind: 'chunk-failed', jobId: header.jobId, tenant: header.tenant, chunk: header.chunk, error: toFailureReason(error) };
             await bus.send(topics.detections, [{ key: header.jobId, value: ChunkOutcome.encode(outcome) }]);
           }

@@ -7,6 +7,8 @@
 export interface BatchItem {
   /** Fairness key: frames of one job (or stream) share it. */
   readonly queue: string;
+  /** Live-stream frames: served before file frames, and dispatched without waiting for a batch to fill. */
+  readonly urgent?: boolean;
   readonly pixels: Uint8Array;
   /** Called once the batch ran: this frame's rows start at `offset` in `output` (valid only during the call). */
   finish(output: Float32Array, offset: number): void;
@@ -36,6 +38,8 @@ export interface SchedulerOptions {
 
 export class BatchScheduler {
   private readonly queues = new Map<string, BatchItem[]>();
+  private readonly urgentQueues = new Map<string, BatchItem[]>();
+  private urgentWaiting = 0;
   private readonly idle: BatchRunner[];
   private waiting = 0;
   private oldestAt = 0;
@@ -60,9 +64,11 @@ export class BatchScheduler {
     }
     if (this.waiting === 0) this.oldestAt = Date.now();
     for (const item of items) {
-      const queue = this.queues.get(item.queue);
+      const queues = item.urgent ? this.urgentQueues : this.queues;
+      const queue = queues.get(item.queue);
       if (queue) queue.push(item);
-      else this.queues.set(item.queue, [item]);
+      else queues.set(item.queue, [item]);
+      if (item.urgent) this.urgentWaiting++;
     }
     this.waiting += items.length;
     this.pump();
@@ -72,14 +78,17 @@ export class BatchScheduler {
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    for (const queue of this.queues.values()) for (const item of queue) item.fail(new Error('the batch scheduler is closed'));
-    this.queues.clear();
+    for (const queues of [this.queues, this.urgentQueues]) {
+      for (const queue of queues.values()) for (const item of queue) item.fail(new Error('the batch scheduler is closed'));
+      queues.clear();
+    }
+    this.urgentWaiting = 0;
     this.waiting = 0;
   }
 
   private pump(): void {
     while (this.waiting > 0 && this.idle.length > 0) {
-      const full = this.waiting >= this.options.batchMax;
+      const full = this.waiting >= this.options.batchMax || this.urgentWaiting > 0;
       const waitedEnough = Date.now() - this.oldestAt >= this.options.batchWaitMs;
       if (!full && !waitedEnough) {
         this.timer ??= setTimeout(() => {
@@ -93,19 +102,22 @@ export class BatchScheduler {
     }
   }
 
-  /** Takes up to n frames, one from each queue in turn (round-robin across jobs). */
+  /** Takes up to n frames: stream frames first, then one from each job in turn (round-robin across jobs). */
   private take(n: number): BatchItem[] {
     const batch: BatchItem[] = [];
-    while (batch.length < n && this.queues.size > 0) {
-      for (const key of [...this.queues.keys()]) {
-        const queue = this.queues.get(key)!;
-        batch.push(queue.shift()!);
-        // Re-insert a queue that still has frames at the end, so the next batch starts with the next job.
-        this.queues.delete(key);
-        if (queue.length > 0) this.queues.set(key, queue);
-        if (batch.length === n) break;
+    for (const queues of [this.urgentQueues, this.queues]) {
+      while (batch.length < n && queues.size > 0) {
+        for (const key of [...queues.keys()]) {
+          const queue = queues.get(key)!;
+          batch.push(queue.shift()!);
+          // Re-insert a queue that still has frames at the end, so the next batch starts with the next job.
+          queues.delete(key);
+          if (queue.length > 0) queues.set(key, queue);
+          if (batch.length === n) break;
+        }
       }
     }
+    this.urgentWaiting -= batch.filter((item) => item.urgent).length;
     this.waiting -= batch.length;
     this.oldestAt = Date.now();
     return batch;

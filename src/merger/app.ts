@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config.js';
 import { ChunkOutcome, type ChunkDone } from '../shared/contracts/messages.js';
@@ -8,6 +9,9 @@ import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.
 import { chunkId, frameId, type Store } from '../shared/mongo.js';
 import type { JobEvent, ProgressStore } from '../shared/progress.js';
 import { groupId, type TopicNames } from '../shared/topics.js';
+import type { Redis } from 'ioredis';
+import type { StreamStore } from '../shared/stream-store.js';
+import { mergeStreamFrames } from './stream-merge.js';
 import { combineSummaries, countsOf, isComplete, summarizeFrames } from './merge-rules.js';
 
 export interface MergerDeps {
@@ -17,6 +21,8 @@ export interface MergerDeps {
   store: Store;
   jobs: JobStore;
   progress: ProgressStore;
+  streams: StreamStore;
+  redis: Redis;
   topics: TopicNames;
 }
 
@@ -29,6 +35,7 @@ export function createMerger(deps: MergerDeps) {
   const { config, log, bus, store, jobs, progress, topics } = deps;
   let consumer: ConsumerHandle | undefined;
   let reaper: NodeJS.Timeout | undefined;
+  let chunksWritten = 0;
 
   async function handle(message: IncomingMessage): Promise<void> {
     const outcome = ChunkOutcome.decode(message.value); // a bad message is fatal: given up (dead letter, job failed)
@@ -42,6 +49,9 @@ export function createMerger(deps: MergerDeps) {
       case 'plan':
         await jobs.setPlan(outcome.jobId, { chunks: outcome.chunks, frames: outcome.frames });
         await completeIfDone(outcome.jobId);
+        break;
+      case 'stream':
+        await mergeStreamFrames(deps, outcome);
         break;
     }
   }
@@ -63,6 +73,10 @@ export function createMerger(deps: MergerDeps) {
       { $setOnInsert: { jobId: chunk.jobId, chunk: chunk.chunk, frames: chunk.frames.length, summary: summarizeFrames(chunk.frames), mergedAt: new Date() } },
       { upsert: true },
     );
+    if (config.merger.crashAfterWrite !== undefined && ++chunksWritten === config.merger.crashAfterWrite) {
+      writeSync(2, `VDET_TEST_CRASH_MERGER_AFTER_WRITE: chunk ${chunk.chunk} of ${chunk.jobId} written, dying before the commit\n`);
+      process.kill(process.pid, 'SIGKILL');
+    }
     const framesDone = await framesDoneOf(chunk);
     await jobs.touch(chunk.jobId, framesDone);
     await publish(chunk.jobId, { type: 'progress', framesDone, framesTotal: job.plan?.frames ?? job.progress.framesTotal });
@@ -125,7 +139,7 @@ export function createMerger(deps: MergerDeps) {
         handle,
         giveUp: async (message, error, attempts) => {
           await sendToDeadLetters(bus, topics.dlq, log, message, error, attempts);
-          if (message.key && (await jobs.fail(message.key, toFailureReason(error)))) {
+          if (message.key && (await jobs.getById(message.key)) && (await jobs.fail(message.key, toFailureReason(error)))) {
             await publish(message.key, { type: 'failed', status: 'failed' });
           }
         },

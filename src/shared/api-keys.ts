@@ -58,11 +58,11 @@ export class ApiKeyStore {
   async ensure(key: string, tenant: string, name: string): Promise<void> {
     const hash = hashKey(key);
     await this.ensureTenant(tenant);
-    await this.keys.updateOne(
+    await ignoringDuplicate(() => this.keys.updateOne(
       { hash },
       { $setOnInsert: { _id: `boot-${hash.slice(0, 12)}`, tenant, name, hash, createdAt: new Date() } },
       { upsert: true },
-    );
+    ));
   }
 
   async verify(key: string): Promise<ApiKeyIdentity | undefined> {
@@ -88,10 +88,19 @@ export class ApiKeyStore {
   }
 
   private async ensureTenant(tenant: string): Promise<void> {
-    await this.tenants.updateOne(
+    await ignoringDuplicate(() => this.tenants.updateOne(
       { _id: tenant },
       { $setOnInsert: { webhookSecret: randomBytes(32).toString('base64url'), createdAt: new Date() } },
       { upsert: true },
-    );
+    ));
+  }
+}
+
+/** Two processes upserting the same new document at once: one inserts, the other gets E11000 — which is success. */
+async function ignoringDuplicate(write: () => Promise<unknown>): Promise<void> {
+  try {
+    await write();
+  } catch (error) {
+    if ((error as { code?: number }).code !== 11000) throw error;
   }
 }

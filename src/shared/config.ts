@@ -45,7 +45,20 @@ export interface Config {
     readonly chunksInFlight: number;
     readonly minScore: number;
   };
-  readonly merger: { readonly jobStallS: number; readonly reaperIntervalS: number };
+  readonly streams: {
+    /** Largest pushed frame accepted (bytes). */
+    readonly frameMaxBytes: number;
+    /** Most frames of one stream in a chunk. */
+    readonly chunkFrames: number;
+    /** Tenant of streams first seen on Kafka (before any api call claims them). */
+    readonly defaultTenant: string;
+  };
+  readonly merger: {
+    readonly jobStallS: number;
+    readonly reaperIntervalS: number;
+    /** Fault-suite hook: after writing the n-th chunk's results, die before the offset is committed. */
+    readonly crashAfterWrite: number | undefined;
+  };
   readonly logLevel: string;
 }
 
@@ -153,9 +166,15 @@ export function loadConfig(env: Env = process.env): Config {
       chunksInFlight: r.int('VDET_CHUNKS_IN_FLIGHT', 4, 1, 256),
       minScore: r.number('VDET_MIN_SCORE', 0.3, 0, 1),
     },
+    streams: {
+      frameMaxBytes: r.int('VDET_FRAME_MAX_BYTES', 10 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+      chunkFrames: r.int('VDET_STREAM_CHUNK_FRAMES', 4, 1, 64),
+      defaultTenant: r.string('VDET_STREAM_TENANT', 'default'),
+    },
     merger: {
       jobStallS: r.int('VDET_JOB_STALL_S', 600, 5, 7 * 24 * 3600),
       reaperIntervalS: r.int('VDET_REAPER_INTERVAL_S', 30, 1, 3600),
+      crashAfterWrite: env['VDET_TEST_CRASH_MERGER_AFTER_WRITE'] ? r.int('VDET_TEST_CRASH_MERGER_AFTER_WRITE', 0, 1, 1_000_000) : undefined,
     },
     logLevel: r.oneOf('VDET_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   };

@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   VDET_UNAUTHORIZED: { status: 401, retriable: false, title: 'Missing or invalid API key' },
   VDET_RATE_LIMITED: { status: 429, retriable: true, title: 'Too many requests' },
   VDET_UNSUPPORTED_MEDIA: { status: 415, retriable: false, title: 'The file is not a video or image vdet reads' },
+  VDET_FRAME_INVALID: { status: 422, retriable: false, title: 'A pushed frame is not a readable image' },
+  VDET_STREAM_NOT_FOUND: { status: 404, retriable: false, title: 'No such stream' },
   VDET_JOB_NOT_FOUND: { status: 404, retriable: false, title: 'No such job' },
   VDET_CURSOR_INVALID: { status: 400, retriable: false, title: 'Invalid cursor' },
   VDET_DEPENDENCY_UNAVAILABLE: { status: 503, retriable: true, title: 'A backing service is unavailable' },

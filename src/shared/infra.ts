@@ -5,6 +5,7 @@ import { createKafkaBus, type KafkaBus } from './kafka.js';
 import { connectStore, ensureIndexes, type Store } from './mongo.js';
 import type { Redis } from 'ioredis';
 import { ApiKeyStore } from './api-keys.js';
+import { StreamStore } from './stream-store.js';
 import { connectRedis, createProgressStore, type ProgressStore } from './progress.js';
 import { topicNames, type TopicNames } from './topics.js';
 
@@ -18,6 +19,7 @@ export interface Infra {
   progress: ProgressStore;
   redis: Redis;
   apiKeys: ApiKeyStore;
+  streams: StreamStore;
   topics: TopicNames;
   close(): Promise<void>;
 }
@@ -30,11 +32,14 @@ export async function openInfra(config: Config, log: Logger): Promise<Infra> {
   const progress = createProgressStore(redis, config.redis);
   let store: Store | undefined;
   let apiKeys: ApiKeyStore;
+  let streams: StreamStore;
   try {
     store = await connectStore(config.mongo);
     await ensureIndexes(store);
     apiKeys = new ApiKeyStore(store.db);
     await apiKeys.ensureIndexes();
+    streams = new StreamStore(store.db, redis, config.streams.defaultTenant);
+    await streams.ensureIndexes();
     if (config.http.bootstrapKey) await apiKeys.ensure(config.http.bootstrapKey, config.http.bootstrapTenant, 'bootstrap');
     await bus.ensureTopics(topics);
   } catch (error) {
@@ -45,7 +50,7 @@ export async function openInfra(config: Config, log: Logger): Promise<Infra> {
   }
   const connected = store;
   return {
-    config, log, bus, store: connected, jobs: new JobStore(connected), progress, redis, apiKeys, topics,
+    config, log, bus, store: connected, jobs: new JobStore(connected), progress, redis, apiKeys, streams, topics,
     async close() {
       // Each step runs even when an earlier one fails: Kafka first (stop consuming, flush), then the stores.
       for (const [name, step] of [['kafka', () => bus.close()], ['redis', async () => redis.disconnect()], ['mongo', () => connected.close()]] as const) {

@@ -43,6 +43,18 @@ export interface ConsumeOptions {
   giveUp(message: IncomingMessage, error: unknown, attempts: number): Promise<void>;
 }
 
+/**
+ * Batch consumption: `handleBatch` gets every message fetched from one partition at once (in order), and the
+ * offsets are committed after it resolves. For low-latency streams: what arrived together is processed together.
+ * Per-message problems are the handler's to dead-letter; a throw retries the whole batch (outages wait).
+ */
+export interface ConsumeBatchOptions {
+  groupId: string;
+  topics: string[];
+  concurrency: number;
+  handleBatch(messages: IncomingMessage[]): Promise<void>;
+}
+
 export interface ConsumerHandle {
   stop(): Promise<void>;
   pause(): void;
@@ -52,6 +64,7 @@ export interface ConsumerHandle {
 export interface KafkaBus {
   send(topic: string, messages: OutgoingMessage[]): Promise<void>;
   consume(options: ConsumeOptions): Promise<ConsumerHandle>;
+  consumeBatches(options: ConsumeBatchOptions): Promise<ConsumerHandle>;
   ensureTopics(topics: TopicNames): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -88,6 +101,33 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
     });
     return producerReady;
   };
+  const subscribe = async (groupId: string, topics: string[]) => {
+    const consumer = kafka.consumer({
+      groupId,
+      allowAutoTopicCreation: false,
+      maxBytesPerPartition: config.maxMessageBytes,
+      maxBytes: config.maxMessageBytes * 2,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxWaitTimeInMs: 500,
+    });
+    consumers.add(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topics, fromBeginning: true });
+    return consumer;
+  };
+  const handleOf = (consumer: Consumer, topicNames: string[]): ConsumerHandle => {
+    const topics = topicNames.map((topic) => ({ topic }));
+    return {
+      stop: async () => {
+        stopping = true;
+        consumers.delete(consumer);
+        await consumer.disconnect();
+      },
+      pause: () => consumer.pause(topics),
+      resume: () => consumer.resume(topics),
+    };
+  };
   const getAdmin = async () => {
     if (!admin) {
       const a = kafka.admin();
@@ -109,17 +149,7 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
     },
 
     async consume(options) {
-      const consumer = kafka.consumer({
-        groupId: options.groupId,
-        allowAutoTopicCreation: false,
-        maxBytesPerPartition: config.maxMessageBytes,
-        maxBytes: config.maxMessageBytes * 2,
-        sessionTimeout: 30_000,
-        heartbeatInterval: 3_000,
-      });
-      consumers.add(consumer);
-      await consumer.connect();
-      await consumer.subscribe({ topics: options.topics, fromBeginning: true });
+      const consumer = await subscribe(options.groupId, options.topics);
       await consumer.run({
         partitionsConsumedConcurrently: options.concurrency,
         eachMessage: async ({ topic, partition, message, heartbeat }) => {
@@ -144,16 +174,34 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
           }
         },
       });
-      const topics = options.topics.map((topic) => ({ topic }));
-      return {
-        stop: async () => {
-          stopping = true;
-          consumers.delete(consumer);
-          await consumer.disconnect();
+      return handleOf(consumer, options.topics);
+    },
+
+    async consumeBatches(options) {
+      const consumer = await subscribe(options.groupId, options.topics);
+      await consumer.run({
+        partitionsConsumedConcurrently: options.concurrency,
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+          if (!isRunning() || isStale() || batch.messages.length === 0) return;
+          const messages: IncomingMessage[] = batch.messages.map((message) => ({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: message.offset,
+            key: message.key?.toString('utf8'),
+            value: message.value,
+            headers: headersToStrings(message.headers),
+            timestamp: message.timestamp,
+          }));
+          await runWithRetry(() => options.handleBatch(messages), async (error) => {
+            throw error; // a batch is never given up whole: per-frame problems were dead-lettered inside
+          }, { maxAttempts: Number.MAX_SAFE_INTEGER, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), stopping: () => stopping });
+          resolveOffset(batch.lastOffset());
+          await commitOffsetsIfNecessary();
+          await heartbeat();
         },
-        pause: () => consumer.pause(topics),
-        resume: () => consumer.resume(topics),
-      };
+      });
+      return handleOf(consumer, options.topics);
     },
 
     async ensureTopics(topics) {

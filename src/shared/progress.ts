@@ -56,6 +56,11 @@ export function jobEventsChannel(config: Config['redis'], jobId: string): string
   return `${config.keyPrefix}events:job:${jobId}`;
 }
 
+/** Redis channel of a stream's live results. */
+export function streamEventsChannel(config: Config['redis'], stream: string): string {
+  return `${config.keyPrefix}events:stream:${stream}`;
+}
+
 export function createProgressStore(redis: Redis, config: Config['redis']): ProgressStore {
   const chunksKey = (jobId: string) => `job:${jobId}:chunks`;
   const framesKey = (jobId: string) => `job:${jobId}:frames`;

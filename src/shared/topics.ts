@@ -11,6 +11,10 @@ export interface TopicNames {
   readonly detections: string;
   /** key = the source key; headers say the source topic, partition, offset, error code and attempts. */
   readonly dlq: string;
+  /** key = stream id; value = one encoded image (JPEG, PNG, WebP). Producers: cameras, apps. Consumer: processor. */
+  readonly frames: string;
+  /** key = stream id; value = {@link StreamResult} JSON. Producer: merger. Consumers: anyone. */
+  readonly results: string;
 }
 
 export function topicNames(prefix: string): TopicNames {
@@ -19,11 +23,13 @@ export function topicNames(prefix: string): TopicNames {
     chunks: `${prefix}chunks`,
     detections: `${prefix}detections`,
     dlq: `${prefix}dlq`,
+    frames: `${prefix}frames`,
+    results: `${prefix}results`,
   };
 }
 
 export type Role = 'api' | 'processor' | 'detector' | 'merger';
 
-export function groupId(prefix: string, role: Exclude<Role, 'api'>): string {
+export function groupId(prefix: string, role: Exclude<Role, 'api'> | 'processor-streams'): string {
   return `${prefix}${role}`;
 }

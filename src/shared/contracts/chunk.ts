@@ -10,8 +10,22 @@ import { RoiSchema } from './job-options.js';
  * pixels back to back (`frameWidth × frameHeight × 3` bytes each, packed BGR, row-major). Raw pixels cost Kafka
  * bytes but no decode on the detector; docs/topics.md gives the measurement behind that choice.
  */
+const StreamFrameSchema = Type.Object({
+  /** Capture time (ms since the epoch) and when the processor received the frame. */
+  ts: Type.Number(),
+  receivedAt: Type.Number(),
+  sourceWidth: Type.Integer({ minimum: 1 }),
+  sourceHeight: Type.Integer({ minimum: 1 }),
+  scale: Type.Number({ exclusiveMinimum: 0 }),
+});
+
 export const ChunkHeaderSchema = Type.Object({
   v: Type.Literal(1),
+  /**
+   * `stream`: frames of a live stream (jobId holds the stream id; `frame` is the sequence number, and each frame
+   * carries its own size in `stream`): the detector serves them first, within their latency budget.
+   */
+  source: Type.Optional(Type.Union([Type.Literal('job'), Type.Literal('stream')])),
   jobId: Type.String({ minLength: 1 }),
   tenant: Type.String({ minLength: 1 }),
   chunk: Type.Integer({ minimum: 0 }),
@@ -30,7 +44,11 @@ export const ChunkHeaderSchema = Type.Object({
     maxDetections: Type.Optional(Type.Integer({ minimum: 1 })),
     roi: Type.Optional(RoiSchema),
   })),
-  frames: Type.Array(Type.Object({ frame: Type.Integer({ minimum: 0 }), ptsMs: Type.Number({ minimum: 0 }) }), { minItems: 1 }),
+  frames: Type.Array(Type.Object({
+    frame: Type.Integer({ minimum: 0 }),
+    ptsMs: Type.Number({ minimum: 0 }),
+    stream: Type.Optional(StreamFrameSchema),
+  }), { minItems: 1 }),
 });
 export type ChunkHeader = Static<typeof ChunkHeaderSchema>;
 

@@ -66,8 +66,25 @@ const JobPlan = Type.Object({
   frames: Type.Integer({ minimum: 0 }),
 });
 
-/** `vdet.detections`: what became of a chunk (detector) or of a job's plan (processor). Key: job id. */
-export const ChunkOutcome = jsonContract('ChunkOutcome', Type.Union([ChunkDone, ChunkFailed, JobPlan]));
+/** A stream chunk's detections (detector → merger), one entry per frame, in sequence order. */
+const StreamFramesDone = Type.Object({
+  v: Type.Literal(1),
+  kind: Type.Literal('stream'),
+  stream: Id,
+  tenant: Id,
+  frames: Type.Array(Type.Object({
+    seq: Type.Integer({ minimum: 0 }),
+    ts: Type.Number(),
+    receivedAt: Type.Number(),
+    width: Type.Integer({ minimum: 1 }),
+    height: Type.Integer({ minimum: 1 }),
+    detections: Type.Array(DetectionSchema),
+  })),
+});
+
+/** `vdet.detections`: what became of a chunk (detector) or of a job's plan (processor). Key: job or stream id. */
+export const ChunkOutcome = jsonContract('ChunkOutcome', Type.Union([ChunkDone, ChunkFailed, JobPlan, StreamFramesDone]));
 export type ChunkOutcome = Static<typeof ChunkOutcome.schema>;
 export type ChunkDone = Static<typeof ChunkDone>;
 export type JobPlan = Static<typeof JobPlan>;
+export type StreamFramesDone = Static<typeof StreamFramesDone>;

@@ -1,0 +1,114 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Filter } from 'mongodb';
+import { DetectionSchema } from '../../shared/contracts/messages.js';
+import { StreamSettingsSchema, type StreamSettings } from '../../shared/contracts/stream.js';
+import { VdetError } from '../../shared/errors.js';
+import type { StreamFrameRecord, StreamRecord } from '../../shared/stream-store.js';
+import type { ApiDeps } from '../app.js';
+import type { JobEventHub } from '../job-events.js';
+import { problems } from '../problem.js';
+
+const StreamParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });
+const StatsSchema = Type.Object({
+  framesIn: Type.Integer(), processed: Type.Integer(), dropped: Type.Integer(), failed: Type.Integer(),
+  fps: Type.Number({ description: 'Frames processed a second, over the last 10 s' }),
+  lastSeen: Type.Union([Type.Integer(), Type.Null()], { description: 'When its last frame arrived (ms since the epoch)' }),
+  latencyMs: Type.Object({ p50: Type.Union([Type.Number(), Type.Null()]), p99: Type.Union([Type.Number(), Type.Null()]) }),
+});
+const StreamSchema = Type.Object({ id: Type.String(), settings: Type.Ref(StreamSettingsSchema), stats: StatsSchema, createdAt: Type.String() });
+const FramesQuery = Type.Object({
+  from: Type.Optional(Type.Number({ description: 'Capture time from (ms since the epoch), inclusive' })),
+  to: Type.Optional(Type.Number({ description: 'Capture time to, exclusive' })),
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  cursor: Type.Optional(Type.String({ maxLength: 64 })),
+}, { additionalProperties: false });
+const FramesPage = Type.Object({
+  items: Type.Array(Type.Object({ seq: Type.Integer(), ts: Type.Number(), width: Type.Integer(), height: Type.Integer(), detections: Type.Array(DetectionSchema) })),
+  next: Type.Union([Type.String(), Type.Null()]),
+});
+const security: { [label: string]: string[] }[] = [{ bearer: [] }, { apiKey: [] }];
+
+export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEventHub }> = async (app, deps) => {
+  const { streams } = deps;
+  const view = async (record: StreamRecord) => ({
+    id: record._id, settings: record.settings, stats: await streams.stats(record._id), createdAt: record.createdAt.toISOString(),
+  });
+  const owned = async (tenant: string, id: string) => {
+    const record = await streams.findForTenant(tenant, id);
+    if (!record) throw new VdetError('VDET_STREAM_NOT_FOUND', 'There is no stream with this id.');
+    return record;
+  };
+
+  app.get('/v1/streams', {
+    schema: { summary: "The tenant's streams", tags: ['streams'], security, response: { 200: Type.Object({ items: Type.Array(StreamSchema) }), ...problems(401, 429) } },
+  }, async (request) => {
+    const records = await streams.streams.find({ tenant: request.tenant }).sort({ _id: 1 }).limit(1000).toArray();
+    return { items: await Promise.all(records.map(view)) };
+  });
+
+  app.get('/v1/streams/:id', {
+    schema: {
+      summary: 'A stream: frames in, processed, dropped, failed, fps, last seen, latency p50/p99',
+      tags: ['streams'], security, params: StreamParams, response: { 200: StreamSchema, ...problems(401, 404, 429) },
+    },
+  }, async (request) => view(await owned(request.tenant, request.params.id)));
+
+  app.put('/v1/streams/:id/settings', {
+    schema: {
+      summary: "Set a stream's policy, fps cap, min score and classes (applies within 2 s, no restart)",
+      description: 'Claims a stream id not yet owned by a tenant. Classes are checked against the model\'s labels.',
+      tags: ['streams'], security, params: StreamParams, body: Type.Ref(StreamSettingsSchema),
+      response: { 200: StreamSchema, ...problems(400, 401, 404, 429) },
+    },
+  }, async (request) => {
+    const settings = request.body as StreamSettings;
+    const unknown = settings.classes?.find((c) => !deps.labels.includes(c));
+    if (unknown) throw new VdetError('VDET_OPTIONS_INVALID', `Setting "classes": "${unknown}" is not a label of the model.`);
+    const record = await streams.putSettings(request.tenant, request.params.id, settings);
+    if (!record) throw new VdetError('VDET_STREAM_NOT_FOUND', 'There is no stream with this id.');
+    return view(record);
+  });
+
+  app.get('/v1/streams/:id/detections', {
+    schema: {
+      summary: 'A stream\'s detections in a time range, in sequence order, paged',
+      tags: ['streams'], security, params: StreamParams, querystring: FramesQuery, response: { 200: FramesPage, ...problems(400, 401, 404, 429) },
+    },
+  }, async (request) => {
+    const record = await owned(request.tenant, request.params.id);
+    const { from, to, limit, cursor } = request.query;
+    const filter: Filter<StreamFrameRecord> = { tenant: record.tenant, stream: record._id };
+    if (from !== undefined || to !== undefined) filter.ts = { ...(from !== undefined ? { $gte: from } : {}), ...(to !== undefined ? { $lt: to } : {}) };
+    if (cursor !== undefined) {
+      const match = /^s:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+      if (!match) throw new VdetError('VDET_CURSOR_INVALID', 'The cursor is not one this api returned.');
+      filter.seq = { $gt: Number(match[1]) };
+    }
+    const rows = await streams.frames.find(filter, { projection: { _id: 0, seq: 1, ts: 1, width: 1, height: 1, detections: 1 } })
+      .sort({ seq: 1 }).limit(limit + 1).toArray();
+    const items = rows.slice(0, limit).map(({ seq, ts, width, height, detections }) => ({ seq, ts, width, height, detections }));
+    const next = rows.length > limit ? Buffer.from(`s:${items.at(-1)!.seq}`).toString('base64url') : null;
+    return { items, next };
+  });
+
+  app.get('/v1/streams/:id/events', {
+    schema: {
+      summary: 'Live detections as server-sent events (`event: result`, one per frame)',
+      tags: ['streams'], security, params: StreamParams, produces: ['text/event-stream'],
+      response: { 200: { type: 'string', description: 'text/event-stream' }, ...problems(401, 404, 429) },
+    },
+  }, async (request, reply) => {
+    const record = await owned(request.tenant, request.params.id);
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    raw.write(': connected\n\n');
+    const stop = await deps.events.watchStream(record._id, (result) => raw.write(`event: result\ndata: ${JSON.stringify(result)}\n\n`));
+    const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
+    raw.on('close', () => {
+      clearInterval(heartbeat);
+      void stop();
+    });
+  });
+};

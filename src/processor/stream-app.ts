@@ -1,0 +1,122 @@
+import type { Logger } from 'pino';
+import type { Config } from '../shared/config.js';
+import { encodeChunk, type ChunkHeader } from '../shared/contracts/chunk.js';
+import { FRAME_HEADERS } from '../shared/contracts/stream.js';
+import { sendToDeadLetters } from '../shared/dead-letter.js';
+import { VdetError } from '../shared/errors.js';
+import type { ConsumerHandle, IncomingMessage, KafkaBus, OutgoingMessage } from '../shared/kafka.js';
+import { sniffImage } from '../shared/media-sniff.js';
+import type { StreamStore } from '../shared/stream-store.js';
+import { groupId, type TopicNames } from '../shared/topics.js';
+import { letterboxImage } from './image-letterbox.js';
+import { admitFrame, type AdmissionState } from './stream-policy.js';
+
+export interface StreamProcessorDeps {
+  config: Config;
+  log: Logger;
+  bus: KafkaBus;
+  streams: StreamStore;
+  topics: TopicNames;
+}
+
+interface PreparedFrame {
+  seq: number;
+  ts: number;
+  receivedAt: number;
+  pixels: Buffer;
+  width: number;
+  height: number;
+  scale: number;
+}
+
+/**
+ * The processor's stream side: consumes pushed frames in batches (what arrived together is handled together),
+ * checks and decodes each (bad ones go to the dead-letter topic, counted as failed), applies the stream's policy
+ * (fps cap, drop-oldest), and publishes each stream's frames as small chunks — closed by count, or by the end of
+ * the fetch, whichever comes first — so latency stays low. Offsets are committed after the chunks are acknowledged.
+ */
+export function createStreamProcessor(deps: StreamProcessorDeps) {
+  const { config, log, bus, streams, topics } = deps;
+  const size = config.model.inputSize;
+  const admission = new Map<string, AdmissionState>();
+  let consumer: ConsumerHandle | undefined;
+
+  async function prepare(message: IncomingMessage, now: number): Promise<{ stream: string; frame?: PreparedFrame } | undefined> {
+    const stream = message.key;
+    if (!stream) throw new VdetError('VDET_FRAME_INVALID', 'The frame has no key: the key must be the stream id.');
+    const bytes = message.value;
+    if (!bytes || bytes.length === 0) throw new VdetError('VDET_FRAME_INVALID', 'The frame is empty.');
+    if (bytes.length > config.streams.frameMaxBytes) {
+      throw new VdetError('VDET_FRAME_INVALID', `The frame is ${bytes.length} bytes; at most ${config.streams.frameMaxBytes} are accepted.`);
+    }
+    if (!sniffImage(bytes.subarray(0, 16))) throw new VdetError('VDET_FRAME_INVALID', 'The frame is not a JPEG, PNG or WebP image.');
+    const record = await streams.get(stream);
+    const ts = Number(message.headers[FRAME_HEADERS.ts] ?? message.timestamp);
+    const seqHeader = message.headers[FRAME_HEADERS.seq];
+    const seq = seqHeader !== undefined && /^\d{1,15}$/.test(seqHeader) ? Number(seqHeader) : Number(message.offset);
+    const state = admission.get(stream) ?? { lastAcceptedTs: undefined };
+    admission.set(stream, state);
+    const verdict = admitFrame(record.settings, state, { ts: Number.isFinite(ts) ? ts : now, now });
+    await streams.count(stream, 'framesIn');
+    if (verdict !== 'accept') {
+      await streams.count(stream, 'dropped');
+      return { stream };
+    }
+    const image = await letterboxImage(bytes, size, config.processor.maxWidth * config.processor.maxHeight);
+    return { stream, frame: { seq, ts: Number.isFinite(ts) ? ts : now, receivedAt: now, ...image } };
+  }
+
+  async function handleBatch(messages: IncomingMessage[]): Promise<void> {
+    const now = Date.now();
+    const byStream = new Map<string, PreparedFrame[]>();
+    for (const message of messages) {
+      try {
+        const prepared = await prepare(message, now);
+        if (prepared?.frame) {
+          const list = byStream.get(prepared.stream) ?? [];
+          list.push(prepared.frame);
+          byStream.set(prepared.stream, list);
+        }
+      } catch (error) {
+        if (!(error instanceof VdetError) || error.retriable) throw error; // an outage: the batch is retried
+        await sendToDeadLetters(bus, topics.dlq, log, message, error);
+        if (message.key) await streams.count(message.key, 'failed');
+      }
+    }
+    const out: OutgoingMessage[] = [];
+    for (const [stream, frames] of byStream) {
+      const record = await streams.get(stream);
+      for (let i = 0; i < frames.length; i += config.streams.chunkFrames) {
+        const part = frames.slice(i, i + config.streams.chunkFrames);
+        const first = part[0]!;
+        const header: ChunkHeader = {
+          v: 1, source: 'stream', jobId: stream, tenant: record.tenant, chunk: first.seq, pixelFormat: 'bgr24',
+          frameWidth: size, frameHeight: size, sourceWidth: first.width, sourceHeight: first.height, scale: first.scale,
+          minScore: record.settings.minScore ?? config.detector.minScore,
+          ...(record.settings.classes ? { filter: { classes: record.settings.classes } } : {}),
+          frames: part.map((f) => ({
+            frame: f.seq, ptsMs: 0,
+            stream: { ts: f.ts, receivedAt: f.receivedAt, sourceWidth: f.width, sourceHeight: f.height, scale: f.scale },
+          })),
+        };
+        out.push({ key: stream, value: encodeChunk(header, part.map((f) => f.pixels)) });
+      }
+    }
+    await bus.send(topics.chunks, out);
+  }
+
+  return {
+    async start(): Promise<void> {
+      consumer = await bus.consumeBatches({
+        groupId: groupId(config.kafka.topicPrefix, 'processor-streams'),
+        topics: [topics.frames],
+        concurrency: 4,
+        handleBatch,
+      });
+      log.info({ topic: topics.frames }, 'processor consuming stream frames');
+    },
+    async close(): Promise<void> {
+      await consumer?.stop();
+    },
+  };
+}

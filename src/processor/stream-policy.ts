@@ -1,0 +1,24 @@
+import type { StreamSettings } from '../shared/contracts/stream.js';
+
+/** What the processor remembers per stream between frames. */
+export interface AdmissionState {
+  lastAcceptedTs: number | undefined;
+}
+
+export type Admission = 'accept' | 'drop-lag' | 'drop-fps';
+
+export const DEFAULT_MAX_LAG_MS = 1000;
+
+/**
+ * Whether a pushed frame is detected or dropped (pure): `drop-oldest` skips frames that waited longer than the
+ * stream's maxLagMs (so a stream that fell behind catches up on its newest frames), and an fps cap skips frames
+ * closer than 1/fpsCap to the last one accepted. `lossless` streams without a cap keep every frame.
+ */
+export function admitFrame(settings: StreamSettings, state: AdmissionState, frame: { ts: number; now: number }): Admission {
+  if (settings.policy === 'drop-oldest' && frame.now - frame.ts > (settings.maxLagMs ?? DEFAULT_MAX_LAG_MS)) return 'drop-lag';
+  if (settings.fpsCap !== undefined && state.lastAcceptedTs !== undefined && frame.ts - state.lastAcceptedTs < 1000 / settings.fpsCap - 0.5) {
+    return 'drop-fps';
+  }
+  state.lastAcceptedTs = frame.ts;
+  return 'accept';
+}

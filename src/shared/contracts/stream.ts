@@ -1,0 +1,40 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { jsonContract } from './json-contract.js';
+import { DetectionSchema } from './messages.js';
+
+/**
+ * Live streams: cameras and apps push frames to `vdet.frames` (key = stream id, value = one JPEG, PNG or WebP image,
+ * headers below); vdet publishes each frame's detections to `vdet.results` (key = stream id), in order per stream.
+ */
+export const FRAME_HEADERS = {
+  /** Capture time, ms since the epoch; the broker timestamp when absent. */
+  ts: 'vdet-ts',
+  /** Optional sequence number; the message offset when absent (monotonic per stream, which keeps one partition). */
+  seq: 'vdet-seq',
+} as const;
+
+export const STREAM_POLICIES = ['lossless', 'drop-oldest'] as const;
+export type StreamPolicy = (typeof STREAM_POLICIES)[number];
+
+/** Per-stream settings, set through the api, applied by the processor and detector without a restart. */
+export const StreamSettingsSchema = Type.Object({
+  policy: Type.Optional(Type.Unsafe<StreamPolicy>(Type.String({ enum: [...STREAM_POLICIES], description: '`lossless` (every frame, lag may grow) or `drop-oldest` (skip frames older than maxLagMs)' }))),
+  maxLagMs: Type.Optional(Type.Integer({ minimum: 50, maximum: 600_000, description: 'drop-oldest: frames older than this are dropped. Default 1000.' })),
+  fpsCap: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 240, description: 'Process at most this many frames a second (the rest are dropped).' })),
+  minScore: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  classes: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 1000, uniqueItems: true })),
+}, { additionalProperties: false, $id: 'StreamSettings' });
+export type StreamSettings = Static<typeof StreamSettingsSchema>;
+
+/** `vdet.results`: one frame's detections. */
+export const StreamResult = jsonContract('StreamResult', Type.Object({
+  stream: Type.String(),
+  seq: Type.Integer({ minimum: 0 }),
+  ts: Type.Number(),
+  width: Type.Integer({ minimum: 1 }),
+  height: Type.Integer({ minimum: 1 }),
+  detections: Type.Array(DetectionSchema),
+  /** From the frame's capture time (vdet-ts) to this result being produced. */
+  latencyMs: Type.Number(),
+}));
+export type StreamResult = Static<typeof StreamResult.schema>;
