@@ -79,8 +79,9 @@ Measured by \`npm run bench\` (scripts/bench.sh → bench/run.ts), which rewrite
 \`bench-results/latest.json\` on every run. Numbers below are from one run on ${s.date.slice(0, 10)}:
 
 - machine: ${m.cpus} cores (${m.cpuModel}), no GPU (${m.gpu}), ${m.memoryGiB} GiB memory; Node ${m.node},
-  onnxruntime-node ${m.onnxruntime}; 1-minute load average ${m.loadAvg1mAtStart} when the run started (other work on
-  the machine slows every number down);
+  onnxruntime-node ${m.onnxruntime}; 1-minute load average ${m.loadAvg1mAtStart} when the run started and
+  ${m.loadAvg1mAtEnd} when it ended (above ${m.cpus}, other work shared the cores and every number here is lower than the
+  machine can do);
 - model: yolox_nano.onnx at 416x416 on the CPU; frames: real letterboxed frames of the bench video, a
   ${s.video.width}x${s.video.height}, ${s.video.seconds} s, ${s.video.fps} fps tour made by \`../shared/media/make-tour.sh\`.
 

@@ -60,6 +60,7 @@ const summary = buildSummary({
     node: process.versions.node,
     onnxruntime: (JSON.parse(readFileSync('node_modules/onnxruntime-node/package.json', 'utf8')) as { version: string }).version,
     loadAvg1mAtStart: Math.round(loadAvg1mAtStart * 100) / 100,
+    loadAvg1mAtEnd: Math.round(os.loadavg()[0]! * 100) / 100,
   },
   video: { width: TOUR.width, height: TOUR.height, fps: TOUR.fps, seconds: TOUR.secondsPerImage * TOUR.images.length, frames: decoded.frames },
   raw,
@@ -74,5 +75,8 @@ const tables = renderTables(summary, raw);
 await mkdir('bench-results', { recursive: true });
 await writeFile('bench-results/latest.json', `${JSON.stringify(summary, null, 2)}\n`);
 await writeFile('docs/benchmarks.md', renderDoc(summary, tables));
-console.log(`\n${tables}\n\nwritten: bench-results/latest.json, docs/benchmarks.md (${summary.benchSeconds} s)`);
+const busy = Math.max(loadAvg1mAtStart, summary.machine.loadAvg1mAtEnd) > cores
+  ? `\nwarning: the machine was busy (load average ${summary.machine.loadAvg1mAtStart} → ${summary.machine.loadAvg1mAtEnd} on ${cores} cores): the numbers are low\n`
+  : '';
+console.log(`\n${tables}\n${busy}\nwritten: bench-results/latest.json, docs/benchmarks.md (${summary.benchSeconds} s)`);
 console.log(JSON.stringify(summary));

@@ -5,7 +5,11 @@ import type { WireResult } from './wire-format.js';
 /** Everything one run measured, as printed on the last line and written to bench-results/latest.json. */
 export interface BenchSummary {
   date: string;
-  machine: { cpus: number; cpuModel: string; gpu: string; memoryGiB: number; node: string; onnxruntime: string; loadAvg1mAtStart: number };
+  machine: {
+    cpus: number; cpuModel: string; gpu: string; memoryGiB: number; node: string; onnxruntime: string;
+    /** 1-minute load averages: above `cpus`, other work shared the machine and every number is lower than it can do. */
+    loadAvg1mAtStart: number; loadAvg1mAtEnd: number;
+  };
   video: { width: number; height: number; fps: number; seconds: number; frames: number };
   /** Tensor fill + model, frames/s, per configuration (sessions x threads, batch, placement). */
   rawFps: Record<string, number>;

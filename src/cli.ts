@@ -11,6 +11,9 @@ import { openInfra, type Infra } from './shared/infra.js';
 import { createLogger } from './shared/logger.js';
 import { fetchModel } from './shared/model-fetch.js';
 import type { Service } from './shared/service.js';
+import { metrics } from './shared/metrics.js';
+import { startOpsServer } from './shared/ops-server.js';
+import { groupId } from './shared/topics.js';
 
 const ROLES = {
   api: startApi,
@@ -31,6 +34,7 @@ const USAGE = `usage: vdet <command>
                                 create an API key (printed once)
   vdet keys list                list API keys (never their secrets)
   vdet keys revoke <id>         revoke an API key
+  vdet keys secret --tenant T   print the tenant's webhook signing secret
 
 Configuration comes from environment variables: see docs/configuration.md.`;
 
@@ -69,7 +73,32 @@ async function runRoles(roles: RoleName[], config: Config): Promise<void> {
     services.push(service);
     if ('url' in service) log.info({ url: service.url }, 'api listening');
   }
+  if (!roles.includes('api')) {
+    const defaults: Record<string, number> = { processor: 9101, detector: 9102, merger: 9103 };
+    const ops = await startOpsServer(infra, config.metricsPort ?? defaults[roles[0]!] ?? 9100, config.http.host);
+    services.unshift({ name: 'ops', close: ops.close });
+    log.info({ url: ops.url }, 'metrics listening');
+  }
+  services.push(watchConsumerLag(infra, roles));
   log.info({ roles }, 'vdet started');
+}
+
+/** Every 15 s, the consumer lag of this process's groups, for /metrics (KEDA reads the same from Kafka). */
+function watchConsumerLag(infra: Infra, roles: RoleName[]): Service {
+  const prefix = infra.config.kafka.topicPrefix;
+  const watched: [string, string][] = [];
+  if (roles.includes('processor')) watched.push([groupId(prefix, 'processor'), infra.topics.jobs], [groupId(prefix, 'processor-streams'), infra.topics.frames]);
+  if (roles.includes('detector')) watched.push([groupId(prefix, 'detector'), infra.topics.chunks]);
+  if (roles.includes('merger')) watched.push([groupId(prefix, 'merger'), infra.topics.detections]);
+  const poll = async () => {
+    for (const [group, topic] of watched) {
+      for (const { partition, lag } of await infra.bus.lag(group, topic)) metrics.consumerLag.set({ group, topic, partition: String(partition) }, lag);
+    }
+  };
+  const timer = setInterval(() => void poll().catch(() => undefined), 15_000);
+  timer.unref();
+  void poll().catch(() => undefined);
+  return { name: 'lag', close: async () => clearInterval(timer) };
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -117,11 +146,13 @@ async function runKeys(args: string[], config: Config): Promise<void> {
       for (const k of await keys.list()) {
         console.log([k._id, k.tenant, k.name, k.createdAt.toISOString(), k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active'].join('\t'));
       }
+    } else if (sub === 'secret' && flag(rest, '--tenant')) {
+      console.log(await keys.webhookSecret(flag(rest, '--tenant')!));
     } else if (sub === 'revoke' && rest[0]) {
       if (!(await keys.revoke(rest[0]))) throw new UsageError(`no active key with id ${rest[0]}`);
       console.log(`revoked ${rest[0]}`);
     } else {
-      throw new UsageError('vdet keys create --tenant T --name N | vdet keys list | vdet keys revoke <id>');
+      throw new UsageError('vdet keys create --tenant T --name N | vdet keys list | vdet keys revoke <id> | vdet keys secret --tenant T');
     }
   } finally {
     await store.close();

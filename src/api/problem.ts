@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CODES, VdetError, isVdetError, type ErrorCode } from '../shared/errors.js';
+import { metrics } from '../shared/metrics.js';
 
 /** Errors of libraries the api uses, turned into vdet's codes. */
 const LIBRARY_CODES: Record<string, ErrorCode> = {
@@ -32,6 +33,7 @@ function sentence(text: string): string {
 /** Every api error goes out as problem details with a stable code; 5xx details never leak internals. */
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: FastifyError | Error): FastifyReply {
   const problem = toVdetError(error);
+  metrics.errors.inc({ code: problem.code });
   if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
   if (problem.code === 'VDET_DEPENDENCY_UNAVAILABLE') void reply.header('retry-after', '5');
   return reply

@@ -24,7 +24,9 @@ export interface StoredUpload {
  * Whatever goes wrong — a second file, a size overflow, bad options, a client that disconnects — the partial upload
  * is deleted before the error is thrown, so a failed request leaves nothing behind.
  */
-export async function receiveUpload(request: FastifyRequest, store: Store, tenant: string, labels: readonly string[]): Promise<StoredUpload> {
+export async function receiveUpload(
+  request: FastifyRequest, store: Store, tenant: string, labels: readonly string[], allowPrivateCallbacks = false,
+): Promise<StoredUpload> {
   if (!request.isMultipart()) {
     throw new VdetError('VDET_UPLOAD_NOT_MULTIPART', 'Send the video as multipart/form-data with a "file" field.');
   }
@@ -46,7 +48,7 @@ export async function receiveUpload(request: FastifyRequest, store: Store, tenan
     }
     if (!stored) throw new VdetError('VDET_UPLOAD_MISSING_FILE', 'The request has no "file" field with the video or image.');
     if (stored.bytes === 0) throw new VdetError('VDET_UPLOAD_EMPTY', 'The uploaded file is empty.');
-    return { uploadId, ...stored, options: parseOptions(optionsText, labels) };
+    return { uploadId, ...stored, options: parseOptions(optionsText, labels, allowPrivateCallbacks) };
   } catch (error) {
     // By id as well as by name: an aborted GridFS stream leaves chunks without a files document.
     for (const id of fileIds) await store.uploads.delete(id).catch(() => undefined);
@@ -86,7 +88,7 @@ async function storeFile(part: MultipartFile, store: Store, uploadId: string, te
   return { filename, bytes };
 }
 
-export function parseOptions(text: string | undefined, labels: readonly string[]): JobOptions {
+export function parseOptions(text: string | undefined, labels: readonly string[], allowPrivateCallbacks = false): JobOptions {
   if (text === undefined || text.trim() === '') return {};
   let value: unknown;
   try {
@@ -99,7 +101,7 @@ export function parseOptions(text: string | undefined, labels: readonly string[]
     const option = first?.path.replace(/^\//, '') || 'options';
     throw new VdetError('VDET_OPTIONS_INVALID', `Option "${option}": ${first?.message ?? 'is invalid'}.`);
   }
-  const conflict = crossCheckOptions(value, labels);
+  const conflict = crossCheckOptions(value, labels, allowPrivateCallbacks);
   if (conflict) throw new VdetError('VDET_OPTIONS_INVALID', `Option "${conflict.option}" ${conflict.problem}.`);
   return value;
 }

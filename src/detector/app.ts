@@ -7,6 +7,7 @@ import { VdetError, toFailureReason } from '../shared/errors.js';
 import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.js';
 import type { ProgressStore } from '../shared/progress.js';
 import { groupId, type TopicNames } from '../shared/topics.js';
+import { metrics } from '../shared/metrics.js';
 import { BatchScheduler, type BatchItem } from './batch-scheduler.js';
 import type { DeviceRunner } from './device-runner.js';
 import { applyDetectionFilter } from './detection-filter.js';
@@ -51,9 +52,16 @@ export function createDetector(deps: DetectorDeps) {
         queue: header.jobId,
         urgent: header.source === 'stream',
         pixels: pixels.subarray(i * size, (i + 1) * size),
-        finish: (output, offset) => resolve(applyDetectionFilter(decodeYolox(output, offset, grid, decodeOptions), header.filter, sourceWidth, sourceHeight)),
-        fail: reject,
+        finish: (output, offset) => {
+          metrics.framesInFlight.dec();
+          resolve(applyDetectionFilter(decodeYolox(output, offset, grid, decodeOptions), header.filter, sourceWidth, sourceHeight));
+        },
+        fail: (error) => {
+          metrics.framesInFlight.dec();
+          reject(error);
+        },
       };
+      metrics.framesInFlight.inc();
       scheduler.submit([item]);
     })));
   }

@@ -5,6 +5,7 @@ import type { BatchItem, BatchRunner } from './batch-scheduler.js';
 import type { DeviceSpec } from './devices.js';
 import { loadBatchableSession } from './model-batch.js';
 import { writeFrameToTensor } from './tensor.js';
+import { metrics } from '../shared/metrics.js';
 
 /**
  * One onnxruntime session on one device, running batches. The input tensor is allocated once for the largest batch
@@ -53,8 +54,11 @@ export async function createDeviceRunner(device: DeviceSpec, options: RunnerOpti
       items.forEach((item, slot) => writeFrameToTensor(item.pixels, input, slot, size, size));
       const feeds = { [inputName]: new Tensor('float32', input.subarray(0, n * frameFloats), [n, 3, size, size]) };
       let result: ort.InferenceSession.OnnxValueMapType;
+      const stopTimer = metrics.inferenceSeconds.startTimer({ device: device.name });
+      metrics.batchSize.observe({ device: device.name }, n);
       try {
         result = await session.run(feeds);
+        stopTimer();
       } catch (cause) {
         throw new VdetError('VDET_INFERENCE_FAILED', `Inference failed on ${device.name}.`, { cause });
       }

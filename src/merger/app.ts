@@ -12,6 +12,9 @@ import { groupId, type TopicNames } from '../shared/topics.js';
 import type { Redis } from 'ioredis';
 import type { StreamStore } from '../shared/stream-store.js';
 import { mergeStreamFrames } from './stream-merge.js';
+import { WebhookOutbox } from './webhooks.js';
+import type { ApiKeyStore } from '../shared/api-keys.js';
+import { metrics } from '../shared/metrics.js';
 import { combineSummaries, countsOf, isComplete, summarizeFrames } from './merge-rules.js';
 
 export interface MergerDeps {
@@ -23,6 +26,7 @@ export interface MergerDeps {
   progress: ProgressStore;
   streams: StreamStore;
   redis: Redis;
+  apiKeys: ApiKeyStore;
   topics: TopicNames;
 }
 
@@ -36,6 +40,7 @@ export function createMerger(deps: MergerDeps) {
   let consumer: ConsumerHandle | undefined;
   let reaper: NodeJS.Timeout | undefined;
   let chunksWritten = 0;
+  const webhooks = new WebhookOutbox(store.db, store.jobs, deps.apiKeys, log);
 
   async function handle(message: IncomingMessage): Promise<void> {
     const outcome = ChunkOutcome.decode(message.value); // a bad message is fatal: given up (dead letter, job failed)
@@ -77,6 +82,7 @@ export function createMerger(deps: MergerDeps) {
       writeSync(2, `VDET_TEST_CRASH_MERGER_AFTER_WRITE: chunk ${chunk.chunk} of ${chunk.jobId} written, dying before the commit\n`);
       process.kill(process.pid, 'SIGKILL');
     }
+    metrics.framesMerged.inc({ source: 'job' }, chunk.frames.length);
     const framesDone = await framesDoneOf(chunk);
     await jobs.touch(chunk.jobId, framesDone);
     await publish(chunk.jobId, { type: 'progress', framesDone, framesTotal: job.plan?.frames ?? job.progress.framesTotal });
@@ -107,6 +113,8 @@ export function createMerger(deps: MergerDeps) {
     const framesDone = parts.reduce((sum, p) => sum + p.frames, 0);
     const summary = combineSummaries(parts.map((p) => p.summary));
     if (await jobs.finish(jobId, { counts: countsOf(summary), summary, framesDone })) {
+      metrics.jobsFinished.inc({ status: 'done' });
+      metrics.jobDurationSeconds.observe((Date.now() - job.createdAt.getTime()) / 1000);
       log.info({ jobId, frames: framesDone, chunks: merged }, 'job done');
       await publish(jobId, { type: 'done', status: 'done' });
     }
@@ -147,10 +155,13 @@ export function createMerger(deps: MergerDeps) {
       reaper = setInterval(() => void reap().catch((error: unknown) => log.error({ err: error }, 'reaper failed')),
         config.merger.reaperIntervalS * 1000);
       reaper.unref();
+      await webhooks.ensureIndexes();
+      webhooks.start();
       log.info('merger consuming chunk results');
     },
     async close(): Promise<void> {
       if (reaper) clearInterval(reaper);
+      webhooks.stop();
       await consumer?.stop();
     },
     reap,

@@ -4,6 +4,7 @@ import type { StreamFramesDone } from '../shared/contracts/messages.js';
 import { StreamResult } from '../shared/contracts/stream.js';
 import type { KafkaBus } from '../shared/kafka.js';
 import { streamEventsChannel } from '../shared/progress.js';
+import { metrics } from '../shared/metrics.js';
 import type { StreamStore } from '../shared/stream-store.js';
 import type { TopicNames } from '../shared/topics.js';
 
@@ -36,6 +37,8 @@ export async function mergeStreamFrames(deps: StreamMergeDeps, outcome: StreamFr
   }));
   await deps.bus.send(deps.topics.results, results.map((r) => ({ key: outcome.stream, value: StreamResult.encode(r) })));
   await deps.streams.recordProcessed(outcome.stream, results.map((r) => r.latencyMs));
+  metrics.framesMerged.inc({ source: 'stream' }, results.length);
+  for (const r of results) metrics.streamLatencySeconds.observe(r.latencyMs / 1000);
   const channel = streamEventsChannel(deps.config.redis, outcome.stream);
   for (const r of results) await deps.redis.publish(channel, JSON.stringify(r)).catch(() => undefined);
 }

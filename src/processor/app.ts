@@ -10,6 +10,7 @@ import { VdetError, isVdetError, toFailureReason } from '../shared/errors.js';
 import type { JobStore } from '../shared/job-store.js';
 import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.js';
 import { sendToDeadLetters } from '../shared/dead-letter.js';
+import { metrics } from '../shared/metrics.js';
 import { letterbox } from '../shared/letterbox.js';
 import type { Store } from '../shared/mongo.js';
 import { groupId, type TopicNames } from '../shared/topics.js';
@@ -97,6 +98,8 @@ export function createProcessor(deps: ProcessorDeps) {
         scale: box.scale, minScore, filter, frames: pending.map(({ frame, ptsMs }) => ({ frame, ptsMs })),
       };
       await bus.send(topics.chunks, [{ key: job.jobId, value: encodeChunk(header, pending.map((f) => f.pixels)) }]);
+      metrics.chunksProduced.inc({ source: 'job' });
+      metrics.framesDecoded.inc({ source: 'job' }, pending.length);
       chunks++;
       pending.length = 0;
     };

@@ -6,6 +6,7 @@ import { sendToDeadLetters } from '../shared/dead-letter.js';
 import { VdetError } from '../shared/errors.js';
 import type { ConsumerHandle, IncomingMessage, KafkaBus, OutgoingMessage } from '../shared/kafka.js';
 import { sniffImage } from '../shared/media-sniff.js';
+import { metrics } from '../shared/metrics.js';
 import type { StreamStore } from '../shared/stream-store.js';
 import { groupId, type TopicNames } from '../shared/topics.js';
 import { letterboxImage } from './image-letterbox.js';
@@ -103,6 +104,8 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
       }
     }
     await bus.send(topics.chunks, out);
+    metrics.chunksProduced.inc({ source: 'stream' }, out.length);
+    metrics.framesDecoded.inc({ source: 'stream' }, [...byStream.values()].reduce((n, f) => n + f.length, 0));
   }
 
   return {

@@ -25,6 +25,8 @@ export interface Config {
     readonly bootstrapTenant: string;
     /** Requests per key per minute. */
     readonly rateLimitPerMinute: number;
+    /** Whether job callbacks may target loopback and private addresses (tests, single-network installs). */
+    readonly webhookAllowPrivate: boolean;
   };
   readonly model: { readonly path: string; readonly labelsPath: string | undefined; readonly inputSize: number };
   readonly processor: {
@@ -60,6 +62,8 @@ export interface Config {
     readonly crashAfterWrite: number | undefined;
   };
   readonly logLevel: string;
+  /** Port of /healthz, /readyz and /metrics for roles without the api (undefined: 9101 processor, 9102 detector, 9103 merger). */
+  readonly metricsPort: number | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -143,6 +147,7 @@ export function loadConfig(env: Env = process.env): Config {
       bootstrapKey: r.optionalString('VDET_BOOTSTRAP_KEY'),
       bootstrapTenant: r.string('VDET_BOOTSTRAP_TENANT', 'default'),
       rateLimitPerMinute: r.int('VDET_RATE_LIMIT_PER_MIN', 600, 1, 10_000_000),
+      webhookAllowPrivate: r.oneOf('VDET_WEBHOOK_ALLOW_PRIVATE', 'false', ['true', 'false']) === 'true',
     },
     model: {
       path: path.resolve(r.string('VDET_MODEL', DEFAULT_MODEL)),
@@ -176,6 +181,7 @@ export function loadConfig(env: Env = process.env): Config {
       reaperIntervalS: r.int('VDET_REAPER_INTERVAL_S', 30, 1, 3600),
       crashAfterWrite: env['VDET_TEST_CRASH_MERGER_AFTER_WRITE'] ? r.int('VDET_TEST_CRASH_MERGER_AFTER_WRITE', 0, 1, 1_000_000) : undefined,
     },
+    metricsPort: env['VDET_METRICS_PORT'] ? r.int('VDET_METRICS_PORT', 0, 0, 65535) : undefined,
     logLevel: r.oneOf('VDET_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   };
   const chunkBytes = config.processor.chunkFrames * config.model.inputSize ** 2 * 3;

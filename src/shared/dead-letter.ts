@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { VdetError, isVdetError } from './errors.js';
 import { deadLetterHeaders, type IncomingMessage, type KafkaBus } from './kafka.js';
+import { metrics } from './metrics.js';
 
 /**
  * Sends a message that cannot be processed to the dead-letter topic, unchanged, with headers saying where it came
@@ -11,6 +12,7 @@ export async function sendToDeadLetters(
 ): Promise<void> {
   const reason = isVdetError(error) ? error : new VdetError('VDET_MESSAGE_INVALID', String(error));
   log.warn({ topic: message.topic, partition: message.partition, offset: message.offset, code: reason.code, reason: reason.message }, 'dead letter');
+  metrics.deadLetters.inc({ topic: message.topic, code: reason.code });
   await bus.send(dlqTopic, [{
     key: message.key ?? '',
     value: message.value ?? Buffer.alloc(0),

@@ -2,6 +2,7 @@ import type { FailureReason } from './errors.js';
 import { statesBefore, type JobStatus } from './job-state.js';
 import type { JobRecord, MediaInfo, Store } from './mongo.js';
 import type { Summary } from './contracts/summary.js';
+import { metrics } from './metrics.js';
 
 /**
  * Job records in MongoDB, moved only along the state machine in job-state.ts: every move is a conditional update,
@@ -61,7 +62,12 @@ export class JobStore {
   }
 
   async fail(jobId: string, error: FailureReason): Promise<boolean> {
-    return this.move(jobId, 'failed', { finishedAt: new Date(), error });
+    const failed = await this.move(jobId, 'failed', { finishedAt: new Date(), error });
+    if (failed) {
+      metrics.jobsFinished.inc({ status: 'failed' });
+      metrics.errors.inc({ code: error.code });
+    }
+    return failed;
   }
 
   /** Unfinished jobs whose record has not changed since `before`. */

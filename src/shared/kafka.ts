@@ -66,6 +66,8 @@ export interface KafkaBus {
   consume(options: ConsumeOptions): Promise<ConsumerHandle>;
   consumeBatches(options: ConsumeBatchOptions): Promise<ConsumerHandle>;
   ensureTopics(topics: TopicNames): Promise<void>;
+  /** Per partition: how far a group's committed offset is behind the end of the topic. */
+  lag(groupId: string, topic: string): Promise<{ partition: number; lag: number }[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -107,7 +109,7 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
       allowAutoTopicCreation: false,
       maxBytesPerPartition: config.maxMessageBytes,
       maxBytes: config.maxMessageBytes * 2,
-      sessionTimeout: 30_000,
+      sessionTimeout: 10_000,
       heartbeatInterval: 3_000,
       maxWaitTimeInMs: 500,
     });
@@ -228,6 +230,16 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
         }
         throw error;
       }
+    },
+
+    async lag(groupId, topic) {
+      const a = await getAdmin();
+      const [latest, [committed]] = await Promise.all([a.fetchTopicOffsets(topic), a.fetchOffsets({ groupId, topics: [topic] })]);
+      return latest.map((p) => {
+        const c = committed?.partitions.find((x) => x.partition === p.partition);
+        const done = c && Number(c.offset) >= 0 ? Number(c.offset) : Number(p.low);
+        return { partition: p.partition, lag: Math.max(0, Number(p.high) - done) };
+      });
     },
 
     async ping() {

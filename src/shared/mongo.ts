@@ -23,6 +23,8 @@ export interface JobRecord {
   /** Per label: frames with it, most in one frame, first and last seen; set when the job is done. */
   summary?: Summary;
   error?: FailureReason;
+  /** Set once the job's callback (options.callbackUrl) is in the webhook outbox. */
+  callbackQueuedAt?: Date;
   createdAt: Date;
   updatedAt: Date;
   startedAt?: Date;

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ApiKeyStore } from '../../src/shared/api-keys.js';
 import { connectStore } from '../../src/shared/mongo.js';
@@ -11,7 +14,7 @@ import { createTestEnv } from '../helpers/stack.js';
 /** The api's promises to its users, over a real socket, with the other three roles running for real. */
 describe('api: keys and tenants, options, queries, live progress, lifecycle', () => {
   const KEY_A = `vdet_tenant_a_${Date.now()}`;
-  const stack = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY_A, VDET_BOOTSTRAP_TENANT: 'tenant-a', VDET_RATE_LIMIT_PER_MIN: '100000' });
+  const stack = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY_A, VDET_BOOTSTRAP_TENANT: 'tenant-a', VDET_RATE_LIMIT_PER_MIN: '100000', VDET_WEBHOOK_ALLOW_PRIVATE: 'true' });
   const roles: RunningRole[] = [];
   let a: Target;
   let b: Target;
@@ -139,6 +142,40 @@ describe('api: keys and tenants, options, queries, live progress, lifecycle', ()
     }
     assert.equal(summary.labels['dog']!.firstMs, 0);
     assert.ok(summary.labels['bird']!.firstMs >= 11_600);
+  });
+
+  test('callbackUrl: a signed POST of the summary when the job ends, retried until a 2xx', async () => {
+    const received: { body: string; signature: string }[] = [];
+    const server = createServer((request, response) => {
+      let body = '';
+      request.on('data', (c: Buffer) => (body += c.toString()));
+      request.on('end', () => {
+        received.push({ body, signature: String(request.headers['x-vdet-signature']) });
+        response.writeHead(received.length === 1 ? 503 : 204).end(); // the first delivery fails
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+      const id = await submitJob(a, imagePath('kite'), { callbackUrl: url });
+      for (let i = 0; i < 300 && received.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(received.length, 2, 'delivered again after a 503');
+      const store = await connectStore(stack.config.mongo);
+      const secret = await new ApiKeyStore(store.db).webhookSecret('tenant-a');
+      await store.close();
+      for (const delivery of received) {
+        assert.equal(delivery.signature, `sha256=${createHmac('sha256', secret).update(delivery.body).digest('hex')}`);
+        const body = JSON.parse(delivery.body) as { id: string; status: string; counts: Record<string, number> };
+        assert.equal(body.id, id);
+        assert.equal(body.status, 'done');
+        assert.ok(body.counts['kite']! > 0);
+      }
+    } finally {
+      server.close();
+    }
+    const bad = await uploadFile(a, imagePath('dog'), { callbackUrl: 'ftp://example.com/x' });
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { detail: string }).detail, /callbackUrl/);
   });
 
   test('Idempotency-Key: a repeat returns the same job and stores no second upload', async () => {

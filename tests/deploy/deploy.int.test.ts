@@ -33,10 +33,10 @@ function replaceOnce(file: string, from: string, to: string): void {
   writeFileSync(file, text.replace(from, to));
 }
 
-test('compose.yaml, deploy/k8s (CPU and GPU) and docker/Dockerfile\'s build pass scripts/validate-deploy.sh', () => {
+test('compose.yaml, deploy/k8s (CPU and GPU), docker/Dockerfile\'s build and the Grafana dashboard pass scripts/validate-deploy.sh', () => {
   const { status, output } = validate();
   assert.equal(status, 0, output);
-  assert.match(output, /all passed: compose k8s docker/);
+  assert.match(output, /all passed: compose k8s docker dashboard/);
 });
 
 test('a compose file whose depends_on has the wrong type fails validation', (t) => {
@@ -68,4 +68,24 @@ test('a KEDA ScaledObject that watches another group than its role\'s, with a nu
   assert.equal(status, 1, output);
   assert.match(output, /ScaledObject merger is invalid.*lagThreshold/);
   assert.match(output, /consumerGroup "vdet\.detector" is not the merger's group "vdet\.merger"/);
+});
+
+test('a processor ScaledObject without the live streams\' trigger, and an exec readiness probe, fail validation', (t) => {
+  const k8s = scratchCopy(t, 'deploy/k8s');
+  const processor = path.join(k8s, 'base/processor.yaml');
+  replaceOnce(processor, 'consumerGroup: vdet.processor-streams\n        topic: vdet.frames', 'consumerGroup: vdet.processor\n        topic: vdet.jobs');
+  replaceOnce(processor, '            httpGet:\n              path: /readyz\n              port: metrics\n',
+    '            exec:\n              command: ["node", "/app/docker/probe.mjs", "deps"]\n');
+  const { status, output } = validate('k8s', '--k8s-dir', k8s);
+  assert.equal(status, 1, output);
+  assert.match(output, /ScaledObject\/processor: no kafka trigger for the processor's consumer group "vdet\.processor-streams"/);
+  assert.match(output, /Deployment\/processor container processor: readinessProbe is not httpGet \/readyz on port 9101/);
+});
+
+test('a Grafana dashboard that queries a metric vdet does not define fails validation', (t) => {
+  const dashboard = scratchCopy(t, 'deploy/grafana/vdet-dashboard.json');
+  replaceOnce(dashboard, 'rate(vdet_errors_total[', 'rate(vdet_errors_count_total[');
+  const { status, output } = validate('dashboard', '--dashboard', dashboard);
+  assert.equal(status, 1, output);
+  assert.match(output, /panel "Errors \/s" query A: uses vdet_errors_count_total, which metrics\.ts does not define/);
 });

@@ -24,3 +24,14 @@ test('options that do not hold together name the option', () => {
   assert.equal(crossCheckOptions({ roi: { rect: [0.5, 0, 0.2, 1] } }, COCO80_LABELS)?.option, 'roi');
   assert.equal(crossCheckOptions({ fps: 5, classes: ['dog'], roi: { rect: [0, 0, 1, 1] } }, COCO80_LABELS), undefined);
 });
+
+test('callback URLs: http(s) only, no credentials, no private addresses unless allowed', () => {
+  const check = (url: string, allow = false) => crossCheckOptions({ callbackUrl: url }, COCO80_LABELS, allow)?.problem;
+  assert.equal(check('https://hooks.example.com/vdet'), undefined);
+  assert.match(check('ftp://example.com') ?? '', /http/);
+  assert.match(check('https://user:pw@example.com') ?? '', /credentials/);
+  for (const url of ['http://127.0.0.1:9/x', 'http://localhost/x', 'http://10.1.2.3/', 'http://192.168.0.1/', 'http://172.20.0.1/', 'http://[::1]/', 'http://169.254.169.254/latest']) {
+    assert.match(check(url) ?? '', /private/, url);
+  }
+  assert.equal(check('http://127.0.0.1:9/x', true), undefined);
+});

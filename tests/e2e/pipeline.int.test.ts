@@ -162,6 +162,33 @@ describe('pipeline: upload → processor → detector → merger', () => {
       await mongo.close();
     }
   });
+
+  test("every role serves /healthz, /readyz and /metrics with the pipeline's figures", async () => {
+    const scrape = async (role: string) => {
+      const url = /"url":"(http:\/\/[^"]+)","msg":"(?:metrics|api) listening"/.exec(roles.find((r) => r.role === role)!.output())![1]!;
+      assert.equal((await fetch(`${url}/healthz`)).status, 200, role);
+      assert.equal((await fetch(`${url}/readyz`)).status, 200, role);
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const value = (pattern: string) => Number(new RegExp(`^${pattern} ([0-9.e+]+)$`, 'm').exec(text)?.[1] ?? NaN);
+      return { text, value };
+    };
+    const processor = await scrape('processor');
+    assert.ok(processor.value('vdet_frames_decoded_total\\{source="job"\\}') >= 400 + 80 + 7);
+    assert.ok(processor.value('vdet_chunks_produced_total\\{source="job"\\}') >= 25);
+    assert.match(processor.text, /vdet_consumer_lag\{group="[^"]+processor",topic="[^"]+jobs",partition="0"\} 0/);
+    const detector = await scrape('detector');
+    const batches = detector.value('vdet_batch_size_count\\{device="cpu:0"\\}');
+    const frames = detector.value('vdet_batch_size_sum\\{device="cpu:0"\\}');
+    assert.ok(batches > 0 && frames >= 487 && frames / batches > 1, `${frames} frames in ${batches} batches`);
+    assert.ok(detector.value('vdet_inference_seconds_count\\{device="cpu:0"\\}') === batches);
+    assert.equal(detector.value('vdet_frames_in_flight'), 0);
+    const merger = await scrape('merger');
+    assert.ok(merger.value('vdet_jobs_finished_total\\{status="done"\\}') >= 9);
+    assert.ok(merger.value('vdet_jobs_finished_total\\{status="failed"\\}') >= 1);
+    assert.ok(merger.value('vdet_job_duration_seconds_count') >= 9);
+    const api = await scrape('api');
+    assert.ok(api.value('vdet_errors_total\\{code="VDET_UPLOAD_EMPTY"\\}') >= 1);
+  });
 });
 
 /** Share of boxes scoring ≥ 0.6, ours and the reference's, found in the other with the same label at IoU ≥ 0.8. */

@@ -27,6 +27,7 @@ export function createTestEnv(extra: Record<string, string> = {}): TestEnv {
     VDET_HTTP_PORT: '0',
     VDET_TOPIC_PARTITIONS: '2',
     VDET_LOG_LEVEL: 'warn',
+    VDET_METRICS_PORT: '0',
     ...extra,
   };
   const config = loadConfig(env);

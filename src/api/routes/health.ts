@@ -1,23 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ApiDeps } from '../app.js';
+import { registry } from '../../shared/metrics.js';
+import { readiness } from '../../shared/ops-server.js';
 import { HealthSchema } from '../schemas.js';
-
-const CHECK_TIMEOUT_MS = 2_000;
-
-async function check(probe: () => Promise<unknown>): Promise<{ ok: boolean; error?: string }> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      probe(),
-      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('timed out')), CHECK_TIMEOUT_MS); }),
-    ]);
-    return { ok: true };
-  } catch (error) {
-    return { ok: false, error: error instanceof Error ? error.message : String(error) };
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export const healthRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
   app.get('/healthz', {
@@ -32,13 +17,11 @@ export const healthRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps
       response: { 200: HealthSchema, 503: HealthSchema },
     },
   }, async (_request, reply) => {
-    const [kafka, mongo, redis] = await Promise.all([
-      check(() => deps.bus.ping()),
-      check(() => deps.store.ping()),
-      check(() => deps.progress.ping()),
-    ]);
-    const checks = { kafka, mongo, redis };
-    if (!kafka.ok || !mongo.ok) return reply.status(503).send({ status: 'unavailable', checks });
-    return { status: redis.ok ? 'ok' : 'degraded', checks };
+    const report = await readiness(deps);
+    return reply.status(report.status === 'unavailable' ? 503 : 200).send(report);
   });
+
+  app.get('/metrics', {
+    schema: { summary: 'Prometheus metrics (of every role in this process)', tags: ['health'], produces: ['text/plain'], response: { 200: { type: 'string' } } },
+  }, async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
 };

@@ -37,7 +37,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
     const forgetKey = async () => {
       if (idempotencyKey !== undefined) await releaseIdempotencyKey(store, tenant, idempotencyKey).catch(() => undefined);
     };
-    const upload = await receiveUpload(request, store, tenant, deps.labels).catch(async (error: unknown) => {
+    const upload = await receiveUpload(request, store, tenant, deps.labels, deps.config.http.webhookAllowPrivate).catch(async (error: unknown) => {
       await forgetKey();
       throw error;
     });

@@ -20,6 +20,7 @@ export const JobOptionsSchema = Type.Object(
     classes: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 1000, uniqueItems: true, description: 'Keep only these labels.' })),
     maxDetections: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Keep at most this many detections per frame (best first).' })),
     roi: Type.Optional(RoiSchema),
+    callbackUrl: Type.Optional(Type.String({ maxLength: 2000, description: 'POSTed the job summary when it ends (signed: X-Vdet-Signature).' })),
   },
   { additionalProperties: false, $id: 'JobOptions', examples: [{ fps: 5, minScore: 0.4, classes: ['person', 'car'] }] },
 );
@@ -29,7 +30,9 @@ export type JobOptions = Static<typeof JobOptionsSchema>;
  * The rules one schema cannot say; returns the name of the offending option and why, or undefined when the options
  * hold together.
  */
-export function crossCheckOptions(options: JobOptions, labels: readonly string[]): { option: string; problem: string } | undefined {
+export function crossCheckOptions(
+  options: JobOptions, labels: readonly string[], allowPrivateCallbacks = false,
+): { option: string; problem: string } | undefined {
   if (options.fps !== undefined && options.stride !== undefined) return { option: 'stride', problem: 'cannot be combined with fps' };
   if (options.startMs !== undefined && options.endMs !== undefined && options.endMs <= options.startMs) {
     return { option: 'endMs', problem: 'must be greater than startMs' };
@@ -40,5 +43,30 @@ export function crossCheckOptions(options: JobOptions, labels: readonly string[]
     const [x1, y1, x2, y2] = options.roi.rect;
     if (x2 <= x1 || y2 <= y1) return { option: 'roi', problem: 'rect must be [x1, y1, x2, y2] with x2 > x1 and y2 > y1' };
   }
+  if (options.callbackUrl !== undefined) {
+    const problem = callbackProblem(options.callbackUrl, allowPrivateCallbacks);
+    if (problem) return { option: 'callbackUrl', problem };
+  }
+  return undefined;
+}
+
+/**
+ * A callback URL must be http(s); unless allowed (VDET_WEBHOOK_ALLOW_PRIVATE), it may not name loopback, private
+ * or link-local addresses, so that a tenant cannot make vdet call into its own network. (Names that resolve to
+ * such addresses are refused by the network policy of a deployment, not here.)
+ */
+function callbackProblem(url: string, allowPrivate: boolean): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'must be an absolute URL';
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return 'must be an http or https URL';
+  if (parsed.username || parsed.password) return 'must not carry credentials';
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  const local = host === 'localhost' || host.endsWith('.localhost') || /^(127\.|10\.|192\.168\.|169\.254\.|0\.|172\.(1[6-9]|2\d|3[01])\.)/.test(host)
+    || host === '::1' || /^f[cd]/i.test(host) || /^fe80:/i.test(host);
+  if (local && !allowPrivate) return 'must not point at a loopback or private address';
   return undefined;
 }

@@ -1,0 +1,168 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { StreamResult } from '../src/shared/contracts/stream.js';
+import { topicNames } from '../src/shared/topics.js';
+import { authHeaders } from '../tests/helpers/client.js';
+import { TOUR_VIDEO } from '../tests/helpers/paths.js';
+import { apiUrl, startRole, waitStarted, type RunningRole } from '../tests/helpers/roles.js';
+import { createTestEnv } from '../tests/helpers/stack.js';
+
+/**
+ * npm run bench:stream — a load generator (a real kafkajs producer) pushes S streams × F frames/s for T seconds,
+ * frames of the tour video as JPEG, into the four roles running as processes; a real consumer reads vdet.results.
+ * Reports sent, received, lost, duplicated, out of order, dropped by policy and latency from produce to result,
+ * then looks for the highest total rate sustained with latency not growing, then overloads a drop-oldest stream at
+ * twice that. Last line: one JSON object. Args: --streams S --fps F --seconds T (defaults 4, 10, 60).
+ */
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const STREAMS = arg('streams', 4);
+const FPS = arg('fps', 10);
+const SECONDS = arg('seconds', 60);
+const KEY = `vdet_bench_stream_${Date.now()}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Received { seq: number; latencyMs: number; at: number }
+interface PhaseReport {
+  streams: number; fps: number; seconds: number; policy: string;
+  sent: number; received: number; lost: number; duplicated: number; outOfOrder: number; dropped: number;
+  latencyMs: { p50: number; p95: number; p99: number; max: number };
+  /** p50 latency of the last third of the phase minus that of the first third: growing lag shows here. */
+  latencyGrowthMs: number;
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!) : NaN;
+}
+
+function tourFrames(): Buffer[] {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vdet-stream-frames-'));
+  execFileSync('ffmpeg', ['-v', 'error', '-i', TOUR_VIDEO, '-vf', 'fps=5', '-q:v', '4', path.join(dir, '%04d.jpg')]);
+  const frames = readdirSync(dir).sort().map((f) => readFileSync(path.join(dir, f)));
+  rmSync(dir, { recursive: true, force: true });
+  return frames;
+}
+
+async function main(): Promise<void> {
+  const stack = createTestEnv({ VDET_LOG_LEVEL: 'warn', VDET_BOOTSTRAP_KEY: KEY, VDET_TOPIC_PARTITIONS: '4' });
+  const topics = topicNames(stack.config.kafka.topicPrefix);
+  const roles: RunningRole[] = ['merger', 'detector', 'processor', 'api'].map((r) => startRole(r, { ...stack.env, VDET_LOG_LEVEL: 'info' }));
+  const kafka = new Kafka({ brokers: [...stack.config.kafka.brokers], logLevel: logLevel.NOTHING });
+  const producer: Producer = kafka.producer();
+  const consumer = kafka.consumer({ groupId: `${stack.id}-bench-reader`, maxWaitTimeInMs: 50 });
+  const received = new Map<string, Received[]>();
+  try {
+    await waitStarted(roles);
+    const api = { base: await apiUrl(roles[3]!), key: KEY };
+    const frames = tourFrames();
+    await producer.connect();
+    await consumer.connect();
+    await consumer.subscribe({ topic: topics.results, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const result = StreamResult.decode(message.value);
+        const sentAt = Number(message.headers?.['x'] ?? result.ts);
+        const list = received.get(result.stream) ?? [];
+        list.push({ seq: result.seq, latencyMs: Date.now() - sentAt, at: Date.now() });
+        received.set(result.stream, list);
+      },
+    });
+
+    const phase = async (name: string, streams: number, fps: number, seconds: number, policy: 'lossless' | 'drop-oldest'): Promise<PhaseReport> => {
+      const ids = Array.from({ length: streams }, (_, i) => `${name}-${i}`);
+      for (const id of ids) {
+        await fetch(`${api.base}/v1/streams/${id}/settings`, {
+          method: 'PUT', headers: authHeaders(api, { 'content-type': 'application/json' }),
+          body: JSON.stringify(policy === 'drop-oldest' ? { policy, maxLagMs: 500 } : { policy }),
+        });
+      }
+      let sent = 0;
+      const started = Date.now();
+      for (let tick = 0; tick < fps * seconds; tick++) {
+        const due = started + (tick * 1000) / fps;
+        if (due > Date.now()) await sleep(due - Date.now());
+        const now = Date.now();
+        await producer.send({
+          topic: topics.frames,
+          messages: ids.map((id) => ({ key: id, value: frames[tick % frames.length]!, headers: { 'vdet-ts': String(now), 'vdet-seq': String(tick) } })),
+        });
+        sent += ids.length;
+      }
+      // Drain: wait until nothing new arrives for 3 s (or 60 s at most).
+      for (let last = -1, quietSince = Date.now(); Date.now() - quietSince < 3_000 && Date.now() - started < (seconds + 60) * 1000; await sleep(250)) {
+        const count = ids.reduce((n, id) => n + (received.get(id)?.length ?? 0), 0);
+        if (count !== last) quietSince = Date.now();
+        last = count;
+      }
+      let duplicated = 0;
+      let outOfOrder = 0;
+      let unique = 0;
+      const latencies: number[] = [];
+      const thirds: [number[], number[]] = [[], []];
+      for (const id of ids) {
+        const list = received.get(id) ?? [];
+        const seen = new Set<number>();
+        list.forEach((r, i) => {
+          if (seen.has(r.seq)) duplicated++;
+          else seen.add(r.seq);
+          if (i > 0 && r.seq < list[i - 1]!.seq) outOfOrder++;
+          latencies.push(r.latencyMs);
+          if (r.seq < (fps * seconds) / 3) thirds[0].push(r.latencyMs);
+          else if (r.seq >= (2 * fps * seconds) / 3) thirds[1].push(r.latencyMs);
+        });
+        unique += seen.size;
+      }
+      let dropped = 0;
+      for (const id of ids) {
+        const view = (await (await fetch(`${api.base}/v1/streams/${id}`, { headers: authHeaders(api) })).json()) as { stats: { dropped: number } };
+        dropped += view.stats.dropped;
+      }
+      latencies.sort((a, b) => a - b);
+      const median = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5);
+      return {
+        streams, fps, seconds, policy, sent, received: unique, lost: sent - unique - dropped, duplicated, outOfOrder, dropped,
+        latencyMs: { p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95), p99: quantile(latencies, 0.99), max: latencies.at(-1) ?? NaN },
+        latencyGrowthMs: median(thirds[1]) - median(thirds[0]),
+      };
+    };
+
+    const line = (r: PhaseReport) => console.log(
+      `${String(r.streams * r.fps).padStart(4)} fps (${r.streams}×${r.fps}, ${r.policy}, ${r.seconds} s): sent ${r.sent}, received ${r.received}, lost ${r.lost}, `
+      + `dup ${r.duplicated}, out of order ${r.outOfOrder}, dropped ${r.dropped}; latency p50 ${r.latencyMs.p50} p95 ${r.latencyMs.p95} `
+      + `p99 ${r.latencyMs.p99} max ${r.latencyMs.max} ms; growth ${r.latencyGrowthMs} ms`);
+
+    await phase('warmup', 1, 5, 3, 'lossless');
+    const target = await phase('target', STREAMS, FPS, SECONDS, 'lossless');
+    line(target);
+    let sustainable = 0;
+    for (const fps of [10, 15, 20, 30, 40, 60]) {
+      const probe = await phase(`probe${fps}`, STREAMS, fps, 15, 'lossless');
+      line(probe);
+      const keepsUp = probe.lost === 0 && probe.latencyGrowthMs < 250 && probe.latencyMs.p99 < 2_000;
+      if (!keepsUp) break;
+      sustainable = STREAMS * fps;
+    }
+    const overloadFps = Math.max(1, Math.round((2 * Math.max(sustainable, STREAMS * FPS)) / STREAMS));
+    const overload = await phase('overload', STREAMS, overloadFps, 30, 'drop-oldest');
+    line(overload);
+    const report = {
+      target, sustainableFps: sustainable, overload,
+      overloadAccounted: overload.received + overload.dropped === overload.sent,
+    };
+    mkdirSync('bench-results', { recursive: true });
+    writeFileSync('bench-results/stream-latest.json', JSON.stringify(report, null, 2));
+    console.log(JSON.stringify(report));
+  } finally {
+    await consumer.disconnect().catch(() => undefined);
+    await producer.disconnect().catch(() => undefined);
+    for (const role of roles) await role.stop();
+    await stack.cleanup();
+  }
+}
+
+await main();

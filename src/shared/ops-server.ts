@@ -1,0 +1,65 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Infra } from './infra.js';
+import { registry } from './metrics.js';
+
+const CHECK_TIMEOUT_MS = 2_000;
+
+export interface ReadinessReport {
+  status: 'ok' | 'degraded' | 'unavailable';
+  checks: Record<string, { ok: boolean; error?: string }>;
+}
+
+async function check(probe: () => Promise<unknown>): Promise<{ ok: boolean; error?: string }> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([probe(), new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('timed out')), CHECK_TIMEOUT_MS); })]);
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, error: error instanceof Error ? error.message : String(error) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Kafka and MongoDB are required; Redis holds only derivable state, so without it a role is `degraded`, not down. */
+export async function readiness(infra: Pick<Infra, 'bus' | 'store' | 'progress'>): Promise<ReadinessReport> {
+  const [kafka, mongo, redis] = await Promise.all([check(() => infra.bus.ping()), check(() => infra.store.ping()), check(() => infra.progress.ping())]);
+  const checks = { kafka, mongo, redis };
+  if (!kafka.ok || !mongo.ok) return { status: 'unavailable', checks };
+  return { status: redis.ok ? 'ok' : 'degraded', checks };
+}
+
+/**
+ * /healthz, /readyz and /metrics for a role that has no api of its own (processor, detector, merger), on
+ * VDET_METRICS_PORT. Kubernetes probes and Prometheus scrape it.
+ */
+export async function startOpsServer(infra: Infra, port: number, host: string): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    void (async () => {
+      if (path === '/healthz') {
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      } else if (path === '/readyz') {
+        const report = await readiness(infra);
+        response.writeHead(report.status === 'unavailable' ? 503 : 200, { 'content-type': 'application/json' }).end(JSON.stringify(report));
+      } else if (path === '/metrics') {
+        response.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
+      } else {
+        response.writeHead(404, { 'content-type': 'application/json' }).end('{"code":"VDET_NOT_FOUND"}');
+      }
+    })().catch(() => response.writeHead(500).end());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject); // e.g. the port is taken: start-up fails with the reason, not a crash later
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://${address.address}:${address.port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
