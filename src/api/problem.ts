@@ -49,8 +49,11 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
 }
 
 /** Problem-details responses of a route, for its schema (and so for the OpenAPI document). */
-export function problems(...statuses: number[]): Record<number, { $ref: string; description: string }> {
-  return Object.fromEntries(statuses.map((s) => [s, { $ref: 'Problem#', description: PROBLEM_DESCRIPTIONS[s] ?? 'Error' }]));
+export function problems(...statuses: number[]): Record<number, { description: string; content: Record<string, { schema: { $ref: string } }> }> {
+  return Object.fromEntries(statuses.map((s) => [s, {
+    description: PROBLEM_DESCRIPTIONS[s] ?? 'Error',
+    content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } },
+  }]));
 }
 
 const PROBLEM_DESCRIPTIONS: Record<number, string> = {

@@ -7,7 +7,7 @@ import type { FastifyRequest } from 'fastify';
 import type { ObjectId } from 'mongodb';
 import { JobOptionsSchema, crossCheckOptions, type JobOptions } from '../shared/contracts/job-options.js';
 import { sniffMedia } from '../shared/media-sniff.js';
-import { VdetError } from '../shared/errors.js';
+import { VdetError, isVdetError } from '../shared/errors.js';
 import type { Store } from '../shared/mongo.js';
 
 const checkOptions = TypeCompiler.Compile(JobOptionsSchema);
@@ -52,8 +52,8 @@ export async function receiveUpload(
   } catch (error) {
     // By id as well as by name: an aborted GridFS stream leaves chunks without a files document.
     for (const id of fileIds) await store.uploads.delete(id).catch(() => undefined);
-    await deleteUpload(store, uploadId);
-    throw error;
+    await deleteUpload(store, uploadId).catch(() => undefined);
+    throw uploadError(error);
   }
 }
 
@@ -110,4 +110,16 @@ export function parseOptions(text: string | undefined, labels: readonly string[]
 export async function deleteUpload(store: Store, uploadId: string): Promise<void> {
   const files = await store.uploads.find({ filename: uploadId }, { projection: { _id: 1 } }).toArray();
   for (const file of files) await store.uploads.delete(file._id).catch(() => undefined);
+}
+
+/**
+ * What went wrong with an upload, in vdet's terms: our own errors and the multipart plugin's (FST_…) as they are,
+ * the store being away as 503, and anything else the multipart parser threw (no boundary, a malformed part) as 400.
+ */
+function uploadError(error: unknown): unknown {
+  if (isVdetError(error)) return error;
+  const e = error as { name?: string; code?: unknown; message?: string };
+  if (typeof e.code === 'string' && e.code.startsWith('FST_')) return error;
+  if (e.name?.startsWith('Mongo')) return new VdetError('VDET_DEPENDENCY_UNAVAILABLE', 'The upload could not be stored right now; retry in a few seconds.', { cause: error });
+  return new VdetError('VDET_VALIDATION', `The multipart body could not be read: ${e.message ?? 'malformed'}.`, { cause: error });
 }

@@ -11,7 +11,7 @@ import { metrics } from '../shared/metrics.js';
 import { BatchScheduler, type BatchItem } from './batch-scheduler.js';
 import type { DeviceRunner } from './device-runner.js';
 import { applyDetectionFilter } from './detection-filter.js';
-import { buildAnchorGrid, decodeYolox } from './yolox.js';
+import { NMS_IOU, buildAnchorGrid, decodeYolox } from './yolox.js';
 
 export interface DetectorDeps {
   config: Config;
@@ -22,8 +22,6 @@ export interface DetectorDeps {
   labels: readonly string[];
   progress: Pick<ProgressStore, 'isCancelled'>;
 }
-
-const NMS_IOU = 0.45;
 
 /**
  * The detector role: consumes chunks, runs their frames through the batch scheduler on every local device, and

@@ -4,6 +4,9 @@ import type { Detection } from '../shared/contracts/messages.js';
  * YOLOX output decoding, pure: from the model's `[anchors, 5 + classes]` rows to boxes in source-frame pixels.
  * See ../shared/models/MODEL.md. The anchor grid is built once per model ({@link buildAnchorGrid}), never per frame.
  */
+/** IoU above which NMS drops the weaker of two same-class boxes (the detector's and `vdet detect`'s). */
+export const NMS_IOU = 0.45;
+
 export interface AnchorGrid {
   readonly count: number;
   /** Per anchor: grid x, grid y, stride. */

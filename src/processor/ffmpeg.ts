@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import ffmpeg from 'fluent-ffmpeg';
+import type { Config } from '../shared/config.js';
 import { VdetError } from '../shared/errors.js';
 import { LETTERBOX_PAD_VALUE, type Letterbox } from '../shared/letterbox.js';
 
@@ -22,7 +23,13 @@ export interface MediaLimits {
   timeoutS: number;
 }
 
-function inputGuards(limits: MediaLimits): string[] {
+/** The limits every ffmpeg call of vdet runs under, from the processor's configuration. */
+export function mediaLimits(processor: Config['processor']): MediaLimits {
+  return { maxWidth: processor.maxWidth, maxHeight: processor.maxHeight, maxStreams: 16, timeoutS: processor.ffmpegTimeoutS };
+}
+
+/** ffmpeg input options that keep it to local files, the accepted formats and codecs, and the size limits. */
+export function inputGuards(limits: MediaLimits): string[] {
   return [
     '-protocol_whitelist', 'file',
     '-format_whitelist', INPUT_FORMATS.join(','),

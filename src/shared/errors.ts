@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   VDET_STREAM_NOT_FOUND: { status: 404, retriable: false, title: 'No such stream' },
   VDET_JOB_NOT_FOUND: { status: 404, retriable: false, title: 'No such job' },
   VDET_CURSOR_INVALID: { status: 400, retriable: false, title: 'Invalid cursor' },
+  VDET_JOB_NOT_DONE: { status: 409, retriable: false, title: 'The job is not done' },
+  VDET_RANGE_NOT_SATISFIABLE: { status: 416, retriable: false, title: 'The requested range is not satisfiable' },
   VDET_DEPENDENCY_UNAVAILABLE: { status: 503, retriable: true, title: 'A backing service is unavailable' },
   VDET_MEDIA_UNREADABLE: { status: 422, retriable: false, title: 'The file is not a decodable video or image' },
   VDET_MEDIA_LIMIT: { status: 422, retriable: false, title: 'The media exceeds a limit' },
@@ -35,6 +37,7 @@ export const ERROR_CODES = {
   VDET_MODEL_INVALID: { status: 500, retriable: false, title: 'The model file is not usable' },
   VDET_MODEL_CHECKSUM: { status: 500, retriable: false, title: 'The model file does not match its checksum' },
   VDET_JOB_STALLED: { status: 500, retriable: false, title: 'The job stopped making progress' },
+  VDET_RENDER_FAILED: { status: 500, retriable: true, title: 'Rendering the annotated video failed' },
   VDET_INTERNAL: { status: 500, retriable: true, title: 'Internal error' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -5,7 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  * four roles; a role run alone serves them on VDET_METRICS_PORT. Names carry the `vdet_` prefix.
  */
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'vdet_process_' });
+collectDefaultMetrics({ register: registry, prefix: 'vdet_' });
 
 const seconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 

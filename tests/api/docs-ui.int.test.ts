@@ -32,16 +32,16 @@ describe('Swagger UI', () => {
   test('/docs: authorize with a key, try "list jobs", see 200', async () => {
     const page = await browser.newPage();
     await page.goto(`${base}/docs/`);
-    await page.getByRole('button', { name: /Authorize/ }).first().click();
-    const bearer = page.locator('.auth-container').filter({ hasText: 'bearer' }).locator('input').first();
-    await bearer.fill(KEY);
-    await page.locator('.auth-container').filter({ hasText: 'bearer' }).getByRole('button', { name: 'Authorize' }).click();
-    await page.getByRole('button', { name: 'Close' }).first().click();
+    await page.locator('.auth-wrapper button.authorize').first().click();
+    const bearer = page.locator('.auth-container').filter({ hasText: 'bearer' });
+    await bearer.locator('input').first().fill(KEY);
+    await bearer.locator('button.authorize').click();
+    await page.locator('.modal-ux button.btn-done').first().click();
     const operation = page.locator('#operations-jobs-get_v1_jobs');
     await operation.locator('.opblock-summary').first().click();
     await operation.getByRole('button', { name: 'Try it out' }).click();
     await operation.getByRole('button', { name: 'Execute' }).click();
-    const status = operation.locator('.live-responses-table .response-col_status').first();
+    const status = operation.locator('.live-responses-table tr.response .response-col_status').first();
     await status.waitFor({ timeout: 15_000 });
     assert.equal((await status.innerText()).trim(), '200');
     await page.screenshot({ path: `${process.env['TMPDIR'] ?? '/tmp'}/vdet-docs.png` });

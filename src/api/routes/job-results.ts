@@ -65,7 +65,7 @@ export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobE
       tags: ['results'],
       security: [{ bearer: [] }, { apiKey: [] }],
       params: JobIdParams,
-      response: { 200: SummarySchema, ...problems(401, 404, 429) },
+      response: { 200: SummarySchema, ...problems(400, 401, 404, 429) },
     },
   }, async (request) => {
     const job = await jobs.get(request.tenant, request.params.id);
@@ -88,7 +88,7 @@ export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobE
       security: [{ bearer: [] }, { apiKey: [] }],
       params: JobIdParams,
       produces: ['text/event-stream'],
-      response: { 200: { type: 'string', description: 'text/event-stream' }, ...problems(401, 404, 429) },
+      response: { 200: { type: 'string', description: 'text/event-stream' }, ...problems(400, 401, 404, 429) },
     },
   }, async (request, reply) => {
     const job = await jobs.get(request.tenant, request.params.id);

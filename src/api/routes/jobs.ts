@@ -94,7 +94,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
       tags: ['jobs'],
       security: [{ bearer: [] }, { apiKey: [] }],
       params: JobIdParams,
-      response: { 200: JobSchema, ...problems(401, 404, 429) },
+      response: { 200: JobSchema, ...problems(400, 401, 404, 429) },
     },
   }, async (request) => {
     const job = await jobs.get(request.tenant, request.params.id);
@@ -110,7 +110,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
       tags: ['jobs'],
       security: [{ bearer: [] }, { apiKey: [] }],
       params: JobIdParams,
-      response: { 204: { type: 'null', description: 'Deleted' }, ...problems(401, 404, 429) },
+      response: { 204: { type: 'null', description: 'Deleted' }, ...problems(400, 401, 404, 429) },
     },
   }, async (request, reply) => {
     const job = await jobs.get(request.tenant, request.params.id);

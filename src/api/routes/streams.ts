@@ -41,7 +41,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEven
   };
 
   app.get('/v1/streams', {
-    schema: { summary: "The tenant's streams", tags: ['streams'], security, response: { 200: Type.Object({ items: Type.Array(StreamSchema) }), ...problems(401, 429) } },
+    schema: { summary: "The tenant's streams", tags: ['streams'], security, response: { 200: Type.Object({ items: Type.Array(StreamSchema) }), ...problems(400, 401, 429) } },
   }, async (request) => {
     const records = await streams.streams.find({ tenant: request.tenant }).sort({ _id: 1 }).limit(1000).toArray();
     return { items: await Promise.all(records.map(view)) };
@@ -50,7 +50,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEven
   app.get('/v1/streams/:id', {
     schema: {
       summary: 'A stream: frames in, processed, dropped, failed, fps, last seen, latency p50/p99',
-      tags: ['streams'], security, params: StreamParams, response: { 200: StreamSchema, ...problems(401, 404, 429) },
+      tags: ['streams'], security, params: StreamParams, response: { 200: StreamSchema, ...problems(400, 401, 404, 429) },
     },
   }, async (request) => view(await owned(request.tenant, request.params.id)));
 
@@ -96,7 +96,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEven
     schema: {
       summary: 'Live detections as server-sent events (`event: result`, one per frame)',
       tags: ['streams'], security, params: StreamParams, produces: ['text/event-stream'],
-      response: { 200: { type: 'string', description: 'text/event-stream' }, ...problems(401, 404, 429) },
+      response: { 200: { type: 'string', description: 'text/event-stream' }, ...problems(400, 401, 404, 429) },
     },
   }, async (request, reply) => {
     const record = await owned(request.tenant, request.params.id);

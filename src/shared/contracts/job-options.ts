@@ -12,7 +12,7 @@ export type Roi = Static<typeof RoiSchema>;
 /** What a user may ask of a job; validated by the api, stored on the job, carried in the job message. */
 export const JobOptionsSchema = Type.Object(
   {
-    fps: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 240, description: 'Sample frames at this rate (frames per second). Default: every frame.' })),
+    fps: Type.Optional(Type.Number({ minimum: 0.01, maximum: 240, description: 'Sample frames at this rate (frames per second). Default: every frame.' })),
     stride: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'Process every n-th frame (instead of fps).' })),
     startMs: Type.Optional(Type.Integer({ minimum: 0, description: 'Start of the time range to process.' })),
     endMs: Type.Optional(Type.Integer({ minimum: 1, description: 'End of the time range to process (exclusive).' })),
