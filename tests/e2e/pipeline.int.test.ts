@@ -172,10 +172,15 @@ describe('pipeline: upload → processor → detector → merger', () => {
       const value = (pattern: string) => Number(new RegExp(`^${pattern} ([0-9.e+]+)$`, 'm').exec(text)?.[1] ?? NaN);
       return { text, value };
     };
-    const processor = await scrape('processor');
+    let processor = await scrape('processor');
+    const lagLine = /vdet_consumer_lag\{group="[^"]+processor",topic="[^"]+jobs",partition="0"\} 0/;
+    for (let i = 0; i < 40 && !lagLine.test(processor.text); i++) { // the lag is polled every 5 s
+      await new Promise((r) => setTimeout(r, 250));
+      processor = await scrape('processor');
+    }
     assert.ok(processor.value('vdet_frames_decoded_total\\{source="job"\\}') >= 400 + 80 + 7);
     assert.ok(processor.value('vdet_chunks_produced_total\\{source="job"\\}') >= 25);
-    assert.match(processor.text, /vdet_consumer_lag\{group="[^"]+processor",topic="[^"]+jobs",partition="0"\} 0/);
+    assert.match(processor.text, lagLine);
     const detector = await scrape('detector');
     const batches = detector.value('vdet_batch_size_count\\{device="cpu:0"\\}');
     const frames = detector.value('vdet_batch_size_sum\\{device="cpu:0"\\}');
