@@ -3,41 +3,22 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Logger } from 'pino';
-import type { Config } from '../shared/config.js';
-import type { JobStore } from '../shared/job-store.js';
-import type { KafkaBus } from '../shared/kafka.js';
-import type { Store } from '../shared/mongo.js';
-import type { ProgressStore } from '../shared/progress.js';
-import type { TopicNames } from '../shared/topics.js';
-import type { Redis } from 'ioredis';
-import type { ApiKeyStore } from '../shared/api-keys.js';
 import { JobOptionsSchema } from '../shared/contracts/job-options.js';
+import type { Infra } from '../shared/infra.js';
 import { registerAuth } from './auth.js';
 import { JobEventHub } from './job-events.js';
 import { sendProblem } from './problem.js';
 import { jobResultRoutes } from './routes/job-results.js';
+import { jobSourceRoutes } from './routes/job-source.js';
+import { webUiRoutes } from './web-ui.js';
 import { streamRoutes } from './routes/streams.js';
 import { StreamSettingsSchema } from '../shared/contracts/stream.js';
-import type { StreamStore } from '../shared/stream-store.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { ProblemSchema } from './schemas.js';
 
-export interface ApiDeps {
-  config: Config;
-  log: Logger;
-  bus: KafkaBus;
-  store: Store;
-  jobs: JobStore;
-  progress: ProgressStore;
-  redis: Redis;
-  apiKeys: ApiKeyStore;
-  streams: StreamStore;
-  topics: TopicNames;
-  /** The model's labels: job options name classes from them. */
-  labels: readonly string[];
-}
+/** The api's share of the process's clients (see Infra), and the model's labels (job options name classes). */
+export type ApiDeps = Omit<Infra, 'close'> & { labels: readonly string[] };
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -106,5 +87,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(jobRoutes, deps);
   await app.register(jobResultRoutes, { ...deps, events });
   await app.register(streamRoutes, { ...deps, events });
+  await app.register(jobSourceRoutes, deps);
+  await app.register(webUiRoutes);
   return app as unknown as FastifyInstance;
 }

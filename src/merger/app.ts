@@ -1,34 +1,18 @@
 import { writeSync } from 'node:fs';
-import type { Logger } from 'pino';
-import type { Config } from '../shared/config.js';
 import { ChunkOutcome, type ChunkDone } from '../shared/contracts/messages.js';
 import { sendToDeadLetters } from '../shared/dead-letter.js';
 import { toFailureReason } from '../shared/errors.js';
-import type { JobStore } from '../shared/job-store.js';
-import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.js';
-import { chunkId, frameId, type Store } from '../shared/mongo.js';
-import type { JobEvent, ProgressStore } from '../shared/progress.js';
-import { groupId, type TopicNames } from '../shared/topics.js';
-import type { Redis } from 'ioredis';
-import type { StreamStore } from '../shared/stream-store.js';
+import type { Infra } from '../shared/infra.js';
+import type { ConsumerHandle, IncomingMessage } from '../shared/kafka.js';
+import { metrics } from '../shared/metrics.js';
+import { chunkId, frameId } from '../shared/mongo.js';
+import type { JobEvent } from '../shared/progress.js';
+import { groupId } from '../shared/topics.js';
+import { combineSummaries, countsOf, isComplete, summarizeFrames } from './merge-rules.js';
 import { mergeStreamFrames } from './stream-merge.js';
 import { WebhookOutbox } from './webhooks.js';
-import type { ApiKeyStore } from '../shared/api-keys.js';
-import { metrics } from '../shared/metrics.js';
-import { combineSummaries, countsOf, isComplete, summarizeFrames } from './merge-rules.js';
 
-export interface MergerDeps {
-  config: Config;
-  log: Logger;
-  bus: KafkaBus;
-  store: Store;
-  jobs: JobStore;
-  progress: ProgressStore;
-  streams: StreamStore;
-  redis: Redis;
-  apiKeys: ApiKeyStore;
-  topics: TopicNames;
-}
+export type MergerDeps = Omit<Infra, 'close'>;
 
 /**
  * The merger role: stores each chunk's detections with idempotent upserts (one document per frame, one per chunk),
