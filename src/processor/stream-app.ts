@@ -4,10 +4,10 @@ import { encodeChunk, type ChunkHeader } from '../shared/contracts/chunk.js';
 import { FRAME_HEADERS } from '../shared/contracts/stream.js';
 import { sendToDeadLetters } from '../shared/dead-letter.js';
 import { VdetError } from '../shared/errors.js';
-import type { ConsumerHandle, IncomingMessage, KafkaBus, OutgoingMessage } from '../shared/kafka.js';
+import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.js';
 import { sniffImage } from '../shared/media-sniff.js';
 import { metrics } from '../shared/metrics.js';
-import type { StreamStore } from '../shared/stream-store.js';
+import type { StreamRecord, StreamStore } from '../shared/stream-store.js';
 import { groupId, type TopicNames } from '../shared/topics.js';
 import { letterboxImage } from './image-letterbox.js';
 import { admitFrame, type AdmissionState } from './stream-policy.js';
@@ -84,28 +84,33 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
         if (message.key) await streams.count(message.key, 'failed');
       }
     }
-    const out: OutgoingMessage[] = [];
-    for (const [stream, frames] of byStream) {
+    // One send per chunk (a chunk is megabytes: several in one request could pass the broker's message size),
+    // in order within a stream, streams side by side.
+    let chunks = 0;
+    await Promise.all([...byStream].map(async ([stream, frames]) => {
       const record = await streams.get(stream);
       for (let i = 0; i < frames.length; i += config.streams.chunkFrames) {
         const part = frames.slice(i, i + config.streams.chunkFrames);
-        const first = part[0]!;
-        const header: ChunkHeader = {
-          v: 1, source: 'stream', jobId: stream, tenant: record.tenant, chunk: first.seq, pixelFormat: 'bgr24',
-          frameWidth: size, frameHeight: size, sourceWidth: first.width, sourceHeight: first.height, scale: first.scale,
-          minScore: record.settings.minScore ?? config.detector.minScore,
-          ...(record.settings.classes ? { filter: { classes: record.settings.classes } } : {}),
-          frames: part.map((f) => ({
-            frame: f.seq, ptsMs: 0,
-            stream: { ts: f.ts, receivedAt: f.receivedAt, sourceWidth: f.width, sourceHeight: f.height, scale: f.scale },
-          })),
-        };
-        out.push({ key: stream, value: encodeChunk(header, part.map((f) => f.pixels)) });
+        await bus.send(topics.chunks, [{ key: stream, value: encodeChunk(chunkHeader(stream, record, part), part.map((f) => f.pixels)) }]);
+        chunks++;
       }
-    }
-    await bus.send(topics.chunks, out);
-    metrics.chunksProduced.inc({ source: 'stream' }, out.length);
+    }));
+    metrics.chunksProduced.inc({ source: 'stream' }, chunks);
     metrics.framesDecoded.inc({ source: 'stream' }, [...byStream.values()].reduce((n, f) => n + f.length, 0));
+  }
+
+  function chunkHeader(stream: string, record: StreamRecord, part: PreparedFrame[]): ChunkHeader {
+    const first = part[0]!;
+    return {
+      v: 1, source: 'stream', jobId: stream, tenant: record.tenant, chunk: first.seq, pixelFormat: 'bgr24',
+      frameWidth: size, frameHeight: size, sourceWidth: first.width, sourceHeight: first.height, scale: first.scale,
+      minScore: record.settings.minScore ?? config.detector.minScore,
+      ...(record.settings.classes ? { filter: { classes: record.settings.classes } } : {}),
+      frames: part.map((f) => ({
+        frame: f.seq, ptsMs: 0,
+        stream: { ts: f.ts, receivedAt: f.receivedAt, sourceWidth: f.width, sourceHeight: f.height, scale: f.scale },
+      })),
+    };
   }
 
   return {
