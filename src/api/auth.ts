@@ -3,8 +3,10 @@ import type { Redis } from 'ioredis';
 import type { ApiKeyIdentity, ApiKeyStore } from '../shared/api-keys.js';
 import { VdetError } from '../shared/errors.js';
 
-/** Routes that answer without a key: probes, metrics and the API's own documentation. */
-const OPEN_PREFIXES = ['/healthz', '/readyz', '/metrics', '/docs', '/openapi.json'];
+/** Routes that answer without a key: probes, metrics, the API's own documentation and the viewer's static files. */
+const OPEN_PREFIXES = ['/healthz', '/readyz', '/metrics', '/docs', '/openapi.json', '/app'];
+/** A job's source with a signed `token` and no key: the route itself verifies the token. */
+const SOURCE_PATH = /^\/v1\/jobs\/[^/]+\/source$/;
 const CACHE_MS = 10_000;
 
 function keyOf(request: FastifyRequest): string | undefined {
@@ -36,6 +38,7 @@ export function registerAuth(app: FastifyInstance, keys: ApiKeyStore, redis: Red
     const path = request.url.split('?')[0]!;
     if (path === '/' || OPEN_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`))) return;
     const key = keyOf(request);
+    if (!key && SOURCE_PATH.test(path) && /[?&]token=/.test(request.url)) return;
     if (!key) throw new VdetError('VDET_UNAUTHORIZED', 'Send an API key as "Authorization: Bearer <key>" or "X-API-Key: <key>".');
     const identity = await identify(key);
     if (!identity) throw new VdetError('VDET_UNAUTHORIZED', 'The API key is not valid (unknown or revoked).');

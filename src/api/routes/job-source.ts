@@ -1,0 +1,154 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import path from 'node:path';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { VdetError } from '../../shared/errors.js';
+import type { JobRecord } from '../../shared/mongo.js';
+import type { ApiDeps } from '../app.js';
+import { problems } from '../problem.js';
+import { JobIdParams } from '../schemas.js';
+import { jobNotFound } from './jobs.js';
+
+/** How long a signed source URL stays valid. */
+export const SOURCE_TOKEN_TTL_MS = 15 * 60_000;
+/** Used when a tenant's own secret cannot be read; per process, so such a token works only on the api that made it. */
+const PROCESS_SECRET = randomBytes(32).toString('base64url');
+
+const security: { [label: string]: string[] }[] = [{ bearer: [] }, { apiKey: [] }];
+const SourceQuery = Type.Object({
+  token: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'A token from `POST /v1/jobs/{id}/source-url`, instead of an API key' })),
+}, { additionalProperties: false });
+const SourceUrlSchema = Type.Object({
+  url: Type.String({ description: 'A URL of the original upload that works without a key until `expiresAt`' }),
+  expiresAt: Type.String({ format: 'date-time' }),
+}, { examples: [{ url: '/v1/jobs/0b9a…/source?token=MTcx….Xk2…', expiresAt: '2025-01-01T12:15:00.000Z' }] });
+const binary = (description: string) => ({
+  description,
+  content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+});
+
+const MEDIA_TYPES: Record<string, string> = {
+  '.mp4': 'video/mp4', '.m4v': 'video/mp4', '.mov': 'video/quicktime', '.webm': 'video/webm', '.mkv': 'video/x-matroska',
+  '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.bmp': 'image/bmp',
+};
+
+/** The token of a signed source URL: base64url(expiry ms) "." HMAC-SHA256(jobId + expiry, secret) in base64url. */
+export function signSourceToken(jobId: string, expiresAtMs: number, secret: string): string {
+  const expiry = String(expiresAtMs);
+  return `${Buffer.from(expiry).toString('base64url')}.${createHmac('sha256', secret).update(jobId + expiry).digest('base64url')}`;
+}
+
+/** Whether `token` was signed for this job with this secret and has not expired. */
+export function verifySourceToken(jobId: string, token: string, secret: string, now = Date.now()): boolean {
+  const [head, signature, ...rest] = token.split('.');
+  if (!head || !signature || rest.length > 0) return false;
+  const expiry = Buffer.from(head, 'base64url').toString('utf8');
+  if (!/^\d{1,15}$/.test(expiry) || Number(expiry) <= now) return false;
+  const expected = createHmac('sha256', secret).update(jobId + expiry).digest();
+  const given = Buffer.from(signature, 'base64url');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** `bytes=a-b`, `bytes=a-`, `bytes=-n` over a file of `size` bytes: the inclusive range, or 'invalid' (answer 416). */
+export function parseRange(header: string, size: number): { start: number; end: number } | 'invalid' | undefined {
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match) return header.trim().startsWith('bytes=') ? 'invalid' : undefined; // multiple ranges: not supported
+  const [, a, b] = match;
+  if (a === '' && b === '') return 'invalid';
+  let start: number;
+  let end: number;
+  if (a === '') {
+    const suffix = Number(b);
+    if (suffix === 0) return 'invalid';
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(a);
+    end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
+  }
+  if (start >= size || start > end) return 'invalid';
+  return { start, end };
+}
+
+/**
+ * The original upload of a job, for the viewer's <video>: byte ranges (206/416) so it can seek, and a short-lived
+ * signed URL because a media element cannot send an Authorization header.
+ */
+export const jobSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
+  const { store, jobs } = deps;
+  const secretOf = (tenant: string) => deps.apiKeys.webhookSecret(tenant).catch(() => PROCESS_SECRET);
+
+  app.post('/v1/jobs/:id/source-url', {
+    schema: {
+      summary: 'A short-lived URL of the original upload that needs no key (for a <video> element)',
+      description: `The URL carries a signed token for this job, valid for ${SOURCE_TOKEN_TTL_MS / 60_000} minutes.`,
+      tags: ['jobs'],
+      security,
+      params: JobIdParams,
+      response: { 200: SourceUrlSchema, ...problems(400, 401, 404, 429) },
+    },
+  }, async (request) => {
+    const job = await jobs.get(request.tenant, request.params.id);
+    if (!job) throw jobNotFound();
+    const expiresAtMs = Date.now() + SOURCE_TOKEN_TTL_MS;
+    const token = signSourceToken(job._id, expiresAtMs, await secretOf(job.tenant));
+    return { url: `/v1/jobs/${encodeURIComponent(job._id)}/source?token=${token}`, expiresAt: new Date(expiresAtMs).toISOString() };
+  });
+
+  app.get('/v1/jobs/:id/source', {
+    schema: {
+      summary: 'The original upload of a job, with byte ranges',
+      description: 'Needs an API key, or instead the `token` of a URL from `POST /v1/jobs/{id}/source-url`. '
+        + 'Honours one `Range: bytes=…` (206, or 416 when it lies outside the file).',
+      tags: ['jobs'],
+      security,
+      params: JobIdParams,
+      querystring: SourceQuery,
+      headers: { type: 'object', properties: { range: { type: 'string', maxLength: 200 } } },
+      response: {
+        200: binary('The whole file'),
+        206: binary('The requested byte range'),
+        ...problems(400, 401, 404, 416, 429),
+      },
+    },
+  }, async (request, reply) => {
+    const { id } = request.params;
+    let job: JobRecord | null | undefined;
+    if (request.tenant) {
+      job = await jobs.get(request.tenant, id);
+    } else {
+      // Let through by the auth hook without a key: only a valid token for this very job opens it.
+      const token = request.query.token;
+      if (!token) throw new VdetError('VDET_UNAUTHORIZED', 'Send an API key, or a token from POST /v1/jobs/{id}/source-url.');
+      const found = await store.jobs.findOne({ _id: id });
+      if (!found || !verifySourceToken(found._id, token, await secretOf(found.tenant))) {
+        throw new VdetError('VDET_UNAUTHORIZED', 'The source token is not valid for this job or has expired.');
+      }
+      job = found;
+    }
+    if (!job) throw jobNotFound();
+    const [file] = await store.uploads.find({ filename: job.uploadId }).sort({ uploadDate: -1 }).limit(1).toArray();
+    if (!file) throw new VdetError('VDET_JOB_NOT_FOUND', 'The upload of this job is no longer stored.');
+    const size = file.length;
+    const stored = (file.metadata as { contentType?: string } | undefined)?.contentType;
+    const type = stored && stored !== 'application/octet-stream'
+      ? stored
+      : MEDIA_TYPES[path.extname(job.filename).toLowerCase()] ?? 'application/octet-stream';
+    void reply.header('accept-ranges', 'bytes').header('cache-control', 'private, max-age=300').type(type);
+    const rangeHeader = request.headers.range;
+    const range = typeof rangeHeader === 'string' && size > 0 ? parseRange(rangeHeader, size) : undefined;
+    if (range === 'invalid') {
+      void reply.header('content-range', `bytes */${size}`);
+      throw new VdetError('VDET_RANGE_NOT_SATISFIABLE', `The range "${String(rangeHeader)}" is outside the file's ${size} bytes.`);
+    }
+    if (range) {
+      void reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`)
+        .header('content-length', String(range.end - range.start + 1));
+      if (request.method === 'HEAD') return reply.send();
+      return reply.send(store.uploads.openDownloadStreamByName(job.uploadId, { start: range.start, end: range.end + 1 }));
+    }
+    void reply.status(200).header('content-length', String(size));
+    if (request.method === 'HEAD') return reply.send();
+    return reply.send(store.uploads.openDownloadStreamByName(job.uploadId));
+  });
+};
