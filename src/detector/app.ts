@@ -34,6 +34,9 @@ export function createDetector(deps: DetectorDeps) {
   const scheduler = new BatchScheduler(deps.runners, {
     batchMax: config.detector.batchMax,
     batchWaitMs: config.detector.batchWaitMs,
+    onBatch: (device, items) => {
+      if (log.isLevelEnabled('debug')) log.debug({ device, frames: items.length, queues: [...new Set(items.map((i) => i.queue))] }, 'batch');
+    },
   });
   let consumer: ConsumerHandle | undefined;
 
