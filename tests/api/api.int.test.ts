@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ApiKeyStore } from '../../src/shared/api-keys.js';
@@ -223,6 +223,35 @@ describe('api: keys and tenants, options, queries, live progress, lifecycle', ()
       assert.equal(((await response.json()) as { code: string }).code, 'VDET_UPLOAD_TOO_LARGE');
       assert.equal(await store.db.collection('uploads.chunks').countDocuments(), before);
       assert.equal(await store.jobs.countDocuments(), jobsBefore);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a client that disconnects mid-upload leaves nothing behind', async () => {
+    const store = await connectStore(stack.config.mongo);
+    try {
+      const counts = async () => [
+        await store.db.collection('uploads.files').countDocuments(), await store.db.collection('uploads.chunks').countDocuments(), await store.jobs.countDocuments(),
+      ];
+      const before = await counts();
+      const boundary = 'vdet-boundary';
+      const url = new URL(`${a.base}/v1/jobs`);
+      await new Promise<void>((resolve) => {
+        const request = httpRequest({
+          host: url.hostname, port: url.port, path: url.pathname, method: 'POST',
+          headers: { authorization: `Bearer ${KEY_A}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(10 * 1024 * 1024) },
+        });
+        request.on('error', () => resolve());
+        request.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.mp4"\r\nContent-Type: video/mp4\r\n\r\n`);
+        request.write(readFileSync(TOUR_VIDEO)); // 0.85 MB of the announced 10 MB, then the client goes away
+        setTimeout(() => {
+          request.destroy();
+          resolve();
+        }, 500);
+      });
+      for (let i = 0; i < 50 && JSON.stringify(await counts()) !== JSON.stringify(before); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(await counts(), before);
     } finally {
       await store.close();
     }

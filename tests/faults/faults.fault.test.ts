@@ -6,8 +6,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { boxIou } from '../../src/detector/yolox.js';
 import { groupId, topicNames } from '../../src/shared/topics.js';
-import { allDetections, getJob, submitJob, waitForJob, type FrameItem, type Target } from '../helpers/client.js';
-import { TOUR_VIDEO } from '../helpers/paths.js';
+import { allDetections, getJob, submitJob, uploadFile, waitForJob, type FrameItem, type Target } from '../helpers/client.js';
+import { imagePath, TOUR_VIDEO } from '../helpers/paths.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
 import { consumerLag, createTestEnv } from '../helpers/stack.js';
 
@@ -133,6 +133,25 @@ describe('fault suite', () => {
     cluster.roles.delete('merger');
     await cluster.start(['merger']);
     await assertSameAsBaseline(cluster.api, id);
+  });
+
+  test('Kafka down: an upload answers 503 with Retry-After and stores nothing', async () => {
+    stackCommand('stop', 'kafka');
+    counts.faults++;
+    try {
+      const mongo = new MongoClient(stack.config.mongo.url);
+      await mongo.connect();
+      const db = mongo.db(stack.config.mongo.database);
+      const before = [await db.collection('jobs').countDocuments(), await db.collection('uploads.files').countDocuments()];
+      const response = await uploadFile(cluster.api, imagePath('dog'));
+      assert.equal(response.status, 503);
+      assert.ok(Number(response.headers.get('retry-after')) > 0);
+      assert.equal(((await response.json()) as { code: string }).code, 'VDET_DEPENDENCY_UNAVAILABLE');
+      assert.deepEqual([await db.collection('jobs').countDocuments(), await db.collection('uploads.files').countDocuments()], before);
+      await mongo.close();
+    } finally {
+      stackCommand('up');
+    }
   });
 
   test('stop and restart the Kafka broker mid-job', async () => {

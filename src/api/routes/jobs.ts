@@ -45,10 +45,11 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
       await jobs.create({
         _id: id, tenant, filename: upload.filename, uploadId: upload.uploadId, uploadBytes: upload.bytes, options: upload.options,
       });
-      await bus.send(topics.jobs, [{
+      // Bounded: a client waits seconds, not the Kafka client's full retry schedule, to hear that Kafka is away.
+      await withTimeout(bus.send(topics.jobs, [{
         key: id,
         value: JobMessage.encode({ v: 1, jobId: id, tenant, uploadId: upload.uploadId, options: upload.options }),
-      }]);
+      }]), ENQUEUE_TIMEOUT_MS);
     } catch (cause) {
       // Nothing is accepted that cannot be enqueued: undo what was stored and ask the client to retry.
       await store.jobs.deleteOne({ _id: id }).catch(() => undefined);
@@ -120,6 +121,16 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
     return reply.status(204).send(null);
   });
 };
+
+const ENQUEUE_TIMEOUT_MS = 10_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 
 export function jobNotFound(): VdetError {
   return new VdetError('VDET_JOB_NOT_FOUND', 'There is no job with this id.');
