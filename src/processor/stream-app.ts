@@ -42,7 +42,11 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
   const admission = new Map<string, AdmissionState>();
   let consumer: ConsumerHandle | undefined;
 
-  async function prepare(message: IncomingMessage, now: number): Promise<{ stream: string; frame?: PreparedFrame } | undefined> {
+  /**
+   * Checks one message and applies its stream's policy, in arrival order; the decode it returns runs alongside the
+   * others of the batch (sharp works on libuv's thread pool, so both cores decode).
+   */
+  async function admit(message: IncomingMessage, now: number): Promise<{ stream: string; frame?: Promise<PreparedFrame> }> {
     const stream = message.key;
     if (!stream) throw new VdetError('VDET_FRAME_INVALID', 'The frame has no key: the key must be the stream id.');
     const bytes = message.value;
@@ -63,25 +67,37 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
       await streams.count(stream, 'dropped');
       return { stream };
     }
-    const image = await letterboxImage(bytes, size, config.processor.maxWidth * config.processor.maxHeight);
-    return { stream, frame: { seq, ts: Number.isFinite(ts) ? ts : now, receivedAt: now, ...image } };
+    const frame = letterboxImage(bytes, size, config.processor.maxWidth * config.processor.maxHeight)
+      .then((image) => ({ seq, ts: Number.isFinite(ts) ? ts : now, receivedAt: now, ...image }));
+    frame.catch(() => undefined); // awaited below, in order; this keeps an early failure from going unhandled
+    return { stream, frame };
   }
 
   async function handleBatch(messages: IncomingMessage[]): Promise<void> {
     const now = Date.now();
     const byStream = new Map<string, PreparedFrame[]>();
+    const rejected = async (message: IncomingMessage, error: unknown) => {
+      if (!(error instanceof VdetError) || error.retriable) throw error; // an outage: the batch is retried
+      await sendToDeadLetters(bus, topics.dlq, log, message, error);
+      if (message.key) await streams.count(message.key, 'failed');
+    };
+    const admitted: { message: IncomingMessage; stream: string; frame: Promise<PreparedFrame> }[] = [];
     for (const message of messages) {
       try {
-        const prepared = await prepare(message, now);
-        if (prepared?.frame) {
-          const list = byStream.get(prepared.stream) ?? [];
-          list.push(prepared.frame);
-          byStream.set(prepared.stream, list);
-        }
+        const { stream, frame } = await admit(message, now);
+        if (frame) admitted.push({ message, stream, frame });
       } catch (error) {
-        if (!(error instanceof VdetError) || error.retriable) throw error; // an outage: the batch is retried
-        await sendToDeadLetters(bus, topics.dlq, log, message, error);
-        if (message.key) await streams.count(message.key, 'failed');
+        await rejected(message, error);
+      }
+    }
+    for (const { message, stream, frame } of admitted) {
+      try {
+        const prepared = await frame;
+        const list = byStream.get(stream) ?? [];
+        list.push(prepared);
+        byStream.set(stream, list);
+      } catch (error) {
+        await rejected(message, error);
       }
     }
     // One send per chunk (a chunk is megabytes: several in one request could pass the broker's message size),
