@@ -1,15 +1,16 @@
+import { Worker } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import type { Logger } from 'pino';
 import { VdetError } from '../shared/errors.js';
+import { metrics } from '../shared/metrics.js';
 import type { BatchItem, BatchRunner } from './batch-scheduler.js';
 import type { DeviceSpec } from './devices.js';
-import { loadBatchableSession } from './model-batch.js';
-import { writeFrameToTensor } from './tensor.js';
-import { metrics } from '../shared/metrics.js';
+import type { SessionReply, SessionRequest, SessionWorkerInput } from './session-worker.js';
 
 /**
- * One onnxruntime session on one device, running batches. The input tensor is allocated once for the largest batch
- * and reused (one run at a time per device), so a batch costs one pass over its frames' pixels and nothing more.
+ * One onnxruntime session on one device, running batches in a worker thread of its own (see session-worker.ts):
+ * the detector's event loop stays free for Kafka while a batch runs, and N CPU sessions really run side by side.
+ * A batch costs one copy of its frames' pixels into a buffer handed to the worker, and one pass into the tensor.
  */
 export interface DeviceRunner extends BatchRunner {
   readonly device: DeviceSpec;
@@ -24,25 +25,48 @@ export interface RunnerOptions {
   log: Logger;
 }
 
+/** Starts the worker: the compiled JS next to this file, or the TypeScript source through tsx (tests, scripts). */
+function startWorker(workerData: SessionWorkerInput): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./session-worker.js', import.meta.url), { workerData });
+  const source = new URL('./session-worker.ts', import.meta.url).href;
+  const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(source)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData });
+}
+
 export async function createDeviceRunner(device: DeviceSpec, options: RunnerOptions): Promise<DeviceRunner> {
   const sessionOptions: ort.InferenceSession.SessionOptions = device.kind === 'cuda'
     ? { executionProviders: [{ name: 'cuda', deviceId: device.deviceId }, 'cpu'], graphOptimizationLevel: 'all' }
     : { executionProviders: ['cpu'], intraOpNumThreads: device.intraOpThreads, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
-  let loaded: Awaited<ReturnType<typeof loadBatchableSession>>;
-  try {
-    loaded = await loadBatchableSession(options.modelPath, { sessionOptions });
-  } catch (cause) {
-    throw new VdetError('VDET_MODEL_INVALID', `The model ${options.modelPath} could not be loaded on ${device.name}.`, { cause });
-  }
-  const { session, batchMode } = loaded;
-  const inputName = session.inputNames[0]!;
-  const outputName = session.outputNames[0]!;
+  const worker = startWorker({ modelPath: options.modelPath, sessionOptions, batchMax: options.batchMax, inputSize: options.inputSize });
+  const pending = new Map<number, { resolve(output: ArrayBuffer): void; reject(error: Error): void }>();
+  let nextId = 0;
+  let exited: Error | undefined;
+  const ready = new Promise<{ batchMode: string; reason?: string }>((resolve, reject) => {
+    worker.on('message', (reply: SessionReply) => {
+      if ('ready' in reply) {
+        if (reply.ready) resolve(reply);
+        else reject(new VdetError('VDET_MODEL_INVALID', `The model ${options.modelPath} could not be loaded on ${device.name}: ${reply.error}`));
+        return;
+      }
+      const waiter = pending.get(reply.id);
+      pending.delete(reply.id);
+      if ('output' in reply) waiter?.resolve(reply.output);
+      else waiter?.reject(new VdetError('VDET_INFERENCE_FAILED', `Inference failed on ${device.name}: ${reply.error}`));
+    });
+    worker.on('error', (error) => {
+      exited = error;
+      reject(error);
+      for (const waiter of pending.values()) waiter.reject(new VdetError('VDET_INTERNAL', `The ${device.name} worker failed.`, { cause: error }));
+      pending.clear();
+    });
+  });
+  const { batchMode, reason } = await ready.catch(async (error: unknown) => {
+    await worker.terminate();
+    throw error;
+  });
   const maxBatch = batchMode === 'fixed-1' ? 1 : options.batchMax;
-  const size = options.inputSize;
-  const frameFloats = 3 * size * size;
-  const input = new Float32Array(frameFloats * maxBatch);
-  const { Tensor } = await import('onnxruntime-node');
-  options.log.info({ device: device.name, batchMode, maxBatch, reason: loaded.reason }, 'model session ready');
+  const frameBytes = options.inputSize * options.inputSize * 3;
+  options.log.info({ device: device.name, batchMode, maxBatch, reason }, 'model session ready (worker thread)');
 
   return {
     name: device.name,
@@ -50,20 +74,19 @@ export async function createDeviceRunner(device: DeviceSpec, options: RunnerOpti
     batchMode,
     maxBatch,
     async run(items: readonly BatchItem[]) {
+      if (exited) throw new VdetError('VDET_INTERNAL', `The ${device.name} worker is gone.`, { cause: exited });
       const n = items.length;
-      items.forEach((item, slot) => writeFrameToTensor(item.pixels, input, slot, size, size));
-      const feeds = { [inputName]: new Tensor('float32', input.subarray(0, n * frameFloats), [n, 3, size, size]) };
-      let result: ort.InferenceSession.OnnxValueMapType;
+      const pixels = new Uint8Array(n * frameBytes);
+      items.forEach((item, slot) => pixels.set(item.pixels, slot * frameBytes));
+      const id = nextId++;
       const stopTimer = metrics.inferenceSeconds.startTimer({ device: device.name });
       metrics.batchSize.observe({ device: device.name }, n);
-      try {
-        result = await session.run(feeds);
-        stopTimer();
-      } catch (cause) {
-        throw new VdetError('VDET_INFERENCE_FAILED', `Inference failed on ${device.name}.`, { cause });
-      }
-      const output = result[outputName]!;
-      const data = output.data as Float32Array;
+      const output = await new Promise<ArrayBuffer>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ id, pixels: pixels.buffer, count: n } satisfies SessionRequest, [pixels.buffer]);
+      });
+      stopTimer();
+      const data = new Float32Array(output);
       const rowsPerFrame = data.length / n;
       items.forEach((item, slot) => {
         try {
@@ -72,10 +95,9 @@ export async function createDeviceRunner(device: DeviceSpec, options: RunnerOpti
           item.fail(error);
         }
       });
-      output.dispose?.();
     },
     async close() {
-      await session.release();
+      await worker.terminate();
     },
   };
 }

@@ -28,6 +28,7 @@ export function createTestEnv(extra: Record<string, string> = {}): TestEnv {
     VDET_TOPIC_PARTITIONS: '2',
     VDET_LOG_LEVEL: 'warn',
     VDET_METRICS_PORT: '0',
+    VDET_RATE_LIMIT_PER_MIN: '1000000', // tests poll hard; the rate-limit test sets its own
     ...extra,
   };
   const config = loadConfig(env);
