@@ -16,7 +16,9 @@ export function planDevices(spec: string, machine: MachineInfo): DeviceSpec[] {
   const cores = Math.max(1, machine.cpuCores);
   if (spec === 'auto') {
     if (machine.cudaDevices.length > 0) return machine.cudaDevices.map(cudaDevice);
-    return cpuDevices(1, cores);
+    // Several sessions of a few threads each beat one session with every thread (docs/benchmarks.md: on 2 cores,
+    // 2 × 1 thread runs ~1.7× the frames of 1 × 2): about one session per 4 cores, and at least 2 where there are 2.
+    return cpuDevices(Math.min(cores, Math.max(2, Math.floor(cores / 4))), cores);
   }
   if (spec === 'cpu') return cpuDevices(1, cores);
   const cpu = /^cpu:(\d+)$/.exec(spec);

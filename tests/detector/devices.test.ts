@@ -2,9 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { planDevices, visibleCudaDevices } from '../../src/detector/devices.js';
 
-test('auto uses every visible GPU, else one CPU session with all cores', () => {
+test('auto uses every visible GPU, else CPU sessions of a few threads each', () => {
   assert.deepEqual(planDevices('auto', { cpuCores: 2, cudaDevices: [0, 1] }).map((d) => d.name), ['cuda:0', 'cuda:1']);
-  assert.deepEqual(planDevices('auto', { cpuCores: 8, cudaDevices: [] }), [{ kind: 'cpu', name: 'cpu:0', intraOpThreads: 8 }]);
+  const threads = (cores: number) => planDevices('auto', { cpuCores: cores, cudaDevices: [] }).map((d) => d.kind === 'cpu' && d.intraOpThreads);
+  assert.deepEqual(threads(1), [1]);
+  assert.deepEqual(threads(2), [1, 1]);
+  assert.deepEqual(threads(8), [4, 4]);
+  assert.deepEqual(threads(16), [4, 4, 4, 4]);
 });
 
 test('cpu:N splits the cores between N sessions, at least one thread each', () => {
