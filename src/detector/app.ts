@@ -41,10 +41,13 @@ export function createDetector(deps: DetectorDeps) {
   let consumer: ConsumerHandle | undefined;
 
   /** Runs every frame of a chunk through the model; resolves with each frame's detections, in order. */
-  function detect(chunk: Chunk): Promise<Detection[][]> {
+  function detect(chunk: Chunk): Promise<(Detection[] | null)[]> {
     const { header, pixels } = chunk;
     const size = frameBytes(header);
-    return Promise.all(header.frames.map((frame, i) => new Promise<Detection[]>((resolve, reject) => {
+    const now = Date.now();
+    return Promise.all(header.frames.map((frame, i) => new Promise<Detection[] | null>((resolve, reject) => {
+      // A drop-oldest stream frame that waited past its deadline is not worth a model run any more.
+      if (frame.stream?.deadline !== undefined && frame.stream.deadline < now) return resolve(null);
       // Stream frames each carry their own size; a file's frames share the chunk's.
       const sourceWidth = frame.stream?.sourceWidth ?? header.sourceWidth;
       const sourceHeight = frame.stream?.sourceHeight ?? header.sourceHeight;
@@ -67,17 +70,18 @@ export function createDetector(deps: DetectorDeps) {
     })));
   }
 
-  function outcomeOf(header: Chunk['header'], detections: Detection[][]): ChunkOutcome {
+  function outcomeOf(header: Chunk['header'], detections: (Detection[] | null)[]): ChunkOutcome {
     if (header.source === 'stream') {
       return {
         v: 1, kind: 'stream', stream: header.jobId, tenant: header.tenant,
         frames: header.frames.map((f, i) => ({
           seq: f.frame, ts: f.stream!.ts, receivedAt: f.stream!.receivedAt,
-          width: f.stream!.sourceWidth, height: f.stream!.sourceHeight, detections: detections[i]!,
+          width: f.stream!.sourceWidth, height: f.stream!.sourceHeight, detections: detections[i] ?? [],
+          ...(detections[i] === null ? { dropped: true } : {}),
         })),
       };
     }
-    const frames: FrameDetections[] = header.frames.map((f, i) => ({ frame: f.frame, ptsMs: f.ptsMs, detections: detections[i]! }));
+    const frames: FrameDetections[] = header.frames.map((f, i) => ({ frame: f.frame, ptsMs: f.ptsMs, detections: detections[i] ?? [] }));
     return { v: 1, kind: 'chunk', jobId: header.jobId, tenant: header.tenant, chunk: header.chunk, frames };
   }
 

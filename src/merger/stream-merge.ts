@@ -22,7 +22,10 @@ export interface StreamMergeDeps {
  * After a crash between the store and the publish, the redelivered chunk publishes again: `vdet.results` is
  * at-least-once, and consumers dedupe by (stream, seq).
  */
-export async function mergeStreamFrames(deps: StreamMergeDeps, outcome: StreamFramesDone): Promise<void> {
+export async function mergeStreamFrames(deps: StreamMergeDeps, received: StreamFramesDone): Promise<void> {
+  const dropped = received.frames.filter((f) => f.dropped).length;
+  if (dropped > 0) await deps.streams.count(received.stream, 'dropped', dropped);
+  const outcome = { ...received, frames: received.frames.filter((f) => !f.dropped) };
   if (outcome.frames.length === 0) return;
   await deps.streams.frames.bulkWrite(outcome.frames.map((f) => ({
     replaceOne: {

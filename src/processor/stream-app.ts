@@ -10,7 +10,7 @@ import { metrics } from '../shared/metrics.js';
 import type { StreamRecord, StreamStore } from '../shared/stream-store.js';
 import { groupId, type TopicNames } from '../shared/topics.js';
 import { letterboxImage } from './image-letterbox.js';
-import { admitFrame, type AdmissionState } from './stream-policy.js';
+import { DEFAULT_MAX_LAG_MS, admitFrame, type AdmissionState } from './stream-policy.js';
 
 export interface StreamProcessorDeps {
   config: Config;
@@ -124,7 +124,10 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
       ...(record.settings.classes ? { filter: { classes: record.settings.classes } } : {}),
       frames: part.map((f) => ({
         frame: f.seq, ptsMs: 0,
-        stream: { ts: f.ts, receivedAt: f.receivedAt, sourceWidth: f.width, sourceHeight: f.height, scale: f.scale },
+        stream: {
+          ts: f.ts, receivedAt: f.receivedAt, sourceWidth: f.width, sourceHeight: f.height, scale: f.scale,
+          ...(record.settings.policy === 'drop-oldest' ? { deadline: f.ts + (record.settings.maxLagMs ?? DEFAULT_MAX_LAG_MS) } : {}),
+        },
       })),
     };
   }

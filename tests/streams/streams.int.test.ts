@@ -112,11 +112,11 @@ describe('streams: frames in on vdet.frames, results out on vdet.results', () =>
 
   test('drop-oldest skips frames past their lag bound, and counts them; settings apply without a restart', async () => {
     const put = await fetch(`${api.base}/v1/streams/cam-late/settings`, {
-      method: 'PUT', headers: authHeaders(api, { 'content-type': 'application/json' }), body: JSON.stringify({ policy: 'drop-oldest', maxLagMs: 500 }),
+      method: 'PUT', headers: authHeaders(api, { 'content-type': 'application/json' }), body: JSON.stringify({ policy: 'drop-oldest', maxLagMs: 5000 }),
     });
     assert.equal(put.status, 200);
     const frame = readFileSync(imagePath('eagle'));
-    for (let seq = 0; seq < 5; seq++) await send('cam-late', frame, { 'vdet-seq': String(seq), 'vdet-ts': String(Date.now() - 10_000) });
+    for (let seq = 0; seq < 5; seq++) await send('cam-late', frame, { 'vdet-seq': String(seq), 'vdet-ts': String(Date.now() - 60_000) });
     for (let seq = 5; seq < 8; seq++) await send('cam-late', frame, { 'vdet-seq': String(seq), 'vdet-ts': String(Date.now()) });
     await until('the fresh frames', () => resultsOf('cam-late').length >= 3);
     assert.deepEqual(resultsOf('cam-late').map((r) => r.seq), [5, 6, 7]);

@@ -17,6 +17,8 @@ const StreamFrameSchema = Type.Object({
   sourceWidth: Type.Integer({ minimum: 1 }),
   sourceHeight: Type.Integer({ minimum: 1 }),
   scale: Type.Number({ exclusiveMinimum: 0 }),
+  /** drop-oldest streams: past this instant (ms since the epoch) the frame is skipped, counted as dropped. */
+  deadline: Type.Optional(Type.Number()),
 });
 
 export const ChunkHeaderSchema = Type.Object({

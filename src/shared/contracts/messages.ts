@@ -79,6 +79,8 @@ const StreamFramesDone = Type.Object({
     width: Type.Integer({ minimum: 1 }),
     height: Type.Integer({ minimum: 1 }),
     detections: Type.Array(DetectionSchema),
+    /** Skipped by the drop-oldest policy: it waited past its deadline before reaching a device. */
+    dropped: Type.Optional(Type.Boolean()),
   })),
 });
 
