@@ -1,13 +1,12 @@
 import { once } from 'node:events';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { openLane, type Lane, type LaneSpec } from './model-lane.js';
 import type { WorkerInput, WorkerReply, WorkerRequest } from './raw-worker.js';
 
 /**
  * Raw model throughput: the model alone on the same real frames, no Kafka, no I/O. Each configuration splits the
- * machine's cores between its sessions; "one thread" runs every session on the main event loop (what
- * VDET_DEVICES=cpu:N does inside the detector), "workers" gives each session its own thread.
+ * machine's cores between its sessions; "one thread" runs every session on the main event loop, "workers" gives
+ * each session a worker thread of its own (as the detector does, src/detector/session-worker.ts).
  */
 export interface RawConfig {
   key: string;
@@ -24,17 +23,21 @@ export interface RawResult extends RawConfig {
   /** The same plus decodeYolox (score filter, NMS, box mapping) per frame. */
   modelDecodeFps: number;
   detectionsPerFrame: number;
-  /** 99th percentile of the main event loop's delay while the model ran: how long the detector's Kafka I/O waits. */
-  eventLoopStallP99Ms: number;
+  /** Median gap between turns of the main event loop while the model ran: how long the detector's Kafka I/O waits. */
+  eventLoopStallMs: number;
 }
 
-export function rawConfigs(cores: number, batchMax: number): RawConfig[] {
+/** Session shapes to try: every one with a batch of 1 and of `batchMax`; a shape of several sessions both ways. */
+export function rawConfigs(shapes: readonly { sessions: number; threads: number }[], batchMax: number): RawConfig[] {
   const configs: RawConfig[] = [];
   for (const batch of [1, batchMax]) {
-    configs.push({ key: `1x${cores}-b${batch}`, sessions: 1, threadsPerSession: cores, batch, placement: 'one thread' });
-    if (cores > 1) {
-      configs.push({ key: `${cores}x1-b${batch}-loop`, sessions: cores, threadsPerSession: 1, batch, placement: 'one thread' });
-      configs.push({ key: `${cores}x1-b${batch}-workers`, sessions: cores, threadsPerSession: 1, batch, placement: 'workers' });
+    for (const { sessions, threads } of shapes) {
+      const base = { sessions, threadsPerSession: threads, batch };
+      if (sessions === 1) configs.push({ key: `1x${threads}-b${batch}`, ...base, placement: 'one thread' });
+      else {
+        configs.push({ key: `${sessions}x${threads}-b${batch}-loop`, ...base, placement: 'one thread' });
+        configs.push({ key: `${sessions}x${threads}-b${batch}-workers`, ...base, placement: 'workers' });
+      }
     }
   }
   return configs;
@@ -94,6 +97,20 @@ async function openWorkers(spec: LaneSpec, pool: readonly Uint8Array[], sessions
   return { batchMode, lanes, close: async () => void (await Promise.all(workers.map((w) => w.terminate()))) };
 }
 
+/** Records the gaps between turns of the event loop (a 1 ms timer): a synchronous model run shows as one long gap. */
+function loopGaps() {
+  const gaps: number[] = [];
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    gaps.push(now - last);
+    last = now;
+  }, 1);
+  return { gaps, stop: () => clearInterval(timer) };
+}
+
+const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+
 /** Runs `total` frames through the lanes (each pulls the next batch when free); returns wall ms and detections. */
 async function timeFrames(lanes: readonly RunBatch[], batch: number, total: number, decode: boolean) {
   let next = 0;
@@ -116,8 +133,8 @@ async function timeFrames(lanes: readonly RunBatch[], batch: number, total: numb
  * every configuration rather than every round of one.
  */
 export async function measureRawModel(pool: readonly Uint8Array[], spec: Omit<LaneSpec, 'threads' | 'maxBatch'>,
-  options: { cores: number; batchMax: number; framesPerRun: number; repetitions: number }): Promise<RawResult[]> {
-  const configs = rawConfigs(options.cores, options.batchMax);
+  options: { shapes: readonly { sessions: number; threads: number }[]; batchMax: number; framesPerRun: number; repetitions: number }): Promise<RawResult[]> {
+  const configs = rawConfigs(options.shapes, options.batchMax);
   const groups = new Map<string, OpenedLanes>();
   const groupOf = (c: RawConfig) => `${c.sessions}x${c.threadsPerSession} ${c.placement}`;
   try {
@@ -132,14 +149,15 @@ export async function measureRawModel(pool: readonly Uint8Array[], spec: Omit<La
     }
     const runs = configs.map((config) => ({
       config, lanes: groups.get(groupOf(config))!, model: Infinity, decode: Infinity, found: 0,
-      stall: monitorEventLoopDelay({ resolution: 5 }),
+      gaps: [] as number[],
     }));
     for (let rep = 0; rep < options.repetitions; rep++) {
       for (const run of runs) {
-        run.stall.enable();
+        const ticks = loopGaps();
         run.model = Math.min(run.model, (await timeFrames(run.lanes.lanes, run.config.batch, options.framesPerRun, false)).ms);
         const withDecode = await timeFrames(run.lanes.lanes, run.config.batch, options.framesPerRun, true);
-        run.stall.disable();
+        ticks.stop();
+        run.gaps.push(...ticks.gaps);
         run.decode = Math.min(run.decode, withDecode.ms);
         run.found = withDecode.found;
       }
@@ -151,7 +169,7 @@ export async function measureRawModel(pool: readonly Uint8Array[], spec: Omit<La
       modelFps: options.framesPerRun / (run.model / 1000),
       modelDecodeFps: options.framesPerRun / (run.decode / 1000),
       detectionsPerFrame: run.found / options.framesPerRun,
-      eventLoopStallP99Ms: run.stall.percentile(99) / 1e6,
+      eventLoopStallMs: median(run.gaps),
     }));
   } finally {
     for (const opened of groups.values()) await opened.close();

@@ -16,10 +16,10 @@ const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
 
 export function renderTables(s: BenchSummary, raw: readonly RawResult[]): string {
   const rawTable = table(
-    ['config', 'sessions x threads', 'batch', 'sessions run on', 'model frames/s', 'model+decode frames/s', 'event loop p99 stall ms'],
+    ['config', 'sessions x threads', 'batch', 'sessions run on', 'model frames/s', 'model+decode frames/s', 'event loop stall ms'],
     raw.map((r) => [
       r.key + (r.key === s.bestRawConfig ? ' (best)' : '') + (r.key === s.detectorConfig ? ' (detector)' : ''),
-      `${r.sessions} x ${r.threadsPerSession}`, r.batch, r.placement, f1(r.modelFps), f1(r.modelDecodeFps), f1(r.eventLoopStallP99Ms),
+      `${r.sessions} x ${r.threadsPerSession}`, r.batch, r.placement, f1(r.modelFps), f1(r.modelDecodeFps), f1(r.eventLoopStallMs),
     ]),
   );
   const e2eTable = table(['end to end', 'value'], [
@@ -79,9 +79,9 @@ Measured by \`npm run bench\` (scripts/bench.sh → bench/run.ts), which rewrite
 \`bench-results/latest.json\` on every run. Numbers below are from one run on ${s.date.slice(0, 10)}:
 
 - machine: ${m.cpus} cores (${m.cpuModel}), no GPU (${m.gpu}), ${m.memoryGiB} GiB memory; Node ${m.node},
-  onnxruntime-node ${m.onnxruntime}; 1-minute load average ${m.loadAvg1mAtStart} when the run started and
-  ${m.loadAvg1mAtEnd} when it ended (above ${m.cpus}, other work shared the cores and every number here is lower than the
-  machine can do);
+  onnxruntime-node ${m.onnxruntime}; 1-minute load average ${m.loadAvg1mAtStart} when the run started (above ${m.cpus},
+  other work shared the cores and every number here is lower than the machine can do) and ${m.loadAvg1mAtEnd} when
+  it ended (that one includes the bench's own end-to-end run);
 - model: yolox_nano.onnx at 416x416 on the CPU; frames: real letterboxed frames of the bench video, a
   ${s.video.width}x${s.video.height}, ${s.video.seconds} s, ${s.video.fps} fps tour made by \`../shared/media/make-tour.sh\`.
 
@@ -89,9 +89,10 @@ Measured by \`npm run bench\` (scripts/bench.sh → bench/run.ts), which rewrite
 
 The model alone (\`loadBatchableSession\`, \`writeFrameToTensor\`, \`decodeYolox\`), no Kafka, no I/O: 96 frames a
 run, five rounds over all configurations in turn, the best round of each. "one thread" runs every session on the
-main event loop, as the detector does with \`VDET_DEVICES=cpu:N\`; "workers" gives each session its own thread.
-The stall column is how long the event loop (in the detector: Kafka fetches, produces and heartbeats) waits while
-the model runs.
+main event loop; "workers" gives each session a worker thread of its own, as the detector does. The stall column is
+the median gap between turns of the main event loop while the model runs: onnxruntime-node runs a session
+synchronously on the calling thread, so a session on the main thread holds up everything else there (in the
+detector: Kafka fetches, produces and heartbeats) that long each time.
 
 ${rawTable}
 
@@ -119,12 +120,11 @@ ${cpuTable}
 
 ${wireTable}
 
-Raw pixels cost no decode: the detector's only per-frame work before the model is the tensor fill
-(${w.tensorFillMs.toFixed(2)} ms), where JPEG at quality 90 would add ${w.jpegDecodeMs.toFixed(2)} ms of decoding, plus
-${w.jpegEncodeMs.toFixed(2)} ms of encoding in the processor, and make the frames the model sees lossy. Raw pixels do cost
-on the wire: a raw frame is ${f1(w.compression)}x the bytes of a JPEG one, and publishing it through kafkajs costs the processor
-${w.rawPublishCpuMs.toFixed(2)} ms of CPU against ${w.jpegPublishCpuMs.toFixed(2)} ms. Counting both roles, ${cheaper}
-(${w.rawPathCpuMs.toFixed(2)} ms against ${w.jpegPathCpuMs.toFixed(2)} ms a frame; the broker's work is not counted). For scale, the
-model takes ${(1000 / s.bestRawFps).toFixed(1)} ms a frame here. (sharp reads the BGR bytes as RGB; the cost is the same.)
+Raw pixels cost no decode: the detector's only per-frame work before the model is the tensor fill (${w.tensorFillMs.toFixed(2)} ms).
+JPEG at quality 90 would add ${w.jpegDecodeMs.toFixed(2)} ms of decoding there and ${w.jpegEncodeMs.toFixed(2)} ms of encoding in the processor, and the model would see lossy frames.
+Raw pixels do cost on the wire: a raw frame is ${f1(w.compression)}x the bytes of a JPEG one, and publishing it through kafkajs costs the processor ${w.rawPublishCpuMs.toFixed(2)} ms of CPU against ${w.jpegPublishCpuMs.toFixed(2)} ms.
+Counting both roles, ${cheaper} (${w.rawPathCpuMs.toFixed(2)} ms against ${w.jpegPathCpuMs.toFixed(2)} ms of CPU a frame; the broker's work is not counted).
+For scale, the model takes ${(1000 / (s.rawFps[s.detectorConfig] ?? s.bestRawFps)).toFixed(1)} ms a frame here as the detector runs it (${s.detectorConfig}).
+sharp reads the BGR bytes as RGB; the cost is the same.
 `;
 }

@@ -7,7 +7,7 @@ export interface BenchSummary {
   date: string;
   machine: {
     cpus: number; cpuModel: string; gpu: string; memoryGiB: number; node: string; onnxruntime: string;
-    /** 1-minute load averages: above `cpus`, other work shared the machine and every number is lower than it can do. */
+    /** 1-minute load averages; at the start, above `cpus` means other work shared the machine; the end includes the bench's own end-to-end run. */
     loadAvg1mAtStart: number; loadAvg1mAtEnd: number;
   };
   video: { width: number; height: number; fps: number; seconds: number; frames: number };
@@ -15,12 +15,12 @@ export interface BenchSummary {
   rawFps: Record<string, number>;
   /** The same plus decodeYolox per frame. */
   rawWithDecodeFps: Record<string, number>;
-  /** 99th percentile of the main event loop's delay while the model ran, per configuration. */
-  rawEventLoopStallP99Ms: Record<string, number>;
+  /** Median gap between event-loop turns while the model ran, per configuration. */
+  rawEventLoopStallMs: Record<string, number>;
   bestRawConfig: string;
   bestRawFps: number;
   bestRawWithDecodeFps: number;
-  /** What `vdet detector` runs here (VDET_DEVICES=auto: one CPU session on every core, batches of VDET_BATCH_MAX). */
+  /** What `vdet detector` runs here (VDET_DEVICES=auto's CPU sessions, batches of VDET_BATCH_MAX). */
   detectorConfig: string;
   /** ffmpeg decode + letterbox of the whole video alone (the processor's filter chain), frames/s. */
   decodeAloneFps: number;
@@ -91,7 +91,7 @@ export function buildSummary(i: SummaryInputs): BenchSummary {
     video: i.video,
     rawFps: roundAll(Object.fromEntries(i.raw.map((r) => [r.key, r.modelFps]))),
     rawWithDecodeFps: roundAll(Object.fromEntries(i.raw.map((r) => [r.key, r.modelDecodeFps]))),
-    rawEventLoopStallP99Ms: roundAll(Object.fromEntries(i.raw.map((r) => [r.key, r.eventLoopStallP99Ms]))),
+    rawEventLoopStallMs: roundAll(Object.fromEntries(i.raw.map((r) => [r.key, r.eventLoopStallMs]))),
     bestRawConfig: best.key,
     bestRawFps: round(best.modelFps),
     bestRawWithDecodeFps: round(best.modelDecodeFps),

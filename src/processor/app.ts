@@ -97,7 +97,9 @@ export function createProcessor(deps: ProcessorDeps) {
         frameWidth: box.size, frameHeight: box.size, sourceWidth: probe.width, sourceHeight: probe.height,
         scale: box.scale, minScore, filter, frames: pending.map(({ frame, ptsMs }) => ({ frame, ptsMs })),
       };
-      await bus.send(topics.chunks, [{ key: job.jobId, value: encodeChunk(header, pending.map((f) => f.pixels)) }]);
+      // Keyed by job and chunk, not by job: a job's chunks spread over the partitions, so several detectors (or
+      // chunks in flight) work on one job at once. Nothing downstream needs them in order.
+      await bus.send(topics.chunks, [{ key: `${job.jobId}/${chunks}`, value: encodeChunk(header, pending.map((f) => f.pixels)) }]);
       metrics.chunksProduced.inc({ source: 'job' });
       metrics.framesDecoded.inc({ source: 'job' }, pending.length);
       chunks++;

@@ -5,7 +5,7 @@
 export interface TopicNames {
   /** key = job id; value = {@link JobMessage} JSON. Producer: api. Consumer: processor. */
   readonly jobs: string;
-  /** key = job id; value = a binary chunk of letterboxed frames. Producer: processor. Consumer: detector. */
+  /** key = `<job id>/<chunk>` (a stream's: its id); value = a binary chunk of frames. Producer: processor. Consumer: detector. */
   readonly chunks: string;
   /** key = job id; value = {@link ChunkOutcome} JSON. Producers: detector, processor. Consumer: merger. */
   readonly detections: string;

@@ -9,10 +9,10 @@ import { createTestEnv } from '../helpers/stack.js';
 describe('detector batching and backpressure', () => {
   const KEY = `vdet_batching_${Date.now()}`;
   const CHUNKS_IN_FLIGHT = 3;
-  const CHUNK_FRAMES = 8;
+  const CHUNK_FRAMES = 4; // smaller than a batch: a batch fills from several chunks
   const stack = createTestEnv({
     VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY, VDET_TOPIC_PARTITIONS: '8',
-    VDET_CHUNKS_IN_FLIGHT: String(CHUNKS_IN_FLIGHT), VDET_CHUNK_FRAMES: String(CHUNK_FRAMES), VDET_BATCH_MAX: '8', VDET_BATCH_WAIT_MS: '20',
+    VDET_CHUNKS_IN_FLIGHT: String(CHUNKS_IN_FLIGHT), VDET_CHUNK_FRAMES: String(CHUNK_FRAMES), VDET_BATCH_MAX: '8', VDET_BATCH_WAIT_MS: '20', VDET_DEVICES: 'cpu',
   });
   const roles: RunningRole[] = [];
   let api: Target;
