@@ -10,6 +10,8 @@ import { JobEventHub } from './job-events.js';
 import { sendProblem } from './problem.js';
 import { jobResultRoutes } from './routes/job-results.js';
 import { jobSourceRoutes } from './routes/job-source.js';
+import { jobExportRoutes } from './routes/job-export.js';
+import { AnnotatedVideos } from './annotated-video.js';
 import { webUiRoutes } from './web-ui.js';
 import { streamRoutes } from './routes/streams.js';
 import { StreamSettingsSchema } from '../shared/contracts/stream.js';
@@ -87,7 +89,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(jobRoutes, deps);
   await app.register(jobResultRoutes, { ...deps, events });
   await app.register(streamRoutes, { ...deps, events });
-  await app.register(jobSourceRoutes, deps);
+  await app.register(jobSourceRoutes, { ...deps, annotated: new AnnotatedVideos(deps) });
+  await app.register(jobExportRoutes, deps);
   await app.register(webUiRoutes);
   return app as unknown as FastifyInstance;
 }

@@ -5,8 +5,8 @@ import { VdetError } from '../shared/errors.js';
 
 /** Routes that answer without a key: probes, metrics, the API's own documentation and the viewer's static files. */
 const OPEN_PREFIXES = ['/healthz', '/readyz', '/metrics', '/docs', '/openapi.json', '/app'];
-/** A job's source with a signed `token` and no key: the route itself verifies the token. */
-const SOURCE_PATH = /^\/v1\/jobs\/[^/]+\/source$/;
+/** A job's source or annotated video with a signed `token` and no key: the route itself verifies the token. */
+const SOURCE_PATH = /^\/v1\/jobs\/[^/]+\/(?:source|annotated\.mp4)$/;
 const CACHE_MS = 10_000;
 
 function keyOf(request: FastifyRequest): string | undefined {

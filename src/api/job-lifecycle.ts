@@ -1,6 +1,7 @@
 import type { Collection } from 'mongodb';
 import type { JobRecord, Store } from '../shared/mongo.js';
 import type { ApiDeps } from './app.js';
+import { deleteAnnotated } from './annotated-video.js';
 import { deleteUpload } from './upload.js';
 
 /** Idempotency-Key records: (tenant, key) → job id, honoured for 24 hours. */
@@ -53,6 +54,7 @@ export async function deleteJobData(deps: Pick<ApiDeps, 'store' | 'progress'>, j
   await store.frames.deleteMany({ jobId: job._id, tenant: job.tenant });
   await store.chunks.deleteMany({ jobId: job._id });
   await deleteUpload(store, job.uploadId);
+  await deleteAnnotated(store, job._id);
   await idempotency(store).deleteMany({ jobId: job._id });
   await progress.forget(job._id).catch(() => undefined);
 }

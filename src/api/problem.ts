@@ -60,9 +60,11 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid request (the detail names what)',
   401: 'Missing or invalid API key',
   404: 'No such job for this tenant',
-  409: 'Conflict',
+  409: 'Conflict (e.g. the job is not done yet)',
   413: 'The upload is larger than allowed',
   415: 'Not a video or image vdet reads',
+  416: 'The range lies outside the file; Content-Range gives its size',
   429: 'Rate limit reached; see Retry-After',
+  500: 'Something failed on the server (the code says what); the request can be retried',
   503: 'A backing service is unavailable; see Retry-After',
 };

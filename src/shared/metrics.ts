@@ -21,5 +21,7 @@ export const metrics = {
   streamLatencySeconds: new Histogram({ name: 'vdet_stream_latency_seconds', help: 'Capture to result, per stream frame', buckets: seconds, registers: [registry] }),
   framesMerged: new Counter({ name: 'vdet_frames_merged_total', help: 'Frame results stored by the merger', labelNames: ['source'], registers: [registry] }),
   errors: new Counter({ name: 'vdet_errors_total', help: 'Errors by code', labelNames: ['code'], registers: [registry] }),
+  annotatedRenders: new Counter({ name: 'vdet_annotated_renders_total', help: 'Annotated videos rendered by the api (outcome: ok, failed)', labelNames: ['outcome'], registers: [registry] }),
+  annotatedRenderSeconds: new Histogram({ name: 'vdet_annotated_render_seconds', help: 'Time to render and store one annotated video', buckets: [1, 2.5, 5, 10, 30, 60, 300, 900, 3600], registers: [registry] }),
   deadLetters: new Counter({ name: 'vdet_dead_letters_total', help: 'Messages sent to vdet.dlq', labelNames: ['topic', 'code'], registers: [registry] }),
 };

@@ -66,6 +66,8 @@ export interface Store {
   frames: Collection<FrameRecord>;
   chunks: Collection<ChunkRecord>;
   uploads: GridFSBucket;
+  /** Annotated renderings of done jobs (filename: the job id), a cache: each can be rendered again from the above. */
+  annotated: GridFSBucket;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -84,6 +86,7 @@ export async function connectStore(config: Config['mongo']): Promise<Store> {
     frames: db.collection<FrameRecord>('frames'),
     chunks: db.collection<ChunkRecord>('job_chunks'),
     uploads: new GridFSBucket(db, { bucketName: 'uploads', chunkSizeBytes: 1024 * 1024 }),
+    annotated: new GridFSBucket(db, { bucketName: 'annotated', chunkSizeBytes: 1024 * 1024 }),
     ping: async () => {
       await db.command({ ping: 1 });
     },

@@ -197,10 +197,20 @@ export async function jobView(main: HTMLElement, id: string, signal: AbortSignal
     h('p', { class: 'small muted' }, `${frames.length} frames · ${media.width}×${media.height}${media.fps ? ` · ${media.fps} fps` : ''} · finished ${formatTime(job.finishedAt)}`),
     h('div', { class: 'actions' },
       h('button', { type: 'button', class: 'secondary', onclick: () => void openInTab(`${path}/detections?limit=1000`) }, 'Raw JSON (detections)'),
+      h('button', { type: 'button', class: 'secondary', id: 'annotated', onclick: () => void openAnnotated() }, 'Annotated video'),
       downloadButton('Export COCO', `${path}/export?format=coco`, `${base}.coco.json`),
       downloadButton('Export CSV', `${path}/export?format=csv`, `${base}.csv`),
       downloadButton('Export JSONL', `${path}/export?format=jsonl`, `${base}.jsonl`)),
-    h('p', { class: 'small muted' }, 'API: ', h('code', {}, `GET ${path}/detections`), ', ', h('code', {}, `GET ${path}/export?format=coco|csv|jsonl`)));
+    h('p', { class: 'small muted' }, 'API: ', h('code', {}, `GET ${path}/detections`), ', ', h('code', {}, `GET ${path}/export?format=coco|csv|jsonl`),
+      ', ', h('code', {}, `GET ${path}/annotated.mp4`)));
+  /** The boxes burned into the video by the api (rendered on the first request), in a tab: a signed URL, as a tab sends no key. */
+  async function openAnnotated(): Promise<void> {
+    const tab = window.open('', '_blank');
+    const { url } = await getJson<{ url: string }>(`${path}/source-url`, { method: 'POST', signal });
+    const annotated = url.replace('/source?', '/annotated.mp4?');
+    if (tab) tab.location.href = annotated;
+    else window.location.href = annotated;
+  }
 
   main.append(
     h('div', { class: 'job-layout' },

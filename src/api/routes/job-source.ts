@@ -7,7 +7,11 @@ import type { JobRecord } from '../../shared/mongo.js';
 import type { ApiDeps } from '../app.js';
 import { problems } from '../problem.js';
 import { JobIdParams } from '../schemas.js';
+import { sendStoredFile } from '../stored-file.js';
+import type { AnnotatedVideos } from '../annotated-video.js';
 import { jobNotFound } from './jobs.js';
+
+export { parseRange } from '../stored-file.js';
 
 /** How long a signed source URL stays valid. */
 export const SOURCE_TOKEN_TTL_MS = 15 * 60_000;
@@ -25,6 +29,10 @@ const SourceUrlSchema = Type.Object({
 const binary = (description: string) => ({
   description,
   content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+});
+const video = (description: string) => ({
+  description,
+  content: { 'video/mp4': { schema: { type: 'string', format: 'binary' } } },
 });
 
 const MEDIA_TYPES: Record<string, string> = {
@@ -49,34 +57,28 @@ export function verifySourceToken(jobId: string, token: string, secret: string, 
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-/** `bytes=a-b`, `bytes=a-`, `bytes=-n` over a file of `size` bytes: the inclusive range, or 'invalid' (answer 416). */
-export function parseRange(header: string, size: number): { start: number; end: number } | 'invalid' | undefined {
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!match) return header.trim().startsWith('bytes=') ? 'invalid' : undefined; // multiple ranges: not supported
-  const [, a, b] = match;
-  if (a === '' && b === '') return 'invalid';
-  let start: number;
-  let end: number;
-  if (a === '') {
-    const suffix = Number(b);
-    if (suffix === 0) return 'invalid';
-    start = Math.max(0, size - suffix);
-    end = size - 1;
-  } else {
-    start = Number(a);
-    end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
-  }
-  if (start >= size || start > end) return 'invalid';
-  return { start, end };
-}
-
 /**
- * The original upload of a job, for the viewer's <video>: byte ranges (206/416) so it can seek, and a short-lived
- * signed URL because a media element cannot send an Authorization header.
+ * A job's videos: its original upload, for the viewer's <video>, and its annotated rendering; byte ranges (206/416)
+ * so a player can seek, and a short-lived signed URL because a media element cannot send an Authorization header.
  */
-export const jobSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
+export const jobSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps & { annotated: AnnotatedVideos }> = async (app, deps) => {
   const { store, jobs } = deps;
   const secretOf = (tenant: string) => deps.apiKeys.webhookSecret(tenant).catch(() => PROCESS_SECRET);
+
+  /** The tenant's job; or, for a request the auth hook let through without a key, the job its token was signed for. */
+  const jobFor = async (tenant: string, id: string, token: string | undefined): Promise<JobRecord> => {
+    if (tenant) {
+      const job = await jobs.get(tenant, id);
+      if (!job) throw jobNotFound();
+      return job;
+    }
+    if (!token) throw new VdetError('VDET_UNAUTHORIZED', 'Send an API key, or a token from POST /v1/jobs/{id}/source-url.');
+    const found = await store.jobs.findOne({ _id: id });
+    if (!found || !verifySourceToken(found._id, token, await secretOf(found.tenant))) {
+      throw new VdetError('VDET_UNAUTHORIZED', 'The source token is not valid for this job or has expired.');
+    }
+    return found;
+  };
 
   app.post('/v1/jobs/:id/source-url', {
     schema: {
@@ -112,43 +114,50 @@ export const jobSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, d
       },
     },
   }, async (request, reply) => {
-    const { id } = request.params;
-    let job: JobRecord | null | undefined;
-    if (request.tenant) {
-      job = await jobs.get(request.tenant, id);
-    } else {
-      // Let through by the auth hook without a key: only a valid token for this very job opens it.
-      const token = request.query.token;
-      if (!token) throw new VdetError('VDET_UNAUTHORIZED', 'Send an API key, or a token from POST /v1/jobs/{id}/source-url.');
-      const found = await store.jobs.findOne({ _id: id });
-      if (!found || !verifySourceToken(found._id, token, await secretOf(found.tenant))) {
-        throw new VdetError('VDET_UNAUTHORIZED', 'The source token is not valid for this job or has expired.');
-      }
-      job = found;
-    }
-    if (!job) throw jobNotFound();
+    const job = await jobFor(request.tenant, request.params.id, request.query.token);
     const [file] = await store.uploads.find({ filename: job.uploadId }).sort({ uploadDate: -1 }).limit(1).toArray();
     if (!file) throw new VdetError('VDET_JOB_NOT_FOUND', 'The upload of this job is no longer stored.');
-    const size = file.length;
     const stored = (file.metadata as { contentType?: string } | undefined)?.contentType;
     const type = stored && stored !== 'application/octet-stream'
       ? stored
       : MEDIA_TYPES[path.extname(job.filename).toLowerCase()] ?? 'application/octet-stream';
-    void reply.header('accept-ranges', 'bytes').header('cache-control', 'private, max-age=300').type(type);
-    const rangeHeader = request.headers.range;
-    const range = typeof rangeHeader === 'string' && size > 0 ? parseRange(rangeHeader, size) : undefined;
-    if (range === 'invalid') {
-      void reply.header('content-range', `bytes */${size}`);
-      throw new VdetError('VDET_RANGE_NOT_SATISFIABLE', `The range "${String(rangeHeader)}" is outside the file's ${size} bytes.`);
+    void reply.header('cache-control', 'private, max-age=300');
+    return sendStoredFile(request, reply, store.uploads, file, type);
+  });
+
+  app.get('/v1/jobs/:id/annotated.mp4', {
+    schema: {
+      summary: 'The job\'s video with its boxes and labels burned in (H.264 MP4), with byte ranges',
+      description: 'Rendered by ffmpeg from the stored detections (no second inference) on the first request, which '
+        + 'waits for it, then kept and served from storage (`X-Vdet-Cache: miss` or `hit`). A sampled job (`fps`, `stride`) holds each frame\'s boxes '
+        + 'until its next sampled frame; an image job gives a one-frame video. Answers 409 `VDET_JOB_NOT_DONE` until the '
+        + 'job is done. Needs an API key, or the `token` of a URL from `POST /v1/jobs/{id}/source-url`. Honours one '
+        + '`Range: bytes=…` (206, or 416 when it lies outside the file).',
+      tags: ['results'],
+      security,
+      params: JobIdParams,
+      querystring: SourceQuery,
+      headers: { type: 'object', properties: { range: { type: 'string', maxLength: 200 } } },
+      response: {
+        200: video('The whole annotated video'),
+        206: video('The requested byte range of the annotated video'),
+        ...problems(400, 401, 404, 409, 416, 429, 500),
+      },
+    },
+  }, async (request, reply) => {
+    const job = await jobFor(request.tenant, request.params.id, request.query.token);
+    if (job.status !== 'done') {
+      throw new VdetError('VDET_JOB_NOT_DONE', `The job is ${job.status}; its annotated video exists once it is done.`);
     }
-    if (range) {
-      void reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`)
-        .header('content-length', String(range.end - range.start + 1));
-      if (request.method === 'HEAD') return reply.send();
-      return reply.send(store.uploads.openDownloadStreamByName(job.uploadId, { start: range.start, end: range.end + 1 }));
-    }
-    void reply.status(200).header('content-length', String(size));
-    if (request.method === 'HEAD') return reply.send();
-    return reply.send(store.uploads.openDownloadStreamByName(job.uploadId));
+    const { file, cached } = await deps.annotated.get(job);
+    void reply.header('x-vdet-cache', cached ? 'hit' : 'miss').header('cache-control', 'private, max-age=300')
+      .header('content-disposition', `inline; filename="${downloadStem(job.filename)}.annotated.mp4"`);
+    return sendStoredFile(request, reply, store.annotated, file, 'video/mp4');
   });
 };
+
+/** A file name's stem that is safe in a quoted Content-Disposition filename: ASCII letters, digits, `.`, `_`, `-`. */
+export function downloadStem(filename: string): string {
+  const stem = path.basename(filename, path.extname(filename)).replace(/[^\w.-]+/g, '_').replace(/^[._]+/, '').slice(0, 100);
+  return stem || 'job';
+}

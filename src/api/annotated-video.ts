@@ -1,0 +1,117 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { GridFSFile } from 'mongodb';
+import { renderAnnotated } from '../shared/annotate.js';
+import type { Config } from '../shared/config.js';
+import { VdetError, isVdetError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { metrics } from '../shared/metrics.js';
+import type { JobRecord, Store } from '../shared/mongo.js';
+import { mediaLimits } from '../processor/ffmpeg.js';
+import { jobFrames } from './job-frames.js';
+
+/** Renders at once per api process; more wait their turn (each is an ffmpeg encoding on the CPU). */
+const MAX_RENDERS = 2;
+
+/**
+ * A done job's video with its boxes and labels burned in, rendered once with ffmpeg from the stored detections and
+ * kept in GridFS (bucket `annotated`, filename: the job id). Requests for a job whose rendering is under way in this
+ * process share it. Two api processes may both render the same job; each stores its copy and the earlier-stored
+ * one is the one served, so every reader sees the same bytes, and the later copy is deleted.
+ */
+export class AnnotatedVideos {
+  private readonly inFlight = new Map<string, Promise<GridFSFile>>();
+  private readonly waiting: (() => void)[] = [];
+  private running = 0;
+
+  constructor(private readonly deps: { store: Store; config: Config; log: Logger }) {}
+
+  /** The stored rendering of `job` (which must be done), rendering it first when there is none. */
+  async get(job: JobRecord): Promise<{ file: GridFSFile; cached: boolean }> {
+    const stored = await this.find(job._id);
+    if (stored) return { file: stored, cached: true };
+    let pending = this.inFlight.get(job._id);
+    if (!pending) {
+      pending = this.withSlot(() => this.renderAndStore(job)).finally(() => this.inFlight.delete(job._id));
+      this.inFlight.set(job._id, pending);
+    }
+    return { file: await pending, cached: false };
+  }
+
+  /** The copy every reader gets: the first one stored (a files document exists only once all its chunks do). */
+  async find(jobId: string): Promise<GridFSFile | undefined> {
+    const [file] = await this.deps.store.annotated.find({ filename: jobId }).sort({ uploadDate: 1, _id: 1 }).limit(1).toArray();
+    return file;
+  }
+
+  private async renderAndStore(job: JobRecord): Promise<GridFSFile> {
+    const again = await this.find(job._id); // stored while this request waited for a slot
+    if (again) return again;
+    const { store, config, log } = this.deps;
+    const started = Date.now();
+    await mkdir(config.processor.workDir, { recursive: true, mode: 0o700 });
+    const dir = await mkdtemp(path.join(config.processor.workDir, 'annotate-'));
+    try {
+      const input = path.join(dir, 'upload'); // no extension: ffmpeg must recognise the content, not trust a name
+      await pipeline(store.uploads.openDownloadStreamByName(job.uploadId), createWriteStream(input, { mode: 0o600 })).catch((cause: unknown) => {
+        throw /FileNotFound/i.test(String((cause as Error | undefined)?.message ?? cause))
+          ? new VdetError('VDET_UPLOAD_LOST', 'The upload of this job is no longer stored, so it cannot be annotated.', { cause })
+          : cause;
+      });
+      const output = path.join(dir, 'annotated.mp4');
+      const media = job.media;
+      if (!media) throw new VdetError('VDET_RENDER_FAILED', 'The job records no frame size to draw its boxes at.');
+      const result = await renderAnnotated(input, jobFrames(store, job), output, {
+        width: media.width, height: media.height, sourceFps: media.fps, limits: mediaLimits(config.processor), workDir: dir,
+      });
+      const sink = store.annotated.openUploadStream(job._id, {
+        metadata: { tenant: job.tenant, jobId: job._id, contentType: 'video/mp4', frames: result.frames, labels: result.labels, renderMs: result.wallMs },
+      });
+      await pipeline(createReadStream(output), sink);
+      const first = await this.keepFirst(job, sink.id);
+      const seconds = (Date.now() - started) / 1000;
+      metrics.annotatedRenders.inc({ outcome: 'ok' });
+      metrics.annotatedRenderSeconds.observe(seconds);
+      log.info({ jobId: job._id, frames: result.frames, renderMs: result.wallMs, totalMs: Date.now() - started, bytes: first.length }, 'annotated video rendered');
+      return first;
+    } catch (error) {
+      metrics.annotatedRenders.inc({ outcome: 'failed' });
+      if (isVdetError(error)) throw error;
+      throw new VdetError('VDET_RENDER_FAILED', 'The annotated video could not be rendered; the request can be retried.', { cause: error });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** After storing `ours`: the first copy (ours unless another process stored one earlier, then ours is deleted). */
+  private async keepFirst(job: JobRecord, ours: GridFSFile['_id']): Promise<GridFSFile> {
+    const first = await this.find(job._id);
+    if (!first) throw new VdetError('VDET_RENDER_FAILED', 'The annotated video was stored but cannot be found.');
+    if (!first._id.equals(ours)) await this.deps.store.annotated.delete(ours).catch(() => undefined);
+    // Deleted while rendering: leave nothing behind.
+    if (!(await this.deps.store.jobs.findOne({ _id: job._id }, { projection: { _id: 1 } }))) {
+      await deleteAnnotated(this.deps.store, job._id);
+      throw new VdetError('VDET_JOB_NOT_FOUND', 'The job was deleted while its annotated video was rendered.');
+    }
+    return first;
+  }
+
+  private async withSlot<T>(work: () => Promise<T>): Promise<T> {
+    while (this.running >= MAX_RENDERS) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      return await work();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+/** Removes every stored rendering of a job (the job is being deleted); none is fine. */
+export async function deleteAnnotated(store: Store, jobId: string): Promise<void> {
+  const files = await store.annotated.find({ filename: jobId }, { projection: { _id: 1 } }).toArray();
+  for (const file of files) await store.annotated.delete(file._id).catch(() => undefined);
+}

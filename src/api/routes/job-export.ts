@@ -1,0 +1,67 @@
+import { Readable } from 'node:stream';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { VdetError } from '../../shared/errors.js';
+import { EXPORT_CONTENT_TYPES, EXPORT_EXTENSIONS, EXPORT_FORMATS, exportPieces, type ExportFormat } from '../../shared/exports.js';
+import type { ApiDeps } from '../app.js';
+import { jobFrames } from '../job-frames.js';
+import { problems } from '../problem.js';
+import { JobIdParams } from '../schemas.js';
+import { downloadStem } from './job-source.js';
+import { jobNotFound } from './jobs.js';
+
+const ExportQuery = Type.Object({
+  format: Type.Unsafe<ExportFormat>(Type.String({
+    enum: [...EXPORT_FORMATS],
+    description: '`coco`: COCO detection JSON; `csv`: one row per detection; `jsonl`: one JSON object per frame',
+  })),
+}, { additionalProperties: false });
+
+/** The 200 of a download in one of several types (a stream, never serialised, so the schemas only document it). */
+const download = (description: string, types: Record<string, { type: string; description?: string }>) => ({
+  description,
+  content: Object.fromEntries(Object.entries(types).map(([type, schema]) => [type, { schema }])),
+});
+
+/** A done job's detections as a file to download: COCO JSON, CSV or JSON Lines, streamed from the frames. */
+export const jobExportRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
+  const { store, jobs } = deps;
+
+  app.get('/v1/jobs/:id/export', {
+    schema: {
+      summary: 'Every frame\'s detections as COCO JSON, CSV or JSON Lines (a download)',
+      description: '`coco`: `{ info, categories, images, annotations }`; one image per processed frame '
+        + '(`id` = frame + 1, `file_name` `frame_000123.jpg`, `width`, `height`, and `frame`, `ptsMs`), annotations with '
+        + '`bbox` `[x, y, w, h]`, `area`, `category_id` (class id + 1, categories from the model\'s labels), `score`, '
+        + '`iscrowd` 0. `csv`: header `frame,ms,label,class_id,score,x1,y1,x2,y2`, one row per detection (RFC 4180). '
+        + '`jsonl`: one `{ frame, ptsMs, detections }` a line, every frame. Boxes in original-frame pixels. '
+        + 'Answers 409 `VDET_JOB_NOT_DONE` until the job is done.',
+      tags: ['results'],
+      security: [{ bearer: [] }, { apiKey: [] }],
+      params: JobIdParams,
+      querystring: ExportQuery,
+      response: {
+        200: download('The export, as an attachment (Content-Disposition)', {
+          'application/json': { type: 'object', description: 'COCO detection JSON' },
+          'text/csv': { type: 'string' },
+          'application/x-ndjson': { type: 'string' },
+        }),
+        ...problems(400, 401, 404, 409, 429),
+      },
+    },
+  }, async (request, reply) => {
+    const job = await jobs.get(request.tenant, request.params.id);
+    if (!job) throw jobNotFound();
+    if (job.status !== 'done') throw new VdetError('VDET_JOB_NOT_DONE', `The job is ${job.status}; its exports exist once it is done.`);
+    const format = request.query.format as ExportFormat; // the schema's enum let only these through
+    const frames = () => jobFrames(store, job);
+    const exportJob = {
+      id: job._id, filename: job.filename, width: job.media?.width ?? 0, height: job.media?.height ?? 0,
+      fps: job.media?.fps ?? 0, finishedAt: job.finishedAt, labels: deps.labels,
+    };
+    void reply.type(EXPORT_CONTENT_TYPES[format])
+      .header('content-disposition', `attachment; filename="${downloadStem(job.filename)}${EXPORT_EXTENSIONS[format]}"`)
+      .header('cache-control', 'private, no-cache');
+    return reply.send(Readable.from(exportPieces(format, exportJob, frames), { objectMode: false }));
+  });
+};
