@@ -135,7 +135,9 @@ export async function decodeFrames(request: DecodeRequest): Promise<number> {
   const { letterbox: lb, limits } = request;
   const frameSize = lb.size * lb.size * 3;
   const filters = [
-    ...(request.fps ? [`fps=fps=${request.fps}`] : []),
+    // round=up: output frame n is the source frame on screen at n / fps (the time it is reported at). The default,
+    // round=near, takes the last frame rounding to n: at 5 of 25 frames/s, source frame 5n + 2, 80 ms late.
+    ...(request.fps ? [`fps=fps=${request.fps}:round=up`] : []),
     // One swscale pass resizes and converts to BGR, with full-resolution chroma and exact rounding (closest to
     // the reference's RGB-space bilinear resize); padding after it keeps the grey exactly 114.
     `scale=w=${lb.width}:h=${lb.height}:flags=bilinear+accurate_rnd+full_chroma_int`,
