@@ -2,6 +2,7 @@
 import { startApi } from './api/main.js';
 import { startDetector } from './detector/main.js';
 import { startMerger } from './merger/main.js';
+import { runDetectCommand } from './detect/command.js';
 import { startProcessor } from './processor/main.js';
 import { loadConfig, type Config } from './shared/config.js';
 import { ApiKeyStore } from './shared/api-keys.js';
@@ -28,6 +29,8 @@ const USAGE = `usage: vdet <command>
   vdet all                      run api, processor, detector and merger in one process
   vdet api|processor|detector|merger
                                 run one role (scale each out on many machines)
+  vdet detect <video|image|folder> [--out results.jsonl] [--annotate out.mp4] [--fps n] [--min-score s] [--classes a,b]
+                                detect in this process, no services needed (vdet detect --help)
   vdet model fetch <url|path> [--sha256 HEX] [--out PATH]
                                 fetch a model file and check its sha256
   vdet keys create --tenant T --name N
@@ -105,6 +108,10 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
     console.log(USAGE);
+    return;
+  }
+  if (command === 'detect') {
+    process.exitCode = await runDetectCommand(rest);
     return;
   }
   if (command === 'model') {

@@ -1,0 +1,127 @@
+import type { Config } from '../shared/config.js';
+import type { Detection, FrameDetections } from '../shared/contracts/messages.js';
+import { letterbox } from '../shared/letterbox.js';
+import type { BatchItem } from '../detector/batch-scheduler.js';
+import { applyDetectionFilter } from '../detector/detection-filter.js';
+import { NMS_IOU, decodeYolox, type AnchorGrid } from '../detector/yolox.js';
+import { combineSummaries, summarizeFrames, type Summary } from '../merger/merge-rules.js';
+import type { DecodeRequest, MediaLimits, ProbeResult } from '../processor/ffmpeg.js';
+import { checkDecodedFrames, planMedia, ptsMsOf, type MediaPlan } from '../processor/media-plan.js';
+
+/**
+ * The main job in one process: the processor's probe, plan and decode, the detector's batches, decoding and
+ * filters, the merger's summary, wired with callbacks instead of Kafka, MongoDB and Redis. Everything with a side
+ * effect (ffmpeg, the model's devices) is injected, so the wiring is testable with fakes.
+ *
+ * Memory stays bounded: the decoder waits while `window` frames are decoded but not yet detected and handed on.
+ */
+export interface DetectEngine {
+  probe(file: string): Promise<ProbeResult>;
+  decode(request: DecodeRequest): Promise<number>;
+  /** Runs frames on the devices (the detector's BatchScheduler). */
+  scheduler: { submit(items: readonly BatchItem[]): void };
+  grid: AnchorGrid;
+  labels: readonly string[];
+  inputSize: number;
+  processor: Config['processor'];
+  limits: MediaLimits;
+  /** Frames decoded but not yet handed on, at most. */
+  window: number;
+}
+
+export interface DetectOptions {
+  fps?: number | undefined;
+  minScore: number;
+  classes?: string[] | undefined;
+}
+
+export interface PlannedFile {
+  /** The file as the user named it (reported in results). */
+  file: string;
+  /** The path ffmpeg reads: a name without extension, so that it recognises the content, never the name. */
+  mediaPath: string;
+  probe: ProbeResult;
+  plan: MediaPlan;
+}
+
+export interface FileResult extends PlannedFile {
+  frames: number;
+  detections: number;
+  summary: Summary;
+  wallMs: number;
+}
+
+/**
+ * Probes a file and plans its decode; throws the processor's VdetError when it is unreadable or over a limit.
+ * `mediaPath` is what ffmpeg opens (by default the file itself).
+ */
+export async function planFile(
+  file: string, options: DetectOptions, engine: Pick<DetectEngine, 'probe' | 'processor'>, mediaPath = file,
+): Promise<PlannedFile> {
+  const probe = await engine.probe(mediaPath);
+  return { file, mediaPath, probe, plan: planMedia(probe, { fps: options.fps }, engine.processor) };
+}
+
+/**
+ * Decodes, detects and summarises one planned file; `onFrame` gets every frame's detections in frame order (the
+ * decoder waits for it: backpressure reaches ffmpeg).
+ */
+export async function detectFile(
+  planned: PlannedFile,
+  options: DetectOptions,
+  engine: DetectEngine,
+  onFrame: (frame: FrameDetections) => Promise<void> | void,
+): Promise<FileResult> {
+  const started = Date.now();
+  const { file, mediaPath, probe, plan } = planned;
+  const box = letterbox(probe.width, probe.height, engine.inputSize);
+  const decodeOptions = {
+    minScore: options.minScore, nmsIou: NMS_IOU, scale: box.scale, sourceWidth: probe.width, sourceHeight: probe.height, labels: engine.labels,
+  };
+  const filter = options.classes ? { classes: options.classes } : undefined;
+  const inFlight: Promise<Detection[]>[] = [];
+  const summaries: Summary[] = [];
+  let pendingForSummary: FrameDetections[] = [];
+  let emitted = 0;
+  let detections = 0;
+
+  const emitOldest = async () => {
+    const frame: FrameDetections = { frame: emitted, ptsMs: ptsMsOf(emitted, plan), detections: await inFlight.shift()! };
+    emitted++;
+    detections += frame.detections.length;
+    pendingForSummary.push(frame);
+    if (pendingForSummary.length >= 256) {
+      summaries.push(summarizeFrames(pendingForSummary));
+      pendingForSummary = [];
+    }
+    await onFrame(frame);
+  };
+
+  const decoded = await engine.decode({
+    path: mediaPath,
+    letterbox: box,
+    fps: plan.sampleFps,
+    startMs: plan.startMs,
+    durationMs: plan.durationMs,
+    isImage: probe.isImage,
+    maxFrames: engine.processor.maxFrames,
+    limits: engine.limits,
+    onFrame: async (pixels) => {
+      const result = new Promise<Detection[]>((resolve, reject) => {
+        engine.scheduler.submit([{
+          queue: file,
+          pixels,
+          finish: (output, offset) => resolve(applyDetectionFilter(decodeYolox(output, offset, engine.grid, decodeOptions), filter, probe.width, probe.height)),
+          fail: reject,
+        }]);
+      });
+      result.catch(() => undefined); // awaited in order by emitOldest; a later frame may fail first
+      inFlight.push(result);
+      while (inFlight.length >= engine.window) await emitOldest();
+    },
+  });
+  while (inFlight.length > 0) await emitOldest();
+  checkDecodedFrames(plan, decoded);
+  summaries.push(summarizeFrames(pendingForSummary));
+  return { ...planned, frames: emitted, detections, summary: combineSummaries(summaries), wallMs: Date.now() - started };
+}

@@ -1,0 +1,295 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import { boxIou } from '../../src/detector/yolox.js';
+import type { Detection } from '../../src/shared/contracts/messages.js';
+import { allDetections, submitJob, waitForJob, type FrameItem } from '../helpers/client.js';
+import { MODEL_PATH, SHARED, TOUR_VIDEO, imagePath } from '../helpers/paths.js';
+import { compareToReference, loadReference } from '../helpers/reference.js';
+import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
+import { createTestEnv, type TestEnv } from '../helpers/stack.js';
+
+/**
+ * `vdet detect` as a user runs it: the built cli as a child process, its stdout and stderr pipes (no terminal), no
+ * services. One run on the tour video serves several tests; the service comparison starts the roles on the local
+ * stack (scripts/stack.sh) and is skipped, saying so, when the stack is down.
+ */
+const CLI = path.resolve('dist/src/cli.js');
+const IMAGES = path.join(SHARED, 'media/images');
+const run = promisify(execFile);
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  wallMs: number;
+}
+
+/** Runs the cli with pipes for stdout and stderr; resolves with what it wrote and its exit status. */
+function vdet(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, VDET_MODEL: MODEL_PATH, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr, wallMs: Date.now() - started }));
+  });
+}
+
+interface JsonlFrame extends FrameItem {
+  file: string;
+}
+
+function parseJsonl(text: string): JsonlFrame[] {
+  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as JsonlFrame);
+}
+
+/** The rows of the table `vdet detect` ends with: label → detections, frames. */
+function parseTable(text: string): Map<string, { detections: number; frames: number }> {
+  const lines = text.split('\n');
+  const header = lines.findIndex((l) => /^label\s+detections\s+frames\s+max\/frame\s+first s\s+last s$/.test(l));
+  assert.ok(header >= 0, `no table in:\n${text}`);
+  const rows = new Map<string, { detections: number; frames: number }>();
+  for (const line of lines.slice(header + 1)) {
+    const match = /^(.+?)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+\.\d\d)\s+(\d+\.\d\d)$/.exec(line);
+    if (!match) break;
+    rows.set(match[1]!, { detections: Number(match[2]), frames: Number(match[3]) });
+  }
+  return rows;
+}
+
+function countsOf(frames: readonly FrameItem[]): Map<string, { detections: number; frames: number }> {
+  const counts = new Map<string, { detections: number; frames: number }>();
+  for (const frame of frames) {
+    const labels = new Set<string>();
+    for (const d of frame.detections) {
+      const c = counts.get(d.label) ?? { detections: 0, frames: 0 };
+      c.detections++;
+      if (!labels.has(d.label)) c.frames++;
+      labels.add(d.label);
+      counts.set(d.label, c);
+    }
+  }
+  return counts;
+}
+
+/**
+ * The acceptance rule against the service: same frames, per frame the same labels (as many of each), and each
+ * box paired one to one (best IoU first) with a same-label box at IoU ≥ `minIou`.
+ */
+function compareToService(ours: readonly FrameItem[], service: readonly FrameItem[], minIou: number) {
+  const problems: string[] = [];
+  let worstIou = 1;
+  let worstScore = 0;
+  if (ours.length !== service.length) problems.push(`${ours.length} frames, the service ${service.length}`);
+  for (let i = 0; i < Math.min(ours.length, service.length); i++) {
+    const a = ours[i]!;
+    const b = service[i]!;
+    if (a.frame !== b.frame || a.ptsMs !== b.ptsMs) problems.push(`frame ${a.frame} at ${a.ptsMs} ms, the service's ${b.frame} at ${b.ptsMs} ms`);
+    const labels = (ds: readonly Detection[]) => ds.map((d) => d.label).sort().join(',');
+    if (labels(a.detections) !== labels(b.detections)) {
+      problems.push(`frame ${a.frame}: labels ${labels(a.detections)}, the service ${labels(b.detections)}`);
+      continue;
+    }
+    const unused = [...b.detections];
+    for (const d of [...a.detections].sort((x, y) => y.score - x.score)) {
+      let best = -1;
+      let bestIou = -1;
+      unused.forEach((c, k) => {
+        const iou = c.label === d.label ? boxIou(d.box, c.box) : -1;
+        if (iou > bestIou) [best, bestIou] = [k, iou];
+      });
+      const match = unused.splice(best, 1)[0]!;
+      worstIou = Math.min(worstIou, bestIou);
+      worstScore = Math.max(worstScore, Math.abs(match.score - d.score));
+      if (bestIou < minIou) problems.push(`frame ${a.frame}: ${d.label} ${d.box.join(',')} vs ${match.box.join(',')} IoU ${bestIou.toFixed(4)}`);
+    }
+  }
+  return { problems, worstIou, worstScore };
+}
+
+function frameCount(file: string): Promise<number> {
+  return run('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames,codec_name', '-of', 'json', file])
+    .then(({ stdout }) => {
+      const stream = (JSON.parse(stdout) as { streams: { nb_read_frames: string; codec_name: string }[] }).streams[0]!;
+      assert.equal(stream.codec_name, 'h264');
+      return Number(stream.nb_read_frames);
+    });
+}
+
+function reachable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port, timeout: 1_000 });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+  });
+}
+
+/** Terminal control bytes a progress bar would write: carriage return, escape. */
+const BAR_BYTES = /[\r\x1b]/;
+
+describe('vdet detect', { timeout: 600_000 }, () => {
+  let dir = '';
+  let tour: CliRun;
+  let tourFrames: JsonlFrame[];
+
+  before(async () => {
+    assert.ok(existsSync(CLI), `${CLI} is missing: npm run build first`);
+    dir = await mkdtemp(path.join(os.tmpdir(), 'vdet-detect-test-'));
+    tour = await vdet(['detect', TOUR_VIDEO, '--out', path.join(dir, 'tour.jsonl'), '--annotate', path.join(dir, 'tour.mp4')]);
+    assert.equal(tour.code, 0, tour.stderr);
+    tourFrames = parseJsonl(await readFile(path.join(dir, 'tour.jsonl'), 'utf8'));
+  });
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the tour video: every frame in order, the table\'s counts are the JSON Lines\' totals, no bar without a terminal', (t) => {
+    const rate = /(\d+) frames, (\d+) detections in [\d.]+ s = ([\d.]+) frames\/s/.exec(tour.stdout);
+    assert.ok(rate, tour.stdout);
+    t.diagnostic(`vdet detect tour-640x360.mp4 (--annotate too): ${rate[3]} frames/s detecting, ${tour.wallMs} ms in all`);
+    assert.equal(Number(rate[1]), 400);
+    assert.deepEqual(tourFrames.map((f) => f.frame), Array.from({ length: 400 }, (_, i) => i));
+    assert.deepEqual(tourFrames.map((f) => f.ptsMs), Array.from({ length: 400 }, (_, i) => i * 40));
+    assert.ok(tourFrames.every((f) => f.file === TOUR_VIDEO));
+    const total = tourFrames.reduce((n, f) => n + f.detections.length, 0);
+    assert.equal(Number(rate[2]), total);
+
+    const table = parseTable(tour.stdout);
+    const counts = countsOf(tourFrames);
+    assert.deepEqual([...table.keys()].sort(), [...counts.keys()].sort());
+    for (const [label, c] of counts) assert.deepEqual(table.get(label), c, label);
+    assert.ok(['dog', 'bicycle', 'horse', 'person', 'bird'].every((label) => table.has(label)), [...table.keys()].join(', '));
+    assert.doesNotMatch(tour.stderr, BAR_BYTES);
+    assert.doesNotMatch(tour.stdout, BAR_BYTES);
+    assert.equal(tour.stderr, '');
+  });
+
+  test('--annotate renders an H.264 mp4 with every frame of the source', async () => {
+    assert.match(tour.stdout, /annotated .*tour\.mp4: 400 frames/);
+    const [source, annotated] = await Promise.all([frameCount(TOUR_VIDEO), frameCount(path.join(dir, 'tour.mp4'))]);
+    assert.equal(source, 400);
+    assert.equal(annotated, source);
+  });
+
+  test('the tour video gives the service\'s detections: same frames, same labels, boxes at IoU ≥ 0.99', async (t) => {
+    const ports = await Promise.all([9092, 27017, 6379].map(reachable));
+    if (!ports.every(Boolean)) {
+      t.skip('the local stack is down (bash scripts/stack.sh up)');
+      return;
+    }
+    const key = `vdet_detect_test_${Date.now()}`;
+    const stack: TestEnv = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: key });
+    let service: RunningRole | undefined;
+    try {
+      // The four roles in one process (`vdet all`): the same cores the command wires, linked by Kafka.
+      service = startRole('all', stack.env);
+      await waitStarted([service]);
+      const api = { base: await apiUrl(service), key };
+      const started = Date.now();
+      const id = await submitJob(api, TOUR_VIDEO);
+      const job = await waitForJob(api, id);
+      assert.equal(job.status, 'done', JSON.stringify(job.error));
+      t.diagnostic(`the service: 400 frames in ${Date.now() - started} ms from upload to done`);
+      const frames = await allDetections(api, id);
+      const { problems, worstIou, worstScore } = compareToService(tourFrames, frames, 0.99);
+      t.diagnostic(`lowest IoU of a box with the service's: ${worstIou.toFixed(4)}; largest score difference ${worstScore.toFixed(4)}`);
+      assert.deepEqual(problems, []);
+      const counts = countsOf(frames);
+      assert.deepEqual(Object.fromEntries(Object.entries(job.counts).sort()), Object.fromEntries([...counts].map(([l, c]) => [l, c.detections]).sort()));
+    } finally {
+      const code = await service?.stop();
+      if (service && code !== 0) console.error(`vdet all exited ${code}:\n${service.output().slice(-3000)}`);
+      await stack.cleanup();
+    }
+  });
+
+  test('a folder of images matches the reference detections', async () => {
+    const out = path.join(dir, 'images.jsonl');
+    const result = await vdet(['detect', IMAGES, '--out', out]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.doesNotMatch(result.stderr, BAR_BYTES);
+    const frames = parseJsonl(await readFile(out, 'utf8'));
+    const names = ['dog', 'eagle', 'giraffe', 'horses', 'kite', 'person', 'scream'];
+    // In name order, one frame each, at 0 ms.
+    assert.deepEqual(frames.map((f) => f.file), names.map(imagePath));
+    for (const [i, name] of names.entries()) {
+      assert.equal(frames[i]!.frame, 0);
+      assert.equal(frames[i]!.ptsMs, 0);
+      assert.deepEqual(compareToReference(frames[i]!.detections, loadReference(name).detections), [], name);
+    }
+    assert.match(result.stdout, /7 files: 7 frames/);
+    const table = parseTable(result.stdout);
+    for (const [label, c] of countsOf(frames)) assert.deepEqual(table.get(label), c, label);
+  });
+
+  test('--fps, --min-score and --classes shape the output; --out - writes it to stdout and the table to stderr', async () => {
+    const result = await vdet(['detect', TOUR_VIDEO, '--fps', '5', '--min-score=0.5', '--classes', 'dog,horse', '--out', '-']);
+    assert.equal(result.code, 0, result.stderr);
+    const frames = parseJsonl(result.stdout);
+    assert.equal(frames.length, 80);
+    assert.deepEqual(frames.map((f) => f.ptsMs), Array.from({ length: 80 }, (_, i) => i * 200));
+    const detections = frames.flatMap((f) => f.detections);
+    assert.ok(detections.length > 0);
+    assert.ok(detections.every((d) => (d.label === 'dog' || d.label === 'horse') && d.score >= 0.5), 'only dogs and horses scoring 0.5 or more');
+    const table = parseTable(result.stderr);
+    for (const [label, c] of countsOf(frames)) assert.deepEqual(table.get(label), c, label);
+    assert.doesNotMatch(result.stderr, BAR_BYTES);
+    // 5 of the source's 25 frames/s: the frames at 0, 200, 400 ms… are every 5th frame of the full run, filtered.
+    const expected = tourFrames.filter((f) => f.frame % 5 === 0).map((f, i) => ({
+      frame: i, ptsMs: f.ptsMs, detections: f.detections.filter((d) => d.score >= 0.5 && (d.label === 'dog' || d.label === 'horse')),
+    }));
+    assert.deepEqual(compareToService(frames, expected, 0.99).problems, []);
+  });
+
+  test('errors: one line on stderr starting "vdet:", exit 1 for a bad input, 2 for a bad option, nothing on stdout', async () => {
+    const text = path.join(dir, 'notes.txt');
+    await writeFile(text, 'this is not a video\n'.repeat(50));
+    const [missing, notVideo, badOption, badValue, badAnnotate] = await Promise.all([
+      vdet(['detect', path.join(dir, 'no-such-video.mp4')]),
+      vdet(['detect', text]),
+      vdet(['detect', TOUR_VIDEO, '--speed', '2']),
+      vdet(['detect', TOUR_VIDEO, '--min-score', '2']),
+      vdet(['detect', imagePath('dog'), '--annotate', path.join(dir, 'dog.gif')]),
+    ]);
+    const cases: [string, CliRun, number, RegExp][] = [
+      ['missing file', missing, 1, /^vdet: .*no-such-video\.mp4: no such file or folder$/],
+      ['text file', notVideo, 1, /^vdet: .*notes\.txt: The file is not a video or image/],
+      ['unknown option', badOption, 2, /^vdet: unknown option --speed/],
+      ['value out of range', badValue, 2, /^vdet: --min-score must be a number from 0 to 1 \(got "2"\)$/],
+      ['annotate name', badAnnotate, 2, /^vdet: --annotate: an image renders to \.png, \.jpg or \.mp4/],
+    ];
+    for (const [what, result, code, line] of cases) {
+      assert.equal(result.code, code, `${what}: ${result.stderr}`);
+      assert.equal(result.stdout, '', what);
+      assert.equal(result.stderr.split('\n').filter(Boolean).length, 1, `${what}: ${result.stderr}`);
+      assert.match(result.stderr.trimEnd(), line, what);
+    }
+  });
+
+  test('on a terminal: a progress bar on stderr, erased before the summary', async (t) => {
+    if (!(await run('script', ['--version']).then(() => true, () => false))) {
+      t.skip('no `script` (util-linux) to give the command a terminal');
+      return;
+    }
+    const command = [process.execPath, CLI, 'detect', imagePath('dog')].map((a) => `'${a}'`).join(' ');
+    const { stdout } = await run('script', ['-qec', command, '/dev/null'], { env: { ...process.env, VDET_MODEL: MODEL_PATH } });
+    assert.match(stdout, /\r\x1b\[2Kdog\.jpg {2}░+ {2}0\/1 frames/);
+    assert.ok(stdout.indexOf('\r\x1b[2K') < stdout.indexOf('label '), 'the bar comes before the table');
+    assert.match(stdout, /\r\x1b\[2K[^\r]*dog\.jpg: 1 frame, \d+ detections/, 'the bar is erased before the summary');
+  });
+});
