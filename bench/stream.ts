@@ -136,7 +136,8 @@ async function main(): Promise<void> {
       + `dup ${r.duplicated}, out of order ${r.outOfOrder}, dropped ${r.dropped}; latency p50 ${r.latencyMs.p50} p95 ${r.latencyMs.p95} `
       + `p99 ${r.latencyMs.p99} max ${r.latencyMs.max} ms; growth ${r.latencyGrowthMs} ms`);
 
-    await phase('warmup', 1, 5, 3, 'lossless');
+    // Warm-up, not reported: the roles' code paths, connections and caches, at the target's rate.
+    await phase('warmup', STREAMS, FPS, 10, 'lossless');
     const target = await phase('target', STREAMS, FPS, SECONDS, 'lossless');
     line(target);
     let sustainable = 0;

@@ -10,6 +10,7 @@ import { groupId, type TopicNames } from '../shared/topics.js';
 import { metrics } from '../shared/metrics.js';
 import { BatchScheduler, type BatchItem } from './batch-scheduler.js';
 import type { DeviceRunner } from './device-runner.js';
+import type { FrameLayout } from './tensor.js';
 import { applyDetectionFilter } from './detection-filter.js';
 import { NMS_IOU, buildAnchorGrid, decodeYolox } from './yolox.js';
 
@@ -44,6 +45,9 @@ export function createDetector(deps: DetectorDeps) {
   function detect(chunk: Chunk): Promise<(Detection[] | null)[]> {
     const { header, pixels } = chunk;
     const size = frameBytes(header);
+    const layout: FrameLayout | undefined = header.content || header.pixelFormat !== 'bgr24'
+      ? { width: header.content?.width ?? header.frameWidth, height: header.content?.height ?? header.frameHeight, order: header.pixelFormat === 'rgb24' ? 'rgb' : 'bgr' }
+      : undefined;
     const now = Date.now();
     return Promise.all(header.frames.map((frame, i) => new Promise<Detection[] | null>((resolve, reject) => {
       // A drop-oldest stream frame that waited past its deadline is not worth a model run any more.
@@ -56,6 +60,7 @@ export function createDetector(deps: DetectorDeps) {
         queue: header.jobId,
         urgent: header.source === 'stream',
         pixels: pixels.subarray(i * size, (i + 1) * size),
+        ...(layout ? { layout } : {}),
         finish: (output, offset) => {
           metrics.framesInFlight.dec();
           resolve(applyDetectionFilter(decodeYolox(output, offset, grid, decodeOptions), header.filter, sourceWidth, sourceHeight));
@@ -64,6 +69,13 @@ export function createDetector(deps: DetectorDeps) {
           metrics.framesInFlight.dec();
           reject(error);
         },
+        ...(frame.stream?.deadline !== undefined ? {
+          deadline: frame.stream.deadline,
+          expire: () => {
+            metrics.framesInFlight.dec();
+            resolve(null);
+          },
+        } : {}),
       };
       metrics.framesInFlight.inc();
       scheduler.submit([item]);
@@ -85,16 +97,25 @@ export function createDetector(deps: DetectorDeps) {
     return { v: 1, kind: 'chunk', jobId: header.jobId, tenant: header.tenant, chunk: header.chunk, frames };
   }
 
-  /** Detects a chunk's frames and reports them; a bad chunk or a failed run is retried or given up (giveUp). */
-  async function handle(message: IncomingMessage): Promise<void> {
+  /** Detects a chunk's frames: its outcome, or undefined for a cancelled job's chunk. */
+  async function detectChunk(message: IncomingMessage): Promise<ChunkOutcome | undefined> {
     const chunk = decodeChunk(message.value);
     const { header } = chunk;
     if (header.frameWidth !== config.model.inputSize || header.frameHeight !== config.model.inputSize) {
       throw new VdetError('VDET_MESSAGE_INVALID', `Chunk frames are ${header.frameWidth}x${header.frameHeight}; the model takes ${config.model.inputSize}x${config.model.inputSize}.`);
     }
-    if (header.source !== 'stream' && (await deps.progress.isCancelled(header.jobId))) return; // deleted by its owner
-    const outcome = outcomeOf(header, await detect(chunk));
-    await bus.send(topics.detections, [{ key: header.jobId, value: ChunkOutcome.encode(outcome) }]);
+    if (header.source !== 'stream' && (await deps.progress.isCancelled(header.jobId))) return undefined; // deleted by its owner
+    return outcomeOf(header, await detect(chunk));
+  }
+
+  /**
+   * Reports a chunk's detections, in partition order; the detection itself may have started early (the consumer's
+   * head start), so chunks of streams sharing a partition keep every device busy. A bad chunk or a failed run is
+   * retried (from the start) or given up (giveUp).
+   */
+  async function handle(message: IncomingMessage, detected?: Promise<ChunkOutcome | undefined>): Promise<void> {
+    const outcome = await (detected ?? detectChunk(message));
+    if (outcome) await bus.send(topics.detections, [{ key: outcome.kind === 'stream' ? outcome.stream : outcome.jobId, value: ChunkOutcome.encode(outcome) }]);
   }
 
   return {
@@ -104,6 +125,9 @@ export function createDetector(deps: DetectorDeps) {
         groupId: groupId(config.kafka.topicPrefix, 'detector'),
         topics: [topics.chunks],
         concurrency: config.detector.chunksInFlight,
+        // Chunks in flight (detecting or waiting for their turn) stay within VDET_CHUNKS_IN_FLIGHT, so frames in
+        // memory stay within that × chunk size.
+        headStart: { limit: config.detector.chunksInFlight, prepare: detectChunk },
         handle,
         giveUp: async (message, error, attempts) => {
           await sendToDeadLetters(bus, topics.dlq, log, message, error, attempts);

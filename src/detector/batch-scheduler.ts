@@ -1,3 +1,5 @@
+import type { FrameLayout } from './tensor.js';
+
 /**
  * Gathers frames from every waiting chunk, whatever job or stream they belong to, into batches of up to `batchMax`
  * frames, waiting at most `batchWaitMs` for a batch to fill, and hands each batch to an idle device. Batches are
@@ -10,6 +12,14 @@ export interface BatchItem {
   /** Live-stream frames: served before file frames, and dispatched without waiting for a batch to fill. */
   readonly urgent?: boolean;
   readonly pixels: Uint8Array;
+  /** How `pixels` are laid out when they are not a whole BGR frame (live-stream frames: the image only, RGB). */
+  readonly layout?: FrameLayout;
+  /**
+   * A drop-oldest stream frame is not worth a model run after this instant (ms since the epoch): if it is still
+   * waiting then, it leaves the queue through `expire` instead of taking a device.
+   */
+  readonly deadline?: number;
+  expire?(): void;
   /** Called once the batch ran: this frame's rows start at `offset` in `output` (valid only during the call). */
   finish(output: Float32Array, offset: number): void;
   fail(error: unknown): void;
@@ -97,19 +107,29 @@ export class BatchScheduler {
         }, Math.max(0, this.options.batchWaitMs - (Date.now() - this.oldestAt)));
         return;
       }
-      const runner = this.idle.shift()!;
-      this.dispatch(runner, this.take(Math.min(this.options.batchMax, runner.maxBatch)));
+      const runner = this.idle[0]!;
+      const batch = this.take(Math.min(this.options.batchMax, runner.maxBatch));
+      if (batch.length === 0) continue; // every frame taken had expired
+      this.dispatch(this.idle.shift()!, batch);
     }
   }
 
-  /** Takes up to n frames: stream frames first, then one from each job in turn (round-robin across jobs). */
+  /**
+   * Takes up to n frames: stream frames first, then one from each job in turn (round-robin across jobs). Frames
+   * past their deadline met on the way are expired, not taken.
+   */
   private take(n: number): BatchItem[] {
     const batch: BatchItem[] = [];
+    const now = Date.now();
     for (const queues of [this.urgentQueues, this.queues]) {
       while (batch.length < n && queues.size > 0) {
         for (const key of [...queues.keys()]) {
           const queue = queues.get(key)!;
-          batch.push(queue.shift()!);
+          const item = queue.shift()!;
+          this.waiting--;
+          if (item.urgent) this.urgentWaiting--;
+          if (item.deadline !== undefined && item.deadline < now && item.expire) item.expire();
+          else batch.push(item);
           // Re-insert a queue that still has frames at the end, so the next batch starts with the next job.
           queues.delete(key);
           if (queue.length > 0) queues.set(key, queue);
@@ -117,9 +137,7 @@ export class BatchScheduler {
         }
       }
     }
-    this.urgentWaiting -= batch.filter((item) => item.urgent).length;
-    this.waiting -= batch.length;
-    this.oldestAt = Date.now();
+    this.oldestAt = now;
     return batch;
   }
 

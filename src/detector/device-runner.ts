@@ -6,6 +6,7 @@ import { metrics } from '../shared/metrics.js';
 import type { BatchItem, BatchRunner } from './batch-scheduler.js';
 import type { DeviceSpec } from './devices.js';
 import type { SessionReply, SessionRequest, SessionWorkerInput } from './session-worker.js';
+import { layoutBytes } from './tensor.js';
 
 /**
  * One onnxruntime session on one device, running batches in a worker thread of its own (see session-worker.ts):
@@ -65,7 +66,6 @@ export async function createDeviceRunner(device: DeviceSpec, options: RunnerOpti
     throw error;
   });
   const maxBatch = batchMode === 'fixed-1' ? 1 : options.batchMax;
-  const frameBytes = options.inputSize * options.inputSize * 3;
   options.log.info({ device: device.name, batchMode, maxBatch, reason }, 'model session ready (worker thread)');
 
   return {
@@ -76,14 +76,19 @@ export async function createDeviceRunner(device: DeviceSpec, options: RunnerOpti
     async run(items: readonly BatchItem[]) {
       if (exited) throw new VdetError('VDET_INTERNAL', `The ${device.name} worker is gone.`, { cause: exited });
       const n = items.length;
-      const pixels = new Uint8Array(n * frameBytes);
-      items.forEach((item, slot) => pixels.set(item.pixels, slot * frameBytes));
+      const size = options.inputSize;
+      const pixels = new Uint8Array(items.reduce((bytes, item) => bytes + layoutBytes(size, size, item.layout), 0));
+      items.reduce((offset, item) => {
+        pixels.set(item.pixels, offset);
+        return offset + item.pixels.length;
+      }, 0);
+      const layouts = items.map((item) => item.layout ?? null);
       const id = nextId++;
       const stopTimer = metrics.inferenceSeconds.startTimer({ device: device.name });
       metrics.batchSize.observe({ device: device.name }, n);
       const output = await new Promise<ArrayBuffer>((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        worker.postMessage({ id, pixels: pixels.buffer, count: n } satisfies SessionRequest, [pixels.buffer]);
+        worker.postMessage({ id, pixels: pixels.buffer, layouts } satisfies SessionRequest, [pixels.buffer]);
       });
       stopTimer();
       const data = new Float32Array(output);

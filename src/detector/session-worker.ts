@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import { loadBatchableSession } from './model-batch.js';
-import { writeFrameToTensor } from './tensor.js';
+import { layoutBytes, writeFrameToTensor, type FrameLayout } from './tensor.js';
 
 /**
  * One onnxruntime session in its own thread. onnxruntime-node runs a session synchronously on the calling thread,
@@ -14,7 +14,8 @@ export interface SessionWorkerInput {
   batchMax: number;
   inputSize: number;
 }
-export interface SessionRequest { id: number; pixels: ArrayBuffer; count: number }
+/** A batch: its frames' bytes back to back, each laid out as its entry in `layouts` says (null: a whole BGR frame). */
+export interface SessionRequest { id: number; pixels: ArrayBuffer; layouts: (FrameLayout | null)[] }
 export type SessionReply =
   | { ready: true; batchMode: string; reason?: string }
   | { ready: false; error: string }
@@ -27,8 +28,7 @@ try {
   const { Tensor } = await import('onnxruntime-node');
   const { session, batchMode, reason } = await loadBatchableSession(input.modelPath, { sessionOptions: input.sessionOptions });
   const size = input.inputSize;
-  const frameBytes = size * size * 3;
-  const frameFloats = frameBytes;
+  const frameFloats = size * size * 3;
   const maxBatch = batchMode === 'fixed-1' ? 1 : input.batchMax;
   const tensor = new Float32Array(frameFloats * maxBatch);
   const inputName = session.inputNames[0]!;
@@ -37,10 +37,14 @@ try {
     void (async () => {
       try {
         const pixels = new Uint8Array(request.pixels);
-        for (let slot = 0; slot < request.count; slot++) {
-          writeFrameToTensor(pixels.subarray(slot * frameBytes, (slot + 1) * frameBytes), tensor, slot, size, size);
-        }
-        const feeds = { [inputName]: new Tensor('float32', tensor.subarray(0, request.count * frameFloats), [request.count, 3, size, size]) };
+        const count = request.layouts.length;
+        let offset = 0;
+        request.layouts.forEach((layout, slot) => {
+          const bytes = layoutBytes(size, size, layout ?? undefined);
+          writeFrameToTensor(pixels.subarray(offset, offset + bytes), tensor, slot, size, size, layout ?? undefined);
+          offset += bytes;
+        });
+        const feeds = { [inputName]: new Tensor('float32', tensor.subarray(0, count * frameFloats), [count, 3, size, size]) };
         const result = await session.run(feeds);
         const output = result[outputName]!;
         const copy = new Float32Array(output.data as Float32Array); // a buffer of our own, to hand over without a copy

@@ -9,10 +9,16 @@ import { chunkId, frameId } from '../shared/mongo.js';
 import type { JobEvent } from '../shared/progress.js';
 import { groupId } from '../shared/topics.js';
 import { combineSummaries, countsOf, isComplete, summarizeFrames } from './merge-rules.js';
-import { mergeStreamFrames } from './stream-merge.js';
+import { publishStreamFrames, storeStreamFrames } from './stream-merge.js';
 import { WebhookOutbox } from './webhooks.js';
 
 export type MergerDeps = Omit<Infra, 'close'>;
+
+interface Prepared {
+  outcome: ChunkOutcome;
+  /** A stream chunk's frames being stored. */
+  stored?: Promise<void>;
+}
 
 /**
  * The merger role: stores each chunk's detections with idempotent upserts (one document per frame, one per chunk),
@@ -26,8 +32,21 @@ export function createMerger(deps: MergerDeps) {
   let chunksWritten = 0;
   const webhooks = new WebhookOutbox(store.db, store.jobs, deps.apiKeys, log);
 
-  async function handle(message: IncomingMessage): Promise<void> {
-    const outcome = ChunkOutcome.decode(message.value); // a bad message is fatal: given up (dead letter, job failed)
+  /**
+   * A message's head start: a stream chunk's frames are stored before its turn (order does not matter there), so
+   * several streams sharing a partition do not wait for each other's MongoDB writes. A bad message is fatal: given up
+   * (dead letter, job failed).
+   */
+  async function prepare(message: IncomingMessage): Promise<Prepared> {
+    const outcome = ChunkOutcome.decode(message.value);
+    if (outcome.kind !== 'stream') return { outcome };
+    const stored = storeStreamFrames(deps, outcome);
+    stored.catch(() => undefined); // awaited in the message's turn
+    return { outcome, stored };
+  }
+
+  async function handle(message: IncomingMessage, prepared?: Promise<Prepared>): Promise<void> {
+    const { outcome, stored } = await (prepared ?? prepare(message));
     switch (outcome.kind) {
       case 'chunk':
         await mergeChunk(outcome);
@@ -40,7 +59,7 @@ export function createMerger(deps: MergerDeps) {
         await completeIfDone(outcome.jobId);
         break;
       case 'stream':
-        await mergeStreamFrames(deps, outcome);
+        await publishStreamFrames(deps, outcome, stored!);
         break;
     }
   }
@@ -128,6 +147,7 @@ export function createMerger(deps: MergerDeps) {
         groupId: groupId(config.kafka.topicPrefix, 'merger'),
         topics: [topics.detections],
         concurrency: 4,
+        headStart: { limit: 16, prepare },
         handle,
         giveUp: async (message, error, attempts) => {
           await sendToDeadLetters(bus, topics.dlq, log, message, error, attempts);

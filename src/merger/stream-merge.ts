@@ -1,47 +1,68 @@
-import type { Redis } from 'ioredis';
+import type { Collection, MongoBulkWriteError } from 'mongodb';
 import type { Config } from '../shared/config.js';
 import type { StreamFramesDone } from '../shared/contracts/messages.js';
 import { StreamResult } from '../shared/contracts/stream.js';
 import type { KafkaBus } from '../shared/kafka.js';
 import { streamEventsChannel } from '../shared/progress.js';
 import { metrics } from '../shared/metrics.js';
-import type { StreamStore } from '../shared/stream-store.js';
+import type { StreamFrameRecord, StreamStore } from '../shared/stream-store.js';
 import type { TopicNames } from '../shared/topics.js';
 
 export interface StreamMergeDeps {
   bus: KafkaBus;
   streams: StreamStore;
-  redis: Redis;
   topics: TopicNames;
   config: Config;
 }
 
 /**
- * Stores a stream chunk's frames (upserts, unique per stream and sequence number: a redelivery changes nothing),
- * then publishes each frame's result to `vdet.results` in sequence order, then counts and announces them.
- * After a crash between the store and the publish, the redelivered chunk publishes again: `vdet.results` is
- * at-least-once, and consumers dedupe by (stream, seq).
+ * Stores a stream chunk's frames (inserts, unique per stream and sequence number: a redelivery changes nothing) and
+ * counts its dropped frames. Order does not matter here, so the merger starts it early, before the chunk's turn.
  */
-export async function mergeStreamFrames(deps: StreamMergeDeps, received: StreamFramesDone): Promise<void> {
+export async function storeStreamFrames(deps: StreamMergeDeps, received: StreamFramesDone): Promise<void> {
+  const { stream, tenant } = received;
   const dropped = received.frames.filter((f) => f.dropped).length;
-  if (dropped > 0) await deps.streams.count(received.stream, 'dropped', dropped);
-  const outcome = { ...received, frames: received.frames.filter((f) => !f.dropped) };
-  if (outcome.frames.length === 0) return;
-  await deps.streams.frames.bulkWrite(outcome.frames.map((f) => ({
-    replaceOne: {
-      filter: { _id: `${outcome.stream}:${f.seq}` },
-      replacement: { tenant: outcome.tenant, stream: outcome.stream, seq: f.seq, ts: f.ts, width: f.width, height: f.height, detections: f.detections },
-      upsert: true,
-    },
-  })), { ordered: false });
+  const frames = received.frames.filter((f) => !f.dropped);
+  await Promise.all([
+    dropped > 0 ? deps.streams.count(stream, 'dropped', dropped) : undefined,
+    frames.length > 0 ? insertOnce(deps.streams.frames, frames.map((f) => ({
+      _id: `${stream}:${f.seq}`, tenant, stream, seq: f.seq, ts: f.ts, width: f.width, height: f.height, detections: f.detections,
+    }))) : undefined,
+  ]);
+}
+
+/**
+ * A stream chunk's turn, in partition order: publishes each frame's result to `vdet.results` in sequence order, then
+ * counts and announces them, and waits for `stored` (see {@link storeStreamFrames}). The result goes out first, as
+ * it is what a live consumer waits for; the offset is committed only after all of it (commit after write), so a crash
+ * in between redelivers the chunk, which publishes again: `vdet.results` is at-least-once, consumers dedupe by
+ * (stream, seq).
+ */
+export async function publishStreamFrames(deps: StreamMergeDeps, received: StreamFramesDone, stored: Promise<void>): Promise<void> {
+  const { stream } = received;
   const now = Date.now();
-  const results = outcome.frames.map((f) => ({
-    stream: outcome.stream, seq: f.seq, ts: f.ts, width: f.width, height: f.height, detections: f.detections, latencyMs: now - f.ts,
+  const results = received.frames.filter((f) => !f.dropped).map((f) => ({
+    stream, seq: f.seq, ts: f.ts, width: f.width, height: f.height, detections: f.detections, latencyMs: now - f.ts,
   }));
-  await deps.bus.send(deps.topics.results, results.map((r) => ({ key: outcome.stream, value: StreamResult.encode(r) })));
-  await deps.streams.recordProcessed(outcome.stream, results.map((r) => r.latencyMs));
+  if (results.length === 0) return stored;
+  await deps.bus.send(deps.topics.results, results.map((r) => ({ key: stream, value: StreamResult.encode(r) })));
   metrics.framesMerged.inc({ source: 'stream' }, results.length);
   for (const r of results) metrics.streamLatencySeconds.observe(r.latencyMs / 1000);
-  const channel = streamEventsChannel(deps.config.redis, outcome.stream);
-  for (const r of results) await deps.redis.publish(channel, JSON.stringify(r)).catch(() => undefined);
+  const events = { channel: streamEventsChannel(deps.config.redis, stream), messages: results.map((r) => JSON.stringify(r)) };
+  await Promise.all([stored, deps.streams.recordProcessed(stream, results.map((r) => r.latencyMs), events)]);
+}
+
+/**
+ * Inserts the frames, keeping those already there: a frame's result never changes, so a redelivered chunk's frames are
+ * duplicates under the unique `_id` and are skipped. A plain insert costs FerretDB about half of an upsert.
+ */
+async function insertOnce(frames: Collection<StreamFrameRecord>, docs: StreamFrameRecord[]): Promise<void> {
+  try {
+    await frames.insertMany(docs, { ordered: false });
+  } catch (error) {
+    const writeErrors = (error as Partial<MongoBulkWriteError>).writeErrors;
+    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+    const onlyDuplicates = list.length > 0 ? list.every((e) => e.code === 11000) : (error as { code?: unknown }).code === 11000;
+    if (!onlyDuplicates) throw error;
+  }
 }

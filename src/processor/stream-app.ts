@@ -7,10 +7,10 @@ import { VdetError } from '../shared/errors.js';
 import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.js';
 import { sniffImage } from '../shared/media-sniff.js';
 import { metrics } from '../shared/metrics.js';
-import type { StreamRecord, StreamStore } from '../shared/stream-store.js';
+import type { StreamCounter, StreamRecord, StreamStore } from '../shared/stream-store.js';
 import { groupId, type TopicNames } from '../shared/topics.js';
 import { letterboxImage } from './image-letterbox.js';
-import { DEFAULT_MAX_LAG_MS, admitFrame, type AdmissionState } from './stream-policy.js';
+import { DEFAULT_MAX_LAG_MS, admitFrame, chunkRuns, type AdmissionState } from './stream-policy.js';
 
 export interface StreamProcessorDeps {
   config: Config;
@@ -20,11 +20,15 @@ export interface StreamProcessorDeps {
   topics: TopicNames;
 }
 
+type Tally = (stream: string, counter: StreamCounter) => void;
+
 interface PreparedFrame {
   seq: number;
   ts: number;
   receivedAt: number;
   pixels: Buffer;
+  contentWidth: number;
+  contentHeight: number;
   width: number;
   height: number;
   scale: number;
@@ -46,7 +50,7 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
    * Checks one message and applies its stream's policy, in arrival order; the decode it returns runs alongside the
    * others of the batch (sharp works on libuv's thread pool, so both cores decode).
    */
-  async function admit(message: IncomingMessage, now: number): Promise<{ stream: string; frame?: Promise<PreparedFrame> }> {
+  async function admit(message: IncomingMessage, now: number, tally: Tally): Promise<{ stream: string; frame?: Promise<PreparedFrame> }> {
     const stream = message.key;
     if (!stream) throw new VdetError('VDET_FRAME_INVALID', 'The frame has no key: the key must be the stream id.');
     const bytes = message.value;
@@ -62,9 +66,9 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
     const state = admission.get(stream) ?? { lastAcceptedTs: undefined };
     admission.set(stream, state);
     const verdict = admitFrame(record.settings, state, { ts: Number.isFinite(ts) ? ts : now, now });
-    await streams.count(stream, 'framesIn');
+    tally(stream, 'framesIn');
     if (verdict !== 'accept') {
-      await streams.count(stream, 'dropped');
+      tally(stream, 'dropped');
       return { stream };
     }
     const frame = letterboxImage(bytes, size, config.processor.maxWidth * config.processor.maxHeight)
@@ -76,15 +80,22 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
   async function handleBatch(messages: IncomingMessage[]): Promise<void> {
     const now = Date.now();
     const byStream = new Map<string, PreparedFrame[]>();
+    // The batch's counters go to Redis in one round trip at its end, off the frames' way.
+    const counts = new Map<string, Partial<Record<StreamCounter, number>>>();
+    const tally: Tally = (stream, counter) => {
+      const fields = counts.get(stream) ?? {};
+      fields[counter] = (fields[counter] ?? 0) + 1;
+      counts.set(stream, fields);
+    };
     const rejected = async (message: IncomingMessage, error: unknown) => {
       if (!(error instanceof VdetError) || error.retriable) throw error; // an outage: the batch is retried
       await sendToDeadLetters(bus, topics.dlq, log, message, error);
-      if (message.key) await streams.count(message.key, 'failed');
+      if (message.key) tally(message.key, 'failed');
     };
     const admitted: { message: IncomingMessage; stream: string; frame: Promise<PreparedFrame> }[] = [];
     for (const message of messages) {
       try {
-        const { stream, frame } = await admit(message, now);
+        const { stream, frame } = await admit(message, now, tally);
         if (frame) admitted.push({ message, stream, frame });
       } catch (error) {
         await rejected(message, error);
@@ -105,12 +116,12 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
     let chunks = 0;
     await Promise.all([...byStream].map(async ([stream, frames]) => {
       const record = await streams.get(stream);
-      for (let i = 0; i < frames.length; i += config.streams.chunkFrames) {
-        const part = frames.slice(i, i + config.streams.chunkFrames);
+      for (const part of chunkRuns(frames, config.streams.chunkFrames)) {
         await bus.send(topics.chunks, [{ key: stream, value: encodeChunk(chunkHeader(stream, record, part), part.map((f) => f.pixels)) }]);
         chunks++;
       }
     }));
+    await streams.countAll(counts);
     metrics.chunksProduced.inc({ source: 'stream' }, chunks);
     metrics.framesDecoded.inc({ source: 'stream' }, [...byStream.values()].reduce((n, f) => n + f.length, 0));
   }
@@ -118,8 +129,8 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
   function chunkHeader(stream: string, record: StreamRecord, part: PreparedFrame[]): ChunkHeader {
     const first = part[0]!;
     return {
-      v: 1, source: 'stream', jobId: stream, tenant: record.tenant, chunk: first.seq, pixelFormat: 'bgr24',
-      frameWidth: size, frameHeight: size, sourceWidth: first.width, sourceHeight: first.height, scale: first.scale,
+      v: 1, source: 'stream', jobId: stream, tenant: record.tenant, chunk: first.seq, pixelFormat: 'rgb24',
+      frameWidth: size, frameHeight: size, content: { width: first.contentWidth, height: first.contentHeight }, sourceWidth: first.width, sourceHeight: first.height, scale: first.scale,
       minScore: record.settings.minScore ?? config.detector.minScore,
       ...(record.settings.classes ? { filter: { classes: record.settings.classes } } : {}),
       frames: part.map((f) => ({
@@ -147,3 +158,4 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
     },
   };
 }
+

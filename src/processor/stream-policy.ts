@@ -22,3 +22,14 @@ export function admitFrame(settings: StreamSettings, state: AdmissionState, fram
   state.lastAcceptedTs = frame.ts;
   return 'accept';
 }
+
+/** A stream's frames cut into chunks of at most `max` frames, in order; a chunk's frames share one image size. */
+export function chunkRuns<T extends { contentWidth: number; contentHeight: number }>(frames: readonly T[], max: number): T[][] {
+  const runs: T[][] = [];
+  for (const frame of frames) {
+    const run = runs.at(-1);
+    if (run && run.length < max && run[0]!.contentWidth === frame.contentWidth && run[0]!.contentHeight === frame.contentHeight) run.push(frame);
+    else runs.push([frame]);
+  }
+  return runs;
+}

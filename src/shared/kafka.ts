@@ -1,7 +1,8 @@
-import { Kafka, logLevel, Partitioners, type Consumer, type IHeaders, type Producer, type Admin } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Consumer, type IHeaders, type KafkaMessage, type Producer, type Admin } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { VdetError } from './errors.js';
+import { Permits, handleInOrder } from './head-start.js';
 import { runWithRetry } from './retry.js';
 import type { TopicNames } from './topics.js';
 
@@ -28,7 +29,7 @@ export interface IncomingMessage {
   timestamp: string;
 }
 
-export interface ConsumeOptions {
+export interface ConsumeOptions<T = void> {
   groupId: string;
   topics: string[];
   /** How many partitions are handled at once (each partition stays in order). */
@@ -38,9 +39,15 @@ export interface ConsumeOptions {
    * acknowledged before it returns. A throw is retried as src/shared/retry.ts says (outages without bound, other
    * errors a few times), then handed to `giveUp`.
    */
-  handle(message: IncomingMessage): Promise<void>;
+  handle(message: IncomingMessage, prepared?: Promise<T>): Promise<void>;
   /** The message cannot be processed: dead-letter it and fail its job. Its offset is committed afterwards. */
   giveUp(message: IncomingMessage, error: unknown, attempts: number): Promise<void>;
+  /**
+   * Optional head start (src/shared/head-start.ts): `prepare` begins the slow work of a partition's next messages
+   * while earlier ones are still handled, at most `limit` messages at once over the whole consumer. `handle` still
+   * runs in order and gets that work on its first try (retries get nothing and start again).
+   */
+  headStart?: { limit: number; prepare(message: IncomingMessage): Promise<T> };
 }
 
 /**
@@ -63,7 +70,7 @@ export interface ConsumerHandle {
 
 export interface KafkaBus {
   send(topic: string, messages: OutgoingMessage[]): Promise<void>;
-  consume(options: ConsumeOptions): Promise<ConsumerHandle>;
+  consume<T = void>(options: ConsumeOptions<T>): Promise<ConsumerHandle>;
   consumeBatches(options: ConsumeBatchOptions): Promise<ConsumerHandle>;
   ensureTopics(topics: TopicNames): Promise<void>;
   /** Per partition: how far a group's committed offset is behind the end of the topic. */
@@ -150,32 +157,47 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
       });
     },
 
-    async consume(options) {
+    async consume<T>(options: ConsumeOptions<T>) {
       const consumer = await subscribe(options.groupId, options.topics);
-      await consumer.run({
-        partitionsConsumedConcurrently: options.concurrency,
-        eachMessage: async ({ topic, partition, message, heartbeat }) => {
-          const timer = setInterval(() => void heartbeat().catch(() => undefined), 2_000);
-          const incoming: IncomingMessage = {
-            topic,
-            partition,
-            offset: message.offset,
-            key: message.key?.toString('utf8'),
-            value: message.value,
-            headers: headersToStrings(message.headers),
-            timestamp: message.timestamp,
-          };
-          try {
-            await runWithRetry(
-              () => options.handle(incoming),
-              (error, attempts) => options.giveUp(incoming, error, attempts),
-              { maxAttempts: MAX_ATTEMPTS, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), stopping: () => stopping },
-            );
-          } finally {
-            clearInterval(timer);
-          }
-        },
-      });
+      /** One message's handling: retried, then given up; heartbeats go on meanwhile (a retry may wait long). */
+      const handleOne = async (incoming: IncomingMessage, heartbeat: () => Promise<void>, prepared?: Promise<T>) => {
+        const timer = setInterval(() => void heartbeat().catch(() => undefined), 2_000);
+        let first = prepared;
+        try {
+          await runWithRetry(
+            () => {
+              const work = first;
+              first = undefined;
+              return options.handle(incoming, work);
+            },
+            (error, attempts) => options.giveUp(incoming, error, attempts),
+            { maxAttempts: MAX_ATTEMPTS, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), stopping: () => stopping },
+          );
+        } finally {
+          clearInterval(timer);
+        }
+      };
+      const { headStart } = options;
+      if (headStart) {
+        const permits = new Permits(headStart.limit);
+        await consumer.run({
+          partitionsConsumedConcurrently: options.concurrency,
+          eachBatchAutoResolve: false,
+          eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+            await handleInOrder(batch.messages.map((m) => toIncoming(batch.topic, batch.partition, m)), permits, {
+              prepare: (message) => headStart.prepare(message),
+              handle: (message, prepared) => handleOne(message, heartbeat, prepared),
+              done: (message) => resolveOffset(message.offset),
+              keepGoing: () => isRunning() && !isStale(),
+            });
+          },
+        });
+      } else {
+        await consumer.run({
+          partitionsConsumedConcurrently: options.concurrency,
+          eachMessage: ({ topic, partition, message, heartbeat }) => handleOne(toIncoming(topic, partition, message), heartbeat),
+        });
+      }
       return handleOf(consumer, options.topics);
     },
 
@@ -186,15 +208,7 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
         eachBatchAutoResolve: false,
         eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
           if (!isRunning() || isStale() || batch.messages.length === 0) return;
-          const messages: IncomingMessage[] = batch.messages.map((message) => ({
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: message.offset,
-            key: message.key?.toString('utf8'),
-            value: message.value,
-            headers: headersToStrings(message.headers),
-            timestamp: message.timestamp,
-          }));
+          const messages = batch.messages.map((message) => toIncoming(batch.topic, batch.partition, message));
           await runWithRetry(() => options.handleBatch(messages), async (error) => {
             throw error; // a batch is never given up whole: per-frame problems were dead-lettered inside
           }, { maxAttempts: Number.MAX_SAFE_INTEGER, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), stopping: () => stopping });
@@ -263,6 +277,18 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
       }
       consumers.clear();
     },
+  };
+}
+
+function toIncoming(topic: string, partition: number, message: KafkaMessage): IncomingMessage {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key?.toString('utf8'),
+    value: message.value,
+    headers: headersToStrings(message.headers),
+    timestamp: message.timestamp,
   };
 }
 

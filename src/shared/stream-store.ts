@@ -24,6 +24,9 @@ export interface StreamFrameRecord {
   detections: Detection[];
 }
 
+/** Live counters of a stream, kept in Redis. */
+export type StreamCounter = 'framesIn' | 'dropped' | 'failed';
+
 export interface StreamStats {
   framesIn: number;
   processed: number;
@@ -45,7 +48,7 @@ const LATENCY_SAMPLES = 1000;
 export class StreamStore {
   readonly streams: Collection<StreamRecord>;
   readonly frames: Collection<StreamFrameRecord>;
-  private readonly cache = new Map<string, { record: StreamRecord; until: number }>();
+  private readonly cache = new Map<string, { record: StreamRecord; until: number; refreshing: boolean }>();
 
   constructor(db: Db, private readonly redis: Redis, private readonly defaultTenant: string) {
     this.streams = db.collection<StreamRecord>('streams');
@@ -58,10 +61,26 @@ export class StreamStore {
     await this.frames.createIndex({ tenant: 1, stream: 1, seq: 1 }, { name: 'tenant_stream_seq', unique: true });
   }
 
-  /** The stream's record, registering it (to the default tenant) on first sight; cached briefly. */
+  /**
+   * The stream's record, registering it (to the default tenant) on first sight. Cached: after two seconds a read
+   * still answers from the cache and refreshes it in the background, so a settings change applies within about that
+   * and no frame waits for MongoDB once its stream is known.
+   */
   async get(stream: string): Promise<StreamRecord> {
     const hit = this.cache.get(stream);
-    if (hit && hit.until > Date.now()) return hit.record;
+    if (hit) {
+      if (hit.until <= Date.now() && !hit.refreshing) {
+        hit.refreshing = true;
+        void this.load(stream).catch(() => {
+          hit.refreshing = false; // MongoDB is away: keep the last settings, try again on the next frame
+        });
+      }
+      return hit.record;
+    }
+    return this.load(stream);
+  }
+
+  private async load(stream: string): Promise<StreamRecord> {
     let record = await this.streams.findOne({ _id: stream });
     if (!record) {
       const now = new Date();
@@ -71,7 +90,7 @@ export class StreamStore {
         });
       record = (await this.streams.findOne({ _id: stream }))!;
     }
-    this.cache.set(stream, { record, until: Date.now() + SETTINGS_CACHE_MS });
+    this.cache.set(stream, { record, until: Date.now() + SETTINGS_CACHE_MS, refreshing: false });
     return record;
   }
 
@@ -101,19 +120,35 @@ export class StreamStore {
     return `stream:${stream}:${what}`;
   }
 
-  async count(stream: string, field: 'framesIn' | 'dropped' | 'failed', n = 1): Promise<void> {
-    if (n === 0) return;
-    await this.redis.multi().hincrby(this.key(stream, 'stats'), field, n).hset(this.key(stream, 'stats'), 'lastSeen', Date.now()).exec().catch(() => undefined);
+  async count(stream: string, field: StreamCounter, n = 1): Promise<void> {
+    await this.countAll(new Map([[stream, { [field]: n }]]));
   }
 
-  async recordProcessed(stream: string, latencies: number[]): Promise<void> {
+  /** Adds several streams' counters in one Redis round trip (best effort, like every counter here). */
+  async countAll(counts: ReadonlyMap<string, Partial<Record<StreamCounter, number>>>): Promise<void> {
+    const changed = [...counts].filter(([, fields]) => Object.values(fields).some((n) => n));
+    if (changed.length === 0) return;
+    const tx = this.redis.multi();
     const now = Date.now();
-    await this.redis.multi()
+    for (const [stream, fields] of changed) {
+      for (const [field, n] of Object.entries(fields)) if (n) tx.hincrby(this.key(stream, 'stats'), field, n);
+      tx.hset(this.key(stream, 'stats'), 'lastSeen', now);
+    }
+    await tx.exec().catch(() => undefined);
+  }
+
+  /**
+   * Counts processed frames, keeps their latencies for the stats, and announces each result on the stream's
+   * events channel (server-sent events), all in one round trip.
+   */
+  async recordProcessed(stream: string, latencies: number[], events?: { channel: string; messages: string[] }): Promise<void> {
+    const now = Date.now();
+    const tx = this.redis.multi()
       .hincrby(this.key(stream, 'stats'), 'processed', latencies.length)
       .lpush(this.key(stream, 'latency'), ...latencies.map((l) => `${now}:${Math.round(l)}`))
-      .ltrim(this.key(stream, 'latency'), 0, LATENCY_SAMPLES - 1)
-      .exec()
-      .catch(() => undefined);
+      .ltrim(this.key(stream, 'latency'), 0, LATENCY_SAMPLES - 1);
+    for (const message of events?.messages ?? []) tx.publish(events!.channel, message);
+    await tx.exec().catch(() => undefined);
   }
 
   async stats(stream: string): Promise<StreamStats> {

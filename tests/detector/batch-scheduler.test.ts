@@ -103,3 +103,19 @@ test('close fails waiting frames', async () => {
   scheduler.close();
   await assert.rejects(job.done, /closed/);
 });
+
+test('stream frames still waiting past their deadline expire instead of taking a device; the others run', async () => {
+  const log: string[][] = [];
+  const scheduler = new BatchScheduler([fakeRunner('cpu:0', 1, 40, log)], { batchMax: 1, batchWaitMs: 0 });
+  const outcome = (queue: string, deadline?: number) => new Promise<string>((resolve, reject) => scheduler.submit([{
+    queue, urgent: true, pixels: new Uint8Array(1), fail: reject,
+    finish: () => resolve('ran'),
+    ...(deadline !== undefined ? { deadline, expire: () => resolve('expired') } : {}),
+  }]));
+  const now = Date.now();
+  // The first frame takes the only device for 40 ms; the second's deadline passes meanwhile, the third's does not.
+  const results = await Promise.all([outcome('a', now + 10), outcome('b', now + 20), outcome('c', now + 5_000), outcome('d')]);
+  assert.deepEqual(results, ['ran', 'expired', 'ran', 'ran']);
+  assert.deepEqual(log, [['a'], ['c'], ['d']]);
+  assert.equal(scheduler.pending, 0);
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeChunk, encodeChunk, type ChunkHeader } from '../../src/shared/contracts/chunk.js';
+import { decodeChunk, encodeChunk, frameBytes, type ChunkHeader } from '../../src/shared/contracts/chunk.js';
 import { ChunkOutcome, JobMessage } from '../../src/shared/contracts/messages.js';
 
 const header: ChunkHeader = {
@@ -31,4 +31,14 @@ test('JSON contracts reject what does not match, naming where', () => {
   assert.throws(() => ChunkOutcome.decode(Buffer.from('not json')), { code: 'VDET_MESSAGE_INVALID' });
   const plan = { v: 1 as const, kind: 'plan' as const, jobId: 'a', tenant: 't', chunks: 2, frames: 20 };
   assert.deepEqual(ChunkOutcome.decode(ChunkOutcome.encode(plan)), plan);
+});
+
+test('a chunk with content carries only the image part of each frame, and refuses content larger than the frame', () => {
+  const compact: ChunkHeader = { ...header, pixelFormat: 'rgb24', content: { width: 4, height: 1 } };
+  const chunk = decodeChunk(encodeChunk(compact, [Buffer.alloc(12, 1), Buffer.alloc(12, 2)]));
+  assert.equal(chunk.pixels.length, 24);
+  assert.equal(frameBytes(chunk.header), 12);
+  assert.throws(() => decodeChunk(encodeChunk(compact, [Buffer.alloc(24), Buffer.alloc(24)])), { code: 'VDET_MESSAGE_INVALID' });
+  const tooWide = { ...compact, content: { width: 5, height: 1 } };
+  assert.throws(() => decodeChunk(encodeChunk(tooWide, [Buffer.alloc(15), Buffer.alloc(15)])), /larger than/);
 });

@@ -9,6 +9,10 @@ import { RoiSchema } from './job-options.js';
  * Layout of the value: the 4 bytes `VDC1`, a big-endian uint32 header length, the header as JSON, then the frames'
  * pixels back to back (`frameWidth × frameHeight × 3` bytes each, packed BGR, row-major). Raw pixels cost Kafka
  * bytes but no decode on the detector; docs/topics.md gives the measurement behind that choice.
+ *
+ * A chunk with `content` carries only the letterboxed image of each frame (`content.width × content.height × 3`
+ * bytes, the top-left of the frame); the detector adds the grey padding. Live-stream chunks travel this way, RGB
+ * as the decoder gives it, so the processor neither pads nor swaps channels.
  */
 const StreamFrameSchema = Type.Object({
   /** Capture time (ms since the epoch) and when the processor received the frame. */
@@ -31,9 +35,11 @@ export const ChunkHeaderSchema = Type.Object({
   jobId: Type.String({ minLength: 1 }),
   tenant: Type.String({ minLength: 1 }),
   chunk: Type.Integer({ minimum: 0 }),
-  pixelFormat: Type.Literal('bgr24'),
+  pixelFormat: Type.Union([Type.Literal('bgr24'), Type.Literal('rgb24')]),
   frameWidth: Type.Integer({ minimum: 1 }),
   frameHeight: Type.Integer({ minimum: 1 }),
+  /** Only this top-left part of each frame travels (the letterboxed image); absent: the whole frame. */
+  content: Type.Optional(Type.Object({ width: Type.Integer({ minimum: 1 }), height: Type.Integer({ minimum: 1 }) })),
   /** The original frame's size; boxes are mapped back to it. */
   sourceWidth: Type.Integer({ minimum: 1 }),
   sourceHeight: Type.Integer({ minimum: 1 }),
@@ -63,8 +69,9 @@ export interface Chunk {
 const MAGIC = Buffer.from('VDC1');
 const checkHeader = TypeCompiler.Compile(ChunkHeaderSchema);
 
-export function frameBytes(header: Pick<ChunkHeader, 'frameWidth' | 'frameHeight'>): number {
-  return header.frameWidth * header.frameHeight * 3;
+/** Bytes of one frame of the chunk as it travels. */
+export function frameBytes(header: Pick<ChunkHeader, 'frameWidth' | 'frameHeight' | 'content'>): number {
+  return (header.content?.width ?? header.frameWidth) * (header.content?.height ?? header.frameHeight) * 3;
 }
 
 export function encodeChunk(header: ChunkHeader, pixels: readonly Buffer[]): Buffer {
@@ -91,6 +98,9 @@ export function decodeChunk(value: Buffer | null): Chunk {
   if (!checkHeader.Check(header)) {
     const first = checkHeader.Errors(header).First();
     throw new VdetError('VDET_MESSAGE_INVALID', `Chunk: ${first?.path ?? ''} ${first?.message ?? 'bad header'}`);
+  }
+  if (header.content && (header.content.width > header.frameWidth || header.content.height > header.frameHeight)) {
+    throw new VdetError('VDET_MESSAGE_INVALID', `Chunk: content ${header.content.width}x${header.content.height} is larger than the ${header.frameWidth}x${header.frameHeight} frame`);
   }
   const pixels = value.subarray(8 + headerLength);
   const expected = frameBytes(header) * header.frames.length;
