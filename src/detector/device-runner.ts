@@ -19,6 +19,9 @@ export interface DeviceRunner extends BatchRunner {
   close(): Promise<void>;
 }
 
+/** How long close() waits for a running batch before it stops the worker anyway. */
+const CLOSE_WAIT_MS = 10_000;
+
 export interface RunnerOptions {
   modelPath: string;
   inputSize: number;
@@ -41,6 +44,7 @@ export async function createDeviceRunner(device: DeviceSpec, options: RunnerOpti
   const worker = startWorker({ modelPath: options.modelPath, sessionOptions, batchMax: options.batchMax, inputSize: options.inputSize });
   const pending = new Map<number, { resolve(output: ArrayBuffer): void; reject(error: Error): void }>();
   let nextId = 0;
+  const running = new Set<Promise<ArrayBuffer>>();
   let exited: Error | undefined;
   const ready = new Promise<{ batchMode: string; reason?: string }>((resolve, reject) => {
     worker.on('message', (reply: SessionReply) => {
@@ -58,6 +62,11 @@ export async function createDeviceRunner(device: DeviceSpec, options: RunnerOpti
       exited = error;
       reject(error);
       for (const waiter of pending.values()) waiter.reject(new VdetError('VDET_INTERNAL', `The ${device.name} worker failed.`, { cause: error }));
+      pending.clear();
+    });
+    worker.on('exit', (code) => {
+      exited ??= new Error(`worker exited (${code})`);
+      for (const waiter of pending.values()) waiter.reject(new VdetError('VDET_INTERNAL', `The ${device.name} worker exited.`, { cause: exited }));
       pending.clear();
     });
   });
@@ -86,10 +95,12 @@ export async function createDeviceRunner(device: DeviceSpec, options: RunnerOpti
       const id = nextId++;
       const stopTimer = metrics.inferenceSeconds.startTimer({ device: device.name });
       metrics.batchSize.observe({ device: device.name }, n);
-      const output = await new Promise<ArrayBuffer>((resolve, reject) => {
+      const reply = new Promise<ArrayBuffer>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         worker.postMessage({ id, pixels: pixels.buffer, layouts } satisfies SessionRequest, [pixels.buffer]);
       });
+      running.add(reply);
+      const output = await reply.finally(() => running.delete(reply));
       stopTimer();
       const data = new Float32Array(output);
       const rowsPerFrame = data.length / n;
@@ -101,7 +112,20 @@ export async function createDeviceRunner(device: DeviceSpec, options: RunnerOpti
         }
       });
     },
+    /**
+     * Lets a batch that is running end first (bounded): terminating a worker in the middle of an onnxruntime run
+     * aborts the whole process.
+     */
     async close() {
+      if (running.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const limit = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, CLOSE_WAIT_MS);
+        });
+        await Promise.race([Promise.allSettled([...running]), limit]);
+        clearTimeout(timer);
+      }
+      exited ??= new Error('the runner was closed');
       await worker.terminate();
     },
   };
