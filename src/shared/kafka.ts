@@ -187,7 +187,10 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
             await handleInOrder(batch.messages.map((m) => toIncoming(batch.topic, batch.partition, m)), permits, {
               prepare: (message) => headStart.prepare(message),
               handle: (message, prepared) => handleOne(message, heartbeat, prepared),
-              done: (message) => resolveOffset(message.offset),
+              done: async (message) => {
+                resolveOffset(message.offset);
+                await heartbeat(); // sent at most every heartbeatInterval: a long batch keeps the group membership
+              },
               keepGoing: () => isRunning() && !isStale(),
             });
           },
