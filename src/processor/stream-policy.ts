@@ -7,7 +7,8 @@ export interface AdmissionState {
 
 export type Admission = 'accept' | 'drop-lag' | 'drop-fps';
 
-export const DEFAULT_MAX_LAG_MS = 1000;
+/** drop-oldest's lag bound when a stream sets none: with it, results stay within about a second under overload. */
+export const DEFAULT_MAX_LAG_MS = 500;
 
 /**
  * Whether a pushed frame is detected or dropped (pure): `drop-oldest` skips frames that waited longer than the

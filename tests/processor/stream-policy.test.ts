@@ -12,7 +12,8 @@ test('drop-oldest skips frames that waited past maxLagMs', () => {
   const state = { lastAcceptedTs: undefined };
   assert.equal(admitFrame({ policy: 'drop-oldest', maxLagMs: 500 }, state, { ts: 1000, now: 1400 }), 'accept');
   assert.equal(admitFrame({ policy: 'drop-oldest', maxLagMs: 500 }, state, { ts: 1000, now: 1600 }), 'drop-lag');
-  assert.equal(admitFrame({ policy: 'drop-oldest' }, state, { ts: 0, now: 1001 }), 'drop-lag'); // default 1 s
+  assert.equal(admitFrame({ policy: 'drop-oldest' }, state, { ts: 0, now: 499 }), 'accept');
+  assert.equal(admitFrame({ policy: 'drop-oldest' }, state, { ts: 0, now: 501 }), 'drop-lag'); // default 500 ms
 });
 
 test('an fps cap keeps frames at least 1/fps apart', () => {

@@ -19,7 +19,7 @@ export type StreamPolicy = (typeof STREAM_POLICIES)[number];
 /** Per-stream settings, set through the api, applied by the processor and detector without a restart. */
 export const StreamSettingsSchema = Type.Object({
   policy: Type.Optional(Type.Unsafe<StreamPolicy>(Type.String({ enum: [...STREAM_POLICIES], description: '`lossless` (every frame, lag may grow) or `drop-oldest` (skip frames older than maxLagMs)' }))),
-  maxLagMs: Type.Optional(Type.Integer({ minimum: 50, maximum: 600_000, description: 'drop-oldest: frames older than this are dropped. Default 1000.' })),
+  maxLagMs: Type.Optional(Type.Integer({ minimum: 50, maximum: 600_000, description: 'drop-oldest: frames older than this are dropped. Default 500.' })),
   fpsCap: Type.Optional(Type.Number({ minimum: 0.01, maximum: 240, description: 'Process at most this many frames a second (the rest are dropped).' })),
   minScore: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   classes: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 1000, uniqueItems: true })),
