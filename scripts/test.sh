@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-all}
 
-unit_tests=$(find tests -name '*.test.ts' ! -name '*.int.test.ts' | sort)
+unit_tests=$(find tests -name '*.test.ts' ! -name '*.int.test.ts' ! -name '*.fault.test.ts' | sort)
 int_tests=$(find tests -name '*.int.test.ts' | sort)
 fault_tests=$(find tests -name '*.fault.test.ts' | sort)
 
