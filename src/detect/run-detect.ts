@@ -79,6 +79,7 @@ export async function detectFile(
     minScore: options.minScore, nmsIou: NMS_IOU, scale: box.scale, sourceWidth: probe.width, sourceHeight: probe.height, labels: engine.labels,
   };
   const filter = options.classes ? { classes: options.classes } : undefined;
+  const layout = { width: box.width, height: box.height, order: 'bgr' } as const;
   const inFlight: Promise<Detection[]>[] = [];
   const summaries: Summary[] = [];
   let pendingForSummary: FrameDetections[] = [];
@@ -111,6 +112,7 @@ export async function detectFile(
         engine.scheduler.submit([{
           queue: file,
           pixels,
+          layout, // the image only: the scheduler's device pads it to the model's square
           finish: (output, offset) => resolve(applyDetectionFilter(decodeYolox(output, offset, engine.grid, decodeOptions), filter, probe.width, probe.height)),
           fail: reject,
         }]);

@@ -94,7 +94,7 @@ export function createProcessor(deps: ProcessorDeps) {
       if (!(await deps.jobs.getById(job.jobId))) throw new JobDeleted(); // cancelled: stop decoding
       const header: ChunkHeader = {
         v: 1, jobId: job.jobId, tenant: job.tenant, chunk: chunks, pixelFormat: 'bgr24',
-        frameWidth: box.size, frameHeight: box.size, sourceWidth: probe.width, sourceHeight: probe.height,
+        frameWidth: box.size, frameHeight: box.size, content: { width: box.width, height: box.height }, sourceWidth: probe.width, sourceHeight: probe.height,
         scale: box.scale, minScore, filter, frames: pending.map(({ frame, ptsMs }) => ({ frame, ptsMs })),
       };
       // Keyed by job and chunk, not by job: a job's chunks spread over the partitions, so several detectors (or

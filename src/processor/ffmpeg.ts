@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import ffmpeg from 'fluent-ffmpeg';
 import type { Config } from '../shared/config.js';
 import { VdetError } from '../shared/errors.js';
-import { LETTERBOX_PAD_VALUE, type Letterbox } from '../shared/letterbox.js';
+import type { Letterbox } from '../shared/letterbox.js';
 
 /**
  * vdet's only door to ffmpeg. Uploads are untrusted: ffmpeg picks a demuxer by content, so a playlist or a concat
@@ -125,24 +125,29 @@ export interface DecodeRequest {
   isImage: boolean;
   maxFrames: number;
   limits: MediaLimits;
-  /** Receives each letterboxed BGR frame; the stream waits for the returned promise (backpressure). */
+  /**
+   * Receives each frame's letterboxed image, `letterbox.width × letterbox.height` packed BGR (the model input's grey
+   * padding is the detector's: see FrameLayout); the stream waits for the returned promise (backpressure).
+   */
   onFrame(frame: Buffer, index: number): Promise<void>;
   onStderr?(text: string): void;
 }
 
-/** Decodes and letterboxes every frame in ffmpeg, streaming raw BGR frames; resolves with the frame count. */
+/**
+ * Decodes and scales every frame for the model's letterbox in ffmpeg, streaming raw BGR images without the padding
+ * (for 16:9 video, 44 % fewer bytes to copy and send); resolves with the frame count.
+ */
 export async function decodeFrames(request: DecodeRequest): Promise<number> {
   const { letterbox: lb, limits } = request;
-  const frameSize = lb.size * lb.size * 3;
+  const frameSize = lb.width * lb.height * 3;
   const filters = [
     // round=up: output frame n is the source frame on screen at n / fps (the time it is reported at). The default,
     // round=near, takes the last frame rounding to n: at 5 of 25 frames/s, source frame 5n + 2, 80 ms late.
     ...(request.fps ? [`fps=fps=${request.fps}:round=up`] : []),
     // One swscale pass resizes and converts to BGR, with full-resolution chroma and exact rounding (closest to
-    // the reference's RGB-space bilinear resize); padding after it keeps the grey exactly 114.
+    // the reference's RGB-space bilinear resize). The detector pads to the model's square, grey exactly 114.
     `scale=w=${lb.width}:h=${lb.height}:flags=bilinear+accurate_rnd+full_chroma_int`,
     'format=bgr24',
-    `pad=w=${lb.size}:h=${lb.size}:x=0:y=0:color=0x${LETTERBOX_PAD_VALUE.toString(16).repeat(3)}`,
   ];
   const command = ffmpeg(request.path, { timeout: limits.timeoutS })
     .inputOptions([
