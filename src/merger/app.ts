@@ -5,7 +5,7 @@ import { toFailureReason } from '../shared/errors.js';
 import type { Infra } from '../shared/infra.js';
 import type { ConsumerHandle, IncomingMessage } from '../shared/kafka.js';
 import { metrics } from '../shared/metrics.js';
-import { chunkId, frameId } from '../shared/mongo.js';
+import { chunkId, frameId, insertOnce } from '../shared/mongo.js';
 import type { JobEvent } from '../shared/progress.js';
 import { groupId } from '../shared/topics.js';
 import { combineSummaries, countsOf, isComplete, summarizeFrames } from './merge-rules.js';
@@ -21,7 +21,7 @@ interface Prepared {
 }
 
 /**
- * The merger role: stores each chunk's detections with idempotent upserts (one document per frame, one per chunk),
+ * The merger role: stores each chunk's detections with idempotent writes (one document per frame, one per chunk),
  * counts progress by distinct chunks, and completes a job once its plan's every chunk is in. It also reaps jobs that
  * stopped moving, so that every job ends.
  */
@@ -67,15 +67,9 @@ export function createMerger(deps: MergerDeps) {
   async function mergeChunk(chunk: ChunkDone): Promise<void> {
     const job = await jobs.getById(chunk.jobId);
     if (!job || job.status === 'done' || job.status === 'failed') return; // cancelled or already ended
-    if (chunk.frames.length > 0) {
-      await store.frames.bulkWrite(chunk.frames.map((f) => ({
-        replaceOne: {
-          filter: { _id: frameId(chunk.jobId, f.frame) },
-          replacement: { tenant: chunk.tenant, jobId: chunk.jobId, frame: f.frame, ptsMs: f.ptsMs, detections: f.detections },
-          upsert: true,
-        },
-      })), { ordered: false });
-    }
+    await insertOnce(store.frames, chunk.frames.map((f) => ({
+      _id: frameId(chunk.jobId, f.frame), tenant: chunk.tenant, jobId: chunk.jobId, frame: f.frame, ptsMs: f.ptsMs, detections: f.detections,
+    })));
     await store.chunks.updateOne(
       { _id: chunkId(chunk.jobId, chunk.chunk) },
       { $setOnInsert: { jobId: chunk.jobId, chunk: chunk.chunk, frames: chunk.frames.length, summary: summarizeFrames(chunk.frames), mergedAt: new Date() } },

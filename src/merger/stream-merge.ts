@@ -1,11 +1,11 @@
-import type { Collection, MongoBulkWriteError } from 'mongodb';
 import type { Config } from '../shared/config.js';
 import type { StreamFramesDone } from '../shared/contracts/messages.js';
 import { StreamResult } from '../shared/contracts/stream.js';
 import type { KafkaBus } from '../shared/kafka.js';
 import { streamEventsChannel } from '../shared/progress.js';
 import { metrics } from '../shared/metrics.js';
-import type { StreamFrameRecord, StreamStore } from '../shared/stream-store.js';
+import { insertOnce } from '../shared/mongo.js';
+import type { StreamStore } from '../shared/stream-store.js';
 import type { TopicNames } from '../shared/topics.js';
 
 export interface StreamMergeDeps {
@@ -50,19 +50,4 @@ export async function publishStreamFrames(deps: StreamMergeDeps, received: Strea
   for (const r of results) metrics.streamLatencySeconds.observe(r.latencyMs / 1000);
   const events = { channel: streamEventsChannel(deps.config.redis, stream), messages: results.map((r) => JSON.stringify(r)) };
   await Promise.all([stored, deps.streams.recordProcessed(stream, results.map((r) => r.latencyMs), events)]);
-}
-
-/**
- * Inserts the frames, keeping those already there: a frame's result never changes, so a redelivered chunk's frames are
- * duplicates under the unique `_id` and are skipped. A plain insert costs FerretDB about half of an upsert.
- */
-async function insertOnce(frames: Collection<StreamFrameRecord>, docs: StreamFrameRecord[]): Promise<void> {
-  try {
-    await frames.insertMany(docs, { ordered: false });
-  } catch (error) {
-    const writeErrors = (error as Partial<MongoBulkWriteError>).writeErrors;
-    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-    const onlyDuplicates = list.length > 0 ? list.every((e) => e.code === 11000) : (error as { code?: unknown }).code === 11000;
-    if (!onlyDuplicates) throw error;
-  }
 }

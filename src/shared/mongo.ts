@@ -1,4 +1,4 @@
-import { GridFSBucket, MongoClient, type Collection, type Db } from 'mongodb';
+import { GridFSBucket, MongoClient, type Collection, type Db, type MongoBulkWriteError, type OptionalUnlessRequiredId } from 'mongodb';
 import type { Config } from './config.js';
 import type { FailureReason } from './errors.js';
 import type { JobStatus } from './job-state.js';
@@ -102,6 +102,23 @@ export async function ensureIndexes(store: Store): Promise<void> {
   await store.frames.createIndex({ tenant: 1, jobId: 1, frame: 1 }, { name: 'tenant_job_frame', unique: true });
   await store.frames.createIndex({ jobId: 1, frame: 1 }, { name: 'job_frame' });
   await store.chunks.createIndex({ jobId: 1, chunk: 1 }, { name: 'job_chunk', unique: true });
+}
+
+/**
+ * Inserts documents whose content never changes once written (a frame's detections), keeping those already there: a
+ * redelivery's duplicates under the unique `_id` are skipped, so it is as idempotent as an upsert. FerretDB runs a
+ * plain insert of 16 frames in about 3 ms and 16 upserts in about 70 (each a find, then an insert or update).
+ */
+export async function insertOnce<T extends { _id: string }>(collection: Collection<T>, docs: OptionalUnlessRequiredId<T>[]): Promise<void> {
+  if (docs.length === 0) return;
+  try {
+    await collection.insertMany(docs, { ordered: false });
+  } catch (error) {
+    const writeErrors = (error as Partial<MongoBulkWriteError>).writeErrors;
+    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+    const onlyDuplicates = list.length > 0 ? list.every((e) => e.code === 11000) : (error as { code?: unknown }).code === 11000;
+    if (!onlyDuplicates) throw error;
+  }
 }
 
 export function frameId(jobId: string, frame: number): string {
