@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -8,8 +8,9 @@ import type { Config } from '../shared/config.js';
 import { VdetError, isVdetError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { metrics } from '../shared/metrics.js';
-import type { JobRecord, Store } from '../shared/mongo.js';
+import { copyUpload, type JobRecord, type Store } from '../shared/mongo.js';
 import { mediaLimits } from '../processor/ffmpeg.js';
+import { Permits } from '../shared/head-start.js';
 import { jobFrames } from './job-frames.js';
 
 /** Renders at once per api process; more wait their turn (each is an ffmpeg encoding on the CPU). */
@@ -23,8 +24,7 @@ const MAX_RENDERS = 2;
  */
 export class AnnotatedVideos {
   private readonly inFlight = new Map<string, Promise<GridFSFile>>();
-  private readonly waiting: (() => void)[] = [];
-  private running = 0;
+  private readonly slots = new Permits(MAX_RENDERS);
 
   constructor(private readonly deps: { store: Store; config: Config; log: Logger }) {}
 
@@ -34,7 +34,7 @@ export class AnnotatedVideos {
     if (stored) return { file: stored, cached: true };
     let pending = this.inFlight.get(job._id);
     if (!pending) {
-      pending = this.withSlot(() => this.renderAndStore(job)).finally(() => this.inFlight.delete(job._id));
+      pending = this.inSlot(() => this.renderAndStore(job)).finally(() => this.inFlight.delete(job._id));
       this.inFlight.set(job._id, pending);
     }
     return { file: await pending, cached: false };
@@ -54,12 +54,8 @@ export class AnnotatedVideos {
     await mkdir(config.processor.workDir, { recursive: true, mode: 0o700 });
     const dir = await mkdtemp(path.join(config.processor.workDir, 'annotate-'));
     try {
-      const input = path.join(dir, 'upload'); // no extension: ffmpeg must recognise the content, not trust a name
-      await pipeline(store.uploads.openDownloadStreamByName(job.uploadId), createWriteStream(input, { mode: 0o600 })).catch((cause: unknown) => {
-        throw /FileNotFound/i.test(String((cause as Error | undefined)?.message ?? cause))
-          ? new VdetError('VDET_UPLOAD_LOST', 'The upload of this job is no longer stored, so it cannot be annotated.', { cause })
-          : cause;
-      });
+      const input = path.join(dir, 'upload');
+      await copyUpload(store, job.uploadId, input);
       const output = path.join(dir, 'annotated.mp4');
       const media = job.media;
       if (!media) throw new VdetError('VDET_RENDER_FAILED', 'The job records no frame size to draw its boxes at.');
@@ -98,14 +94,12 @@ export class AnnotatedVideos {
     return first;
   }
 
-  private async withSlot<T>(work: () => Promise<T>): Promise<T> {
-    while (this.running >= MAX_RENDERS) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.running++;
+  private async inSlot<T>(work: () => Promise<T>): Promise<T> {
+    await this.slots.take();
     try {
       return await work();
     } finally {
-      this.running--;
-      this.waiting.shift()?.();
+      this.slots.give();
     }
   }
 }

@@ -1,18 +1,16 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config.js';
 import { encodeChunk, type ChunkHeader } from '../shared/contracts/chunk.js';
 import { ChunkOutcome, JobMessage } from '../shared/contracts/messages.js';
-import { VdetError, isVdetError, toFailureReason } from '../shared/errors.js';
+import { isVdetError, toFailureReason } from '../shared/errors.js';
 import type { JobStore } from '../shared/job-store.js';
 import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.js';
 import { sendToDeadLetters } from '../shared/dead-letter.js';
 import { metrics } from '../shared/metrics.js';
 import { letterbox } from '../shared/letterbox.js';
-import type { Store } from '../shared/mongo.js';
+import { copyUpload, type Store } from '../shared/mongo.js';
 import { groupId, type TopicNames } from '../shared/topics.js';
 import { decodeFrames, probeMedia, type MediaLimits } from './ffmpeg.js';
 import { checkDecodedFrames, planMedia, ptsMsOf } from './media-plan.js';
@@ -71,15 +69,8 @@ export function createProcessor(deps: ProcessorDeps) {
   }
 
   async function processJob(job: JobMessage, dir: string, jobLog: Logger): Promise<void> {
-    const file = path.join(dir, 'upload'); // no extension: ffmpeg must recognise the content, not trust a name
-    try {
-      await pipeline(deps.store.uploads.openDownloadStreamByName(job.uploadId), createWriteStream(file, { mode: 0o600 }));
-    } catch (cause) {
-      if (/FileNotFound/i.test(String((cause as Error)?.message ?? cause))) {
-        throw new VdetError('VDET_UPLOAD_LOST', 'The uploaded file is no longer stored.', { cause });
-      }
-      throw cause;
-    }
+    const file = path.join(dir, 'upload');
+    await copyUpload(deps.store, job.uploadId, file);
     const probe = await probeMedia(file, limits);
     const plan = planMedia(probe, job.options, config.processor);
     await deps.jobs.setMedia(job.jobId, plan.media, plan.expectedFrames);

@@ -1,6 +1,8 @@
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { GridFSBucket, MongoClient, type Collection, type Db, type MongoBulkWriteError, type OptionalUnlessRequiredId } from 'mongodb';
 import type { Config } from './config.js';
-import type { FailureReason } from './errors.js';
+import { VdetError, type FailureReason } from './errors.js';
 import type { JobStatus } from './job-state.js';
 import type { JobOptions } from './contracts/job-options.js';
 import type { Detection } from './contracts/messages.js';
@@ -118,6 +120,21 @@ export async function insertOnce<T extends { _id: string }>(collection: Collecti
     const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
     const onlyDuplicates = list.length > 0 ? list.every((e) => e.code === 11000) : (error as { code?: unknown }).code === 11000;
     if (!onlyDuplicates) throw error;
+  }
+}
+
+/**
+ * Copies an upload out of GridFS to a private file (mode 600) for ffmpeg; VDET_UPLOAD_LOST when it is no longer
+ * stored. Name the file without an extension: ffmpeg must recognise the content, never trust a name.
+ */
+export async function copyUpload(store: Pick<Store, 'uploads'>, uploadId: string, file: string): Promise<void> {
+  try {
+    await pipeline(store.uploads.openDownloadStreamByName(uploadId), createWriteStream(file, { mode: 0o600 }));
+  } catch (cause) {
+    if (/FileNotFound/i.test(String((cause as Error | undefined)?.message ?? cause))) {
+      throw new VdetError('VDET_UPLOAD_LOST', 'The uploaded file is no longer stored.', { cause });
+    }
+    throw cause;
   }
 }
 
