@@ -41,45 +41,38 @@ export function createDetector(deps: DetectorDeps) {
   });
   let consumer: ConsumerHandle | undefined;
 
-  /** Runs every frame of a chunk through the model; resolves with each frame's detections, in order. */
+  /**
+   * Runs every frame of a chunk through the model; resolves with each frame's detections, in order (null: a
+   * drop-oldest stream frame that was still waiting at its deadline, which the scheduler expires).
+   */
   function detect(chunk: Chunk): Promise<(Detection[] | null)[]> {
     const { header, pixels } = chunk;
     const size = frameBytes(header);
-    const layout: FrameLayout | undefined = header.content || header.pixelFormat !== 'bgr24'
-      ? { width: header.content?.width ?? header.frameWidth, height: header.content?.height ?? header.frameHeight, order: header.pixelFormat === 'rgb24' ? 'rgb' : 'bgr' }
-      : undefined;
-    const now = Date.now();
-    return Promise.all(header.frames.map((frame, i) => new Promise<Detection[] | null>((resolve, reject) => {
-      // A drop-oldest stream frame that waited past its deadline is not worth a model run any more.
-      if (frame.stream?.deadline !== undefined && frame.stream.deadline < now) return resolve(null);
+    const layout = layoutOf(header);
+    const items: BatchItem[] = [];
+    const results = header.frames.map((frame, i) => new Promise<Detection[] | null>((resolve, reject) => {
       // Stream frames each carry their own size; a file's frames share the chunk's.
       const sourceWidth = frame.stream?.sourceWidth ?? header.sourceWidth;
       const sourceHeight = frame.stream?.sourceHeight ?? header.sourceHeight;
       const decodeOptions = { minScore: header.minScore, nmsIou: NMS_IOU, scale: frame.stream?.scale ?? header.scale, sourceWidth, sourceHeight, labels };
-      const item: BatchItem = {
+      const settle = (outcome: () => void) => {
+        metrics.framesInFlight.dec();
+        outcome();
+      };
+      items.push({
         queue: header.jobId,
         urgent: header.source === 'stream',
         pixels: pixels.subarray(i * size, (i + 1) * size),
         ...(layout ? { layout } : {}),
-        finish: (output, offset) => {
-          metrics.framesInFlight.dec();
-          resolve(applyDetectionFilter(decodeYolox(output, offset, grid, decodeOptions), header.filter, sourceWidth, sourceHeight));
-        },
-        fail: (error) => {
-          metrics.framesInFlight.dec();
-          reject(error);
-        },
-        ...(frame.stream?.deadline !== undefined ? {
-          deadline: frame.stream.deadline,
-          expire: () => {
-            metrics.framesInFlight.dec();
-            resolve(null);
-          },
-        } : {}),
-      };
-      metrics.framesInFlight.inc();
-      scheduler.submit([item]);
-    })));
+        finish: (output, offset) => settle(() => resolve(applyDetectionFilter(decodeYolox(output, offset, grid, decodeOptions), header.filter, sourceWidth, sourceHeight))),
+        fail: (error) => settle(() => reject(error)),
+        ...(frame.stream?.deadline !== undefined ? { deadline: frame.stream.deadline, expire: () => settle(() => resolve(null)) } : {}),
+      });
+    }));
+    metrics.framesInFlight.inc(items.length);
+    // One by one: an idle device takes a stream frame at once instead of a whole chunk waiting for one device.
+    for (const item of items) scheduler.submit([item]);
+    return Promise.all(results);
   }
 
   function outcomeOf(header: Chunk['header'], detections: (Detection[] | null)[]): ChunkOutcome {
@@ -151,5 +144,15 @@ export function createDetector(deps: DetectorDeps) {
       scheduler.close();
       for (const runner of deps.runners) await runner.close().catch(() => undefined);
     },
+  };
+}
+
+/** How a chunk's frame bytes are laid out, when they are not whole BGR frames (see FrameLayout). */
+function layoutOf(header: Chunk['header']): FrameLayout | undefined {
+  if (!header.content && header.pixelFormat === 'bgr24') return undefined;
+  return {
+    width: header.content?.width ?? header.frameWidth,
+    height: header.content?.height ?? header.frameHeight,
+    order: header.pixelFormat === 'rgb24' ? 'rgb' : 'bgr',
   };
 }

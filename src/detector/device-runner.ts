@@ -6,7 +6,6 @@ import { metrics } from '../shared/metrics.js';
 import type { BatchItem, BatchRunner } from './batch-scheduler.js';
 import type { DeviceSpec } from './devices.js';
 import type { SessionReply, SessionRequest, SessionWorkerInput } from './session-worker.js';
-import { layoutBytes } from './tensor.js';
 
 /**
  * One onnxruntime session on one device, running batches in a worker thread of its own (see session-worker.ts):
@@ -85,8 +84,8 @@ export async function createDeviceRunner(device: DeviceSpec, options: RunnerOpti
     async run(items: readonly BatchItem[]) {
       if (exited) throw new VdetError('VDET_INTERNAL', `The ${device.name} worker is gone.`, { cause: exited });
       const n = items.length;
-      const size = options.inputSize;
-      const pixels = new Uint8Array(items.reduce((bytes, item) => bytes + layoutBytes(size, size, item.layout), 0));
+      // Frames back to back, each as long as it is (the worker checks each against its layout).
+      const pixels = new Uint8Array(items.reduce((bytes, item) => bytes + item.pixels.length, 0));
       items.reduce((offset, item) => {
         pixels.set(item.pixels, offset);
         return offset + item.pixels.length;
