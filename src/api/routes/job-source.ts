@@ -11,8 +11,6 @@ import { sendStoredFile } from '../stored-file.js';
 import type { AnnotatedVideos } from '../annotated-video.js';
 import { jobNotFound } from './jobs.js';
 
-export { parseRange } from '../stored-file.js';
-
 /** How long a signed source URL stays valid. */
 export const SOURCE_TOKEN_TTL_MS = 15 * 60_000;
 /** Used when a tenant's own secret cannot be read; per process, so such a token works only on the api that made it. */
@@ -26,13 +24,10 @@ const SourceUrlSchema = Type.Object({
   url: Type.String({ description: 'A URL of the original upload that works without a key until `expiresAt`' }),
   expiresAt: Type.String({ format: 'date-time' }),
 }, { examples: [{ url: '/v1/jobs/0b9a…/source?token=MTcx….Xk2…', expiresAt: '2025-01-01T12:15:00.000Z' }] });
-const binary = (description: string) => ({
+/** A response whose body is the file's bytes, of `type`. */
+const fileBody = (description: string, type = 'application/octet-stream') => ({
   description,
-  content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
-});
-const video = (description: string) => ({
-  description,
-  content: { 'video/mp4': { schema: { type: 'string', format: 'binary' } } },
+  content: { [type]: { schema: { type: 'string', format: 'binary' } } },
 });
 
 const MEDIA_TYPES: Record<string, string> = {
@@ -108,8 +103,8 @@ export const jobSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps & { annotated: A
       querystring: SourceQuery,
       headers: { type: 'object', properties: { range: { type: 'string', maxLength: 200 } } },
       response: {
-        200: binary('The whole file'),
-        206: binary('The requested byte range'),
+        200: fileBody('The whole file'),
+        206: fileBody('The requested byte range'),
         ...problems(400, 401, 404, 416, 429),
       },
     },
@@ -139,8 +134,8 @@ export const jobSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps & { annotated: A
       querystring: SourceQuery,
       headers: { type: 'object', properties: { range: { type: 'string', maxLength: 200 } } },
       response: {
-        200: video('The whole annotated video'),
-        206: video('The requested byte range of the annotated video'),
+        200: fileBody('The whole annotated video', 'video/mp4'),
+        206: fileBody('The requested byte range of the annotated video', 'video/mp4'),
         ...problems(400, 401, 404, 409, 416, 429, 500),
       },
     },
