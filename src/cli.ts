@@ -3,6 +3,9 @@ import { startApi } from './api/main.js';
 import { startDetector } from './detector/main.js';
 import { startMerger } from './merger/main.js';
 import { runDetectCommand } from './detect/command.js';
+import { processIo, runClient } from './client/client-io.js';
+import { runJobs, runResults, runSubmit } from './client/job-commands.js';
+import { runPush } from './client/push.js';
 import { startProcessor } from './processor/main.js';
 import { loadConfig, type Config } from './shared/config.js';
 import { ApiKeyStore } from './shared/api-keys.js';
@@ -31,6 +34,14 @@ const USAGE = `usage: vdet <command>
                                 run one role (scale each out on many machines)
   vdet detect <video|image|folder> [--out results.jsonl] [--annotate out.mp4] [--fps n] [--min-score s] [--classes a,b]
                                 detect in this process, no services needed (vdet detect --help)
+
+  vdet submit FILE… [--wait] [--out results.jsonl] [--export coco|csv|jsonl] [--fps n] [--options JSON]
+                                upload to a running vdet (VDET_API_URL, VDET_API_KEY), follow it, get its results
+  vdet jobs [--status S]        list your jobs; vdet jobs get|cancel ID
+  vdet results ID [--out FILE]  a job's detections as JSON Lines, every page
+  vdet push FILE --stream ID [--fps n] [--loop]
+                                play a video into Kafka as a live camera, print each frame's results and latency
+
   vdet model fetch <url|path> [--sha256 HEX] [--out PATH]
                                 fetch a model file and check its sha256
   vdet keys create --tenant T --name N
@@ -114,6 +125,11 @@ async function main(argv: string[]): Promise<void> {
     process.exitCode = await runDetectCommand(rest);
     return;
   }
+  const client = CLIENT_COMMANDS[command];
+  if (client) {
+    process.exitCode = await runClient(client, rest, processIo());
+    return;
+  }
   if (command === 'model') {
     const [sub, source, ...flags] = rest;
     if (sub !== 'fetch' || !source) throw new UsageError('vdet model fetch <url|path> [--sha256 HEX] [--out PATH]');
@@ -127,6 +143,8 @@ async function main(argv: string[]): Promise<void> {
   if (command in ROLES) return runRoles([command as RoleName], config);
   throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
 }
+
+const CLIENT_COMMANDS: Record<string, Parameters<typeof runClient>[0]> = { submit: runSubmit, jobs: runJobs, results: runResults, push: runPush };
 
 class UsageError extends Error {}
 

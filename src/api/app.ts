@@ -35,7 +35,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
-    maxParamLength: 4096, // long ids reach the schema (400) instead of a bare 414 from the router
+    routerOptions: { maxParamLength: 4096 }, // long ids reach the schema (400) instead of a bare 414 from the router
     requestIdHeader: 'x-request-id',
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();

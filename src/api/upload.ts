@@ -41,7 +41,8 @@ export async function receiveUpload(
         if (stored) throw new VdetError('VDET_UPLOAD_TOO_MANY_FILES', 'Send exactly one file per job.');
         stored = await storeFile(part, store, uploadId, tenant, fileIds);
       } else if (part.fieldname === 'options') {
-        optionsText = String(part.value);
+        // A part sent as application/json arrives parsed by @fastify/multipart; any other as text.
+        optionsText = typeof part.value === 'string' ? part.value : JSON.stringify(part.value);
       } else {
         throw new VdetError('VDET_VALIDATION', `Unknown field "${part.fieldname}"; the fields are "file" and "options".`);
       }

@@ -1,5 +1,4 @@
-import { createWriteStream, existsSync, rmSync } from 'node:fs';
-import { once } from 'node:events';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,12 +6,14 @@ import { annotatedKind, DEFAULT_FONT, renderAnnotated } from '../shared/annotate
 import { loadConfig, type Config } from '../shared/config.js';
 import { crossCheckOptions } from '../shared/contracts/job-options.js';
 import type { FrameDetections } from '../shared/contracts/messages.js';
-import { combineSummaries, type Summary } from '../shared/contracts/summary.js';
+import { combineSummaries } from '../shared/contracts/summary.js';
 import { isVdetError } from '../shared/errors.js';
 import { loadLabels } from '../shared/labels.js';
 import { mediaLimits, probeMedia } from '../processor/ffmpeg.js';
 import { openEngine, type OpenEngine } from './engine.js';
-import { ProgressBar, type TerminalLike } from './progress-bar.js';
+import { ProgressBar, type TerminalLike } from '../shared/terminal/progress-bar.js';
+import { openLineSink, ReaderGone, type OutputStream } from '../shared/terminal/line-sink.js';
+import { summaryTable } from '../shared/terminal/summary-table.js';
 import { detectFile, planFile, type DetectOptions, type FileResult, type PlannedFile } from './run-detect.js';
 
 export const DETECT_USAGE = `usage: vdet detect <video|image|folder> [options]
@@ -100,20 +101,10 @@ export function parseDetectArgs(argv: readonly string[]): DetectArgs | 'help' {
   };
 }
 
-/** A stream the command writes to; a real one (process.stdout) also reports errors and drains. */
-export interface OutputStream extends TerminalLike {
-  on?(event: 'error', listener: (error: NodeJS.ErrnoException) => void): unknown;
-  once?(event: 'drain' | 'close', listener: () => void): unknown;
-  off?(event: 'drain' | 'close', listener: () => void): unknown;
-}
-
 export interface CommandIo {
   stdout: OutputStream;
   stderr: TerminalLike;
 }
-
-/** The reader of stdout went away (`vdet detect … --out - | head`): the command stops quietly, as filters do. */
-class ReaderGone extends Error {}
 
 /** What the run learns from outside while it works. */
 interface RunState {
@@ -209,7 +200,7 @@ async function detectInputs(run: DetectRun, io: CommandIo): Promise<void> {
     }
   }
   const report = args.out === '-' ? io.stderr : io.stdout;
-  const sink = args.out ? await openSink(args.out, io.stdout, run.state) : undefined;
+  const sink = args.out ? await openLineSink(args.out, io.stdout, () => run.state.stdoutError) : undefined;
   if (annotateTo.size > 0 && !existsSync(DEFAULT_FONT)) warn(`vdet: no font at ${DEFAULT_FONT} (Debian: fonts-dejavu-core): boxes are drawn without labels`);
 
   const started = Date.now();
@@ -317,71 +308,10 @@ async function annotationTargets(args: DetectArgs, folder: boolean, planned: rea
   return targets;
 }
 
-interface Sink {
-  write(text: string): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** A JSON Lines destination with backpressure: a file, or stdout for "-". */
-async function openSink(out: string, stdout: OutputStream, state: RunState): Promise<Sink> {
-  if (out === '-') {
-    const check = () => {
-      const error = state.stdoutError;
-      if (error) throw error.code === 'EPIPE' ? new ReaderGone() : new Error(`--out -: cannot write to stdout: ${error.code ?? error.message}`);
-    };
-    return {
-      write: async (text) => {
-        check();
-        if (!stdout.write(text) && stdout.once && stdout.off) {
-          // A pipe that closes while full never drains: it closes.
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              stdout.off!('drain', done);
-              stdout.off!('close', done);
-              resolve();
-            };
-            stdout.once!('drain', done);
-            stdout.once!('close', done);
-          });
-          check();
-        }
-      },
-      close: async () => undefined,
-    };
-  }
-  const stream = createWriteStream(out);
-  try {
-    await once(stream, 'open');
-  } catch (error) {
-    throw new Error(`--out: cannot write ${out}: ${(error as NodeJS.ErrnoException).code ?? oneLine(error)}`);
-  }
-  return {
-    write: async (text) => {
-      if (!stream.write(text)) await once(stream, 'drain');
-    },
-    close: async () => {
-      stream.end();
-      await once(stream, 'finish');
-    },
-  };
-}
-
 function fileLine(r: FileResult): string {
   const seconds = r.wallMs / 1000;
   const rate = r.probe.isImage ? '' : ` = ${(r.frames / Math.max(seconds, 1e-3)).toFixed(1)} frames/s`;
   return `${r.file}: ${r.frames} frame${r.frames === 1 ? '' : 's'}, ${r.detections} detection${r.detections === 1 ? '' : 's'} in ${seconds.toFixed(1)} s${rate}`;
-}
-
-/** Detections per label as an aligned table, most first. */
-export function summaryTable(summary: Summary): string {
-  const rows = Object.entries(summary).map(([label, s]) => [
-    label, String(s.detections), String(s.frames), String(s.maxPerFrame), (s.firstMs / 1000).toFixed(2), (s.lastMs / 1000).toFixed(2),
-  ]);
-  if (rows.length === 0) return 'no detections';
-  const header = ['label', 'detections', 'frames', 'max/frame', 'first s', 'last s'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const format = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
-  return [format(header), ...rows.map(format)].join('\n');
 }
 
 /** An error as one line; a failed render also gets ffmpeg's last words (the api never shows those). */

@@ -209,3 +209,64 @@ class FrameConsumerError extends Error {
     super('onFrame failed');
   }
 }
+
+export interface JpegFramesRequest {
+  path: string;
+  /** Output frame rate; undefined: the video's own. */
+  fps: number | undefined;
+  /** Play the file again and again (until `onFrame` stops it). */
+  loop: boolean;
+  /** ffmpeg's JPEG quality scale, 2 (best) to 31. */
+  quality: number;
+  limits: MediaLimits;
+  /** Receives each frame as a JPEG file; the stream waits for the returned promise. Resolve `false` to stop. */
+  onFrame(jpeg: Buffer, index: number): Promise<boolean>;
+}
+
+const JPEG_END = Buffer.from([0xff, 0xd9]);
+
+/**
+ * Decodes a video into JPEG frames (`vdet push`: a file played as a camera), with the same guards as every other
+ * call. ffmpeg's MJPEG encoder writes whole files back to back, and inside a JPEG's entropy-coded data 0xFF is
+ * always followed by 0x00, so each end-of-image marker (FF D9) ends a frame. Resolves with the frames delivered.
+ */
+export async function encodeJpegFrames(request: JpegFramesRequest): Promise<number> {
+  const command = ffmpeg(request.path)
+    .inputOptions([...inputGuards(request.limits), ...(request.loop ? ['-stream_loop', '-1'] : [])])
+    .outputOptions([
+      '-map', '0:v:0', '-an', '-sn', '-dn',
+      ...(request.fps ? ['-vf', `fps=fps=${request.fps}:round=up`, '-fps_mode', 'cfr'] : []),
+      '-c:v', 'mjpeg', '-q:v', String(request.quality), '-pix_fmt', 'yuvj420p',
+      '-f', 'image2pipe',
+    ])
+    .addOption('-nostdin')
+    .addOption('-v', 'error');
+  let stderr = '';
+  command.on('stderr', (line: string) => (stderr = `${stderr}\n${line}`.slice(-2000)));
+  const exited = new Promise<void>((resolve, reject) => {
+    command.on('end', () => resolve()).on('error', (error: Error) => reject(error));
+  });
+  exited.catch(() => undefined);
+  let frames = 0;
+  let pending: Buffer = Buffer.alloc(0);
+  try {
+    for await (const data of command.pipe() as AsyncIterable<Buffer>) {
+      pending = pending.length === 0 ? data : Buffer.concat([pending, data]);
+      let end: number;
+      while ((end = pending.indexOf(JPEG_END)) >= 0) {
+        const jpeg = pending.subarray(0, end + 2);
+        pending = pending.subarray(end + 2);
+        if (!(await request.onFrame(Buffer.from(jpeg), frames++))) {
+          command.kill('SIGKILL');
+          return frames;
+        }
+      }
+    }
+    await exited;
+    return frames;
+  } catch (error) {
+    command.kill('SIGKILL');
+    if (error instanceof VdetError) throw error;
+    throw new VdetError('VDET_MEDIA_DECODE_FAILED', `The video could not be decoded${stderr ? `: ${stderr.trim().split('\n').at(-1)}` : '.'}`, { cause: error });
+  }
+}

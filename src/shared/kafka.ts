@@ -8,6 +8,8 @@ import type { TopicNames } from './topics.js';
 
 /** Attempts for an unexpected (non-outage) failure before a message is given up. */
 const MAX_ATTEMPTS = 5;
+/** How long a consumer waits, quietly, for its group's coordinator before joining anyway. */
+const COORDINATOR_WAIT_MS = 60_000;
 
 /**
  * vdet's Kafka adapter. kafkajs is in maintenance mode upstream, so nothing outside this file imports it: roles
@@ -60,6 +62,11 @@ export interface ConsumeBatchOptions {
   topics: string[];
   concurrency: number;
   handleBatch(messages: IncomingMessage[]): Promise<void>;
+  /**
+   * Where a group with no committed offsets starts: `earliest` (the default; a role sees everything) or `latest`
+   * (what is produced from the moment this call returns; a watcher such as `vdet push` reading its results).
+   */
+  startAt?: 'earliest' | 'latest';
 }
 
 export interface ConsumerHandle {
@@ -76,6 +83,8 @@ export interface KafkaBus {
   /** Per partition: how far a group's committed offset is behind the end of the topic. */
   lag(groupId: string, topic: string): Promise<{ partition: number; lag: number }[]>;
   ping(): Promise<void>;
+  /** Removes a consumer group that has no members (a watcher's, once it is done). */
+  deleteGroup(groupId: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -110,7 +119,33 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
     });
     return producerReady;
   };
+  // A fresh broker loads a group's coordinator (its __consumer_offsets partition) a moment after it serves clients;
+  // a consumer that joins before then logs "The group coordinator is not available" at error level and retries.
+  // Asking quietly first, and joining once the coordinator answers, keeps start-up logs free of that false alarm.
+  const quiet = new Kafka({ clientId: `${config.clientId}-probe`, brokers: [...config.brokers], logLevel: logLevel.NOTHING, retry: { retries: 2 } });
+  const awaitCoordinator = async (groupId: string) => {
+    const probe = quiet.admin();
+    const deadline = Date.now() + COORDINATOR_WAIT_MS;
+    try {
+      await probe.connect();
+      for (;;) {
+        try {
+          await probe.describeGroups([groupId]);
+          return;
+        } catch (error) {
+          if (Date.now() > deadline) {
+            log.warn({ err: error, groupId }, 'group coordinator still not available; joining anyway');
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+      }
+    } finally {
+      await probe.disconnect().catch(() => undefined);
+    }
+  };
   const subscribe = async (groupId: string, topics: string[]) => {
+    await awaitCoordinator(groupId);
     const consumer = kafka.consumer({
       groupId,
       allowAutoTopicCreation: false,
@@ -205,6 +240,10 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
     },
 
     async consumeBatches(options) {
+      // The ends of the topics before anything else, so that nothing produced after this call returns is missed.
+      const ends = options.startAt === 'latest'
+        ? await Promise.all(options.topics.map(async (topic) => ({ topic, offsets: await (await getAdmin()).fetchTopicOffsets(topic) })))
+        : [];
       const consumer = await subscribe(options.groupId, options.topics);
       await consumer.run({
         partitionsConsumedConcurrently: options.concurrency,
@@ -220,6 +259,9 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
           await heartbeat();
         },
       });
+      for (const { topic, offsets } of ends) {
+        for (const { partition, high } of offsets) consumer.seek({ topic, partition, offset: high });
+      }
       return handleOf(consumer, options.topics);
     },
 
@@ -257,6 +299,10 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
         const done = c && Number(c.offset) >= 0 ? Number(c.offset) : Number(p.low);
         return { partition: p.partition, lag: Math.max(0, Number(p.high) - done) };
       });
+    },
+
+    async deleteGroup(groupId) {
+      await (await getAdmin()).deleteGroups([groupId]);
     },
 
     async ping() {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DETECT_USAGE, DetectUsageError, parseDetectArgs, runDetectCommand, summaryTable } from '../../src/detect/command.js';
+import { DETECT_USAGE, DetectUsageError, parseDetectArgs, runDetectCommand } from '../../src/detect/command.js';
+import { summaryTable } from '../../src/shared/terminal/summary-table.js';
 import type { Summary } from '../../src/shared/contracts/summary.js';
 
 /** The usage error parseDetectArgs throws for `argv`, checked against `message`. */

@@ -36,6 +36,11 @@ export class ProgressBar {
     this.update(0, true);
   }
 
+  /** A total learnt after the start (a job's frame count once its plan is known). */
+  setTotal(total: number): void {
+    this.total = total;
+  }
+
   update(done: number, force = false): void {
     const now = this.now();
     if (!force && now - this.drawnAt < REDRAW_MS) return;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ProgressBar, formatDuration, type TerminalLike } from '../../src/detect/progress-bar.js';
+import { ProgressBar, formatDuration, type TerminalLike } from '../../src/shared/terminal/progress-bar.js';
 
 /** A terminal that records what is written, and a clock the test moves. */
 function terminal(columns: number | 'unknown' = 120) {
