@@ -49,7 +49,9 @@ console.log(`\nAPI key (demo tenant): ${key}\n  curl -H 'Authorization: Bearer $
 console.log(`\njob:        ${base}/v1/jobs/${id}\ndetections: ${base}/v1/jobs/${id}/detections\napi docs:   ${base}/docs`);
 
 if (process.stdout.isTTY) {
-  console.log('\nvdet keeps serving; Ctrl-C stops it.');
+  console.log(`\nvdet keeps serving; Ctrl-C stops it. From another terminal, the client:\n  export VDET_API_URL=${base} VDET_API_KEY=${key}\n`
+    + `  node dist/src/cli.js submit ../shared/media/videos/tour-640x360.mp4 --fps 5 --wait --out results.jsonl\n`
+    + '  node dist/src/cli.js push ../shared/media/videos/tour-640x360.mp4 --stream cam-1 --fps 10');
   process.on('SIGINT', () => vdet.kill('SIGTERM'));
 } else {
   vdet.kill('SIGTERM');

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The one test command (npm test): typecheck, lint, build, start the local stack if it is down, run every test.
+# The one test command (npm test): install what the tests need (scripts/test-deps.sh), typecheck, lint, build, start
+# the local stack if it is down, run every test.
 # `npm run test:unit` runs only the tests that need no services. The fault suite (about 10 minutes: it kills and
 # restarts roles and the stack's services) is its own command, `npm run test:faults`, which CI runs after npm test.
 set -euo pipefail
@@ -10,6 +11,7 @@ unit_tests=$(find tests -name '*.test.ts' ! -name '*.int.test.ts' ! -name '*.fau
 int_tests=$(find tests -name '*.int.test.ts' | sort)
 fault_tests=$(find tests -name '*.fault.test.ts' | sort)
 
+if [ "$mode" != unit ]; then bash scripts/test-deps.sh; fi
 echo "== typecheck"; npx tsc --noEmit -p .
 echo "== lint"; npx eslint .
 echo "== build"; npm run -s build
