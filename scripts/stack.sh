@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Local dev stack without docker: Kafka (KRaft), FerretDB (MongoDB wire, SQLite) and Redis on loopback.
-#   scripts/stack.sh up | down [--purge] | stop kafka|ferretdb|redis | status
+# Local dev stack without docker: Kafka (KRaft), FerretDB (MongoDB wire) on PostgreSQL, and Redis on loopback.
+#   scripts/stack.sh up | down [--purge] | stop kafka|ferretdb|postgres|redis | status
+# VDET_FERRETDB_HANDLER=sqlite runs FerretDB on SQLite instead (no PostgreSQL; every query then reads its whole
+# collection: see docs/benchmarks-store.md).
 # Runtime data, logs and pid files live in <repo>/.stack/; downloaded and built artifacts are cached in
 # ${VDET_CACHE:-~/.cache/vdet} so other clones on the same machine reuse them.
 set -euo pipefail
@@ -16,11 +18,18 @@ KAFKA_CONTROLLER_PORT="${VDET_KAFKA_CONTROLLER_PORT:-9093}"
 MONGO_PORT="${VDET_MONGO_PORT:-27017}"
 FERRETDB_DEBUG_PORT="${VDET_FERRETDB_DEBUG_PORT:-28088}"
 REDIS_PORT="${VDET_REDIS_PORT:-6379}"
+PG_PORT="${VDET_PG_PORT:-54320}" # not 5432: Debian's own cluster of the postgresql package may hold that one
+HANDLER="${VDET_FERRETDB_HANDLER:-postgresql}"
+[[ $HANDLER =~ ^(postgresql|sqlite)$ ]] || { echo "VDET_FERRETDB_HANDLER must be postgresql or sqlite" >&2; exit 2; }
 LIBS="$CACHE/kafka-libs"
 FERRETDB="$CACHE/bin/ferretdb"
 # Per service: a string its command line must contain (guards against stale pid files / pid reuse), its port.
-declare -A MATCH=([kafka]=kafka.Kafka [ferretdb]=bin/ferretdb [redis]=redis-server)
-declare -A PORT=([kafka]=$KAFKA_PORT [ferretdb]=$MONGO_PORT [redis]=$REDIS_PORT)
+declare -A MATCH=([kafka]=kafka.Kafka [ferretdb]=bin/ferretdb [postgres]=bin/postgres [redis]=redis-server)
+declare -A PORT=([kafka]=$KAFKA_PORT [ferretdb]=$MONGO_PORT [postgres]=$PG_PORT [redis]=$REDIS_PORT)
+# Stop signal per service (PostgreSQL: fast shutdown; TERM would wait for every client to leave).
+declare -A STOPSIG=([postgres]=INT)
+SERVICES=(kafka ferretdb redis)
+[[ $HANDLER != postgresql ]] || SERVICES=(kafka ferretdb postgres redis) # stopped in this order, started in reverse
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -171,17 +180,72 @@ ferretdb_install() {
 }
 
 ferretdb_up() {
-  local dir="$STACK/ferretdb"
-  running ferretdb port_open "$MONGO_PORT" && return 0
+  local dir="$STACK/ferretdb" backend
+  if running ferretdb port_open "$MONGO_PORT"; then
+    [[ $(cat "$dir/handler" 2>/dev/null || echo sqlite) == "$HANDLER" ]] \
+      || log "ferretdb runs on $(cat "$dir/handler" 2>/dev/null || echo sqlite), not $HANDLER: 'stop ferretdb' then 'up' switches (data is not copied)"
+    return 0
+  fi
   guard_port ferretdb "$MONGO_PORT" && ferretdb_install
   mkdir -p "$dir/data" "$dir/state"
-  log "starting ferretdb on 127.0.0.1:$MONGO_PORT"
-  nohup "$FERRETDB" --handler=sqlite --sqlite-url="file:$dir/data/" --listen-addr="127.0.0.1:$MONGO_PORT" \
+  if [[ $HANDLER == postgresql ]]; then backend=(--handler=postgresql "--postgresql-url=postgres://vdet@127.0.0.1:$PG_PORT/ferretdb")
+  else backend=(--handler=sqlite --sqlite-url="file:$dir/data/"); fi
+  log "starting ferretdb ($HANDLER) on 127.0.0.1:$MONGO_PORT"
+  nohup "$FERRETDB" "${backend[@]}" --listen-addr="127.0.0.1:$MONGO_PORT" \
     --state-dir="$dir/state" --telemetry=disable --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" \
     --log-level=warn >>"$dir/ferretdb.log" 2>&1 </dev/null 9>&- &
   echo $! >"$dir/ferretdb.pid"
+  echo "$HANDLER" >"$dir/handler"
   wait_for ferretdb 30 "$dir/ferretdb.log" alive_and ferretdb port_open "$MONGO_PORT" \
     || die "ferretdb failed to start (log: $dir/ferretdb.log)"
+}
+
+# ---------------------------------------------------------------- PostgreSQL (FerretDB's backend)
+# Debian's postgresql package; the server runs as a non-root user (it refuses root): the invoking user, or as root
+# the package's 'postgres' user. Data in .stack/postgres/data, socket there too, TCP on loopback only, trust auth.
+pg_bindir() {
+  local d; d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  [[ -x $d/postgres ]] && echo "$d"
+}
+pg_user() { if [[ $(id -u) -eq 0 ]]; then echo postgres; else id -un; fi; }
+as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+pg_psql() { as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U vdet -X -q -v ON_ERROR_STOP=1 "$@"; }
+pg_ready() { as_pg "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -d postgres -U vdet; }
+
+# PG_FALLBACK: where PostgreSQL's files go when its user cannot reach .stack/postgres (a checkout under a private
+# home folder, as root): a folder of its own under /var/tmp, named after this checkout.
+PG_FALLBACK="/var/tmp/vdet-postgres-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
+pg_dir() {
+  local dir="$STACK/postgres"
+  mkdir -p "$dir" && chown "$(pg_user)" "$dir"
+  if as_pg test -w "$dir" 2>/dev/null; then echo "$dir"; return 0; fi
+  mkdir -p "$PG_FALLBACK" && chown "$(pg_user)" "$PG_FALLBACK" && chmod 700 "$PG_FALLBACK"
+  as_pg test -w "$PG_FALLBACK" || die "postgres: user $(pg_user) can write neither $dir nor $PG_FALLBACK"
+  echo "$PG_FALLBACK"
+}
+
+postgres_up() {
+  local dir pid
+  PGBIN="$(pg_bindir)" || { apt_need pg_ctlcluster postgresql; PGBIN="$(pg_bindir)" || die "postgresql installed, but no server binary under /usr/lib/postgresql"; }
+  if ! running postgres pg_ready; then
+    guard_port postgres "$PG_PORT"
+    dir="$(pg_dir)"
+    if [[ ! -s $dir/data/PG_VERSION ]]; then
+      log "initialising PostgreSQL data in $dir/data"
+      as_pg "$PGBIN/initdb" -D "$dir/data" -U vdet -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+        || { tail -n 20 "$dir/initdb.log" >&2; die "initdb failed (log: $dir/initdb.log)"; }
+    fi
+    log "starting postgres on 127.0.0.1:$PG_PORT"
+    as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
+      -o "-p $PG_PORT -k $dir -c listen_addresses=127.0.0.1 -c shared_buffers=256MB -c max_connections=200 -c fsync=on" \
+      >/dev/null 9>&- || { tail -n 30 "$dir/postgres.log" >&2; die "postgres failed to start (log: $dir/postgres.log)"; }
+    pid="$(head -n 1 "$dir/data/postmaster.pid")" && echo "$pid" >"$STACK/postgres/postgres.pid"
+    wait_for postgres 30 "$dir/postgres.log" pg_ready || die "postgres does not answer (log: $dir/postgres.log)"
+  fi
+  [[ -n $(pg_psql -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'ferretdb'") ]] \
+    || pg_psql -d postgres -c 'CREATE DATABASE ferretdb'
+  local out; out="$(pg_psql -d ferretdb -f "$ROOT/scripts/stack-postgres.sql" 2>&1)" \
+    || { printf '%s\n' "$out" >&2; die "scripts/stack-postgres.sql failed on postgres"; }
 }
 
 # ---------------------------------------------------------------- Redis
@@ -202,7 +266,7 @@ stop_one() { # NAME
   local pid i
   pid="$(pid_of "$1")" || { rm -f "$STACK/$1/$1.pid"; log "$1 not running"; return 0; }
   log "stopping $1 (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
+  kill "-${STOPSIG[$1]:-TERM}" "$pid" 2>/dev/null || true
   for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
   if kill -0 "$pid" 2>/dev/null; then log "$1 still up after 20s; SIGKILL"; kill -KILL "$pid" || true; sleep 0.5; fi
   rm -f "$STACK/$1/$1.pid"
@@ -229,6 +293,7 @@ cmd_up() {
   mkdir -p "$CACHE" && lock
   apt_need ffmpeg ffmpeg && apt_need ffprobe ffmpeg
   redis_up
+  [[ $HANDLER != postgresql ]] || postgres_up
   ferretdb_up
   kafka_up
   cmd_status
@@ -236,20 +301,20 @@ cmd_up() {
 
 cmd_down() {
   local s; lock
-  for s in kafka ferretdb redis; do stop_one "$s"; done
-  [[ ${1:-} != --purge ]] || { log "purging $STACK"; rm -rf "$STACK"; }
+  for s in "${SERVICES[@]}"; do stop_one "$s"; done
+  [[ ${1:-} != --purge ]] || { log "purging $STACK"; rm -rf "$STACK" "$PG_FALLBACK"; }
 }
 
 cmd_status() {
   local s rc=0
-  for s in kafka ferretdb redis; do status_one "$s" || rc=1; done
+  for s in "${SERVICES[@]}"; do status_one "$s" || rc=1; done
   return "$rc"
 }
 
 case "${1:-}" in
   up) cmd_up ;;
   down) shift; cmd_down "$@" ;;
-  stop) [[ ${2:-} =~ ^(kafka|ferretdb|redis)$ ]] || { echo "usage: $0 stop kafka|ferretdb|redis" >&2; exit 2; }
+  stop) [[ ${2:-} =~ ^(kafka|ferretdb|postgres|redis)$ ]] || { echo "usage: $0 stop kafka|ferretdb|postgres|redis" >&2; exit 2; }
         lock; stop_one "$2" ;;
   status) cmd_status ;;
   *) echo "usage: $0 up | down [--purge] | stop SERVICE | status" >&2; exit 2 ;;

@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { deleteFilesNamed } from '../shared/job-data.js';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -106,6 +107,5 @@ export class AnnotatedVideos {
 
 /** Removes every stored rendering of a job (the job is being deleted); none is fine. */
 export async function deleteAnnotated(store: Store, jobId: string): Promise<void> {
-  const files = await store.annotated.find({ filename: jobId }, { projection: { _id: 1 } }).toArray();
-  for (const file of files) await store.annotated.delete(file._id).catch(() => undefined);
+  await deleteFilesNamed(store.annotated, jobId);
 }

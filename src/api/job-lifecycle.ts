@@ -1,8 +1,7 @@
 import type { Collection } from 'mongodb';
+import { deleteJobRecords } from '../shared/job-data.js';
 import type { JobRecord, Store } from '../shared/mongo.js';
 import type { ApiDeps } from './app.js';
-import { deleteAnnotated } from './annotated-video.js';
-import { deleteUpload } from './upload.js';
 
 /** Idempotency-Key records: (tenant, key) → job id, honoured for 24 hours. */
 interface IdempotencyRecord {
@@ -50,11 +49,6 @@ export async function releaseIdempotencyKey(store: Store, tenant: string, key: s
 export async function deleteJobData(deps: Pick<ApiDeps, 'store' | 'progress'>, job: JobRecord): Promise<void> {
   const { store, progress } = deps;
   await progress.markCancelled(job._id).catch(() => undefined);
-  await store.jobs.deleteOne({ _id: job._id, tenant: job.tenant });
-  await store.frames.deleteMany({ jobId: job._id, tenant: job.tenant });
-  await store.chunks.deleteMany({ jobId: job._id });
-  await deleteUpload(store, job.uploadId);
-  await deleteAnnotated(store, job._id);
-  await idempotency(store).deleteMany({ jobId: job._id });
+  await deleteJobRecords(store, job);
   await progress.forget(job._id).catch(() => undefined);
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { deleteFilesNamed } from '../shared/job-data.js';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { MultipartFile, Multipart } from '@fastify/multipart';
@@ -109,8 +110,7 @@ export function parseOptions(text: string | undefined, labels: readonly string[]
 
 /** Removes every stored revision of an upload; a missing upload is fine. */
 export async function deleteUpload(store: Store, uploadId: string): Promise<void> {
-  const files = await store.uploads.find({ filename: uploadId }, { projection: { _id: 1 } }).toArray();
-  for (const file of files) await store.uploads.delete(file._id).catch(() => undefined);
+  await deleteFilesNamed(store.uploads, uploadId);
 }
 
 /**

@@ -5,11 +5,14 @@ import { toFailureReason } from '../shared/errors.js';
 import type { Infra } from '../shared/infra.js';
 import type { ConsumerHandle, IncomingMessage } from '../shared/kafka.js';
 import { metrics } from '../shared/metrics.js';
-import { chunkId, frameId, insertOnce } from '../shared/mongo.js';
+import { frameChunkRecord } from '../shared/frame-store.js';
+import { chunkId, insertOnce } from '../shared/mongo.js';
 import type { JobEvent } from '../shared/progress.js';
 import { groupId } from '../shared/topics.js';
 import { combineSummaries, countsOf, isComplete, summarizeFrames } from './merge-rules.js';
 import { publishStreamFrames, storeStreamFrames } from './stream-merge.js';
+import { retentionStore } from '../shared/job-data.js';
+import { createRetention } from './retention.js';
 import { WebhookOutbox } from './webhooks.js';
 
 export type MergerDeps = Omit<Infra, 'close'>;
@@ -31,6 +34,7 @@ export function createMerger(deps: MergerDeps) {
   let reaper: NodeJS.Timeout | undefined;
   let chunksWritten = 0;
   const webhooks = new WebhookOutbox(store.db, store.jobs, deps.apiKeys, log);
+  const retention = createRetention(retentionStore(store, deps.streams.frames), config.retention, log);
 
   /**
    * A message's head start: a stream chunk's frames are stored before its turn (order does not matter there), so
@@ -67,9 +71,8 @@ export function createMerger(deps: MergerDeps) {
   async function mergeChunk(chunk: ChunkDone): Promise<void> {
     const job = await jobs.getById(chunk.jobId);
     if (!job || job.status === 'done' || job.status === 'failed') return; // cancelled or already ended
-    await insertOnce(store.frames, chunk.frames.map((f) => ({
-      _id: frameId(chunk.jobId, f.frame), tenant: chunk.tenant, jobId: chunk.jobId, frame: f.frame, ptsMs: f.ptsMs, detections: f.detections,
-    })));
+    const record = frameChunkRecord(chunk);
+    if (record) await insertOnce(store.frames, [record]);
     await store.chunks.updateOne(
       { _id: chunkId(chunk.jobId, chunk.chunk) },
       { $setOnInsert: { jobId: chunk.jobId, chunk: chunk.chunk, frames: chunk.frames.length, summary: summarizeFrames(chunk.frames), mergedAt: new Date() } },
@@ -81,18 +84,21 @@ export function createMerger(deps: MergerDeps) {
     }
     metrics.framesMerged.inc({ source: 'job' }, chunk.frames.length);
     const framesDone = await framesDoneOf(chunk);
-    await jobs.touch(chunk.jobId, framesDone);
-    await publish(chunk.jobId, { type: 'progress', framesDone, framesTotal: job.plan?.frames ?? job.progress.framesTotal });
-    await completeIfDone(chunk.jobId);
+    await jobs.touch(chunk.jobId, framesDone.frames);
+    await publish(chunk.jobId, { type: 'progress', framesDone: framesDone.frames, framesTotal: job.plan?.frames ?? job.progress.framesTotal });
+    // Redis' count of distinct chunks' frames says when the job may be complete; only then are its chunks counted in
+    // MongoDB (a count of this job's chunks, once, not at every chunk). Should Redis have lost its counts, the reaper
+    // completes the job instead of failing it.
+    if (!job.plan || !framesDone.fromRedis || framesDone.frames >= job.plan.frames) await completeIfDone(chunk.jobId);
   }
 
   /** Distinct frames merged so far: from Redis when it answers, else rebuilt from MongoDB. */
-  async function framesDoneOf(chunk: ChunkDone): Promise<number> {
+  async function framesDoneOf(chunk: ChunkDone): Promise<{ frames: number; fromRedis: boolean }> {
     try {
-      return await progress.recordChunk(chunk.jobId, chunk.chunk, chunk.frames.length);
+      return { frames: await progress.recordChunk(chunk.jobId, chunk.chunk, chunk.frames.length), fromRedis: true };
     } catch (error) {
       log.warn({ jobId: chunk.jobId, err: error }, 'redis unavailable; progress from MongoDB');
-      return mergedFrames(chunk.jobId);
+      return { frames: await mergedFrames(chunk.jobId), fromRedis: false };
     }
   }
 
@@ -101,11 +107,13 @@ export function createMerger(deps: MergerDeps) {
     return parts.reduce((sum, p) => sum + p.frames, 0);
   }
 
-  async function completeIfDone(jobId: string): Promise<void> {
+  /** Completes the job when every chunk of its plan is merged; true when it is done (now or before). */
+  async function completeIfDone(jobId: string): Promise<boolean> {
     const job = await jobs.getById(jobId);
-    if (!job || job.status !== 'running' || !job.plan) return;
+    if (job?.status === 'done') return true;
+    if (!job || job.status !== 'running' || !job.plan) return false;
     const merged = await store.chunks.countDocuments({ jobId });
-    if (!isComplete(job.plan, merged)) return;
+    if (!isComplete(job.plan, merged)) return false;
     const parts = await store.chunks.find({ jobId }, { projection: { frames: 1, summary: 1 } }).toArray();
     const framesDone = parts.reduce((sum, p) => sum + p.frames, 0);
     const summary = combineSummaries(parts.map((p) => p.summary));
@@ -115,6 +123,7 @@ export function createMerger(deps: MergerDeps) {
       log.info({ jobId, frames: framesDone, chunks: merged }, 'job done');
       await publish(jobId, { type: 'done', status: 'done' });
     }
+    return true;
   }
 
   async function publish(jobId: string, event: JobEvent): Promise<void> {
@@ -124,6 +133,7 @@ export function createMerger(deps: MergerDeps) {
   async function reap(): Promise<void> {
     const before = new Date(Date.now() - config.merger.jobStallS * 1000);
     for (const job of await jobs.stalled(before)) {
+      if (await completeIfDone(job._id)) continue; // every chunk is in (Redis had lost count): done, not stalled
       const failed = await jobs.fail(job._id, {
         code: 'VDET_JOB_STALLED',
         message: `The job made no progress for ${config.merger.jobStallS} s while ${job.status}.`,
@@ -155,13 +165,16 @@ export function createMerger(deps: MergerDeps) {
       reaper.unref();
       await webhooks.ensureIndexes();
       webhooks.start();
+      retention.start();
       log.info('merger consuming chunk results');
     },
     async close(): Promise<void> {
       if (reaper) clearInterval(reaper);
       webhooks.stop();
       await consumer?.stop();
+      await retention.stop();
     },
     reap,
+    retention,
   };
 }

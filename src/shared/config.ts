@@ -37,6 +37,10 @@ export interface Config {
     readonly maxDurationS: number;
     readonly maxFrames: number;
     readonly ffmpegTimeoutS: number;
+    /** How a job's frames travel on vdet.chunks: JPEG files (default) or raw pixels. */
+    readonly wireFormat: 'jpeg' | 'raw';
+    /** ffmpeg decoder threads; 0: ffmpeg's own choice (one a core). */
+    readonly ffmpegThreads: number;
   };
   readonly detector: {
     readonly devices: string;
@@ -60,6 +64,13 @@ export interface Config {
     readonly reaperIntervalS: number;
     /** Fault-suite hook: after writing the n-th chunk's results, die before the offset is committed. */
     readonly crashAfterWrite: number | undefined;
+  };
+  readonly retention: {
+    /** Jobs finished (and stream frames captured) longer ago than this are removed; undefined: kept for ever. */
+    readonly days: number | undefined;
+    /** How often the merger's retention pass runs, and how many jobs / stream frames one batch removes. */
+    readonly intervalS: number;
+    readonly batch: number;
   };
   readonly logLevel: string;
   /** Port of /healthz, /readyz and /metrics for roles without the api (undefined: 9101 processor, 9102 detector, 9103 merger). */
@@ -162,6 +173,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxDurationS: r.number('VDET_MAX_DURATION_S', 4 * 3600, 1, 7 * 24 * 3600),
       maxFrames: r.int('VDET_MAX_FRAMES', 500_000, 1, 100_000_000),
       ffmpegTimeoutS: r.int('VDET_FFMPEG_TIMEOUT_S', 3600, 1, 7 * 24 * 3600),
+      wireFormat: r.oneOf('VDET_WIRE_FORMAT', 'jpeg', ['jpeg', 'raw']),
+      ffmpegThreads: r.int('VDET_FFMPEG_THREADS', 0, 0, 64),
     },
     detector: {
       devices,
@@ -180,6 +193,11 @@ export function loadConfig(env: Env = process.env): Config {
       jobStallS: r.int('VDET_JOB_STALL_S', 600, 5, 7 * 24 * 3600),
       reaperIntervalS: r.int('VDET_REAPER_INTERVAL_S', 30, 1, 3600),
       crashAfterWrite: env['VDET_TEST_CRASH_MERGER_AFTER_WRITE'] ? r.int('VDET_TEST_CRASH_MERGER_AFTER_WRITE', 0, 1, 1_000_000) : undefined,
+    },
+    retention: {
+      days: env['VDET_RETENTION_DAYS'] ? r.number('VDET_RETENTION_DAYS', 0, 0.001, 100 * 365) : undefined,
+      intervalS: r.int('VDET_RETENTION_INTERVAL_S', 600, 1, 7 * 24 * 3600),
+      batch: r.int('VDET_RETENTION_BATCH', 100, 1, 10_000),
     },
     metricsPort: env['VDET_METRICS_PORT'] ? r.int('VDET_METRICS_PORT', 0, 0, 65535) : undefined,
     logLevel: r.oneOf('VDET_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),

@@ -70,12 +70,19 @@ export class JobStore {
     return failed;
   }
 
-  /** Unfinished jobs whose record has not changed since `before`. */
-  stalled(before: Date, limit = 100): Promise<JobRecord[]> {
-    return this.store.jobs
-      .find({ status: { $in: ['queued', 'running'] }, updatedAt: { $lt: before } })
-      .limit(limit)
-      .toArray();
+  /**
+   * Unfinished jobs whose record has not changed since `before`. One equality per status, so that a store which only
+   * pushes equalities down to its indexes (FerretDB) reads the unfinished jobs, not every job ever stored.
+   */
+  async stalled(before: Date, limit = 100): Promise<JobRecord[]> {
+    const found: JobRecord[] = [];
+    for (const status of ['queued', 'running'] as const) {
+      for await (const job of this.store.jobs.find({ status, updatedAt: { $lt: before } })) {
+        found.push(job);
+        if (found.length >= limit) return found;
+      }
+    }
+    return found;
   }
 
   private async move(jobId: string, to: JobStatus, fields: Record<string, unknown>): Promise<boolean> {

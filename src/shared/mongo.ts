@@ -5,8 +5,8 @@ import type { Config } from './config.js';
 import { VdetError, type FailureReason } from './errors.js';
 import type { JobStatus } from './job-state.js';
 import type { JobOptions } from './contracts/job-options.js';
-import type { Detection } from './contracts/messages.js';
 import type { Summary } from './contracts/summary.js';
+import type { FrameChunkRecord } from './frame-store.js';
 
 /** A job as stored in MongoDB (collection `jobs`). */
 export interface JobRecord {
@@ -41,16 +41,6 @@ export interface MediaInfo {
   durationMs: number;
 }
 
-/** One processed frame's detections (collection `frames`), unique per (tenant, job, frame). */
-export interface FrameRecord {
-  _id: string;
-  tenant: string;
-  jobId: string;
-  frame: number;
-  ptsMs: number;
-  detections: Detection[];
-}
-
 /** One merged chunk (collection `job_chunks`), unique per (job, chunk): progress counts these, never increments. */
 export interface ChunkRecord {
   _id: string;
@@ -65,7 +55,8 @@ export interface Store {
   client: MongoClient;
   db: Db;
   jobs: Collection<JobRecord>;
-  frames: Collection<FrameRecord>;
+  /** A job's detections, one document per merged chunk (see frame-store.ts). */
+  frames: Collection<FrameChunkRecord>;
   chunks: Collection<ChunkRecord>;
   uploads: GridFSBucket;
   /** Annotated renderings of done jobs (filename: the job id), a cache: each can be rendered again from the above. */
@@ -85,7 +76,7 @@ export async function connectStore(config: Config['mongo']): Promise<Store> {
     client,
     db,
     jobs: db.collection<JobRecord>('jobs'),
-    frames: db.collection<FrameRecord>('frames'),
+    frames: db.collection<FrameChunkRecord>('frames'),
     chunks: db.collection<ChunkRecord>('job_chunks'),
     uploads: new GridFSBucket(db, { bucketName: 'uploads', chunkSizeBytes: 1024 * 1024 }),
     annotated: new GridFSBucket(db, { bucketName: 'annotated', chunkSizeBytes: 1024 * 1024 }),
@@ -101,8 +92,11 @@ export async function connectStore(config: Config['mongo']): Promise<Store> {
 export async function ensureIndexes(store: Store): Promise<void> {
   await store.jobs.createIndex({ tenant: 1, createdAt: -1 }, { name: 'tenant_created' });
   await store.jobs.createIndex({ status: 1, updatedAt: 1 }, { name: 'status_updated' });
-  await store.frames.createIndex({ tenant: 1, jobId: 1, frame: 1 }, { name: 'tenant_job_frame', unique: true });
-  await store.frames.createIndex({ jobId: 1, frame: 1 }, { name: 'job_frame' });
+  await store.jobs.createIndex({ finishedAt: 1 }, { name: 'finished' });
+  // The walks of frame-store.ts: each an equality on (tenant, job, bucket).
+  await store.frames.createIndex({ tenant: 1, jobId: 1, fb: 1 }, { name: 'tenant_job_fb' });
+  await store.frames.createIndex({ tenant: 1, jobId: 1, tb: 1 }, { name: 'tenant_job_tb' });
+  await store.frames.createIndex({ tenant: 1, jobId: 1, lb: 1 }, { name: 'tenant_job_lb' });
   await store.chunks.createIndex({ jobId: 1, chunk: 1 }, { name: 'job_chunk', unique: true });
 }
 
@@ -136,10 +130,6 @@ export async function copyUpload(store: Pick<Store, 'uploads'>, uploadId: string
     }
     throw cause;
   }
-}
-
-export function frameId(jobId: string, frame: number): string {
-  return `${jobId}:${frame}`;
 }
 
 export function chunkId(jobId: string, chunk: number): string {

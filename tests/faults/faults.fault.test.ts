@@ -72,8 +72,9 @@ async function assertSameAsBaseline(api: Target, id: string): Promise<void> {
   const mongo = new MongoClient(stack.config.mongo.url);
   await mongo.connect();
   try {
-    const stored = await mongo.db(stack.config.mongo.database).collection('frames').find({ jobId: id }, { projection: { frame: 1 } }).toArray();
-    const distinct = new Set(stored.map((f) => f['frame'])).size;
+    const stored = (await mongo.db(stack.config.mongo.database).collection('frames').find({ jobId: id }, { projection: { data: 1 } }).toArray())
+      .flatMap((c) => (JSON.parse(c['data'] as string) as { frame: number }[]).map((f) => ({ frame: f.frame })));
+    const distinct = new Set(stored.map((f) => f.frame)).size;
     counts.duplicated += stored.length - distinct;
     counts.lost += baseline.length - distinct;
     assert.equal(stored.length, distinct, 'duplicated results');

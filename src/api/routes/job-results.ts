@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Filter } from 'mongodb';
 import { VdetError } from '../../shared/errors.js';
 import { isFinished } from '../../shared/job-state.js';
-import type { FrameRecord } from '../../shared/mongo.js';
+import type { Detection, FrameDetections } from '../../shared/contracts/messages.js';
+import { readFrames } from '../../shared/frame-store.js';
 import { combineSummaries } from '../../shared/contracts/summary.js';
 import type { JobEvent } from '../../shared/progress.js';
 import type { ApiDeps } from '../app.js';
@@ -31,29 +31,17 @@ export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobE
     const job = await jobs.get(request.tenant, request.params.id);
     if (!job) throw jobNotFound();
     const { limit, cursor, label, minScore, fromMs, toMs } = request.query;
-    const filter: Filter<FrameRecord> = { tenant: job.tenant, jobId: job._id, frame: { $gt: cursor === undefined ? -1 : decodeCursor(cursor) } };
-    if (fromMs !== undefined || toMs !== undefined) {
-      filter.ptsMs = { ...(fromMs !== undefined ? { $gte: fromMs } : {}), ...(toMs !== undefined ? { $lt: toMs } : {}) };
-    }
     const narrowed = label !== undefined || minScore !== undefined;
-    // Dot-notation prefilter (FerretDB v1 has no $elemMatch on sub-documents); the exact test is done below, per
-    // detection, and frames with none left are skipped, reading on until the page is full.
-    if (label !== undefined) filter['detections.label'] = label;
-    if (minScore !== undefined) filter['detections.score'] = { $gte: minScore };
-    const keep = (d: { label: string; score: number }) => (label === undefined || d.label === label) && (minScore === undefined || d.score >= minScore);
-    const cursorRows = store.frames
-      .find(filter, { projection: { _id: 0, frame: 1, ptsMs: 1, detections: 1 } })
-      .sort({ frame: 1 })
-      .batchSize(Math.min(limit + 1, 1000));
-    if (!narrowed) cursorRows.limit(limit + 1);
-    const rows: { frame: number; ptsMs: number; detections: FrameRecord['detections'] }[] = [];
-    for await (const row of cursorRows) {
+    const keep = (d: Detection) => (label === undefined || d.label === label) && (minScore === undefined || d.score >= minScore);
+    const after = cursor === undefined ? -1 : decodeCursor(cursor);
+    const rows: FrameDetections[] = [];
+    // Frames with none of the wanted detections left are skipped, reading on until the page is full.
+    for await (const row of readFrames(store.frames, job, { after, fromMs, toMs, label })) {
       const detections = narrowed ? row.detections.filter(keep) : row.detections;
       if (narrowed && detections.length === 0) continue;
       rows.push({ frame: row.frame, ptsMs: row.ptsMs, detections });
       if (rows.length > limit) break;
     }
-    await cursorRows.close();
     const items = rows.slice(0, limit);
     const next = rows.length > limit ? encodeCursor(items[items.length - 1]!.frame) : null;
     return { items, next };

@@ -1,0 +1,41 @@
+import type { Collection, GridFSBucket } from 'mongodb';
+import type { JobRecord, Store } from './mongo.js';
+import type { StreamFrameRecord } from './stream-store.js';
+
+/** Deletes every stored file of a GridFS bucket with this name (an upload's id, a job's annotated video). */
+export async function deleteFilesNamed(bucket: GridFSBucket, filename: string): Promise<void> {
+  const files = await bucket.find({ filename }, { projection: { _id: 1 } }).toArray();
+  for (const file of files) await bucket.delete(file._id).catch(() => undefined);
+}
+
+/**
+ * Deletes a job and everything stored of it: the record first (so that workers looking the job up skip what is left
+ * of it), then its frames and chunks, its upload, its annotated video and its idempotency keys. Each step is an
+ * equality on the job's id: its cost is the job's size, whatever else is stored.
+ */
+export async function deleteJobRecords(store: Store, job: Pick<JobRecord, '_id' | 'tenant' | 'uploadId'>): Promise<void> {
+  await store.jobs.deleteOne({ _id: job._id, tenant: job.tenant });
+  await store.frames.deleteMany({ tenant: job.tenant, jobId: job._id });
+  await store.chunks.deleteMany({ jobId: job._id });
+  await deleteFilesNamed(store.uploads, job.uploadId);
+  await deleteFilesNamed(store.annotated, job._id);
+  await store.db.collection('idempotency').deleteMany({ jobId: job._id });
+}
+
+/**
+ * The store side of the merger's retention (see src/merger/retention.ts). Finding what is old is a range query,
+ * which FerretDB runs over every job and stream frame in its own memory: a background pass, in batches, never a
+ * request; the deletions are equalities on ids.
+ */
+export function retentionStore(store: Store, streamFrames: Collection<StreamFrameRecord>) {
+  return {
+    endedJobs: (before: Date, limit: number) =>
+      store.jobs.find({ finishedAt: { $lt: before } }, { projection: { _id: 1, tenant: 1, uploadId: 1 } }).limit(limit).toArray(),
+    deleteJob: (job: Pick<JobRecord, '_id' | 'tenant' | 'uploadId'>) => deleteJobRecords(store, job),
+    async deleteStreamFrames(beforeMs: number, limit: number): Promise<number> {
+      const old = await streamFrames.find({ ts: { $lt: beforeMs } }, { projection: { _id: 1 } }).limit(limit).toArray();
+      for (const frame of old) await streamFrames.deleteOne({ _id: frame._id });
+      return old.length;
+    },
+  };
+}
