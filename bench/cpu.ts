@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * CPU time of processes, read from /proc (Linux): on a small machine every role, ffmpeg and the stack share the
@@ -34,8 +34,31 @@ export function stackPids(): Record<string, number> {
 
 export type CpuSample = Record<string, CpuTime | undefined>;
 
+/**
+ * Every process of this name (`postgres`: the server and its backends, one per connection) as one: the sum of their
+ * CPU. A backend that ends between two samples takes its time with it; FerretDB keeps its connections open.
+ */
+function cpuOfAllNamed(comm: string): CpuTime | undefined {
+  let self = 0;
+  let found = false;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== comm) continue;
+    } catch {
+      continue;
+    }
+    const t = cpuTime(Number(entry));
+    if (t) [self, found] = [self + t.self, true];
+  }
+  return found ? { self, children: 0 } : undefined;
+}
+
 export function sampleCpu(pids: Record<string, number | undefined>): CpuSample {
-  return Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, pid === undefined ? undefined : cpuTime(pid)]));
+  const sample: CpuSample = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, pid === undefined ? undefined : cpuTime(pid)]));
+  const postgres = cpuOfAllNamed('postgres');
+  if (postgres) sample['postgres (all its processes)'] = postgres;
+  return sample;
 }
 
 /**

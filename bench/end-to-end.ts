@@ -3,6 +3,7 @@ import { openAsBlob, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { topicNames } from '../src/shared/topics.js';
+import { allDetections, type FrameItem } from '../tests/helpers/client.js';
 import { imagePath } from '../tests/helpers/paths.js';
 import { apiUrl, startRole, type RunningRole } from '../tests/helpers/roles.js';
 import { createTestEnv, type TestEnv } from '../tests/helpers/stack.js';
@@ -33,6 +34,8 @@ export interface EndToEndResult {
   /** Detector results: frames/s between its first and last result, and while / after the processor ran. */
   detector: { firstResultMs: number; tailAfterDecodeMs: number; steadyFps: number; whileDecodingFps: number; afterDecodingFps: number; source: 'kafka' | 'mongo' };
   merge: { meanChunkLagMs: number; maxChunkLagMs: number };
+  /** Every frame's detections, read back through the api. */
+  results: FrameItem[];
 }
 
 const ROLES = ['merger', 'detector', 'processor', 'api'] as const;
@@ -98,7 +101,7 @@ async function readJobTimes(config: TestEnv['config'], jobId: string) {
   }
 }
 
-type Measured = Pick<EndToEndResult, 'jobId' | 'rssMb' | 'cpuSeconds'> & { t0: number; processorLog: string };
+type Measured = Pick<EndToEndResult, 'jobId' | 'rssMb' | 'cpuSeconds' | 'results'> & { t0: number; processorLog: string };
 
 function analyse(m: Measured, { job, chunks, source }: Awaited<ReturnType<typeof readJobTimes>>): EndToEndResult {
   const first = chunks[0]!;
@@ -134,12 +137,13 @@ function analyse(m: Measured, { job, chunks, source }: Awaited<ReturnType<typeof
       source,
     },
     merge: { meanChunkLagMs: lags.reduce((a, b) => a + b, 0) / lags.length, maxChunkLagMs: Math.max(...lags) },
+    results: m.results,
   };
 }
 
-export async function runEndToEnd(video: string, timeoutMs: number): Promise<EndToEndResult> {
+export async function runEndToEnd(video: string, timeoutMs: number, env: Record<string, string> = {}): Promise<EndToEndResult> {
   const key = `vdet_bench_${randomBytes(12).toString('hex')}`;
-  const stack = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: key });
+  const stack = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: key, ...env });
   const roles: RunningRole[] = [];
   try {
     for (const role of ROLES) roles.push(startRole(role, stack.env));
@@ -155,10 +159,12 @@ export async function runEndToEnd(video: string, timeoutMs: number): Promise<End
     const t0 = Date.now();
     const jobId = await submit(api, video);
     await waitForEnd(api, jobId, timeoutMs);
+    const cpuSeconds = cpuSecondsBetween(cpuBefore, sampleCpu(pids));
     const measured: Measured = {
       jobId,
       t0,
-      cpuSeconds: cpuSecondsBetween(cpuBefore, sampleCpu(pids)),
+      cpuSeconds,
+      results: await allDetections(api, jobId),
       rssMb: Object.fromEntries(roles.map((r) => [r.role, peakRssMb(r.child.pid)])),
       processorLog: roles.find((r) => r.role === 'processor')!.output(),
     };

@@ -12,6 +12,9 @@ import { decodeLetterboxed, ensureTourVideo, TOUR } from './media.js';
 import { measureRawModel } from './raw-model.js';
 import { renderDoc, renderTables } from './report.js';
 import { buildSummary } from './summary.js';
+import { compareWithCeiling, renderCeiling, runVdetDetect } from './ceiling.js';
+import { measureDecodeCpu } from './decode-cpu.js';
+import { runNaiveLoop } from './naive-loop.js';
 import { measureWireFormat } from './wire-format.js';
 
 /**
@@ -57,8 +60,52 @@ const raw = await measureRawModel(decoded.kept, {
 console.log('wire format ...');
 const wire = await measureWireFormat(decoded.kept, size);
 
-console.log('end to end (four roles, local stack) ...');
-const e2e = await runEndToEnd(video, 480_000);
+console.log('ffmpeg decode CPU per frame (the processor\'s decode: raw and JPEG out, 1 thread and ffmpeg\'s default) ...');
+const decodes = [];
+for (const [output, threads] of [['bgr24', 1], ['bgr24', 'auto'], ['jpeg', 1], ['jpeg', 'auto']] as const) decodes.push(await measureDecodeCpu(video, box, output, threads));
+const decodeRaw = decodes.reduce((a, b) => (b.output === 'bgr24' && b.cpuMsPerFrame < a.cpuMsPerFrame ? b : a));
+
+console.log('the naive loop a user would write ...');
+const naive = await runNaiveLoop(video, config.model.path, box, labels, config.detector.minScore);
+
+console.log('vdet detect (one process) ...');
+const detectOut = path.join(os.tmpdir(), `vdet-bench-detect-${process.pid}.jsonl`);
+const detect = await runVdetDetect(video, detectOut, { VDET_MODEL: config.model.path });
+
+console.log('end to end (four roles, local stack), JPEG frames on the wire (the default) ...');
+const e2e = await runEndToEnd(video, 480_000, { VDET_WIRE_FORMAT: 'jpeg' });
+console.log('end to end, raw frames on the wire ...');
+const e2eRaw = await runEndToEnd(video, 480_000, { VDET_WIRE_FORMAT: 'raw' });
+const fpsOf = (r: typeof e2e) => r.frames / (r.e2eMs / 1000);
+const ceiling = compareWithCeiling({
+  cores,
+  bestModelFps: Math.max(...raw.map((r) => r.modelDecodeFps)),
+  bestModelConfig: raw.reduce((a, b) => (b.modelDecodeFps > a.modelDecodeFps ? b : a)).key,
+  decode: decodeRaw,
+  naiveFps: naive.fps,
+  detect,
+  services: [
+    { name: 'vdet service, JPEG frames on the wire (default)', fps: fpsOf(e2e), cpuSeconds: e2e.cpuSeconds, frames: e2e.results },
+    { name: 'vdet service, raw frames on the wire', fps: fpsOf(e2eRaw), cpuSeconds: e2eRaw.cpuSeconds, frames: e2eRaw.results },
+  ],
+});
+const decodeTable = ['| ffmpeg out | threads | CPU ms/frame | wall frames/s | bytes/frame |', '| --- | --- | --- | --- | --- |',
+  ...decodes.map((d) => `| ${d.output} | ${d.threads} | ${d.cpuMsPerFrame.toFixed(2)} | ${d.wallFps.toFixed(0)} | ${Math.round(d.bytesPerFrame)} |`)].join('\n');
+const rawCpu = ['| process | CPU s, JPEG wire | CPU s, raw wire |', '| --- | --- | --- |',
+  ...[...new Set([...Object.keys(e2e.cpuSeconds), ...Object.keys(e2eRaw.cpuSeconds)])].map((k) => `| ${k} | ${(e2e.cpuSeconds[k] ?? 0).toFixed(1)} | ${(e2eRaw.cpuSeconds[k] ?? 0).toFixed(1)} |`)].join('\n');
+const ceilingSection = `## Against the ceiling and the peers (issue: the data plane)
+
+All in this run, on the same cores. ${renderCeiling(ceiling, { service: 'vdet service, JPEG frames on the wire (default)' })}
+
+The processor's decode, each way it can run (CPU of ffmpeg, from this process's reaped children):
+
+${decodeTable}
+
+CPU seconds of every process during each service run (${e2e.frames} frames; the model's own work is inside "detector"):
+
+${rawCpu}
+
+`;
 
 const summary = buildSummary({
   machine: {
@@ -79,13 +126,14 @@ const summary = buildSummary({
   wire,
   startedAt,
 });
+const summaryWithCeiling = { ...summary, ceiling, naive, decodes, detectFps: detect.fps, e2eRawFps: fpsOf(e2eRaw) };
 
 const tables = renderTables(summary, raw);
 await mkdir('bench-results', { recursive: true });
-await writeFile('bench-results/latest.json', `${JSON.stringify(summary, null, 2)}\n`);
-await writeFile('docs/benchmarks.md', renderDoc(summary, tables));
+await writeFile('bench-results/latest.json', `${JSON.stringify(summaryWithCeiling, null, 2)}\n`);
+await writeFile('docs/benchmarks.md', renderDoc(summary, tables).replace('## Raw model', `${ceilingSection}## Raw model`));
 const busy = loadAvg1mAtStart > cores
   ? `\nwarning: the machine was already busy when the bench started (load average ${summary.machine.loadAvg1mAtStart} on ${cores} cores): the numbers are low\n`
   : '';
-console.log(`\n${tables}\n${busy}\nwritten: bench-results/latest.json, docs/benchmarks.md (${summary.benchSeconds} s)`);
-console.log(JSON.stringify(summary));
+console.log(`\n${ceilingSection}\n${tables}\n${busy}\nwritten: bench-results/latest.json, docs/benchmarks.md (${summary.benchSeconds} s)`);
+console.log(JSON.stringify(summaryWithCeiling));

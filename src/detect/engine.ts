@@ -20,7 +20,7 @@ export interface OpenEngine extends DetectEngine {
 export async function openEngine(config: Config, labels: readonly string[], warn: (line: string) => void): Promise<OpenEngine> {
   const log = pino({ level: 'silent' }); // the command speaks for itself; the runners' logs are for the services
   const { detector, model } = config;
-  const runners = await openDeviceRunners(config, log, {
+  const runners = await openDeviceRunners(config, labels, log, {
     skipped: (device) => warn(`vdet: ${device} could not run the model; it is skipped`),
     fellBackToCpu: () => warn('vdet: no CUDA device usable: running on the CPU'),
   });

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config.js';
-import { decodeChunk, frameBytes, type Chunk } from '../shared/contracts/chunk.js';
+import { decodeChunk, frameSlices, type Chunk } from '../shared/contracts/chunk.js';
 import { ChunkOutcome, type Detection, type FrameDetections } from '../shared/contracts/messages.js';
 import { sendToDeadLetters } from '../shared/dead-letter.js';
 import { VdetError, toFailureReason } from '../shared/errors.js';
@@ -12,15 +12,15 @@ import { BatchScheduler, type BatchItem } from './batch-scheduler.js';
 import type { DeviceRunner } from './device-runner.js';
 import type { FrameLayout } from './tensor.js';
 import { applyDetectionFilter } from './detection-filter.js';
-import { NMS_IOU, buildAnchorGrid, decodeYolox } from './yolox.js';
+import { decodeJpegFrames } from './jpeg-frames.js';
 
 export interface DetectorDeps {
   config: Config;
   log: Logger;
   bus: KafkaBus;
   topics: TopicNames;
+  /** The model's sessions: each decodes its frames' output into detections (with the model's labels). */
   runners: readonly DeviceRunner[];
-  labels: readonly string[];
   progress: Pick<ProgressStore, 'isCancelled'>;
 }
 
@@ -30,8 +30,7 @@ export interface DetectorDeps {
  * partition handler waits for its chunk before Kafka hands it the next one.
  */
 export function createDetector(deps: DetectorDeps) {
-  const { config, log, bus, topics, labels } = deps;
-  const grid = buildAnchorGrid(config.model.inputSize);
+  const { config, log, bus, topics } = deps;
   const scheduler = new BatchScheduler(deps.runners, {
     batchMax: config.detector.batchMax,
     batchWaitMs: config.detector.batchWaitMs,
@@ -45,16 +44,18 @@ export function createDetector(deps: DetectorDeps) {
    * Runs every frame of a chunk through the model; resolves with each frame's detections, in order (null: a
    * drop-oldest stream frame that was still waiting at its deadline, which the scheduler expires).
    */
-  function detect(chunk: Chunk): Promise<(Detection[] | null)[]> {
-    const { header, pixels } = chunk;
-    const size = frameBytes(header);
+  async function detect(chunk: Chunk): Promise<(Detection[] | null)[]> {
+    const { header } = chunk;
+    const frames = header.pixelFormat === 'jpeg'
+      ? await decodeJpegFrames(frameSlices(chunk), header.content!.width, header.content!.height)
+      : frameSlices(chunk);
     const layout = layoutOf(header);
     const items: BatchItem[] = [];
     const results = header.frames.map((frame, i) => new Promise<Detection[] | null>((resolve, reject) => {
       // Stream frames each carry their own size; a file's frames share the chunk's.
       const sourceWidth = frame.stream?.sourceWidth ?? header.sourceWidth;
       const sourceHeight = frame.stream?.sourceHeight ?? header.sourceHeight;
-      const decodeOptions = { minScore: header.minScore, nmsIou: NMS_IOU, scale: frame.stream?.scale ?? header.scale, sourceWidth, sourceHeight, labels };
+      const decode = { minScore: header.minScore, scale: frame.stream?.scale ?? header.scale, sourceWidth, sourceHeight };
       const settle = (outcome: () => void) => {
         metrics.framesInFlight.dec();
         outcome();
@@ -62,9 +63,10 @@ export function createDetector(deps: DetectorDeps) {
       items.push({
         queue: header.jobId,
         urgent: header.source === 'stream',
-        pixels: pixels.subarray(i * size, (i + 1) * size),
+        pixels: frames[i]!,
         ...(layout ? { layout } : {}),
-        finish: (output, offset) => settle(() => resolve(applyDetectionFilter(decodeYolox(output, offset, grid, decodeOptions), header.filter, sourceWidth, sourceHeight))),
+        decode,
+        finish: (detections) => settle(() => resolve(applyDetectionFilter(detections, header.filter, sourceWidth, sourceHeight))),
         fail: (error) => settle(() => reject(error)),
         ...(frame.stream?.deadline !== undefined ? { deadline: frame.stream.deadline, expire: () => settle(() => resolve(null)) } : {}),
       });
@@ -153,6 +155,6 @@ function layoutOf(header: Chunk['header']): FrameLayout | undefined {
   return {
     width: header.content?.width ?? header.frameWidth,
     height: header.content?.height ?? header.frameHeight,
-    order: header.pixelFormat === 'rgb24' ? 'rgb' : 'bgr',
+    order: header.pixelFormat === 'bgr24' ? 'bgr' : 'rgb', // JPEG frames decode to RGB
   };
 }

@@ -1,4 +1,6 @@
+import type { Detection } from '../shared/contracts/messages.js';
 import type { FrameLayout } from './tensor.js';
+import type { FrameDecode } from './yolox.js';
 
 /**
  * Gathers frames from every waiting chunk, whatever job or stream they belong to, into batches of up to `batchMax`
@@ -20,8 +22,10 @@ export interface BatchItem {
    */
   readonly deadline?: number;
   expire?(): void;
-  /** Called once the batch ran: this frame's rows start at `offset` in `output` (valid only during the call). */
-  finish(output: Float32Array, offset: number): void;
+  /** How the model's output for this frame becomes detections: the runner decodes it next to the model. */
+  readonly decode: FrameDecode;
+  /** Called once the batch ran, with this frame's detections (best first). */
+  finish(detections: Detection[]): void;
   fail(error: unknown): void;
 }
 

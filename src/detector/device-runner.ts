@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import type { Logger } from 'pino';
+import type { Detection } from '../shared/contracts/messages.js';
 import { VdetError } from '../shared/errors.js';
 import { metrics } from '../shared/metrics.js';
 import type { BatchItem, BatchRunner } from './batch-scheduler.js';
@@ -10,7 +11,8 @@ import type { SessionReply, SessionRequest, SessionWorkerInput } from './session
 /**
  * One onnxruntime session on one device, running batches in a worker thread of its own (see session-worker.ts):
  * the detector's event loop stays free for Kafka while a batch runs, and N CPU sessions really run side by side.
- * A batch costs one copy of its frames' pixels into a buffer handed to the worker, and one pass into the tensor.
+ * A batch costs one copy of its frames' pixels into a buffer handed to the worker, and one pass into the tensor;
+ * what comes back is each frame's detections, decoded in the worker.
  */
 export interface DeviceRunner extends BatchRunner {
   readonly device: DeviceSpec;
@@ -25,6 +27,8 @@ export interface RunnerOptions {
   modelPath: string;
   inputSize: number;
   batchMax: number;
+  /** The model's labels, in class-id order: frames are decoded in the worker. */
+  labels: readonly string[];
   log: Logger;
 }
 
@@ -40,10 +44,10 @@ export async function createDeviceRunner(device: DeviceSpec, options: RunnerOpti
   const sessionOptions: ort.InferenceSession.SessionOptions = device.kind === 'cuda'
     ? { executionProviders: [{ name: 'cuda', deviceId: device.deviceId }, 'cpu'], graphOptimizationLevel: 'all' }
     : { executionProviders: ['cpu'], intraOpNumThreads: device.intraOpThreads, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
-  const worker = startWorker({ modelPath: options.modelPath, sessionOptions, batchMax: options.batchMax, inputSize: options.inputSize });
-  const pending = new Map<number, { resolve(output: ArrayBuffer): void; reject(error: Error): void }>();
+  const worker = startWorker({ modelPath: options.modelPath, sessionOptions, batchMax: options.batchMax, inputSize: options.inputSize, labels: options.labels });
+  const pending = new Map<number, { resolve(detections: Detection[][]): void; reject(error: Error): void }>();
   let nextId = 0;
-  const running = new Set<Promise<ArrayBuffer>>();
+  const running = new Set<Promise<Detection[][]>>();
   let exited: Error | undefined;
   const ready = new Promise<{ batchMode: string; reason?: string }>((resolve, reject) => {
     worker.on('message', (reply: SessionReply) => {
@@ -54,7 +58,7 @@ export async function createDeviceRunner(device: DeviceSpec, options: RunnerOpti
       }
       const waiter = pending.get(reply.id);
       pending.delete(reply.id);
-      if ('output' in reply) waiter?.resolve(reply.output);
+      if ('detections' in reply) waiter?.resolve(reply.detections);
       else waiter?.reject(new VdetError('VDET_INFERENCE_FAILED', `Inference failed on ${device.name}: ${reply.error}`));
     });
     worker.on('error', (error) => {
@@ -91,21 +95,20 @@ export async function createDeviceRunner(device: DeviceSpec, options: RunnerOpti
         return offset + item.pixels.length;
       }, 0);
       const layouts = items.map((item) => item.layout ?? null);
+      const decodes = items.map((item) => item.decode);
       const id = nextId++;
       const stopTimer = metrics.inferenceSeconds.startTimer({ device: device.name });
       metrics.batchSize.observe({ device: device.name }, n);
-      const reply = new Promise<ArrayBuffer>((resolve, reject) => {
+      const reply = new Promise<Detection[][]>((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        worker.postMessage({ id, pixels: pixels.buffer, layouts } satisfies SessionRequest, [pixels.buffer]);
+        worker.postMessage({ id, pixels: pixels.buffer, layouts, decodes } satisfies SessionRequest, [pixels.buffer]);
       });
       running.add(reply);
-      const output = await reply.finally(() => running.delete(reply));
+      const detections = await reply.finally(() => running.delete(reply));
       stopTimer();
-      const data = new Float32Array(output);
-      const rowsPerFrame = data.length / n;
       items.forEach((item, slot) => {
         try {
-          item.finish(data, slot * rowsPerFrame);
+          item.finish(detections[slot] ?? []);
         } catch (error) {
           item.fail(error);
         }

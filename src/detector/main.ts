@@ -7,11 +7,12 @@ import { openDeviceRunners } from './open-runners.js';
 export async function startDetector(infra: Infra): Promise<Service> {
   const { config } = infra;
   const log = infra.log.child({ role: 'detector' });
-  const runners = await openDeviceRunners(config, log, {
+  const labels = await loadLabels(config.model.labelsPath);
+  const runners = await openDeviceRunners(config, labels, log, {
     skipped: (device, error) => log.warn({ device, err: error }, 'CUDA session failed; this device is skipped'),
     fellBackToCpu: () => log.warn('no CUDA device usable: falling back to the CPU'),
   });
-  const detector = createDetector({ ...infra, log, runners, labels: await loadLabels(config.model.labelsPath) });
+  const detector = createDetector({ ...infra, log, runners });
   await detector.start();
   return { name: 'detector', close: () => detector.close() };
 }

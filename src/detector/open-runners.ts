@@ -25,13 +25,13 @@ export interface RunnerEvents {
  * CUDA device that fails is skipped, and with none left the CPU runs the model; an explicit list fails instead.
  * Used by the detector role and by `vdet detect`.
  */
-export async function openDeviceRunners(config: Config, log: Logger, events: RunnerEvents): Promise<DeviceRunner[]> {
+export async function openDeviceRunners(config: Config, labels: readonly string[], log: Logger, events: RunnerEvents): Promise<DeviceRunner[]> {
   const { detector, model } = config;
   const cpuOnly = detector.devices === 'cpu' || detector.devices.startsWith('cpu:');
   const cudaDevices = visibleCudaDevices(detector.cudaVisibleDevices, cpuOnly ? undefined : nvidiaSmiList());
   const devices = planDevices(detector.devices, { cpuCores: os.availableParallelism(), cudaDevices });
   log.info({ requested: detector.devices, cudaDevices, devices }, 'devices planned');
-  const options = { modelPath: model.path, inputSize: model.inputSize, batchMax: detector.batchMax, log };
+  const options = { modelPath: model.path, inputSize: model.inputSize, batchMax: detector.batchMax, labels, log };
   const runners: DeviceRunner[] = [];
   for (const device of devices) {
     try {

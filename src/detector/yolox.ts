@@ -35,6 +35,9 @@ export function buildAnchorGrid(inputSize: number, strides: readonly number[] = 
   return { count, gx, gy, stride };
 }
 
+/** What one frame's decoding needs besides the model's labels: its own threshold and letterbox. */
+export type FrameDecode = Pick<DecodeOptions, 'minScore' | 'scale' | 'sourceWidth' | 'sourceHeight'>;
+
 export interface DecodeOptions {
   readonly minScore: number;
   readonly nmsIou: number;

@@ -78,15 +78,17 @@ export function createProcessor(deps: ProcessorDeps) {
     const minScore = job.options.minScore ?? config.detector.minScore;
     const { classes, maxDetections, roi } = job.options;
     const filter = { classes, maxDetections, roi };
+    const wire = config.processor.wireFormat;
     const pending: { frame: number; ptsMs: number; pixels: Buffer }[] = [];
     let chunks = 0;
     const flush = async () => {
       if (pending.length === 0) return;
       if (!(await deps.jobs.getById(job.jobId))) throw new JobDeleted(); // cancelled: stop decoding
       const header: ChunkHeader = {
-        v: 1, jobId: job.jobId, tenant: job.tenant, chunk: chunks, pixelFormat: 'bgr24',
+        v: 1, jobId: job.jobId, tenant: job.tenant, chunk: chunks, pixelFormat: wire === 'jpeg' ? 'jpeg' : 'bgr24',
         frameWidth: box.size, frameHeight: box.size, content: { width: box.width, height: box.height }, sourceWidth: probe.width, sourceHeight: probe.height,
-        scale: box.scale, minScore, filter, frames: pending.map(({ frame, ptsMs }) => ({ frame, ptsMs })),
+        scale: box.scale, minScore, filter,
+        frames: pending.map(({ frame, ptsMs, pixels }) => (wire === 'jpeg' ? { frame, ptsMs, bytes: pixels.length } : { frame, ptsMs })),
       };
       // Keyed by job and chunk, not by job: a job's chunks spread over the partitions, so several detectors (or
       // chunks in flight) work on one job at once. Nothing downstream needs them in order.
@@ -106,6 +108,8 @@ export function createProcessor(deps: ProcessorDeps) {
       isImage: probe.isImage,
       maxFrames: config.processor.maxFrames,
       limits,
+      output: wire === 'jpeg' ? 'jpeg' : 'bgr24',
+      ...(config.processor.ffmpegThreads > 0 ? { threads: config.processor.ffmpegThreads } : {}),
       onStderr: (line) => jobLog.debug({ ffmpeg: line.slice(0, 500) }, 'ffmpeg'),
       onFrame: async (pixels, frame) => {
         pending.push({ frame, ptsMs: ptsMsOf(frame, plan), pixels });

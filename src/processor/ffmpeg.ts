@@ -126,8 +126,16 @@ export interface DecodeRequest {
   maxFrames: number;
   limits: MediaLimits;
   /**
-   * Receives each frame's letterboxed image, `letterbox.width × letterbox.height` packed BGR (the model input's grey
-   * padding is the detector's: see FrameLayout); the stream waits for the returned promise (backpressure).
+   * What each frame becomes: `bgr24`, raw pixels; `jpeg`, a JPEG file of them (ffmpeg's MJPEG encoder at
+   * {@link WIRE_JPEG_QUALITY}, full-resolution chroma), a twentieth of the bytes for the wire. Default `bgr24`.
+   */
+  output?: 'bgr24' | 'jpeg';
+  /** Decoder threads (`-threads`); undefined: ffmpeg's choice (as many as cores). */
+  threads?: number;
+  /**
+   * Receives each frame's letterboxed image, `letterbox.width × letterbox.height` (the model input's grey padding is
+   * the detector's: see FrameLayout), packed BGR or a JPEG file as `output` says; the stream waits for the returned
+   * promise (backpressure).
    */
   onFrame(frame: Buffer, index: number): Promise<void>;
   onStderr?(text: string): void;
@@ -140,6 +148,7 @@ export interface DecodeRequest {
 export async function decodeFrames(request: DecodeRequest): Promise<number> {
   const { letterbox: lb, limits } = request;
   const frameSize = lb.width * lb.height * 3;
+  const jpeg = request.output === 'jpeg';
   const filters = [
     // round=up: output frame n is the source frame on screen at n / fps (the time it is reported at). The default,
     // round=near, takes the last frame rounding to n: at 5 of 25 frames/s, source frame 5n + 2, 80 ms late.
@@ -147,11 +156,12 @@ export async function decodeFrames(request: DecodeRequest): Promise<number> {
     // One swscale pass resizes and converts to BGR, with full-resolution chroma and exact rounding (closest to
     // the reference's RGB-space bilinear resize). The detector pads to the model's square, grey exactly 114.
     `scale=w=${lb.width}:h=${lb.height}:flags=bilinear+accurate_rnd+full_chroma_int`,
-    'format=bgr24',
+    jpeg ? 'format=yuvj444p' : 'format=bgr24',
   ];
   const command = ffmpeg(request.path, { timeout: limits.timeoutS })
     .inputOptions([
       ...inputGuards(limits), '-timelimit', String(limits.timeoutS),
+      ...(request.threads ? ['-threads', String(request.threads)] : []),
       ...(request.startMs > 0 ? ['-ss', (request.startMs / 1000).toFixed(3)] : []),
     ])
     .outputOptions([
@@ -160,7 +170,7 @@ export async function decodeFrames(request: DecodeRequest): Promise<number> {
       ...(request.fps ? ['-fps_mode', 'cfr'] : []),
       ...(request.durationMs !== undefined ? ['-t', (request.durationMs / 1000).toFixed(3)] : []),
       '-frames:v', String(request.isImage ? 1 : request.maxFrames + 1),
-      '-f', 'rawvideo',
+      ...(jpeg ? ['-c:v', 'mjpeg', '-q:v', String(WIRE_JPEG_QUALITY), '-f', 'image2pipe'] : ['-f', 'rawvideo']),
     ])
     .addOption('-nostdin')
     .addOption('-v', 'error')
@@ -170,7 +180,24 @@ export async function decodeFrames(request: DecodeRequest): Promise<number> {
   });
   exited.catch(() => undefined); // observed below; avoids an unhandled rejection while frames are still read
   let frames = 0;
+  const deliver = async (frame: Buffer) => {
+    if (frames >= request.maxFrames) throw new VdetError('VDET_MEDIA_LIMIT', `The media has more than ${request.maxFrames} frames.`);
+    try {
+      await request.onFrame(frame, frames++);
+    } catch (error) {
+      throw new FrameConsumerError(error);
+    }
+  };
   try {
+    if (jpeg) {
+      const files = new JpegSplitter();
+      for await (const data of command.pipe() as AsyncIterable<Buffer>) {
+        for (const file of files.push(data)) await deliver(file);
+      }
+      await exited;
+      if (files.pending > 0) throw new VdetError('VDET_MEDIA_DECODE_FAILED', 'The decoder produced a partial frame.');
+      return frames;
+    }
     let frame = Buffer.allocUnsafe(frameSize);
     let filled = 0;
     for await (const data of command.pipe() as AsyncIterable<Buffer>) {
@@ -180,14 +207,7 @@ export async function decodeFrames(request: DecodeRequest): Promise<number> {
         filled += n;
         offset += n;
         if (filled < frameSize) continue;
-        if (frames >= request.maxFrames) {
-          throw new VdetError('VDET_MEDIA_LIMIT', `The media has more than ${request.maxFrames} frames.`);
-        }
-        try {
-          await request.onFrame(frame, frames++);
-        } catch (error) {
-          throw new FrameConsumerError(error);
-        }
+        await deliver(frame);
         frame = Buffer.allocUnsafe(frameSize);
         filled = 0;
       }
@@ -223,12 +243,42 @@ export interface JpegFramesRequest {
   onFrame(jpeg: Buffer, index: number): Promise<boolean>;
 }
 
+/** ffmpeg's MJPEG quality scale (2 best … 31) for frames on the wire: detections equal the raw path's (docs/benchmarks.md). */
+export const WIRE_JPEG_QUALITY = 2;
+
 const JPEG_END = Buffer.from([0xff, 0xd9]);
 
 /**
+ * Cuts ffmpeg's MJPEG output (whole JPEG files back to back) into files. Inside a JPEG's entropy-coded data 0xFF is
+ * always followed by 0x00, and ffmpeg writes no thumbnails, so each end-of-image marker (FF D9) ends a file.
+ */
+class JpegSplitter {
+  private rest: Buffer = Buffer.alloc(0);
+
+  /** Bytes not yet part of a whole file. */
+  get pending(): number {
+    return this.rest.length;
+  }
+
+  push(data: Buffer): Buffer[] {
+    const from = Math.max(0, this.rest.length - 1); // a marker may straddle two reads
+    this.rest = this.rest.length === 0 ? data : Buffer.concat([this.rest, data]);
+    const files: Buffer[] = [];
+    let start = 0;
+    let end = this.rest.indexOf(JPEG_END, from);
+    while (end >= 0) {
+      files.push(Buffer.from(this.rest.subarray(start, end + 2)));
+      start = end + 2;
+      end = this.rest.indexOf(JPEG_END, start);
+    }
+    this.rest = start === 0 ? this.rest : this.rest.subarray(start);
+    return files;
+  }
+}
+
+/**
  * Decodes a video into JPEG frames (`vdet push`: a file played as a camera), with the same guards as every other
- * call. ffmpeg's MJPEG encoder writes whole files back to back, and inside a JPEG's entropy-coded data 0xFF is
- * always followed by 0x00, so each end-of-image marker (FF D9) ends a frame. Resolves with the frames delivered.
+ * call. Resolves with the frames delivered.
  */
 export async function encodeJpegFrames(request: JpegFramesRequest): Promise<number> {
   const command = ffmpeg(request.path)
@@ -248,15 +298,11 @@ export async function encodeJpegFrames(request: JpegFramesRequest): Promise<numb
   });
   exited.catch(() => undefined);
   let frames = 0;
-  let pending: Buffer = Buffer.alloc(0);
+  const files = new JpegSplitter();
   try {
     for await (const data of command.pipe() as AsyncIterable<Buffer>) {
-      pending = pending.length === 0 ? data : Buffer.concat([pending, data]);
-      let end: number;
-      while ((end = pending.indexOf(JPEG_END)) >= 0) {
-        const jpeg = pending.subarray(0, end + 2);
-        pending = pending.subarray(end + 2);
-        if (!(await request.onFrame(Buffer.from(jpeg), frames++))) {
+      for (const jpeg of files.push(data)) {
+        if (!(await request.onFrame(jpeg, frames++))) {
           command.kill('SIGKILL');
           return frames;
         }

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BatchScheduler, type BatchItem, type BatchRunner } from '../../src/detector/batch-scheduler.js';
 
+const DECODE = { minScore: 0.3, scale: 1, sourceWidth: 1, sourceHeight: 1 };
+
 function fakeRunner(name: string, maxBatch: number, delayMs: number, log: string[][]): BatchRunner {
   return {
     name,
@@ -9,7 +11,7 @@ function fakeRunner(name: string, maxBatch: number, delayMs: number, log: string
     async run(items) {
       log.push(items.map((i) => i.queue));
       await new Promise((r) => setTimeout(r, delayMs));
-      items.forEach((item, slot) => item.finish(new Float32Array([slot]), 0));
+      items.forEach((item) => item.finish([]));
     },
   };
 }
@@ -18,7 +20,7 @@ function frames(queue: string, n: number): { items: BatchItem[]; done: Promise<u
   const promises: Promise<unknown>[] = [];
   const items: BatchItem[] = [];
   for (let i = 0; i < n; i++) {
-    promises.push(new Promise((resolve, reject) => items.push({ queue, pixels: new Uint8Array(1), finish: () => resolve(i), fail: reject })));
+    promises.push(new Promise((resolve, reject) => items.push({ queue, pixels: new Uint8Array(1), decode: DECODE, finish: () => resolve(i), fail: reject })));
   }
   return { items, done: Promise.all(promises) };
 }
@@ -64,7 +66,7 @@ test('batches go to idle devices: two devices both work, a device never runs two
       log.push([name]);
       await new Promise((r) => setTimeout(r, 10));
       running--;
-      items.forEach((item) => item.finish(new Float32Array(1), 0));
+      items.forEach((item) => item.finish([]));
     },
   });
   const scheduler = new BatchScheduler([busy('gpu:0'), busy('gpu:1')], { batchMax: 8, batchWaitMs: 0 });
@@ -83,7 +85,7 @@ test('a failing batch fails its frames and the scheduler goes on', async () => {
     maxBatch: 2,
     async run(items) {
       if (calls++ === 0) throw new Error('boom');
-      items.forEach((item) => item.finish(new Float32Array(1), 0));
+      items.forEach((item) => item.finish([]));
     },
   };
   const scheduler = new BatchScheduler([flaky], { batchMax: 2, batchWaitMs: 0 });
@@ -108,7 +110,7 @@ test('stream frames still waiting past their deadline expire instead of taking a
   const log: string[][] = [];
   const scheduler = new BatchScheduler([fakeRunner('cpu:0', 1, 40, log)], { batchMax: 1, batchWaitMs: 0 });
   const outcome = (queue: string, deadline?: number) => new Promise<string>((resolve, reject) => scheduler.submit([{
-    queue, urgent: true, pixels: new Uint8Array(1), fail: reject,
+    queue, urgent: true, pixels: new Uint8Array(1), decode: DECODE, fail: reject,
     finish: () => resolve('ran'),
     ...(deadline !== undefined ? { deadline, expire: () => resolve('expired') } : {}),
   }]));

@@ -2,18 +2,20 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { createDeviceRunner } from '../../src/detector/device-runner.js';
+import { loadLabels } from '../../src/shared/labels.js';
 import { LETTERBOX_PAD_VALUE } from '../../src/shared/letterbox.js';
 import { MODEL_PATH } from '../helpers/paths.js';
 
 test('closing a runner while its batch runs lets the batch end, then stops the worker (no abort)', async () => {
   const runner = await createDeviceRunner({ kind: 'cpu', name: 'cpu:0', intraOpThreads: 1 }, {
-    modelPath: MODEL_PATH, inputSize: 416, batchMax: 4, log: pino({ level: 'silent' }),
+    modelPath: MODEL_PATH, inputSize: 416, batchMax: 4, labels: await loadLabels(undefined), log: pino({ level: 'silent' }),
   });
   const finished: number[] = [];
   const frame = (slot: number) => ({
     queue: 'q', pixels: new Uint8Array(416 * 234 * 3).fill(LETTERBOX_PAD_VALUE),
     layout: { width: 416, height: 234, order: 'rgb' as const },
-    finish: (output: Float32Array) => finished.push(slot + output.length * 0),
+    decode: { minScore: 0.3, scale: 1, sourceWidth: 416, sourceHeight: 234 },
+    finish: () => finished.push(slot),
     fail: (error: unknown) => assert.fail(String(error)),
   });
   const batch = runner.run([frame(0), frame(1), frame(2), frame(3)]);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeChunk, encodeChunk, frameBytes, type ChunkHeader } from '../../src/shared/contracts/chunk.js';
+import { decodeChunk, encodeChunk, frameBytes, frameSlices, type ChunkHeader } from '../../src/shared/contracts/chunk.js';
 import { ChunkOutcome, JobMessage } from '../../src/shared/contracts/messages.js';
 
 const header: ChunkHeader = {
@@ -41,4 +41,15 @@ test('a chunk with content carries only the image part of each frame, and refuse
   assert.throws(() => decodeChunk(encodeChunk(compact, [Buffer.alloc(24), Buffer.alloc(24)])), { code: 'VDET_MESSAGE_INVALID' });
   const tooWide = { ...compact, content: { width: 5, height: 1 } };
   assert.throws(() => decodeChunk(encodeChunk(tooWide, [Buffer.alloc(15), Buffer.alloc(15)])), /larger than/);
+});
+
+test('a jpeg chunk: each frame its own length, sliced back exactly; lengths that do not add up are refused', () => {
+  const jpeg: ChunkHeader = { ...header, pixelFormat: 'jpeg', content: { width: 4, height: 1 }, frames: [{ frame: 0, ptsMs: 0, bytes: 5 }, { frame: 1, ptsMs: 40, bytes: 7 }] };
+  const files = [Buffer.from([0xff, 0xd8, 1, 0xff, 0xd9]), Buffer.from([0xff, 0xd8, 2, 3, 4, 0xff, 0xd9])];
+  const chunk = decodeChunk(encodeChunk(jpeg, files));
+  assert.deepEqual(frameSlices(chunk), files);
+  assert.throws(() => decodeChunk(encodeChunk(jpeg, [files[0]!])), { code: 'VDET_MESSAGE_INVALID' });
+  assert.throws(() => decodeChunk(encodeChunk({ ...jpeg, frames: [{ frame: 0, ptsMs: 0 }] }, [files[0]!])), /without its byte length/);
+  const { content: _content, ...noContent } = jpeg;
+  assert.throws(() => decodeChunk(encodeChunk(noContent, files)), /needs its content size/);
 });

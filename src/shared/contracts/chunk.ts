@@ -13,6 +13,9 @@ import { RoiSchema } from './job-options.js';
  * A chunk with `content` carries only the letterboxed image of each frame (`content.width × content.height × 3`
  * bytes, the top-left of the frame); the detector adds the grey padding. Live-stream chunks travel this way, RGB
  * as the decoder gives it, so the processor neither pads nor swaps channels.
+ *
+ * `pixelFormat: 'jpeg'`: each frame is a JPEG file of its `content` image (`frames[i].bytes` long, back to back),
+ * which the detector decodes; a twentieth of the raw bytes on the wire (docs/benchmarks.md measures both).
  */
 const StreamFrameSchema = Type.Object({
   /** Capture time (ms since the epoch) and when the processor received the frame. */
@@ -35,7 +38,7 @@ export const ChunkHeaderSchema = Type.Object({
   jobId: Type.String({ minLength: 1 }),
   tenant: Type.String({ minLength: 1 }),
   chunk: Type.Integer({ minimum: 0 }),
-  pixelFormat: Type.Union([Type.Literal('bgr24'), Type.Literal('rgb24')]),
+  pixelFormat: Type.Union([Type.Literal('bgr24'), Type.Literal('rgb24'), Type.Literal('jpeg')]),
   frameWidth: Type.Integer({ minimum: 1 }),
   frameHeight: Type.Integer({ minimum: 1 }),
   /** Only this top-left part of each frame travels (the letterboxed image); absent: the whole frame. */
@@ -55,6 +58,8 @@ export const ChunkHeaderSchema = Type.Object({
   frames: Type.Array(Type.Object({
     frame: Type.Integer({ minimum: 0 }),
     ptsMs: Type.Number({ minimum: 0 }),
+    /** `jpeg` chunks: the length of this frame's file. */
+    bytes: Type.Optional(Type.Integer({ minimum: 4 })),
     stream: Type.Optional(StreamFrameSchema),
   }), { minItems: 1 }),
 });
@@ -62,8 +67,19 @@ export type ChunkHeader = Static<typeof ChunkHeaderSchema>;
 
 export interface Chunk {
   header: ChunkHeader;
-  /** All frames' pixels; frame i is `pixels.subarray(i * frameBytes, (i + 1) * frameBytes)`. */
+  /** All frames' pixels; frame i is `pixels.subarray(i * frameBytes, (i + 1) * frameBytes)` (see {@link frameSlices}). */
   pixels: Buffer;
+}
+
+/** Each frame's bytes as it travels: equal slices of raw pixels, or the JPEG files' own lengths. */
+export function frameSlices(chunk: Chunk): Buffer[] {
+  const { header, pixels } = chunk;
+  if (header.pixelFormat === 'jpeg') {
+    let offset = 0;
+    return header.frames.map((f) => pixels.subarray(offset, (offset += f.bytes!)));
+  }
+  const size = frameBytes(header);
+  return header.frames.map((_, i) => pixels.subarray(i * size, (i + 1) * size));
 }
 
 const MAGIC = Buffer.from('VDC1');
@@ -103,6 +119,13 @@ export function decodeChunk(value: Buffer | null): Chunk {
     throw new VdetError('VDET_MESSAGE_INVALID', `Chunk: content ${header.content.width}x${header.content.height} is larger than the ${header.frameWidth}x${header.frameHeight} frame`);
   }
   const pixels = value.subarray(8 + headerLength);
+  if (header.pixelFormat === 'jpeg') {
+    if (!header.content) throw new VdetError('VDET_MESSAGE_INVALID', 'Chunk: a jpeg chunk needs its content size');
+    if (header.frames.some((f) => f.bytes === undefined)) throw new VdetError('VDET_MESSAGE_INVALID', 'Chunk: a jpeg frame without its byte length');
+    const total = header.frames.reduce((n, f) => n + f.bytes!, 0);
+    if (pixels.length !== total) throw new VdetError('VDET_MESSAGE_INVALID', `Chunk: ${pixels.length} bytes of JPEG files, the frames say ${total}`);
+    return { header, pixels };
+  }
   const expected = frameBytes(header) * header.frames.length;
   if (pixels.length !== expected) {
     throw new VdetError('VDET_MESSAGE_INVALID', `Chunk: ${pixels.length} pixel bytes, expected ${expected}`);
