@@ -13,23 +13,29 @@ import { mediaLimits, probeMedia } from '../processor/ffmpeg.js';
 import { openEngine, type OpenEngine } from './engine.js';
 import { ProgressBar, type TerminalLike } from '../shared/terminal/progress-bar.js';
 import { openLineSink, ReaderGone, type OutputStream } from '../shared/terminal/line-sink.js';
-import { summaryTable } from '../shared/terminal/summary-table.js';
+import { resolveTrackerOptions } from '../shared/vision/tracking/index.js';
+import { combineObjectCounts, detectTable } from './objects-table.js';
 import { detectFile, planFile, type DetectOptions, type FileResult, type PlannedFile } from './run-detect.js';
 
 export const DETECT_USAGE = `usage: vdet detect <video|image|folder> [options]
 
 Runs the main job in this process, without Kafka, MongoDB or Redis: the same decoding, model and rules as the
-services. Ends with a table of detections per label (on stdout; on stderr with --out -).
+services. Objects are tracked from frame to frame (ByteTrack). Ends with a table per label of the objects tracked
+and the detections (on stdout; on stderr with --out -).
 
   --out FILE        write every frame's detections as JSON Lines, one object per frame:
-                    {"file","frame","ptsMs","detections":[{"label","classId","score","box":[x1,y1,x2,y2]}]}
-                    ("-" writes them to stdout). Without --out only the table is printed.
+                    {"file","frame","ptsMs","detections":[{"label","classId","score","box":[x1,y1,x2,y2],"trackId"}]}
+                    ("-" writes them to stdout). Without --out only the table is printed. trackId (1, 2, …
+                    within a file) is on the detections of confirmed tracks: an object seen in 2 frames in a
+                    row scoring 0.5 or more, 0.6 on the first (on the video's first frame at once); it keeps
+                    its id through lower scores (down to 0.1, whatever --min-score) and misses of up to 1 s.
   --annotate FILE   also render the input with its boxes and labels burned in: a video to .mp4/.mov/.mkv
                     (H.264, every source frame), an image to .png/.jpg. For a folder, FILE is a folder and
                     each input gets <name>.annotated.mp4 or .png in it.
   --fps N           sample N frames per second (default: every frame)
   --min-score S     keep detections scoring at least S, 0-1 (default: VDET_MIN_SCORE, 0.3)
   --classes A,B     keep only these labels
+  --no-track        do not track: no trackId, no objects column
 
 A folder means every file in it (not its subfolders; hidden files are left out), in name order; files that are not
 a video or image are skipped with a warning. The model, devices and limits come from the environment
@@ -42,12 +48,15 @@ export interface DetectArgs {
   fps?: number | undefined;
   minScore?: number | undefined;
   classes?: string[] | undefined;
+  /** Track objects (false with --no-track). */
+  track: boolean;
 }
 
 /** A mistake in how the command was called: exit status 2. */
 export class DetectUsageError extends Error {}
 
 const VALUE_FLAGS = ['--out', '--annotate', '--fps', '--min-score', '--classes'] as const;
+const SWITCHES = ['--no-track'] as const;
 
 /**
  * Parses `vdet detect` arguments (`--flag value` or `--flag=value`); 'help' for -h/--help. Anything else starting
@@ -55,6 +64,7 @@ const VALUE_FLAGS = ['--out', '--annotate', '--fps', '--min-score', '--classes']
  */
 export function parseDetectArgs(argv: readonly string[]): DetectArgs | 'help' {
   const values = new Map<string, string>();
+  const switches = new Set<string>();
   const positional: string[] = [];
   let optionsEnded = false;
   for (let i = 0; i < argv.length; i++) {
@@ -70,6 +80,12 @@ export function parseDetectArgs(argv: readonly string[]): DetectArgs | 'help' {
     if (arg === '-h' || arg === '--help') return 'help';
     const eq = arg.indexOf('=');
     const name = eq >= 0 ? arg.slice(0, eq) : arg;
+    if ((SWITCHES as readonly string[]).includes(name)) {
+      if (eq >= 0) throw new DetectUsageError(`${name} takes no value`);
+      if (switches.has(name)) throw new DetectUsageError(`${name} is given twice`);
+      switches.add(name);
+      continue;
+    }
     if (!(VALUE_FLAGS as readonly string[]).includes(name)) throw new DetectUsageError(`unknown option ${name} (vdet detect --help lists them)`);
     // `--out --fps 2` is a forgotten value, not a file named "--fps".
     const value = eq >= 0 ? arg.slice(eq + 1) : argv[i + 1]?.startsWith('--') ? undefined : argv[++i];
@@ -98,6 +114,7 @@ export function parseDetectArgs(argv: readonly string[]): DetectArgs | 'help' {
     fps: number('--fps', 0.01, 240),
     minScore: number('--min-score', 0, 1),
     classes: classes ? [...new Set(classes)] : undefined,
+    track: !switches.has('--no-track'),
   };
 }
 
@@ -146,7 +163,9 @@ async function detect(args: DetectArgs, io: CommandIo, state: RunState): Promise
   const labels = await loadLabels(config.model.labelsPath);
   const conflict = args.classes ? crossCheckOptions({ classes: args.classes }, labels) : undefined;
   if (conflict) throw new DetectUsageError(`--classes: ${conflict.problem}`);
-  const options: DetectOptions = { fps: args.fps, minScore: args.minScore ?? config.detector.minScore, classes: args.classes };
+  const options: DetectOptions = {
+    fps: args.fps, minScore: args.minScore ?? config.detector.minScore, classes: args.classes, tracking: args.track ? resolveTrackerOptions() : undefined,
+  };
   const input = await inspectInput(args.input);
   const links = await mkdtemp(path.join(os.tmpdir(), 'vdet-detect-'));
   const bar = ProgressBar.forStream(io.stderr);
@@ -243,7 +262,8 @@ async function detectInputs(run: DetectRun, io: CommandIo): Promise<void> {
   }
   lines.push(`model ${path.basename(config.model.path)} on ${engine.runners.map((r) => r.name).join(', ')} (loaded in ${(loadMs / 1000).toFixed(1)} s)`);
   if (args.out && args.out !== '-') lines.push(`detections written to ${args.out}`);
-  report.write(`${lines.join('\n')}\n\n${summaryTable(combineSummaries(results.map((r) => r.summary)))}\n`);
+  const objects = options.tracking ? combineObjectCounts(results.map((r) => r.objects ?? {})) : undefined;
+  report.write(`${lines.join('\n')}\n\n${detectTable(combineSummaries(results.map((r) => r.summary)), objects)}\n`);
 }
 
 interface Inputs {

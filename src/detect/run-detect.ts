@@ -3,10 +3,11 @@ import type { Detection, FrameDetections } from '../shared/contracts/messages.js
 import { letterbox } from '../shared/letterbox.js';
 import type { BatchItem } from '../detector/batch-scheduler.js';
 import { applyDetectionFilter } from '../detector/detection-filter.js';
-import { NMS_IOU, decodeYolox, type AnchorGrid } from '../detector/yolox.js';
+import { NMS_IOU, type AnchorGrid } from '../detector/yolox.js';
 import { combineSummaries, summarizeFrames, type Summary } from '../merger/merge-rules.js';
 import type { DecodeRequest, MediaLimits, ProbeResult } from '../processor/ffmpeg.js';
 import { checkDecodedFrames, planMedia, ptsMsOf, type MediaPlan } from '../processor/media-plan.js';
+import { ByteTracker, type TrackerOptions } from '../shared/vision/tracking/index.js';
 
 /**
  * The main job in one process: the processor's probe, plan and decode, the detector's batches, decoding and
@@ -33,6 +34,17 @@ export interface DetectOptions {
   fps?: number | undefined;
   minScore: number;
   classes?: string[] | undefined;
+  /**
+   * Track objects across each file's frames (one tracker per file); undefined: no tracking. The tracker sees every
+   * detection down to its trackThreshold; what is written still obeys minScore, with `trackId` on the detections of
+   * confirmed tracks.
+   */
+  tracking?: TrackerOptions | undefined;
+}
+
+/** A written detection: with its track's id when tracking has confirmed one. */
+export interface TrackedDetection extends Detection {
+  trackId?: number;
 }
 
 export interface PlannedFile {
@@ -48,6 +60,10 @@ export interface FileResult extends PlannedFile {
   frames: number;
   detections: number;
   summary: Summary;
+  /** With tracking: per label, the distinct track ids among the detections written. */
+  objects?: Record<string, number>;
+  /** With tracking: the time spent in the tracker. */
+  trackingMs?: number;
   wallMs: number;
 }
 
@@ -75,9 +91,13 @@ export async function detectFile(
   const started = Date.now();
   const { file, mediaPath, probe, plan } = planned;
   const box = letterbox(probe.width, probe.height, engine.inputSize);
+  const tracker = options.tracking ? new ByteTracker(options.tracking) : undefined;
+  // NMS keeps a box by the stronger boxes only: decoding further down changes none of the boxes at minScore and up.
   const decodeOptions = {
-    minScore: options.minScore, nmsIou: NMS_IOU, scale: box.scale, sourceWidth: probe.width, sourceHeight: probe.height, labels: engine.labels,
+    minScore: tracker ? Math.min(options.minScore, tracker.options.trackThreshold) : options.minScore, nmsIou: NMS_IOU, scale: box.scale, sourceWidth: probe.width, sourceHeight: probe.height, labels: engine.labels,
   };
+  const { minScore, scale, sourceWidth, sourceHeight } = decodeOptions;
+  const frameDecode = { minScore, scale, sourceWidth, sourceHeight };
   const filter = options.classes ? { classes: options.classes } : undefined;
   const layout = { width: box.width, height: box.height, order: 'bgr' } as const;
   const inFlight: Promise<Detection[]>[] = [];
@@ -85,9 +105,31 @@ export async function detectFile(
   let pendingForSummary: FrameDetections[] = [];
   let emitted = 0;
   let detections = 0;
+  const trackIds = new Map<string, Set<number>>();
+  let trackingMs = 0;
+
+  const track = (ptsMs: number, found: Detection[]): TrackedDetection[] => {
+    if (!tracker) return found;
+    const started = performance.now();
+    const ids = tracker.update(ptsMs, found);
+    const written: TrackedDetection[] = [];
+    found.forEach((d, i) => {
+      if (d.score < options.minScore) return;
+      const trackId = ids[i];
+      if (trackId === undefined) written.push(d);
+      else {
+        written.push({ ...d, trackId });
+        const labelIds = trackIds.get(d.label) ?? new Set<number>();
+        trackIds.set(d.label, labelIds.add(trackId));
+      }
+    });
+    trackingMs += performance.now() - started;
+    return written;
+  };
 
   const emitOldest = async () => {
-    const frame: FrameDetections = { frame: emitted, ptsMs: ptsMsOf(emitted, plan), detections: await inFlight.shift()! };
+    const ptsMs = ptsMsOf(emitted, plan);
+    const frame: FrameDetections = { frame: emitted, ptsMs, detections: track(ptsMs, await inFlight.shift()!) };
     emitted++;
     detections += frame.detections.length;
     pendingForSummary.push(frame);
@@ -113,7 +155,8 @@ export async function detectFile(
           queue: file,
           pixels,
           layout, // the image only: the scheduler's device pads it to the model's square
-          finish: (output, offset) => resolve(applyDetectionFilter(decodeYolox(output, offset, engine.grid, decodeOptions), filter, probe.width, probe.height)),
+          decode: frameDecode, // decoded next to the model, in the runner's worker
+          finish: (found) => resolve(applyDetectionFilter(found, filter, probe.width, probe.height)),
           fail: reject,
         }]);
       });
@@ -125,5 +168,10 @@ export async function detectFile(
   while (inFlight.length > 0) await emitOldest();
   checkDecodedFrames(plan, decoded);
   summaries.push(summarizeFrames(pendingForSummary));
-  return { ...planned, frames: emitted, detections, summary: combineSummaries(summaries), wallMs: Date.now() - started };
+  const result: FileResult = { ...planned, frames: emitted, detections, summary: combineSummaries(summaries), wallMs: Date.now() - started };
+  if (tracker) {
+    result.objects = Object.fromEntries([...trackIds].map(([label, ids]) => [label, ids.size]));
+    result.trackingMs = trackingMs;
+  }
+  return result;
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DETECT_USAGE, DetectUsageError, parseDetectArgs, runDetectCommand } from '../../src/detect/command.js';
+import { combineObjectCounts, detectTable } from '../../src/detect/objects-table.js';
 import { summaryTable } from '../../src/shared/terminal/summary-table.js';
 import type { Summary } from '../../src/shared/contracts/summary.js';
 
@@ -16,14 +17,22 @@ function rejects(argv: string[], message: RegExp): void {
 describe('parseDetectArgs', () => {
   test('an input alone: every option left to its default', () => {
     assert.deepEqual(parseDetectArgs(['video.mp4']), {
-      input: 'video.mp4', out: undefined, annotate: undefined, fps: undefined, minScore: undefined, classes: undefined,
+      input: 'video.mp4', out: undefined, annotate: undefined, fps: undefined, minScore: undefined, classes: undefined, track: true,
     });
   });
 
   test('every option, as "--flag value" and as "--flag=value", before or after the input', () => {
-    const expected = { input: 'clips', out: 'r.jsonl', annotate: 'out', fps: 2.5, minScore: 0.45, classes: ['person', 'car'] };
+    const expected = { input: 'clips', out: 'r.jsonl', annotate: 'out', fps: 2.5, minScore: 0.45, classes: ['person', 'car'], track: true };
     assert.deepEqual(parseDetectArgs(['clips', '--out', 'r.jsonl', '--annotate', 'out', '--fps', '2.5', '--min-score', '0.45', '--classes', 'person,car']), expected);
     assert.deepEqual(parseDetectArgs(['--out=r.jsonl', '--annotate=out', '--fps=2.5', '--min-score=.45', '--classes=person,car', 'clips']), expected);
+  });
+
+  test('--no-track turns tracking off; it takes no value and comes once', () => {
+    assert.equal((parseDetectArgs(['v.mp4', '--no-track']) as { track: boolean }).track, false);
+    assert.equal((parseDetectArgs(['--no-track', '--fps', '2', 'v.mp4']) as { track: boolean }).track, false);
+    rejects(['v.mp4', '--no-track=1'], /--no-track takes no value/);
+    rejects(['v.mp4', '--no-track', '--no-track'], /--no-track is given twice/);
+    rejects(['v.mp4', '--out', '--no-track'], /--out needs a value/);
   });
 
   test('a value may contain "=" and "-" may mean stdout', () => {
@@ -93,7 +102,7 @@ describe('runDetectCommand', () => {
     assert.equal(await runDetectCommand(['--help'], io), 0);
     assert.equal(stdout(), `${DETECT_USAGE}\n`);
     assert.equal(stderr(), '');
-    for (const option of ['--out', '--annotate', '--fps', '--min-score', '--classes']) assert.match(DETECT_USAGE, new RegExp(`  ${option} `));
+    for (const option of ['--out', '--annotate', '--fps', '--min-score', '--classes', '--no-track']) assert.match(DETECT_USAGE, new RegExp(`  ${option} `));
   });
 });
 
@@ -112,5 +121,29 @@ describe('summaryTable', () => {
       'person               1234     400          7     0.00   15.96',
       'traffic light           3       2          2     0.04    1.50',
     ].join('\n'));
+  });
+});
+
+describe('detectTable', () => {
+  const summary: Summary = {
+    horse: { detections: 393, frames: 198, maxPerFrame: 4, firstMs: 4000, lastMs: 11_960 },
+    sheep: { detections: 13, frames: 13, maxPerFrame: 1, firstMs: 4640, lastMs: 6720 },
+  };
+
+  test('tracked: an objects column after the label, 0 for a label no track was confirmed for', () => {
+    assert.equal(detectTable(summary, { horse: 5 }), [
+      'label  objects  detections  frames  max/frame  first s  last s',
+      'horse        5         393     198          4     4.00   11.96',
+      'sheep        0          13      13          1     4.64    6.72',
+    ].join('\n'));
+    assert.equal(detectTable({}, {}), 'no detections');
+  });
+
+  test('untracked (--no-track): the summary table as it was', () => {
+    assert.equal(detectTable(summary, undefined), summaryTable(summary));
+  });
+
+  test('each file tracks its own objects: counts of files add up', () => {
+    assert.deepEqual(combineObjectCounts([{ dog: 2, car: 1 }, {}, { dog: 1, bird: 3 }]), { dog: 3, car: 1, bird: 3 });
   });
 });

@@ -14,6 +14,9 @@ import { MODEL_PATH, SHARED, TOUR_VIDEO, imagePath } from '../helpers/paths.js';
 import { compareToReference, loadReference } from '../helpers/reference.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
 import { createTestEnv, type TestEnv } from '../helpers/stack.js';
+import { describeEvaluation, loadTourTracks, trackingTargetProblems } from '../helpers/tracks.js';
+import { evaluateTracks } from '../../src/shared/vision/tracking/index.js';
+import type { TrackedDetection } from '../../src/detect/run-detect.js';
 
 /**
  * `vdet detect` as a user runs it: the built cli as a child process, its stdout and stderr pipes (no terminal), no
@@ -50,25 +53,43 @@ function vdet(args: string[], env: Record<string, string> = {}): Promise<CliRun>
 
 interface JsonlFrame extends FrameItem {
   file: string;
+  detections: TrackedDetection[];
 }
 
 function parseJsonl(text: string): JsonlFrame[] {
   return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as JsonlFrame);
 }
 
-/** The rows of the table `vdet detect` ends with: label → detections, frames. */
-function parseTable(text: string): Map<string, { detections: number; frames: number }> {
+/**
+ * The rows of the table `vdet detect` ends with: label → detections, frames. `tracked`: the table has its objects
+ * column (label → objects in `objects`); otherwise it must not.
+ */
+function parseTable(text: string, tracked = true, objects?: Map<string, number>): Map<string, { detections: number; frames: number }> {
   const lines = text.split('\n');
-  const header = lines.findIndex((l) => /^label\s+detections\s+frames\s+max\/frame\s+first s\s+last s$/.test(l));
-  assert.ok(header >= 0, `no table in:\n${text}`);
+  const objectsColumn = tracked ? '\\s+objects' : '';
+  const header = lines.findIndex((l) => new RegExp(`^label${objectsColumn}\\s+detections\\s+frames\\s+max/frame\\s+first s\\s+last s$`).test(l));
+  assert.ok(header >= 0, `no table${tracked ? ' with objects' : ' without objects'} in:\n${text}`);
   const rows = new Map<string, { detections: number; frames: number }>();
+  const row = new RegExp(`^(.+?)${tracked ? '\\s+(\\d+)' : '()'}\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)\\s+(\\d+\\.\\d\\d)\\s+(\\d+\\.\\d\\d)$`);
   for (const line of lines.slice(header + 1)) {
-    const match = /^(.+?)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+\.\d\d)\s+(\d+\.\d\d)$/.exec(line);
+    const match = row.exec(line);
     if (!match) break;
-    rows.set(match[1]!, { detections: Number(match[2]), frames: Number(match[3]) });
+    rows.set(match[1]!, { detections: Number(match[3]), frames: Number(match[4]) });
+    if (tracked) objects?.set(match[1]!, Number(match[2]));
   }
   return rows;
 }
+
+/** Per label, the distinct track ids in the JSON Lines. */
+function objectsOf(frames: readonly JsonlFrame[]): Map<string, number> {
+  const ids = new Map<string, Set<number>>();
+  for (const d of frames.flatMap((f) => f.detections)) {
+    if (d.trackId !== undefined) ids.set(d.label, (ids.get(d.label) ?? new Set()).add(d.trackId));
+  }
+  return new Map([...ids].map(([label, set]) => [label, set.size]));
+}
+
+const withoutTrackIds = (frames: readonly JsonlFrame[]) => frames.map((f) => ({ ...f, detections: f.detections.map(({ trackId: _, ...d }) => d) }));
 
 function countsOf(frames: readonly FrameItem[]): Map<string, { detections: number; frames: number }> {
   const counts = new Map<string, { detections: number; frames: number }>();
@@ -169,14 +190,26 @@ describe('vdet detect', { timeout: 600_000 }, () => {
     const total = tourFrames.reduce((n, f) => n + f.detections.length, 0);
     assert.equal(Number(rate[2]), total);
 
-    const table = parseTable(tour.stdout);
+    const objects = new Map<string, number>();
+    const table = parseTable(tour.stdout, true, objects);
     const counts = countsOf(tourFrames);
     assert.deepEqual([...table.keys()].sort(), [...counts.keys()].sort());
     for (const [label, c] of counts) assert.deepEqual(table.get(label), c, label);
+    const tracked = objectsOf(tourFrames);
+    for (const label of counts.keys()) assert.equal(objects.get(label), tracked.get(label) ?? 0, `objects of ${label}`);
     assert.ok(['dog', 'bicycle', 'horse', 'person', 'bird'].every((label) => table.has(label)), [...table.keys()].join(', '));
     assert.doesNotMatch(tour.stderr, BAR_BYTES);
     assert.doesNotMatch(tour.stdout, BAR_BYTES);
     assert.equal(tour.stderr, '');
+  });
+
+  test('tracks: each reference object on screen ≥ 4 s keeps one trackId on ≥ 95 % of its boxes, no two share one', (t) => {
+    const ids = tourFrames.flatMap((f) => f.detections).map((d) => d.trackId).filter((id) => id !== undefined);
+    assert.ok(ids.length > 0 && ids.every((id) => Number.isInteger(id) && id >= 1), 'integer trackIds from 1');
+    const e = evaluateTracks(loadTourTracks(), tourFrames, { fps: 25 });
+    for (const line of describeEvaluation(e)) t.diagnostic(line);
+    assert.equal(e.longObjects.length, 4);
+    assert.deepEqual(trackingTargetProblems(e), []);
   });
 
   test('--annotate renders an H.264 mp4 with every frame of the source', async () => {
@@ -237,10 +270,18 @@ describe('vdet detect', { timeout: 600_000 }, () => {
     for (const [label, c] of countsOf(frames)) assert.deepEqual(table.get(label), c, label);
   });
 
-  test('--fps, --min-score and --classes shape the output; --out - writes it to stdout and the table to stderr', async () => {
-    const result = await vdet(['detect', TOUR_VIDEO, '--fps', '5', '--min-score=0.5', '--classes', 'dog,horse', '--out', '-']);
+  test('--fps, --min-score and --classes shape the output; --out - writes it to stdout and the table to stderr; --no-track changes only the tracks', async () => {
+    const args = ['detect', TOUR_VIDEO, '--fps', '5', '--min-score=0.5', '--classes', 'dog,horse', '--out', '-'];
+    const [result, untracked] = await Promise.all([vdet(args), vdet([...args, '--no-track'])]);
     assert.equal(result.code, 0, result.stderr);
+    assert.equal(untracked.code, 0, untracked.stderr);
     const frames = parseJsonl(result.stdout);
+    // Without tracking: the same detections, no trackId, the table without its objects column.
+    const untrackedFrames = parseJsonl(untracked.stdout);
+    assert.ok(frames.some((f) => f.detections.some((d) => d.trackId !== undefined)));
+    assert.ok(untrackedFrames.every((f) => f.detections.every((d) => !('trackId' in d))));
+    assert.deepEqual(untrackedFrames, withoutTrackIds(frames));
+    for (const [label, c] of countsOf(untrackedFrames)) assert.deepEqual(parseTable(untracked.stderr, false).get(label), c, label);
     assert.equal(frames.length, 80);
     assert.deepEqual(frames.map((f) => f.ptsMs), Array.from({ length: 80 }, (_, i) => i * 200));
     const detections = frames.flatMap((f) => f.detections);

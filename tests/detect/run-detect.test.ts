@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { detectFile, planFile, type DetectEngine, type DetectOptions } from '../../src/detect/run-detect.js';
+import { detectFile, planFile, type DetectEngine, type DetectOptions, type TrackedDetection } from '../../src/detect/run-detect.js';
 import type { BatchItem } from '../../src/detector/batch-scheduler.js';
-import type { AnchorGrid } from '../../src/detector/yolox.js';
+import { NMS_IOU, decodeYolox, type AnchorGrid } from '../../src/detector/yolox.js';
 import type { ProbeResult } from '../../src/processor/ffmpeg.js';
 import { loadConfig } from '../../src/shared/config.js';
 import type { FrameDetections } from '../../src/shared/contracts/messages.js';
+import { resolveTrackerOptions } from '../../src/shared/vision/tracking/index.js';
 
 /**
  * detectFile with a fake engine: no ffmpeg, no model. The fake decoder writes each frame's index into its first
@@ -33,6 +34,8 @@ interface FakeOptions {
   delayMs?: (index: number) => number;
   /** Frames whose model run fails. */
   failing?: Set<number>;
+  /** The model's rows for each frame (default: {@link rowsFor}). */
+  rows?: (index: number) => Float32Array;
 }
 
 function fakeEngine(opts: FakeOptions) {
@@ -61,7 +64,7 @@ function fakeEngine(opts: FakeOptions) {
           const index = item.pixels[0]!;
           setTimeout(() => {
             if (opts.failing?.has(index)) item.fail(new Error(`frame ${index}: the device failed`));
-            else item.finish(rowsFor(index), 0);
+            else item.finish(decodeYolox((opts.rows ?? rowsFor)(index), 0, GRID, { ...item.decode, nmsIou: NMS_IOU, labels: LABELS })); // as a runner decodes
           }, opts.delayMs?.(index) ?? 0);
         }
       },
@@ -178,5 +181,43 @@ describe('detectFile', () => {
     engine.probe = async () => probe(100);
     const planned = await planFile('clip.mp4', OPTIONS, engine);
     await assert.rejects(detectFile(planned, OPTIONS, engine, () => undefined), /Only 10 of the 100 frames/);
+  });
+});
+
+describe('detectFile with tracking', () => {
+  /**
+   * One "even" object, a 20 px box moving 1 px a frame; it scores 0.9, but 0.2 on frames 4 to 6 (below minScore 0.3:
+   * not written, yet seen by the tracker, which continues its track through them).
+   */
+  const scoreAt = (index: number) => (index >= 4 && index <= 6 ? 0.2 : 0.9);
+  const rows = (index: number) => new Float32Array([20 + index, 50, Math.log(20), Math.log(20), scoreAt(index), 1, 0]);
+  const tracked: DetectOptions = { minScore: 0.3, tracking: resolveTrackerOptions({ lostTrackMs: 0 }) };
+
+  async function runRows(options: DetectOptions) {
+    const { engine } = fakeEngine({ frames: 10, window: 4, rows });
+    const planned = await planFile('clip.mp4', options, engine);
+    const frames: FrameDetections[] = [];
+    const result = await detectFile(planned, options, engine, (f) => void frames.push(f));
+    return { frames, result };
+  }
+
+  test('detections carry trackId; boxes below minScore reach the tracker but are not written', async () => {
+    const { frames, result } = await runRows(tracked);
+    // With no lost-track buffer, only the low-score boxes of frames 4–6 can carry track 1 to frame 7.
+    assert.deepEqual(frames.map((f) => (f.detections as TrackedDetection[]).map((d) => d.trackId)), [[1], [1], [1], [1], [], [], [], [1], [1], [1]]);
+    assert.equal(result.detections, 7);
+    assert.deepEqual(result.objects, { even: 1 });
+    assert.ok(result.trackingMs! >= 0);
+    assert.deepEqual(result.summary, { even: { detections: 7, frames: 7, maxPerFrame: 1, firstMs: 0, lastMs: 360 } });
+  });
+
+  test('without tracking the same detections, without trackId and without objects', async () => {
+    const withTracks = await runRows(tracked);
+    const without = await runRows({ minScore: 0.3 });
+    const untracked = withTracks.frames.map((f) => ({ ...f, detections: (f.detections as TrackedDetection[]).map(({ trackId: _, ...d }) => d) }));
+    assert.deepEqual(without.frames, untracked);
+    assert.ok(without.frames.every((f) => f.detections.every((d) => !('trackId' in d))));
+    assert.equal(without.result.objects, undefined);
+    assert.deepEqual(without.result.summary, withTracks.result.summary);
   });
 });

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Detection } from '../../../src/shared/contracts/messages.js';
+import { ByteTracker, evaluateTracks, type TrackedFrame } from '../../../src/shared/vision/tracking/index.js';
+import { loadReference, type VideoReference } from '../../helpers/reference.js';
+import { describeEvaluation, loadTourTracks, trackingTargetProblems } from '../../helpers/tracks.js';
+
+/**
+ * The tracker over the tour video's reference detections (every box scoring ≥ 0.3, 25 frames/s), judged against
+ * its reference tracks: the issue's target, state carried across cuts, and what it costs per frame.
+ */
+const tour = loadReference<VideoReference>('tour-640x360');
+const referenceTracks = loadTourTracks();
+const frameMs = 1000 / tour.fps;
+
+function track(tracker: ByteTracker, frames: VideoReference['frames']): TrackedFrame[] {
+  return frames.map((f) => {
+    const ids = tracker.update(f.frame * frameMs, f.detections);
+    return { frame: f.frame, detections: f.detections.map((d: Detection, i) => ({ ...d, trackId: ids[i] })) };
+  });
+}
+
+describe('ByteTracker on the tour video\'s reference detections', () => {
+  test('each object on screen ≥ 4 s keeps one id on ≥ 95 % of its boxes, no two share one', (t) => {
+    assert.equal(tour.frames.length, 400);
+    const e = evaluateTracks(referenceTracks, track(new ByteTracker(), tour.frames), { fps: tour.fps });
+    for (const line of describeEvaluation(e)) t.diagnostic(line);
+    assert.equal(e.longObjects.length, 4, 'bicycle, dog, person and bird are on screen for 4 s');
+    assert.deepEqual(trackingTargetProblems(e), []);
+    assert.equal(e.idSwitches, 0);
+    assert.ok(e.idf1 >= 0.9, `IDF1 ${e.idf1}`);
+  });
+
+  test('stopped and restored from JSON at any frame, the tracker gives the same ids as one that never stopped', () => {
+    const straight = track(new ByteTracker(), tour.frames);
+    for (const cut of [1, 99, 100, 101, 137, 200, 250, 333]) {
+      const first = new ByteTracker();
+      const before = track(first, tour.frames.slice(0, cut));
+      const restored = ByteTracker.fromJSON(JSON.parse(JSON.stringify(first.toJSON())));
+      assert.deepEqual([...before, ...track(restored, tour.frames.slice(cut))], straight, `cut at frame ${cut}`);
+    }
+  });
+
+  test('cost per frame: well under a millisecond', (t) => {
+    const rounds = 5;
+    let best = Infinity;
+    for (let r = 0; r < rounds; r++) {
+      const tracker = new ByteTracker();
+      const started = performance.now();
+      for (const f of tour.frames) tracker.update(f.frame * frameMs, f.detections);
+      best = Math.min(best, (performance.now() - started) / tour.frames.length);
+    }
+    const boxes = tour.frames.reduce((n, f) => n + f.detections.length, 0) / tour.frames.length;
+    t.diagnostic(`${best.toFixed(3)} ms a frame (best of ${rounds} runs of 400 frames, ${boxes.toFixed(1)} boxes a frame)`);
+    // Generous for a busy machine: the model takes tens of milliseconds a frame.
+    assert.ok(best < 1, `${best.toFixed(3)} ms a frame`);
+  });
+});
