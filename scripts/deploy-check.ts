@@ -50,14 +50,18 @@ const problem = (where: string, what: string) => problems.push(`${where}: ${what
 
 // ------------------------------------------------------------------------------------------------ compose
 
-/** Compose interpolation (${VAR}, ${VAR:-d}, ${VAR-d}, ${VAR:?e}, ${VAR:+a}, $VAR, $$) with every variable unset. */
+/** Secrets the operator creates outside the manifests, so that no credential ships in them (docs/deployment.md). */
+const EXTERNAL_SECRETS = new Set(['vdet-secrets']);
+
+/** Compose interpolation (${VAR}, ${VAR:-d}, ${VAR-d}, ${VAR:?e}, ${VAR:+a}, $VAR, $$) with every optional variable unset. */
 function interpolate(value: unknown): unknown {
   if (typeof value === 'string') {
     return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])((?:[^{}]|\{[^{}]*\})*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
       (whole, _name: string | undefined, op: string | undefined, arg: string | undefined) => {
         if (whole === '$$') return '$';
         if (op === '-' || op === ':-') return String(interpolate(arg ?? ''));
-        if (op === '?' || op === ':?') throw new Error(`required variable in "${value}": ${arg ?? ''}`);
+        // A required variable (compose refuses to start without it, e.g. VDET_BOOTSTRAP_KEY): checked as if set.
+        if (op === '?' || op === ':?') return `${_name ?? 'VAR'}-set-by-the-operator`;
         return ''; // unset, or ${VAR:+alt} with VAR unset
       });
   }
@@ -336,7 +340,7 @@ function checkReferences(files: string[]): void {
             const cm = str(asObj(ref['configMapRef'])['name']);
             const secret = str(asObj(ref['secretRef'])['name']);
             if (cm && !find('ConfigMap', cm, m.namespace)) problem(cw, `envFrom ConfigMap "${cm}" is not in the manifests`);
-            if (secret && !find('Secret', secret, m.namespace)) problem(cw, `envFrom Secret "${secret}" is not in the manifests`);
+            if (secret && !EXTERNAL_SECRETS.has(secret) && !find('Secret', secret, m.namespace)) problem(cw, `envFrom Secret "${secret}" is not in the manifests`);
           }
           for (const mount of asArr(c['volumeMounts']).map(asObj)) {
             if (!volumes.has(str(mount['name']))) problem(cw, `mounts volume "${String(mount['name'])}", which the pod does not declare`);

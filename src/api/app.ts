@@ -18,6 +18,7 @@ import { StreamSettingsSchema } from '../shared/contracts/stream.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { ProblemSchema } from './schemas.js';
+import { DOCS_CSP, registerSecurityHeaders } from './security-headers.js';
 
 /** The api's share of the process's clients (see Infra), and the model's labels (job options name classes). */
 export type ApiDeps = Omit<Infra, 'close'> & { labels: readonly string[] };
@@ -48,6 +49,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       detail: `There is no route ${request.method} ${request.url.split('?')[0]}.`, code: 'VDET_NOT_FOUND',
     }));
 
+  await registerSecurityHeaders(app as unknown as FastifyInstance);
   await app.register(multipart, {
     limits: {
       fileSize: deps.config.http.uploadMaxBytes,
@@ -82,14 +84,15 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerAuth(app as unknown as FastifyInstance, deps.apiKeys, deps.redis, deps.config.http.rateLimitPerMinute);
   const events = new JobEventHub(deps.redis, deps.config.redis);
   app.addHook('onClose', async () => events.close());
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes, deps);
   await app.register(jobRoutes, deps);
   await app.register(jobResultRoutes, { ...deps, events });
   await app.register(streamRoutes, { ...deps, events });
-  await app.register(jobSourceRoutes, { ...deps, annotated: new AnnotatedVideos(deps) });
+  const mediaKey = deps.config.http.mediaTokenKey ?? await deps.apiKeys.mediaTokenKey();
+  await app.register(jobSourceRoutes, { ...deps, annotated: new AnnotatedVideos(deps), mediaKey });
   await app.register(jobExportRoutes, deps);
   await app.register(webUiRoutes);
   return app as unknown as FastifyInstance;

@@ -7,7 +7,8 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyRequest } from 'fastify';
 import type { ObjectId } from 'mongodb';
 import { JobOptionsSchema, crossCheckOptions, type JobOptions } from '../shared/contracts/job-options.js';
-import { sniffMedia } from '../shared/media-sniff.js';
+import type { AddressPolicy } from '../shared/address-policy.js';
+import { mediaContentType, sniffMedia } from '../shared/media-sniff.js';
 import { VdetError, isVdetError } from '../shared/errors.js';
 import type { Store } from '../shared/mongo.js';
 
@@ -26,7 +27,7 @@ export interface StoredUpload {
  * is deleted before the error is thrown, so a failed request leaves nothing behind.
  */
 export async function receiveUpload(
-  request: FastifyRequest, store: Store, tenant: string, labels: readonly string[], allowPrivateCallbacks = false,
+  request: FastifyRequest, store: Store, tenant: string, labels: readonly string[], callbacks: AddressPolicy | boolean = false,
 ): Promise<StoredUpload> {
   if (!request.isMultipart()) {
     throw new VdetError('VDET_UPLOAD_NOT_MULTIPART', 'Send the video as multipart/form-data with a "file" field.');
@@ -50,7 +51,7 @@ export async function receiveUpload(
     }
     if (!stored) throw new VdetError('VDET_UPLOAD_MISSING_FILE', 'The request has no "file" field with the video or image.');
     if (stored.bytes === 0) throw new VdetError('VDET_UPLOAD_EMPTY', 'The uploaded file is empty.');
-    return { uploadId, ...stored, options: parseOptions(optionsText, labels, allowPrivateCallbacks) };
+    return { uploadId, ...stored, options: parseOptions(optionsText, labels, callbacks) };
   } catch (error) {
     // By id as well as by name: an aborted GridFS stream leaves chunks without a files document.
     for (const id of fileIds) await store.uploads.delete(id).catch(() => undefined);
@@ -59,15 +60,19 @@ export async function receiveUpload(
   }
 }
 
+/** Enough leading bytes to see an MPEG-TS file's sync bytes three packets in (M2TS packets are 192 bytes). */
+const SNIFF_BYTES = 400;
+const UNSUPPORTED = 'The file is not a video or image vdet reads (MP4/MOV, Matroska/WebM, MPEG-TS, AVI, MPEG-PS, FLV, GIF, JPEG, PNG, WebP, BMP).';
+
 async function storeFile(part: MultipartFile, store: Store, uploadId: string, tenant: string, fileIds: ObjectId[]) {
   let bytes = 0;
   let head = Buffer.alloc(0);
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      if (head.length < 32) {
-        head = Buffer.concat([head, chunk]).subarray(0, 32);
-        if (head.length >= 32 && !sniffMedia(head)) {
-          callback(new VdetError('VDET_UNSUPPORTED_MEDIA', 'The file is not a video or image vdet reads (MP4/MOV, Matroska/WebM, JPEG, PNG, WebP, BMP).'));
+      if (head.length < SNIFF_BYTES) {
+        head = Buffer.concat([head, chunk]).subarray(0, SNIFF_BYTES);
+        if (head.length >= SNIFF_BYTES && !sniffMedia(head)) {
+          callback(new VdetError('VDET_UNSUPPORTED_MEDIA', UNSUPPORTED));
           return;
         }
       }
@@ -75,22 +80,24 @@ async function storeFile(part: MultipartFile, store: Store, uploadId: string, te
       callback(null, chunk);
     },
     flush(callback) {
-      if (bytes > 0 && head.length < 32 && !sniffMedia(head)) {
-        callback(new VdetError('VDET_UNSUPPORTED_MEDIA', 'The file is not a video or image vdet reads (MP4/MOV, Matroska/WebM, JPEG, PNG, WebP, BMP).'));
+      if (bytes > 0 && head.length < SNIFF_BYTES && !sniffMedia(head)) {
+        callback(new VdetError('VDET_UNSUPPORTED_MEDIA', UNSUPPORTED));
         return;
       }
       callback();
     },
   });
   const filename = (part.filename || 'upload').slice(0, 255);
-  const sink = store.uploads.openUploadStream(uploadId, { metadata: { tenant, filename, contentType: part.mimetype } });
+  // The client's part Content-Type is not kept: what the upload is served as is decided by its bytes.
+  const sink = store.uploads.openUploadStream(uploadId, { metadata: { tenant, filename } });
   fileIds.push(sink.id);
   await pipeline(part.file, counter, sink);
   if (part.file.truncated) throw new VdetError('VDET_UPLOAD_TOO_LARGE', 'The file is larger than this server accepts.');
+  await store.db.collection('uploads.files').updateOne({ _id: sink.id }, { $set: { 'metadata.mediaType': mediaContentType(head) } });
   return { filename, bytes };
 }
 
-export function parseOptions(text: string | undefined, labels: readonly string[], allowPrivateCallbacks = false): JobOptions {
+export function parseOptions(text: string | undefined, labels: readonly string[], callbacks: AddressPolicy | boolean = false): JobOptions {
   if (text === undefined || text.trim() === '') return {};
   let value: unknown;
   try {
@@ -103,7 +110,7 @@ export function parseOptions(text: string | undefined, labels: readonly string[]
     const option = first?.path.replace(/^\//, '') || 'options';
     throw new VdetError('VDET_OPTIONS_INVALID', `Option "${option}": ${first?.message ?? 'is invalid'}.`);
   }
-  const conflict = crossCheckOptions(value, labels, allowPrivateCallbacks);
+  const conflict = crossCheckOptions(value, labels, callbacks);
   if (conflict) throw new VdetError('VDET_OPTIONS_INVALID', `Option "${conflict.option}" ${conflict.problem}.`);
   return value;
 }

@@ -1,14 +1,19 @@
-import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Collection, Db } from 'mongodb';
+import { PUBLIC_ONLY, type AddressPolicy } from '../shared/address-policy.js';
 import type { ApiKeyStore } from '../shared/api-keys.js';
+import { AddressRefused, guardedPost, type Resolver } from '../shared/guarded-http.js';
 import type { JobRecord } from '../shared/mongo.js';
 import { backoffMs } from '../shared/retry.js';
+import { webhookHeaders } from '../shared/webhook-signature.js';
 
 /**
  * Job callbacks: when a job with a `callbackUrl` ends, a POST with its summary, signed with the tenant's secret
- * (`X-Vdet-Signature: sha256=<hex HMAC-SHA256 of the body>`), retried with backoff until a 2xx — at least once.
+ * (`X-Vdet-Timestamp`, `X-Vdet-Key-Id`, `X-Vdet-Signature: v1=<hex HMAC-SHA256 of timestamp "." body>`:
+ * src/shared/webhook-signature.ts, docs/security.md), retried with backoff until a 2xx — at least once.
  * Deliveries are an outbox in MongoDB (`webhooks`), so a restart loses none; a lease lets several mergers share it.
+ * Every attempt resolves the URL's host and connects only to addresses the policy allows (public ones, unless the
+ * operator allows more); a refused address is retried like any failure, as DNS may change back.
  */
 interface WebhookRecord {
   _id: string;
@@ -32,7 +37,10 @@ export class WebhookOutbox {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
 
-  constructor(db: Db, private readonly jobs: Collection<JobRecord>, private readonly keys: ApiKeyStore, private readonly log: Logger) {
+  constructor(
+    db: Db, private readonly jobs: Collection<JobRecord>, private readonly keys: ApiKeyStore, private readonly log: Logger,
+    private readonly network: { policy: AddressPolicy; resolve?: Resolver } = { policy: PUBLIC_ONLY },
+  ) {
     this.outbox = db.collection<WebhookRecord>('webhooks');
   }
 
@@ -104,19 +112,13 @@ export class WebhookOutbox {
 
   private async deliver(hook: WebhookRecord): Promise<void> {
     const secret = await this.keys.webhookSecret(hook.tenant);
-    const signature = createHmac('sha256', secret).update(hook.body).digest('hex');
     let error: string | undefined;
     try {
-      const response = await fetch(hook.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-vdet-signature': `sha256=${signature}`, 'x-vdet-delivery': hook._id },
-        body: hook.body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(TIMEOUT_MS),
-      });
-      if (response.status < 200 || response.status >= 300) error = `HTTP ${response.status}`;
+      const headers = { 'content-type': 'application/json', 'x-vdet-delivery': hook._id, ...webhookHeaders(secret, hook.body) };
+      const status = await guardedPost(hook.url, hook.body, headers, { ...this.network, timeoutMs: TIMEOUT_MS });
+      if (status < 200 || status >= 300) error = `HTTP ${status}`;
     } catch (cause) {
-      error = cause instanceof Error ? cause.message : String(cause);
+      error = cause instanceof AddressRefused ? `refused: ${cause.message}` : cause instanceof Error ? cause.message : String(cause);
     }
     if (!error) {
       await this.outbox.updateOne({ _id: hook._id }, { $set: { deliveredAt: new Date() }, $inc: { attempts: 1 } });

@@ -21,6 +21,13 @@ export interface TenantRecord {
   createdAt: Date;
 }
 
+/** A server-wide key vdet generates once and keeps, so that every replica shares it (`server_keys`). */
+interface ServerKeyRecord {
+  _id: string;
+  key: string;
+  createdAt: Date;
+}
+
 export interface ApiKeyIdentity {
   keyId: string;
   tenant: string;
@@ -35,10 +42,12 @@ export function hashKey(key: string): string {
 export class ApiKeyStore {
   private readonly keys: Collection<ApiKeyRecord>;
   private readonly tenants: Collection<TenantRecord>;
+  private readonly serverKeys: Collection<ServerKeyRecord>;
 
   constructor(db: Db) {
     this.keys = db.collection<ApiKeyRecord>('api_keys');
     this.tenants = db.collection<TenantRecord>('tenants');
+    this.serverKeys = db.collection<ServerKeyRecord>('server_keys');
   }
 
   async ensureIndexes(): Promise<void> {
@@ -85,6 +94,20 @@ export class ApiKeyStore {
     await this.ensureTenant(tenant);
     const record = await this.tenants.findOne({ _id: tenant });
     return record!.webhookSecret;
+  }
+
+  /**
+   * The key that signs media tokens when VDET_MEDIA_TOKEN_KEY is not set: 32 random bytes made by the first api to
+   * ask (the others read the same document), never a tenant's secret.
+   */
+  async mediaTokenKey(): Promise<string> {
+    await ignoringDuplicate(() => this.serverKeys.updateOne(
+      { _id: 'media-token' },
+      { $setOnInsert: { key: randomBytes(32).toString('base64url'), createdAt: new Date() } },
+      { upsert: true },
+    ));
+    const record = await this.serverKeys.findOne({ _id: 'media-token' });
+    return record!.key;
   }
 
   private async ensureTenant(tenant: string): Promise<void> {

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Infra } from './infra.js';
@@ -31,6 +32,25 @@ export async function readiness(infra: Pick<Infra, 'bus' | 'store' | 'progress'>
 }
 
 /**
+ * Whether a request's `Authorization: Bearer <token>` is the operator's VDET_OPS_TOKEN (compared in constant time);
+ * never when no token is configured.
+ */
+export function isOperator(authorization: string | undefined, opsToken: string | undefined): boolean {
+  if (!opsToken || !authorization?.startsWith('Bearer ')) return false;
+  const given = Buffer.from(authorization.slice('Bearer '.length).trim());
+  const expected = Buffer.from(opsToken);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/**
+ * What /readyz tells a caller: the status to anyone (probes need no more), the checks with their error text (which
+ * names hosts and ports of the backing services) only to an operator.
+ */
+export function readinessFor(report: ReadinessReport, operator: boolean): ReadinessReport | Pick<ReadinessReport, 'status'> {
+  return operator ? report : { status: report.status };
+}
+
+/**
  * /healthz, /readyz and /metrics for a role that has no api of its own (processor, detector, merger), on
  * VDET_METRICS_PORT. Kubernetes probes and Prometheus scrape it.
  */
@@ -42,7 +62,8 @@ export async function startOpsServer(infra: Infra, port: number, host: string): 
         response.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       } else if (path === '/readyz') {
         const report = await readiness(infra);
-        response.writeHead(report.status === 'unavailable' ? 503 : 200, { 'content-type': 'application/json' }).end(JSON.stringify(report));
+        const shown = readinessFor(report, isOperator(request.headers.authorization, infra.config.http.opsToken));
+        response.writeHead(report.status === 'unavailable' ? 503 : 200, { 'content-type': 'application/json' }).end(JSON.stringify(shown));
       } else if (path === '/metrics') {
         response.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
       } else {

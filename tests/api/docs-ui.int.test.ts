@@ -9,7 +9,7 @@ const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => 
 
 /** A person's first look: Swagger UI at /docs, authorised with a key, runs "list jobs" and gets a 200. */
 describe('Swagger UI', () => {
-  const KEY = `vdet_docs_${Date.now()}`;
+  const KEY = `vdet_docs_${Date.now()}_0123456789abcdef`;
   const stack = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY });
   let api: RunningRole;
   let browser: Browser;
@@ -31,7 +31,14 @@ describe('Swagger UI', () => {
 
   test('/docs: authorize with a key, try "list jobs", see 200', async () => {
     const page = await browser.newPage();
-    await page.goto(`${base}/docs/`);
+    const violations: string[] = [];
+    page.on('console', (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) violations.push(message.text());
+    });
+    const response = await page.goto(`${base}/docs/`);
+    const csp = response?.headers()['content-security-policy'] ?? '';
+    assert.match(csp, /script-src 'self'(;|$)/, 'no inline script runs on /docs');
+    assert.match(csp, /frame-ancestors 'none'/);
     await page.locator('.auth-wrapper button.authorize').first().click();
     const bearer = page.locator('.auth-container').filter({ hasText: 'bearer' });
     await bearer.locator('input').first().fill(KEY);
@@ -44,6 +51,7 @@ describe('Swagger UI', () => {
     const status = operation.locator('.live-responses-table tr.response .response-col_status').first();
     await status.waitFor({ timeout: 15_000 });
     assert.equal((await status.innerText()).trim(), '200');
+    assert.deepEqual(violations, [], 'Swagger UI works under its Content-Security-Policy');
     await page.screenshot({ path: `${process.env['TMPDIR'] ?? '/tmp'}/vdet-docs.png` });
     await page.close();
   });

@@ -26,3 +26,27 @@ test('every bad variable is named in one error', () => {
 test('a chunk must fit a Kafka message', () => {
   assert.throws(() => loadConfig({ VDET_CHUNK_FRAMES: '64', VDET_KAFKA_MAX_MESSAGE_BYTES: String(2 * 1024 * 1024) }), /VDET_CHUNK_FRAMES/);
 });
+
+test('a bootstrap key that is short or a documented placeholder stops start-up with a sentence saying why', () => {
+  for (const [key, why] of [
+    ['change-me-bootstrap-key', /placeholder/], ['CHANGE-ME', /placeholder/], ['changeme-please-0123456789abcdefghij', /placeholder/],
+    ['vdet_short_key_0123', /at least 32 characters \(it has 19\)/],
+  ] as const) {
+    assert.throws(() => loadConfig({ VDET_BOOTSTRAP_KEY: key }), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'VDET_CONFIG_INVALID');
+      assert.match(error.message, /VDET_BOOTSTRAP_KEY/);
+      assert.match(error.message, why, key);
+      assert.ok(!error.message.includes(key), 'the key itself is not repeated in the error');
+      return true;
+    });
+  }
+  assert.equal(loadConfig({ VDET_BOOTSTRAP_KEY: 'vdet_0123456789abcdef0123456789abcdef' }).http.bootstrapKey, 'vdet_0123456789abcdef0123456789abcdef');
+  assert.equal(loadConfig({}).http.bootstrapKey, undefined, 'no bootstrap key at all is fine');
+});
+
+test('media signing key, ops token and webhook allow-list are checked too', () => {
+  assert.throws(() => loadConfig({ VDET_MEDIA_TOKEN_KEY: 'short' }), /VDET_MEDIA_TOKEN_KEY must be at least 32/);
+  assert.throws(() => loadConfig({ VDET_OPS_TOKEN: 'change-me' }), /VDET_OPS_TOKEN is a documented placeholder/);
+  assert.throws(() => loadConfig({ VDET_WEBHOOK_ALLOW_HOSTS: 'hooks.internal, not a host' }), /VDET_WEBHOOK_ALLOW_HOSTS.*not a host/);
+  assert.deepEqual(loadConfig({ VDET_WEBHOOK_ALLOW_HOSTS: 'hooks.internal, 10.0.0.0/8' }).http.webhookAllowHosts, ['hooks.internal', '10.0.0.0/8']);
+});

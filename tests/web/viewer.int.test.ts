@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MongoClient } from 'mongodb';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { signSourceToken, verifySourceToken } from '../../src/api/routes/job-source.js';
+import { MEDIA_TOKEN_MAX_TTL_MS, signMediaToken, verifyMediaToken } from '../../src/api/media-token.js';
 import { parseRange } from '../../src/api/stored-file.js';
 import { ApiKeyStore } from '../../src/shared/api-keys.js';
 import { authHeaders, type FrameItem, type Target } from '../helpers/client.js';
@@ -28,17 +28,20 @@ interface PageWindow {
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const WEB_DIR = path.resolve('dist/web');
 
-test('source tokens and byte ranges (no services)', () => {
+test('media tokens and byte ranges (no services)', () => {
   const future = Date.now() + 60_000;
-  const token = signSourceToken('job-1', future, 'secret');
-  assert.ok(verifySourceToken('job-1', token, 'secret'));
-  assert.ok(!verifySourceToken('job-2', token, 'secret'), 'another job');
-  assert.ok(!verifySourceToken('job-1', token, 'other secret'), 'another secret');
-  assert.ok(!verifySourceToken('job-1', signSourceToken('job-1', Date.now() - 1, 'secret'), 'secret'), 'expired');
+  const sign = (jobId: string, expiresAtMs: number, key = 'key') => signMediaToken({ purpose: 'job-media', jobId, expiresAtMs }, key);
+  const token = sign('job-1', future);
+  assert.ok(verifyMediaToken('job-media', 'job-1', token, 'key'));
+  assert.ok(!verifyMediaToken('job-media', 'job-2', token, 'key'), 'another job');
+  assert.ok(!verifyMediaToken('job-media', 'job-1', token, 'other key'), 'another key');
+  assert.ok(!verifyMediaToken('job-media', 'job-1', sign('job-1', Date.now() - 1), 'key'), 'expired');
+  assert.ok(!verifyMediaToken('job-media', 'job-1', sign('job-1', Date.now() + MEDIA_TOKEN_MAX_TTL_MS + 60_000), 'key'), 'far-future expiry');
+  assert.ok(verifyMediaToken('job-media', 'job-1', sign('job-1', Date.now() + MEDIA_TOKEN_MAX_TTL_MS - 60_000), 'key'), 'just under the cap');
   const [head, sig] = token.split('.');
-  assert.ok(!verifySourceToken('job-1', `${Buffer.from(String(future + 1000)).toString('base64url')}.${sig}`, 'secret'), 'expiry changed');
-  assert.ok(!verifySourceToken('job-1', `${head}.`, 'secret'));
-  assert.ok(!verifySourceToken('job-1', 'garbage', 'secret'));
+  assert.ok(!verifyMediaToken('job-media', 'job-1', `${Buffer.from(String(future + 1000)).toString('base64url')}.${sig}`, 'key'), 'expiry changed');
+  assert.ok(!verifyMediaToken('job-media', 'job-1', `${head}.`, 'key'));
+  assert.ok(!verifyMediaToken('job-media', 'job-1', 'garbage', 'key'));
   assert.deepEqual(parseRange('bytes=0-99', 1000), { start: 0, end: 99 });
   assert.deepEqual(parseRange('bytes=900-', 1000), { start: 900, end: 999 });
   assert.deepEqual(parseRange('bytes=-100', 1000), { start: 900, end: 999 });
@@ -55,7 +58,7 @@ test('source tokens and byte ranges (no services)', () => {
  * stored boxes of that frame; the dog's timeline runs from 0 to 4 s.
  */
 describe('the viewer at /', () => {
-  const KEY = `vdet_viewer_${Date.now()}`;
+  const KEY = `vdet_viewer_${Date.now()}_0123456789abcdef`;
   const stack = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY });
   const roles: RunningRole[] = [];
   let base = '';
@@ -63,6 +66,7 @@ describe('the viewer at /', () => {
   let browser: Browser;
   let page: Page;
   let jobId = '';
+  const cspViolations: string[] = [];
 
   before(async () => {
     assert.ok(CHROMIUM, "Debian's chromium is needed (.ci/run installs it)");
@@ -77,6 +81,9 @@ describe('the viewer at /', () => {
     }
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage', '--autoplay-policy=no-user-gesture-required'] });
     page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+    page.on('console', (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text());
+    });
   });
 
   after(async () => {
@@ -280,9 +287,14 @@ describe('the viewer at /', () => {
     await mongo.connect();
     try {
       const keys = new ApiKeyStore(mongo.db(stack.config.mongo.database));
+      // Tokens are signed with the server's media key (generated once, kept in MongoDB), never the tenant's secret.
       const secret = await keys.webhookSecret(stack.config.http.bootstrapTenant);
-      assert.equal(await statusOf(`${src}?token=${signSourceToken(jobId, Date.now() - 1000, secret)}`), 401, 'expired');
-      assert.equal(await statusOf(`${src}?token=${signSourceToken(jobId, Date.now() + 60_000, secret)}`), 200, 'signed with the tenant secret');
+      const mediaKey = await keys.mediaTokenKey();
+      const sign = (expiresAtMs: number, key: string) => signMediaToken({ purpose: 'job-media', jobId, expiresAtMs }, key);
+      assert.equal(await statusOf(`${src}?token=${sign(Date.now() + 60_000, secret)}`), 401, 'signed with the tenant secret');
+      assert.equal(await statusOf(`${src}?token=${sign(Date.now() - 1000, mediaKey)}`), 401, 'expired');
+      assert.equal(await statusOf(`${src}?token=${sign(Date.now() + 30 * 24 * 3600_000, mediaKey)}`), 401, 'a far-future expiry');
+      assert.equal(await statusOf(`${src}?token=${sign(Date.now() + 60_000, mediaKey)}`), 200, 'signed with the media key');
       const other = await keys.create('viewer-other-tenant', 'test');
       const otherTarget = { base, key: other.key };
       assert.equal(await statusOf(src, authHeaders(otherTarget)), 404, "another tenant's key");
@@ -301,5 +313,13 @@ describe('the viewer at /', () => {
     await page.getByRole('heading', { name: 'Streams' }).waitFor();
     await page.locator('#streams-body').waitFor({ state: 'attached' });
     assert.deepEqual(errors, []);
+  });
+
+  test('everything above ran under the restrictive Content-Security-Policy, without one violation', async () => {
+    const csp = (await fetch(`${base}/`)).headers.get('content-security-policy') ?? '';
+    assert.match(csp, /script-src 'self'(;|$)/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    assert.deepEqual(cspViolations, []);
   });
 });

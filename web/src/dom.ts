@@ -8,6 +8,8 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = 
     if (value === null || value === undefined || value === false) continue;
     if (typeof value === 'function') el.addEventListener(name.slice(2).toLowerCase(), value);
     else if (value === true) el.setAttribute(name, '');
+    // Through the CSSOM, which the Content-Security-Policy allows (a style attribute would need 'unsafe-inline').
+    else if (name === 'style') el.style.cssText = String(value);
     else el.setAttribute(name, String(value));
   }
   append(el, ...children);

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ApiDeps } from '../app.js';
 import { registry } from '../../shared/metrics.js';
-import { readiness } from '../../shared/ops-server.js';
+import { isOperator, readiness, readinessFor } from '../../shared/ops-server.js';
 import { HealthSchema } from '../schemas.js';
 
 export const healthRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
@@ -12,13 +12,15 @@ export const healthRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps
   app.get('/readyz', {
     schema: {
       summary: 'Readiness: Kafka, MongoDB and Redis answer',
-      description: 'Redis holds only derivable state: without it the api still serves, and reports `degraded`.',
+      description: 'Redis holds only derivable state: without it the api still serves, and reports `degraded`. '
+        + 'The checks and their errors are shown only with `Authorization: Bearer <VDET_OPS_TOKEN>`; anyone else gets the status.',
       tags: ['health'],
       response: { 200: HealthSchema, 503: HealthSchema },
     },
-  }, async (_request, reply) => {
+  }, async (request, reply) => {
     const report = await readiness(deps);
-    return reply.status(report.status === 'unavailable' ? 503 : 200).send(report);
+    const shown = readinessFor(report, isOperator(request.headers.authorization, deps.config.http.opsToken));
+    return reply.status(report.status === 'unavailable' ? 503 : 200).send(shown);
   });
 
   app.get('/metrics', {

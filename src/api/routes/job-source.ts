@@ -1,24 +1,29 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { VdetError } from '../../shared/errors.js';
+import type { GridFSBucket, GridFSFile } from 'mongodb';
 import type { JobRecord } from '../../shared/mongo.js';
 import type { ApiDeps } from '../app.js';
 import { problems } from '../problem.js';
 import { JobIdParams } from '../schemas.js';
 import { sendStoredFile } from '../stored-file.js';
+import { MEDIA_TOKEN_DEFAULT_TTL_MS, MEDIA_TOKEN_MAX_TTL_MS, mediaTokenExpiry, signMediaToken, verifyMediaToken } from '../media-token.js';
+import { mediaHeaders } from '../security-headers.js';
+import { MEDIA_CONTENT_TYPES, mediaContentType } from '../../shared/media-sniff.js';
 import type { AnnotatedVideos } from '../annotated-video.js';
 import { jobNotFound } from './jobs.js';
-
-/** How long a signed source URL stays valid. */
-export const SOURCE_TOKEN_TTL_MS = 15 * 60_000;
-/** Used when a tenant's own secret cannot be read; per process, so such a token works only on the api that made it. */
-const PROCESS_SECRET = randomBytes(32).toString('base64url');
 
 const security: { [label: string]: string[] }[] = [{ bearer: [] }, { apiKey: [] }];
 const SourceQuery = Type.Object({
   token: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'A token from `POST /v1/jobs/{id}/source-url`, instead of an API key' })),
+}, { additionalProperties: false });
+const SourceUrlQuery = Type.Object({
+  ttlS: Type.Optional(Type.Integer({
+    minimum: 1, maximum: 1_000_000_000,
+    description: `How long the URL should work, in seconds (default ${MEDIA_TOKEN_DEFAULT_TTL_MS / 1000}); `
+      + `the server caps it at ${MEDIA_TOKEN_MAX_TTL_MS / 3600_000} h whatever is asked (\`expiresAt\` says when it ends)`,
+  })),
 }, { additionalProperties: false });
 const SourceUrlSchema = Type.Object({
   url: Type.String({ description: 'A URL of the original upload that works without a key until `expiresAt`' }),
@@ -30,35 +35,12 @@ const fileBody = (description: string, type = 'application/octet-stream') => ({
   content: { [type]: { schema: { type: 'string', format: 'binary' } } },
 });
 
-const MEDIA_TYPES: Record<string, string> = {
-  '.mp4': 'video/mp4', '.m4v': 'video/mp4', '.mov': 'video/quicktime', '.webm': 'video/webm', '.mkv': 'video/x-matroska',
-  '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.bmp': 'image/bmp',
-};
-
-/** The token of a signed source URL: base64url(expiry ms) "." HMAC-SHA256(jobId + expiry, secret) in base64url. */
-export function signSourceToken(jobId: string, expiresAtMs: number, secret: string): string {
-  const expiry = String(expiresAtMs);
-  return `${Buffer.from(expiry).toString('base64url')}.${createHmac('sha256', secret).update(jobId + expiry).digest('base64url')}`;
-}
-
-/** Whether `token` was signed for this job with this secret and has not expired. */
-export function verifySourceToken(jobId: string, token: string, secret: string, now = Date.now()): boolean {
-  const [head, signature, ...rest] = token.split('.');
-  if (!head || !signature || rest.length > 0) return false;
-  const expiry = Buffer.from(head, 'base64url').toString('utf8');
-  if (!/^\d{1,15}$/.test(expiry) || Number(expiry) <= now) return false;
-  const expected = createHmac('sha256', secret).update(jobId + expiry).digest();
-  const given = Buffer.from(signature, 'base64url');
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
 /**
  * A job's videos: its original upload, for the viewer's <video>, and its annotated rendering; byte ranges (206/416)
  * so a player can seek, and a short-lived signed URL because a media element cannot send an Authorization header.
  */
-export const jobSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps & { annotated: AnnotatedVideos }> = async (app, deps) => {
-  const { store, jobs } = deps;
-  const secretOf = (tenant: string) => deps.apiKeys.webhookSecret(tenant).catch(() => PROCESS_SECRET);
+export const jobSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps & { annotated: AnnotatedVideos; mediaKey: string }> = async (app, deps) => {
+  const { store, jobs, mediaKey } = deps;
 
   /** The tenant's job; or, for a request the auth hook let through without a key, the job its token was signed for. */
   const jobFor = async (tenant: string, id: string, token: string | undefined): Promise<JobRecord> => {
@@ -69,7 +51,7 @@ export const jobSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps & { annotated: A
     }
     if (!token) throw new VdetError('VDET_UNAUTHORIZED', 'Send an API key, or a token from POST /v1/jobs/{id}/source-url.');
     const found = await store.jobs.findOne({ _id: id });
-    if (!found || !verifySourceToken(found._id, token, await secretOf(found.tenant))) {
+    if (!found || !verifyMediaToken('job-media', found._id, token, mediaKey)) {
       throw new VdetError('VDET_UNAUTHORIZED', 'The source token is not valid for this job or has expired.');
     }
     return found;
@@ -78,17 +60,21 @@ export const jobSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps & { annotated: A
   app.post('/v1/jobs/:id/source-url', {
     schema: {
       summary: 'A short-lived URL of the original upload that needs no key (for a <video> element)',
-      description: `The URL carries a signed token for this job, valid for ${SOURCE_TOKEN_TTL_MS / 60_000} minutes.`,
+      description: `The URL carries a token that lets its holder read this job's original upload and annotated video `
+        + `(replace \`/source\` by \`/annotated.mp4\`), nothing else, for ${MEDIA_TOKEN_DEFAULT_TTL_MS / 60_000} minutes `
+        + `or \`ttlS\` seconds, at most ${MEDIA_TOKEN_MAX_TTL_MS / 3600_000} h. Tokens are signed with the server's media key (docs/security.md).`,
       tags: ['jobs'],
       security,
       params: JobIdParams,
+      querystring: SourceUrlQuery,
       response: { 200: SourceUrlSchema, ...problems(400, 401, 404, 429) },
     },
   }, async (request) => {
     const job = await jobs.get(request.tenant, request.params.id);
     if (!job) throw jobNotFound();
-    const expiresAtMs = Date.now() + SOURCE_TOKEN_TTL_MS;
-    const token = signSourceToken(job._id, expiresAtMs, await secretOf(job.tenant));
+    const ttlS = request.query.ttlS;
+    const expiresAtMs = mediaTokenExpiry(ttlS === undefined ? undefined : ttlS * 1000);
+    const token = signMediaToken({ purpose: 'job-media', jobId: job._id, expiresAtMs }, mediaKey);
     return { url: `/v1/jobs/${encodeURIComponent(job._id)}/source?token=${token}`, expiresAt: new Date(expiresAtMs).toISOString() };
   });
 
@@ -96,7 +82,9 @@ export const jobSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps & { annotated: A
     schema: {
       summary: 'The original upload of a job, with byte ranges',
       description: 'Needs an API key, or instead the `token` of a URL from `POST /v1/jobs/{id}/source-url`. '
-        + 'Honours one `Range: bytes=…` (206, or 416 when it lies outside the file).',
+        + 'Honours one `Range: bytes=…` (206, or 416 when it lies outside the file). Served as what its bytes are '
+        + `(${MEDIA_CONTENT_TYPES.join(', ')}; anything else as application/octet-stream), never as the type the upload `
+        + 'was sent with, with `X-Content-Type-Options: nosniff` and `Content-Security-Policy: sandbox`.',
       tags: ['jobs'],
       security,
       params: JobIdParams,
@@ -112,11 +100,8 @@ export const jobSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps & { annotated: A
     const job = await jobFor(request.tenant, request.params.id, request.query.token);
     const [file] = await store.uploads.find({ filename: job.uploadId }).sort({ uploadDate: -1 }).limit(1).toArray();
     if (!file) throw new VdetError('VDET_JOB_NOT_FOUND', 'The upload of this job is no longer stored.');
-    const stored = (file.metadata as { contentType?: string } | undefined)?.contentType;
-    const type = stored && stored !== 'application/octet-stream'
-      ? stored
-      : MEDIA_TYPES[path.extname(job.filename).toLowerCase()] ?? 'application/octet-stream';
-    void reply.header('cache-control', 'private, max-age=300');
+    const type = await servedType(store.uploads, file);
+    void mediaHeaders(reply).header('cache-control', 'private, max-age=300');
     return sendStoredFile(request, reply, store.uploads, file, type);
   });
 
@@ -145,11 +130,23 @@ export const jobSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps & { annotated: A
       throw new VdetError('VDET_JOB_NOT_DONE', `The job is ${job.status}; its annotated video exists once it is done.`);
     }
     const { file, cached } = await deps.annotated.get(job);
-    void reply.header('x-vdet-cache', cached ? 'hit' : 'miss').header('cache-control', 'private, max-age=300')
+    void mediaHeaders(reply).header('x-vdet-cache', cached ? 'hit' : 'miss').header('cache-control', 'private, max-age=300')
       .header('content-disposition', `inline; filename="${downloadStem(job.filename)}.annotated.mp4"`);
     return sendStoredFile(request, reply, store.annotated, file, 'video/mp4');
   });
 };
+
+/**
+ * What an upload is served as: the type its bytes were sniffed as when it was stored (`metadata.mediaType`, set by
+ * vdet, never by the client), or, for an upload stored before vdet kept it, its first bytes sniffed now.
+ */
+async function servedType(bucket: GridFSBucket, file: GridFSFile): Promise<string> {
+  const known = (file.metadata as { mediaType?: string } | undefined)?.mediaType;
+  if (known && (MEDIA_CONTENT_TYPES as readonly string[]).includes(known)) return known;
+  const chunks: Buffer[] = [];
+  for await (const chunk of bucket.openDownloadStream(file._id, { start: 0, end: Math.min(32, file.length) })) chunks.push(chunk as Buffer);
+  return mediaContentType(Buffer.concat(chunks));
+}
 
 /** A file name's stem that is safe in a quoted Content-Disposition filename: ASCII letters, digits, `.`, `_`, `-`. */
 export function downloadStem(filename: string): string {

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
+import { WebhookOutbox } from '../../src/merger/webhooks.js';
+import { PUBLIC_ONLY, buildAddressPolicy, type AddressPolicy } from '../../src/shared/address-policy.js';
+import { ApiKeyStore } from '../../src/shared/api-keys.js';
+import type { Resolver } from '../../src/shared/guarded-http.js';
+import { connectStore, type JobRecord, type Store } from '../../src/shared/mongo.js';
+import { verifyWebhook, webhookKeyId } from '../../src/shared/webhook-signature.js';
+import { createTestEnv } from '../helpers/stack.js';
+
+interface Outboxed { _id: string; attempts: number; deliveredAt?: Date; lastError?: string }
+
+/**
+ * Job callbacks against a listener on loopback, with the merger's outbox on the real MongoDB: what the address
+ * policy refuses never reaches the listener, whatever spelling or name leads there; what it allows is delivered to
+ * the address that was checked, signed with a timestamp and key id.
+ */
+describe('webhook delivery: SSRF guard and signature', () => {
+  const stack = createTestEnv();
+  let store: Store;
+  let keys: ApiKeyStore;
+  let server: Server;
+  let port = 0;
+  const received: { url: string; headers: Record<string, string | string[] | undefined>; body: string }[] = [];
+  const outboxes: WebhookOutbox[] = [];
+
+  before(async () => {
+    store = await connectStore(stack.config.mongo);
+    keys = new ApiKeyStore(store.db);
+    server = createServer((request, response) => {
+      let body = '';
+      request.on('data', (c: Buffer) => (body += c.toString()));
+      request.on('end', () => {
+        received.push({ url: request.url ?? '', headers: request.headers, body });
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+
+  after(async () => {
+    for (const outbox of outboxes) outbox.stop();
+    server.close();
+    await store.close();
+    await stack.cleanup();
+  });
+
+  /** Ends a job with this callback URL and runs an outbox with this policy until it delivered or failed once. */
+  async function deliver(base: string, policy: AddressPolicy, resolve?: Resolver): Promise<{ record: Outboxed; hits: typeof received }> {
+    const id = randomUUID();
+    const url = `${base}/${id}`;
+    const now = new Date();
+    await store.jobs.insertOne({
+      _id: id, tenant: 'tenant-w', status: 'done', filename: 'x.jpg', uploadId: `tenant-w/${id}`, uploadBytes: 1,
+      options: { callbackUrl: url }, progress: { framesDone: 1, framesTotal: 1 }, createdAt: now, finishedAt: now,
+    } as unknown as JobRecord);
+    const outbox = new WebhookOutbox(store.db, store.jobs, keys, pino({ level: 'silent' }), { policy, resolve });
+    outboxes.push(outbox);
+    const before = received.length;
+    // Earlier cases' refused deliveries wait for a retry: park them, so this outbox (with its own policy) tries only this one.
+    await store.db.collection<Outboxed>('webhooks').updateMany({ deliveredAt: { $exists: false } }, { $set: { nextAt: new Date(8.64e15) } });
+    outbox.start();
+    try {
+      for (let i = 0; i < 100; i++) {
+        const record = await store.db.collection<Outboxed>('webhooks').findOne({ _id: `${id}:done` });
+        if (record && record.attempts >= 1) return { record, hits: received.slice(before).filter((r) => r.url === `/${id}`) };
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`no delivery attempt for ${url}`);
+    } finally {
+      outbox.stop();
+    }
+  }
+
+  const fakeDns = (answers: Record<string, string[]>, calls: string[] = []): Resolver => async (host) => {
+    calls.push(host);
+    const addresses = answers[host];
+    if (!addresses) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+    return addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+  };
+
+  test('loopback in every spelling, and names that resolve to it, are refused at delivery; the listener sees nothing', async () => {
+    const dns = fakeDns({ 'rebind.example': ['127.0.0.1'], 'metadata.example': ['169.254.169.254'], 'mixed.example': ['93.184.215.14', '10.0.0.7'] });
+    for (const host of ['127.0.0.1', 'localhost', 'localhost.', '[::ffff:127.0.0.1]', '[::ffff:7f00:1]', '[::1]', '[::]', '0.0.0.0', '2130706433',
+      'rebind.example', 'metadata.example', 'mixed.example']) {
+      const { record, hits } = await deliver(`http://${host}:${port}`, PUBLIC_ONLY, dns);
+      assert.equal(hits.length, 0, `${host} reached the listener`);
+      assert.equal(record.deliveredAt, undefined, host);
+      assert.match(record.lastError ?? '', /^refused: /, `${host}: ${record.lastError}`);
+    }
+  });
+
+  test('what the operator allows is delivered, to the address that was checked, signed with timestamp and key id', async () => {
+    // The first answer is the allowed 127.0.0.1; a second lookup would say 127.0.0.2, where nothing listens: the
+    // delivery succeeds only if the socket connects to the address that was checked (no second resolution).
+    const calls: string[] = [];
+    let asked = 0;
+    const flipping: Resolver = async (host) => {
+      calls.push(host);
+      return [{ address: asked++ === 0 ? '127.0.0.1' : '127.0.0.2', family: 4 }];
+    };
+    const ranges = buildAddressPolicy(false, ['127.0.0.1/32']).policy;
+    const flipped = await deliver(`http://flip.example:${port}`, ranges, flipping);
+    assert.equal(flipped.hits.length, 1, String(flipped.record.lastError));
+    assert.ok(flipped.record.deliveredAt);
+    assert.deepEqual(calls, ['flip.example'], 'resolved once, at delivery');
+
+    const named = await deliver(`http://hooks.internal:${port}`, buildAddressPolicy(false, ['hooks.internal']).policy, fakeDns({ 'hooks.internal': ['127.0.0.1'] }));
+    assert.equal(named.hits.length, 1, String(named.record.lastError));
+
+    const open = await deliver(`http://127.0.0.1:${port}`, buildAddressPolicy(true, []).policy);
+    assert.equal(open.hits.length, 1, 'VDET_WEBHOOK_ALLOW_PRIVATE=true still delivers to loopback');
+    const [hit] = open.hits;
+    const secret = await keys.webhookSecret('tenant-w');
+    const headers = { timestamp: hit!.headers['x-vdet-timestamp'] as string, signature: hit!.headers['x-vdet-signature'] as string };
+    assert.ok(Math.abs(Number(headers.timestamp) - Date.now() / 1000) < 60, headers.timestamp);
+    assert.equal(hit!.headers['x-vdet-key-id'], webhookKeyId(secret));
+    assert.ok(verifyWebhook(secret, headers, hit!.body), 'the signature covers timestamp "." body');
+    assert.ok(!verifyWebhook(secret, headers, hit!.body, Date.now() + 6 * 60_000), 'and is stale 6 minutes later');
+  });
+});

@@ -1,0 +1,14 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isOperator, readinessFor, type ReadinessReport } from '../../src/shared/ops-server.js';
+
+test('/readyz detail (the dependencies\' error text) is for the operator\'s VDET_OPS_TOKEN only', () => {
+  const token = 'ops_0123456789abcdef0123456789abcdef';
+  const report: ReadinessReport = { status: 'unavailable', checks: { kafka: { ok: false, error: 'connect ECONNREFUSED 10.0.3.4:9092' } } };
+  assert.deepEqual(readinessFor(report, false), { status: 'unavailable' });
+  assert.deepEqual(readinessFor(report, true), report);
+  assert.ok(isOperator(`Bearer ${token}`, token));
+  for (const header of [undefined, token, `Bearer ${token}x`, `Bearer ${token.slice(0, -1)}`, 'Bearer ']) assert.ok(!isOperator(header, token), String(header));
+  assert.ok(!isOperator('Bearer ', undefined), 'no token configured: nobody');
+  assert.ok(!isOperator('Bearer anything', undefined));
+});
