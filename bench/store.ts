@@ -28,7 +28,7 @@ const TENANT = 'bench-store';
 const CHUNK = 16;
 const BIG = 15_000;
 const LABELS = ['person', 'car', 'dog', 'horse', 'cow', 'bicycle', 'bird', 'sheep'];
-const KEY = 'vdet_bench_store_key_0123456789';
+const KEY = 'vdet_bench_store_key_0123456789abcdef';
 
 const env = { VDET_MONGO_DB: 'vdet_bench_store', VDET_HTTP_PORT: '0', VDET_METRICS_PORT: '0', VDET_LOG_LEVEL: 'warn',
   VDET_RATE_LIMIT_PER_MIN: '10000000', ...process.env, VDET_BOOTSTRAP_KEY: KEY, VDET_BOOTSTRAP_TENANT: TENANT };

@@ -24,7 +24,7 @@ const arg = (name: string, fallback: number) => {
 const STREAMS = arg('streams', 4);
 const FPS = arg('fps', 10);
 const SECONDS = arg('seconds', 60);
-const KEY = `vdet_bench_stream_${Date.now()}`;
+const KEY = `vdet_bench_stream_${Date.now()}_0123456789abcdef`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Received { seq: number; latencyMs: number; at: number }

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { DetectionSchema, FailureSchema } from '../shared/contracts/messages.js';
+import { BoxSchema, DetectionSchema, FailureSchema } from '../shared/contracts/messages.js';
 import { JOB_STATUSES, type JobStatus } from '../shared/job-state.js';
 import { JobOptionsSchema } from '../shared/contracts/job-options.js';
 
@@ -29,6 +29,7 @@ export const JobSchema = Type.Object({
     width: Type.Integer(), height: Type.Integer(), fps: Type.Number(), frames: Type.Integer(), durationMs: Type.Integer(),
   }), Type.Null()]),
   counts: Type.Record(Type.String(), Type.Integer(), { description: 'Detections per label over the whole job' }),
+  objects: Type.Optional(Type.Record(Type.String(), Type.Integer(), { description: 'Tracking on: distinct objects (tracks) per label over the whole job, once done' })),
   error: Type.Optional(FailureSchema),
   createdAt: Type.String({ format: 'date-time' }),
   startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
@@ -43,6 +44,7 @@ export const DetectionsQuery = Type.Object({
   minScore: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Only detections scoring at least this (frames without one are left out)' })),
   fromMs: Type.Optional(Type.Number({ minimum: 0, description: 'Frames at or after this time' })),
   toMs: Type.Optional(Type.Number({ minimum: 0, description: 'Frames before this time' })),
+  trackId: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, description: 'Only detections of this track (frames without one are left out)' })),
 }, { additionalProperties: false });
 
 export const JobListQuery = Type.Object({
@@ -67,6 +69,7 @@ export const SummarySchema = Type.Object({
     maxPerFrame: Type.Integer({ description: 'Most in one frame' }),
     firstMs: Type.Number({ description: 'First seen' }),
     lastMs: Type.Number({ description: 'Last seen' }),
+    objects: Type.Optional(Type.Integer({ description: 'Tracking on: distinct objects (tracks) with this label' })),
   })),
 }, { examples: [{ id: '0b9a…', status: 'done', labels: { dog: { detections: 100, frames: 100, maxPerFrame: 1, firstMs: 0, lastMs: 3960 } } }] });
 
@@ -83,3 +86,36 @@ export const HealthSchema = Type.Object({
   status: Type.String(),
   checks: Type.Optional(Type.Record(Type.String(), Type.Object({ ok: Type.Boolean(), error: Type.Optional(Type.String()) }))),
 });
+
+export const TrackSchema = Type.Object({
+  trackId: Type.Integer({ minimum: 1 }),
+  label: Type.String(),
+  firstFrame: Type.Integer(),
+  lastFrame: Type.Integer(),
+  firstMs: Type.Number(),
+  lastMs: Type.Number(),
+  frames: Type.Integer({ description: 'Frames with a detection of the track' }),
+  bestScore: Type.Number(),
+  firstBox: BoxSchema,
+  lastBox: BoxSchema,
+});
+
+export const TracksQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  cursor: Type.Optional(Type.String({ maxLength: 64, description: 'The `next` value of the previous page' })),
+  label: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Only tracks with this label' })),
+}, { additionalProperties: false });
+
+export const TracksPageSchema = Type.Object({
+  items: Type.Array(TrackSchema),
+  next: Type.Union([Type.String(), Type.Null()], { description: 'Opaque cursor of the next page, or null at the end' }),
+});
+
+export const TrackParams = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 128 }),
+  trackId: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 }),
+});
+
+export const TrackPathSchema = Type.Composite([TrackSchema, Type.Object({
+  path: Type.Array(Type.Object({ frame: Type.Integer(), ptsMs: Type.Number(), score: Type.Number(), box: BoxSchema }), { description: 'Frame by frame, in frame order' }),
+})]);

@@ -16,7 +16,7 @@ ends with the job's table of labels.
 
   --wait                 follow each job until it ends (implied by --out and --export)
   --out FILE|-           write the detections as JSON Lines ({job, file, frame, ptsMs, detections}); - is stdout
-  --export coco|csv|jsonl  download the job's export instead (to --out, default <file>.<job>.<ext>; a folder for several files)
+  --export coco|csv|jsonl|mot  download the job's export instead (to --out, default <file>.<job>.<ext>; a folder for several files)
   --options JSON         job options as JSON, e.g. '{"fps":5,"roi":{"rect":[0,0,0.5,1]}}'
   --fps N | --stride N   sample frames; --min-score S, --classes a,b, --start-ms MS, --end-ms MS, --max-detections N
   --api URL, --key KEY   instead of VDET_API_URL and VDET_API_KEY`;
@@ -38,7 +38,7 @@ export async function runSubmit(argv: readonly string[], io: ClientIo): Promise<
   if (values.help) return usage(io, SUBMIT_USAGE);
   if (positionals.length === 0) throw new UsageError(`no file to submit\n\n${SUBMIT_USAGE}`);
   const format = values.export;
-  if (format !== undefined && !['coco', 'csv', 'jsonl'].includes(format)) throw new UsageError('--export must be coco, csv or jsonl');
+  if (format !== undefined && !['coco', 'csv', 'jsonl', 'mot'].includes(format)) throw new UsageError('--export must be coco, csv, jsonl or mot');
   const options = jobOptions(values);
   const api = client(values, io);
   const wait = values.wait === true || values.out !== undefined || format !== undefined;
@@ -147,7 +147,7 @@ async function writeFrames(api: ApiClient, job: { id: string; file: string }, si
 }
 
 async function saveExport(api: ApiClient, job: { id: string; file: string }, format: string, out: string | undefined, files: number, io: ClientIo): Promise<void> {
-  const ext = format === 'coco' ? 'json' : format;
+  const ext = format === 'coco' ? 'json' : format === 'mot' ? 'txt' : format;
   const own = `${path.basename(job.file)}.${job.id}.${ext}`;
   let target = out ?? own;
   if (out && out !== '-' && files > 1) {

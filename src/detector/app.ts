@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config.js';
 import { decodeChunk, frameSlices, type Chunk } from '../shared/contracts/chunk.js';
-import { ChunkOutcome, type Detection, type FrameDetections } from '../shared/contracts/messages.js';
+import { ChunkOutcome, type ChunkFrame, type Detection } from '../shared/contracts/messages.js';
 import { sendToDeadLetters } from '../shared/dead-letter.js';
 import { VdetError, toFailureReason } from '../shared/errors.js';
 import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.js';
@@ -11,8 +11,14 @@ import { metrics } from '../shared/metrics.js';
 import { BatchScheduler, type BatchItem } from './batch-scheduler.js';
 import type { DeviceRunner } from './device-runner.js';
 import type { FrameLayout } from './tensor.js';
-import { applyDetectionFilter } from './detection-filter.js';
+import { applyDetectionFilter, splitForTracking } from './detection-filter.js';
 import { decodeJpegFrames } from './jpeg-frames.js';
+
+/** A frame's detections, and with tracking on the tracker's boxes under minScore. */
+interface Found {
+  detections: Detection[];
+  trackOnly?: Detection[];
+}
 
 export interface DetectorDeps {
   config: Config;
@@ -44,18 +50,20 @@ export function createDetector(deps: DetectorDeps) {
    * Runs every frame of a chunk through the model; resolves with each frame's detections, in order (null: a
    * drop-oldest stream frame that was still waiting at its deadline, which the scheduler expires).
    */
-  async function detect(chunk: Chunk): Promise<(Detection[] | null)[]> {
+  async function detect(chunk: Chunk): Promise<(Found | null)[]> {
     const { header } = chunk;
     const frames = header.pixelFormat === 'jpeg'
       ? await decodeJpegFrames(frameSlices(chunk), header.content!.width, header.content!.height)
       : frameSlices(chunk);
     const layout = layoutOf(header);
     const items: BatchItem[] = [];
-    const results = header.frames.map((frame, i) => new Promise<Detection[] | null>((resolve, reject) => {
+    // Tracking on: decoded down to the tracker's threshold, the boxes under minScore handed on apart (trackOnly).
+    const tracking = header.source !== 'stream' && header.trackScore !== undefined && header.trackScore < header.minScore;
+    const results = header.frames.map((frame, i) => new Promise<Found | null>((resolve, reject) => {
       // Stream frames each carry their own size; a file's frames share the chunk's.
       const sourceWidth = frame.stream?.sourceWidth ?? header.sourceWidth;
       const sourceHeight = frame.stream?.sourceHeight ?? header.sourceHeight;
-      const decode = { minScore: header.minScore, scale: frame.stream?.scale ?? header.scale, sourceWidth, sourceHeight };
+      const decode = { minScore: tracking ? header.trackScore! : header.minScore, scale: frame.stream?.scale ?? header.scale, sourceWidth, sourceHeight };
       const settle = (outcome: () => void) => {
         metrics.framesInFlight.dec();
         outcome();
@@ -66,7 +74,9 @@ export function createDetector(deps: DetectorDeps) {
         pixels: frames[i]!,
         ...(layout ? { layout } : {}),
         decode,
-        finish: (detections) => settle(() => resolve(applyDetectionFilter(detections, header.filter, sourceWidth, sourceHeight))),
+        finish: (detections) => settle(() => resolve(tracking
+          ? splitForTracking(detections, header.filter, sourceWidth, sourceHeight, header.minScore)
+          : { detections: applyDetectionFilter(detections, header.filter, sourceWidth, sourceHeight) })),
         fail: (error) => settle(() => reject(error)),
         ...(frame.stream?.deadline !== undefined ? { deadline: frame.stream.deadline, expire: () => settle(() => resolve(null)) } : {}),
       });
@@ -77,18 +87,21 @@ export function createDetector(deps: DetectorDeps) {
     return Promise.all(results);
   }
 
-  function outcomeOf(header: Chunk['header'], detections: (Detection[] | null)[]): ChunkOutcome {
+  function outcomeOf(header: Chunk['header'], found: (Found | null)[]): ChunkOutcome {
     if (header.source === 'stream') {
       return {
         v: 1, kind: 'stream', stream: header.jobId, tenant: header.tenant,
         frames: header.frames.map((f, i) => ({
           seq: f.frame, ts: f.stream!.ts, receivedAt: f.stream!.receivedAt,
-          width: f.stream!.sourceWidth, height: f.stream!.sourceHeight, detections: detections[i] ?? [],
-          ...(detections[i] === null ? { dropped: true } : {}),
+          width: f.stream!.sourceWidth, height: f.stream!.sourceHeight, detections: found[i]?.detections ?? [],
+          ...(found[i] === null ? { dropped: true } : {}),
         })),
       };
     }
-    const frames: FrameDetections[] = header.frames.map((f, i) => ({ frame: f.frame, ptsMs: f.ptsMs, detections: detections[i] ?? [] }));
+    const frames: ChunkFrame[] = header.frames.map((f, i) => {
+      const { detections = [], trackOnly } = found[i] ?? {};
+      return { frame: f.frame, ptsMs: f.ptsMs, detections, ...(trackOnly && trackOnly.length > 0 ? { trackOnly } : {}) };
+    });
     return { v: 1, kind: 'chunk', jobId: header.jobId, tenant: header.tenant, chunk: header.chunk, frames };
   }
 

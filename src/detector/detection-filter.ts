@@ -30,6 +30,21 @@ export function applyDetectionFilter(detections: Detection[], filter: DetectionF
   return kept;
 }
 
+/**
+ * A frame's detections decoded down to the tracker's threshold, split: `detections`, scoring at least `minScore`, get
+ * the job's filters exactly as without tracking (the cap counts only them); `trackOnly`, below minScore, only the
+ * label and region filters and a cap of their own, for the tracker alone. NMS keeps a box by stronger boxes only, so
+ * decoding further down changes none of the boxes at minScore and up.
+ */
+export function splitForTracking(
+  decoded: Detection[], filter: DetectionFilter | undefined, width: number, height: number, minScore: number,
+): { detections: Detection[]; trackOnly: Detection[] } {
+  const stored: Detection[] = [];
+  const below: Detection[] = [];
+  for (const d of decoded) (d.score >= minScore ? stored : below).push(d);
+  return { detections: applyDetectionFilter(stored, filter, width, height), trackOnly: applyDetectionFilter(below, filter, width, height) };
+}
+
 /** Even-odd rule ray casting. */
 export function insidePolygon(x: number, y: number, polygon: readonly (readonly [number, number])[]): boolean {
   let inside = false;

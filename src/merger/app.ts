@@ -1,12 +1,18 @@
 import { writeSync } from 'node:fs';
-import { ChunkOutcome, type ChunkDone } from '../shared/contracts/messages.js';
+import type { Collection, OptionalUnlessRequiredId } from 'mongodb';
+import { ChunkOutcome, type ChunkDone, type TrackMore } from '../shared/contracts/messages.js';
+import { tracksObjects } from '../shared/contracts/job-options.js';
+import { withObjects } from '../shared/contracts/summary.js';
 import { sendToDeadLetters } from '../shared/dead-letter.js';
 import { toFailureReason } from '../shared/errors.js';
 import type { Infra } from '../shared/infra.js';
 import type { ConsumerHandle, IncomingMessage } from '../shared/kafka.js';
 import { metrics } from '../shared/metrics.js';
 import { frameChunkRecord } from '../shared/frame-store.js';
-import { chunkId, insertOnce } from '../shared/mongo.js';
+import { chunkId, type JobRecord } from '../shared/mongo.js';
+import { mongoTrackingStore, storeTracks, trackOnlyOf, type ChunkToTrack } from '../shared/track-store.js';
+import { combineSegments, objectsPerLabel, type TrackOnlyFrame, type TrackSegment } from '../shared/tracks.js';
+import { resolveTrackerOptions } from '../shared/vision/tracking/options.js';
 import type { JobEvent } from '../shared/progress.js';
 import { groupId } from '../shared/topics.js';
 import { combineSummaries, countsOf, isComplete, summarizeFrames } from './merge-rules.js';
@@ -14,6 +20,8 @@ import { publishStreamFrames, storeStreamFrames } from './stream-merge.js';
 import { retentionStore } from '../shared/job-data.js';
 import { createRetention } from './retention.js';
 import { WebhookOutbox } from './webhooks.js';
+import { trackingStep } from './tracking-step.js';
+import { buildAddressPolicy } from '../shared/address-policy.js';
 
 export type MergerDeps = Omit<Infra, 'close'>;
 
@@ -33,7 +41,10 @@ export function createMerger(deps: MergerDeps) {
   let consumer: ConsumerHandle | undefined;
   let reaper: NodeJS.Timeout | undefined;
   let chunksWritten = 0;
-  const webhooks = new WebhookOutbox(store.db, store.jobs, deps.apiKeys, log);
+  const webhooks = new WebhookOutbox(store.db, store.jobs, deps.apiKeys, log, {
+    policy: buildAddressPolicy(config.http.webhookAllowPrivate, config.http.webhookAllowHosts).policy,
+  });
+  const tracking = mongoTrackingStore(store);
   const retention = createRetention(retentionStore(store, deps.streams.frames), config.retention, log);
 
   /**
@@ -65,6 +76,9 @@ export function createMerger(deps: MergerDeps) {
       case 'stream':
         await publishStreamFrames(deps, outcome, stored!);
         break;
+      case 'track':
+        await continueTracking(outcome);
+        break;
     }
   }
 
@@ -72,24 +86,63 @@ export function createMerger(deps: MergerDeps) {
     const job = await jobs.getById(chunk.jobId);
     if (!job || job.status === 'done' || job.status === 'failed') return; // cancelled or already ended
     const record = frameChunkRecord(chunk);
-    if (record) await insertOnce(store.frames, [record]);
-    await store.chunks.updateOne(
+    const tracks = tracksObjects(job.options);
+    // Whether this merge wrote both documents: then the chunk in hand is what is stored, and tracking need not read it.
+    let first = record ? await insertedOnce(store.frames, record) : true;
+    const trackOnly = tracks ? trackOnlyOf(chunk.frames) : undefined;
+    const written = await store.chunks.updateOne(
       { _id: chunkId(chunk.jobId, chunk.chunk) },
-      { $setOnInsert: { jobId: chunk.jobId, chunk: chunk.chunk, frames: chunk.frames.length, summary: summarizeFrames(chunk.frames), mergedAt: new Date() } },
+      {
+        $setOnInsert: {
+          jobId: chunk.jobId, chunk: chunk.chunk, frames: chunk.frames.length, summary: summarizeFrames(chunk.frames), mergedAt: new Date(),
+          ...(trackOnly !== undefined ? { trackOnly } : {}),
+        },
+      },
       { upsert: true },
     );
+    first &&= written.upsertedCount === 1;
     if (config.merger.crashAfterWrite !== undefined && ++chunksWritten === config.merger.crashAfterWrite) {
       writeSync(2, `VDET_TEST_CRASH_MERGER_AFTER_WRITE: chunk ${chunk.chunk} of ${chunk.jobId} written, dying before the commit\n`);
       process.kill(process.pid, 'SIGKILL');
     }
     metrics.framesMerged.inc({ source: 'job' }, chunk.frames.length);
+    if (tracks) {
+      const known = first && record ? new Map([[chunk.chunk, chunkToTrack(record.data, trackOnly)]]) : undefined;
+      await track(job, { onlyAt: chunk.chunk, known });
+    }
     const framesDone = await framesDoneOf(chunk);
-    await jobs.touch(chunk.jobId, framesDone.frames);
-    await publish(chunk.jobId, { type: 'progress', framesDone: framesDone.frames, framesTotal: job.plan?.frames ?? job.progress.framesTotal });
     // Redis' count of distinct chunks' frames says when the job may be complete; only then are its chunks counted in
-    // MongoDB (a count of this job's chunks, once, not at every chunk). Should Redis have lost its counts, the reaper
-    // completes the job instead of failing it.
-    if (!job.plan || !framesDone.fromRedis || framesDone.frames >= job.plan.frames) await completeIfDone(chunk.jobId);
+    // MongoDB (a count of this job's chunks, once, not at every chunk). A count that cannot be trusted any more (this
+    // chunk missed Redis, or Redis restarted empty: its count fell below what was recorded) marks the job, and its
+    // completion is then checked in MongoDB at every chunk; the reaper remains the last resort.
+    const redisBehind = job.progressFromStore === true || !framesDone.fromRedis || framesDone.frames < job.progress.framesDone;
+    await jobs.touch(chunk.jobId, framesDone.frames, redisBehind && job.progressFromStore !== true);
+    await publish(chunk.jobId, { type: 'progress', framesDone: framesDone.frames, framesTotal: job.plan?.frames ?? job.progress.framesTotal });
+    if (!job.plan || redisBehind || framesDone.frames >= job.plan.frames) await completeIfDone(chunk.jobId);
+  }
+
+  /**
+   * A tracking step of the job (see tracking-step.ts); when it stopped at its bound, a `track` message on the job's
+   * partition carries on (sent before this message is committed). Completes the job when it tracked the last chunk.
+   */
+  async function track(job: JobRecord, options: { onlyAt: number; known?: ReadonlyMap<number, ChunkToTrack> | undefined }): Promise<number> {
+    const step = await trackingStep(tracking, { jobId: job._id, tenant: job.tenant, options: resolveTrackerOptions(job.options.tracking) }, {
+      onlyAt: options.onlyAt, ...(options.known ? { known: options.known } : {}),
+    });
+    if (step.more) {
+      const more: TrackMore = { v: 1, kind: 'track', jobId: job._id, tenant: job.tenant, chunk: step.nextChunk };
+      await bus.send(topics.detections, [{ key: job._id, value: ChunkOutcome.encode(more) }]);
+    } else if (step.tracked > 0 && (!job.plan || step.nextChunk >= job.plan.chunks)) { // the plan may have come meanwhile
+      await completeIfDone(job._id);
+    }
+    return step.tracked;
+  }
+
+  /** A `track` message: the job's tracking goes on where its last step stopped. */
+  async function continueTracking(message: TrackMore): Promise<void> {
+    const job = await jobs.getById(message.jobId);
+    if (!job || job.status !== 'running' || !tracksObjects(job.options)) return;
+    if ((await track(job, { onlyAt: message.chunk })) > 0) await jobs.touch(job._id, job.progress.framesDone);
   }
 
   /** Distinct frames merged so far: from Redis when it answers, else rebuilt from MongoDB. */
@@ -114,16 +167,32 @@ export function createMerger(deps: MergerDeps) {
     if (!job || job.status !== 'running' || !job.plan) return false;
     const merged = await store.chunks.countDocuments({ jobId });
     if (!isComplete(job.plan, merged)) return false;
-    const parts = await store.chunks.find({ jobId }, { projection: { frames: 1, summary: 1 } }).toArray();
+    const tracks = tracksObjects(job.options);
+    if (tracks && (await trackedChunks(jobId)) < job.plan.chunks) return false; // done once tracked too
+    const parts = await store.chunks.find({ jobId }, { projection: { frames: 1, summary: 1, ...(tracks ? { tracks: 1 } : {}) } }).toArray();
     const framesDone = parts.reduce((sum, p) => sum + p.frames, 0);
-    const summary = combineSummaries(parts.map((p) => p.summary));
-    if (await jobs.finish(jobId, { counts: countsOf(summary), summary, framesDone })) {
+    let summary = combineSummaries(parts.map((p) => p.summary));
+    const result: Parameters<typeof jobs.finish>[1] = { counts: countsOf(summary), summary, framesDone };
+    if (tracks) {
+      const segments = parts.flatMap((p) => (p.tracks ? (JSON.parse(p.tracks) as TrackSegment[]) : []));
+      const all = combineSegments(segments);
+      await storeTracks(store, job, all); // before the job is done: whoever reads a done job finds its tracks
+      const objects = objectsPerLabel(all);
+      summary = withObjects(summary, objects);
+      Object.assign(result, { summary, objects, tracks: { count: all.length, lastTrackId: all.at(-1)?.trackId ?? 0 } });
+    }
+    if (await jobs.finish(jobId, result)) {
       metrics.jobsFinished.inc({ status: 'done' });
       metrics.jobDurationSeconds.observe((Date.now() - job.createdAt.getTime()) / 1000);
       log.info({ jobId, frames: framesDone, chunks: merged }, 'job done');
       await publish(jobId, { type: 'done', status: 'done' });
     }
     return true;
+  }
+
+  /** Chunks of the job tracked so far (the tracking record's next chunk). */
+  async function trackedChunks(jobId: string): Promise<number> {
+    return (await tracking.record(jobId))?.nextChunk ?? 0;
   }
 
   async function publish(jobId: string, event: JobEvent): Promise<void> {
@@ -134,9 +203,11 @@ export function createMerger(deps: MergerDeps) {
     const before = new Date(Date.now() - config.merger.jobStallS * 1000);
     for (const job of await jobs.stalled(before)) {
       if (await completeIfDone(job._id)) continue; // every chunk is in (Redis had lost count): done, not stalled
+      const tracked = job.plan && tracksObjects(job.options) ? await trackedChunks(job._id) : undefined;
+      const behind = tracked !== undefined && job.plan && tracked < job.plan.chunks ? ` (tracking stopped at chunk ${tracked} of ${job.plan.chunks})` : '';
       const failed = await jobs.fail(job._id, {
         code: 'VDET_JOB_STALLED',
-        message: `The job made no progress for ${config.merger.jobStallS} s while ${job.status}.`,
+        message: `The job made no progress for ${config.merger.jobStallS} s while ${job.status}${behind}.`,
       });
       if (failed) {
         log.warn({ jobId: job._id, status: job.status }, 'reaped a stalled job');
@@ -177,4 +248,19 @@ export function createMerger(deps: MergerDeps) {
     reap,
     retention,
   };
+}
+
+/** Inserts a document unless one with its id is there; true when this call inserted it. */
+async function insertedOnce<T extends { _id: string }>(collection: Collection<T>, doc: OptionalUnlessRequiredId<T>): Promise<boolean> {
+  try {
+    await collection.insertOne(doc);
+    return true;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 11000) return false;
+    throw error;
+  }
+}
+
+function chunkToTrack(data: string, trackOnly: string | undefined): ChunkToTrack {
+  return { frames: JSON.parse(data) as ChunkToTrack['frames'], trackOnly: trackOnly ? (JSON.parse(trackOnly) as TrackOnlyFrame[]) : [] };
 }

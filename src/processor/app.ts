@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../shared/config.js';
 import { encodeChunk, type ChunkHeader } from '../shared/contracts/chunk.js';
 import { ChunkOutcome, JobMessage } from '../shared/contracts/messages.js';
+import { tracksObjects } from '../shared/contracts/job-options.js';
+import { resolveTrackerOptions } from '../shared/vision/tracking/options.js';
 import { isVdetError, toFailureReason } from '../shared/errors.js';
 import type { JobStore } from '../shared/job-store.js';
 import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.js';
@@ -78,6 +80,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const minScore = job.options.minScore ?? config.detector.minScore;
     const { classes, maxDetections, roi } = job.options;
     const filter = { classes, maxDetections, roi };
+    const trackScore = tracksObjects(job.options) ? resolveTrackerOptions(job.options.tracking).trackThreshold : undefined;
     const wire = config.processor.wireFormat;
     const pending: { frame: number; ptsMs: number; pixels: Buffer }[] = [];
     let chunks = 0;
@@ -87,7 +90,7 @@ export function createProcessor(deps: ProcessorDeps) {
       const header: ChunkHeader = {
         v: 1, jobId: job.jobId, tenant: job.tenant, chunk: chunks, pixelFormat: wire === 'jpeg' ? 'jpeg' : 'bgr24',
         frameWidth: box.size, frameHeight: box.size, content: { width: box.width, height: box.height }, sourceWidth: probe.width, sourceHeight: probe.height,
-        scale: box.scale, minScore, filter,
+        scale: box.scale, minScore, filter, ...(trackScore !== undefined && trackScore < minScore ? { trackScore } : {}),
         frames: pending.map(({ frame, ptsMs, pixels }) => (wire === 'jpeg' ? { frame, ptsMs, bytes: pixels.length } : { frame, ptsMs })),
       };
       // Keyed by job and chunk, not by job: a job's chunks spread over the partitions, so several detectors (or

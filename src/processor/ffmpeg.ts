@@ -10,10 +10,15 @@ import type { Letterbox } from '../shared/letterbox.js';
  * argument list (no shell) on a server-made path, with protocol, format and codec whitelists, pixel and stream
  * limits, a CPU time limit and a wall clock that kills the process. ffmpeg's stderr is logged, never returned.
  */
-export const INPUT_FORMATS = ['mov', 'matroska', 'webm', 'jpeg_pipe', 'png_pipe', 'webp_pipe', 'bmp_pipe'];
+/**
+ * The demuxers ffmpeg may use: each reads only the file it is given (no playlists, concat scripts or image
+ * sequences, which open other files or URLs).
+ */
+export const INPUT_FORMATS = ['mov', 'matroska', 'webm', 'mpegts', 'avi', 'mpeg', 'flv', 'gif', 'jpeg_pipe', 'png_pipe', 'webp_pipe', 'bmp_pipe'];
 export const INPUT_CODECS = [
-  'h264', 'hevc', 'vp8', 'vp9', 'av1', 'libdav1d', 'mpeg4', 'mpeg2video', 'prores', 'mjpeg', 'png', 'webp', 'bmp',
-  'aac', 'mp3', 'mp3float', 'opus', 'vorbis', 'flac', 'pcm_s16le',
+  'h264', 'hevc', 'vp8', 'vp9', 'av1', 'libdav1d', 'mpeg4', 'msmpeg4v2', 'msmpeg4v3', 'mpeg1video', 'mpeg2video', 'flv', 'h263',
+  'prores', 'mjpeg', 'png', 'webp', 'bmp', 'gif',
+  'aac', 'mp3', 'mp3float', 'mp2', 'mp2float', 'ac3', 'opus', 'vorbis', 'flac', 'pcm_s16le', 'pcm_u8',
 ];
 
 export interface MediaLimits {

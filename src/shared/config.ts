@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import { parseAllowEntry } from './address-policy.js';
 import { VdetError } from './errors.js';
 
 /**
@@ -27,6 +28,12 @@ export interface Config {
     readonly rateLimitPerMinute: number;
     /** Whether job callbacks may target loopback and private addresses (tests, single-network installs). */
     readonly webhookAllowPrivate: boolean;
+    /** Host names and CIDRs job callbacks may target although they are not public (VDET_WEBHOOK_ALLOW_HOSTS). */
+    readonly webhookAllowHosts: readonly string[];
+    /** Signs media tokens (signed source URLs); undefined: a key generated once and kept in MongoDB. Never logged. */
+    readonly mediaTokenKey: string | undefined;
+    /** Bearer token that shows /readyz's dependency detail (VDET_OPS_TOKEN); undefined: nobody sees it over HTTP. */
+    readonly opsToken: string | undefined;
   };
   readonly model: { readonly path: string; readonly labelsPath: string | undefined; readonly inputSize: number };
   readonly processor: {
@@ -123,6 +130,24 @@ class EnvReader {
   }
 }
 
+/** Keys that documentation, examples or old manifests have shown: a service started with one is open to anyone. */
+export const PLACEHOLDER_KEYS: readonly string[] = [
+  'change-me', 'change-me-bootstrap-key', 'changeme', 'change_me', 'replace-me', 'secret', 'password', 'vdet', 'vdet_…', 'example',
+];
+const MIN_SECRET_LENGTH = 32;
+
+/** Why a configured secret (a bootstrap key, a signing key, a token) is unusable; undefined when it is fine. */
+export function secretProblem(name: string, value: string): string | undefined {
+  const lower = value.toLowerCase();
+  if (PLACEHOLDER_KEYS.includes(lower) || lower.startsWith('change-me') || lower.startsWith('changeme')) {
+    return `${name} is a documented placeholder: generate one, e.g. \`openssl rand -hex 24\``;
+  }
+  if (value.length < MIN_SECRET_LENGTH) {
+    return `${name} must be at least ${MIN_SECRET_LENGTH} characters (it has ${value.length}): generate one, e.g. \`openssl rand -hex 24\``;
+  }
+  return undefined;
+}
+
 const DEFAULT_MODEL = path.resolve('../shared/models/yolox_nano.onnx');
 
 /** Reads and validates the environment; throws VDET_CONFIG_INVALID naming every bad variable. */
@@ -159,6 +184,9 @@ export function loadConfig(env: Env = process.env): Config {
       bootstrapTenant: r.string('VDET_BOOTSTRAP_TENANT', 'default'),
       rateLimitPerMinute: r.int('VDET_RATE_LIMIT_PER_MIN', 600, 1, 10_000_000),
       webhookAllowPrivate: r.oneOf('VDET_WEBHOOK_ALLOW_PRIVATE', 'false', ['true', 'false']) === 'true',
+      webhookAllowHosts: r.string('VDET_WEBHOOK_ALLOW_HOSTS', '').split(',').map((h) => h.trim()).filter(Boolean),
+      mediaTokenKey: r.optionalString('VDET_MEDIA_TOKEN_KEY'),
+      opsToken: r.optionalString('VDET_OPS_TOKEN'),
     },
     model: {
       path: path.resolve(r.string('VDET_MODEL', DEFAULT_MODEL)),
@@ -202,6 +230,14 @@ export function loadConfig(env: Env = process.env): Config {
     metricsPort: env['VDET_METRICS_PORT'] ? r.int('VDET_METRICS_PORT', 0, 0, 65535) : undefined,
     logLevel: r.oneOf('VDET_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   };
+  for (const [name, value] of [
+    ['VDET_BOOTSTRAP_KEY', config.http.bootstrapKey], ['VDET_MEDIA_TOKEN_KEY', config.http.mediaTokenKey], ['VDET_OPS_TOKEN', config.http.opsToken],
+  ] as const) {
+    const problem = value === undefined ? undefined : secretProblem(name, value);
+    if (problem) r.check(false, problem);
+  }
+  const badHosts = config.http.webhookAllowHosts.filter((entry) => parseAllowEntry(entry) === undefined);
+  r.check(badHosts.length === 0, `VDET_WEBHOOK_ALLOW_HOSTS must list host names or CIDRs (e.g. hooks.internal,10.1.0.0/16); not: ${badHosts.join(', ')}`);
   const chunkBytes = config.processor.chunkFrames * config.model.inputSize ** 2 * 3;
   r.check(chunkBytes + 64 * 1024 <= config.kafka.maxMessageBytes,
     `VDET_CHUNK_FRAMES × frame size (${chunkBytes} bytes) must fit VDET_KAFKA_MAX_MESSAGE_BYTES`);

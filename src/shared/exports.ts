@@ -1,22 +1,24 @@
 import type { FrameDetections } from './contracts/messages.js';
 
 /**
- * A done job's detections as files other tools read: COCO detection JSON, CSV (one row per detection) and JSON
- * Lines (one object per frame). Pure: frames come in as (async) iterables in frame order, text goes out in pieces
+ * A done job's detections as files other tools read: COCO detection JSON, CSV (one row per detection), JSON
+ * Lines (one object per frame) and MOTChallenge text (one line per tracked detection). Track ids: COCO `track_id`,
+ * CSV `track_id` (empty for a detection without one), JSON Lines as stored. Pure: frames come in as (async) iterables in frame order, text goes out in pieces
  * of about {@link PIECE_CHARS}, so a job of any length is exported without holding its frames or its text.
  */
-export const EXPORT_FORMATS = ['coco', 'csv', 'jsonl'] as const;
+export const EXPORT_FORMATS = ['coco', 'csv', 'jsonl', 'mot'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export const EXPORT_CONTENT_TYPES: Record<ExportFormat, string> = {
   coco: 'application/json',
   csv: 'text/csv; charset=utf-8',
   jsonl: 'application/x-ndjson',
+  mot: 'text/plain; charset=utf-8',
 };
 
-export const EXPORT_EXTENSIONS: Record<ExportFormat, string> = { coco: '.coco.json', csv: '.csv', jsonl: '.jsonl' };
+export const EXPORT_EXTENSIONS: Record<ExportFormat, string> = { coco: '.coco.json', csv: '.csv', jsonl: '.jsonl', mot: '.mot.txt' };
 
-export const CSV_HEADER = 'frame,ms,label,class_id,score,x1,y1,x2,y2';
+export const CSV_HEADER = 'frame,ms,label,class_id,score,x1,y1,x2,y2,track_id';
 /** RFC 4180 line ends. */
 const CRLF = '\r\n';
 const PIECE_CHARS = 64 * 1024;
@@ -46,6 +48,7 @@ export function exportPieces(format: ExportFormat, job: ExportJob, frames: () =>
     case 'csv': return batched(csvLines(frames()));
     case 'jsonl': return batched(jsonlLines(frames()));
     case 'coco': return batched(cocoParts(job, frames));
+    case 'mot': return batched(motLines(frames()));
   }
 }
 
@@ -59,9 +62,23 @@ export function csvField(value: string | number): string {
 export function csvRows(frame: FrameDetections): string {
   let rows = '';
   for (const d of frame.detections) {
-    rows += [frame.frame, frame.ptsMs, d.label, d.classId, d.score, ...d.box].map(csvField).join(',') + CRLF;
+    rows += [frame.frame, frame.ptsMs, d.label, d.classId, d.score, ...d.box, d.trackId ?? ''].map(csvField).join(',') + CRLF;
   }
   return rows;
+}
+
+/**
+ * One frame's MOTChallenge lines (`frame,id,x,y,w,h,score,-1,-1,-1`, frame from 1, a line per detection with a track
+ * id, `\n` ends); '' for a frame without one.
+ */
+export function motLinesOf(frame: FrameDetections): string {
+  let lines = '';
+  for (const d of frame.detections) {
+    if (d.trackId === undefined) continue;
+    const [x1, y1, x2, y2] = d.box;
+    lines += `${frame.frame + 1},${d.trackId},${x1},${y1},${round3(x2 - x1)},${round3(y2 - y1)},${d.score},-1,-1,-1\n`;
+  }
+  return lines;
 }
 
 export function jsonlLine(frame: FrameDetections): string {
@@ -84,7 +101,9 @@ export function cocoAnnotations(frame: FrameDetections, firstId: number): CocoAn
     const [x1, y1, x2, y2] = d.box;
     const w = round3(x2 - x1);
     const h = round3(y2 - y1);
-    return { id: firstId + i, image_id: frame.frame + 1, category_id: d.classId + 1, bbox: [x1, y1, w, h], area: round3(w * h), score: d.score, iscrowd: 0 };
+    const annotation: CocoAnnotation = { id: firstId + i, image_id: frame.frame + 1, category_id: d.classId + 1, bbox: [x1, y1, w, h], area: round3(w * h), score: d.score, iscrowd: 0 };
+    if (d.trackId !== undefined) annotation.track_id = d.trackId;
+    return annotation;
   });
 }
 
@@ -101,11 +120,17 @@ export interface CocoAnnotation {
   area: number;
   score: number;
   iscrowd: 0;
+  /** The detection's track (as in TAO and MOT-style COCO files). */
+  track_id?: number;
 }
 
 async function* csvLines(frames: Frames): AsyncGenerator<string> {
   yield CSV_HEADER + CRLF;
   for await (const frame of frames) yield csvRows(frame);
+}
+
+async function* motLines(frames: Frames): AsyncGenerator<string> {
+  for await (const frame of frames) yield motLinesOf(frame);
 }
 
 async function* jsonlLines(frames: Frames): AsyncGenerator<string> {

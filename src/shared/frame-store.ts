@@ -3,8 +3,8 @@ import type { FrameDetections } from './contracts/messages.js';
 import type { JobRecord } from './mongo.js';
 
 /**
- * A merged chunk's frames (collection `frames`): one document per (job, chunk), written once by the merger and never
- * changed. Shaped for the MongoDB-protocol server of the local stack (FerretDB 1.x), which runs only equality filters
+ * A merged chunk's frames (collection `frames`): one document per (job, chunk), written once by the merger and, with
+ * tracking on, once more when its frames are tracked (their track ids into `data`). Shaped for the MongoDB-protocol server of the local stack (FerretDB 1.x), which runs only equality filters
  * in its backend, sorts and applies ranges in its own memory after reading every match, and spends about a
  * millisecond per frame turning nested detections into BSON:
  *  - every read is an equality on indexed fields that matches a few documents: a page asks for the chunks whose last
@@ -30,6 +30,8 @@ export interface FrameChunkRecord {
   lb: string[];
   /** The chunk's frames (FrameDetections[], frame order) as JSON. */
   data: string;
+  /** Tracking on: set when the tracker has written the frames' track ids into `data` (once; see track-store.ts). */
+  tracked?: boolean;
 }
 
 export const FRAME_BUCKET = 256;

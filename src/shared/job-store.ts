@@ -46,18 +46,24 @@ export class JobStore {
   }
 
   /** Marks progress on an unfinished job; also the heartbeat the reaper watches. */
-  async touch(jobId: string, framesDone: number): Promise<void> {
+  /**
+   * Records progress. `progressFromStore`: Redis' count of the job's chunks is known to be behind (a chunk merged
+   * while Redis was away, or Redis restarted empty): from now on the merger counts the job's chunks in MongoDB.
+   */
+  async touch(jobId: string, framesDone: number, progressFromStore = false): Promise<void> {
     await this.store.jobs.updateOne({ _id: jobId, status: { $in: ['queued', 'running'] } }, {
-      $set: { 'progress.framesDone': framesDone, updatedAt: new Date() },
+      $set: { 'progress.framesDone': framesDone, updatedAt: new Date(), ...(progressFromStore ? { progressFromStore: true } : {}) },
     });
   }
 
-  async finish(jobId: string, result: { counts: Record<string, number>; summary: Summary; framesDone: number }): Promise<boolean> {
+  async finish(jobId: string, result: { counts: Record<string, number>; summary: Summary; framesDone: number } & Partial<Pick<JobRecord, 'objects' | 'tracks'>>): Promise<boolean> {
     return this.move(jobId, 'done', {
       finishedAt: new Date(),
       counts: result.counts,
       summary: result.summary,
       'progress.framesDone': result.framesDone,
+      ...(result.objects ? { objects: result.objects } : {}),
+      ...(result.tracks ? { tracks: result.tracks } : {}),
     });
   }
 

@@ -7,6 +7,7 @@ import type { JobStatus } from './job-state.js';
 import type { JobOptions } from './contracts/job-options.js';
 import type { Summary } from './contracts/summary.js';
 import type { FrameChunkRecord } from './frame-store.js';
+import type { TrackRecord, TrackingRecord } from './track-store.js';
 
 /** A job as stored in MongoDB (collection `jobs`). */
 export interface JobRecord {
@@ -21,9 +22,15 @@ export interface JobRecord {
   /** Set when the processor has emitted every chunk: what the merger must see before the job is done. */
   plan?: { chunks: number; frames: number };
   progress: { framesDone: number; framesTotal: number };
+  /** Redis' chunk count fell behind once (see JobStore.touch): completion counts the job's chunks in MongoDB. */
+  progressFromStore?: boolean;
   counts?: Record<string, number>;
   /** Per label: frames with it, most in one frame, first and last seen; set when the job is done. */
   summary?: Summary;
+  /** Tracking on, once done: distinct objects (confirmed tracks with stored detections) per label. */
+  objects?: Record<string, number>;
+  /** Tracking on, once done: how many tracks it has (collection `job_tracks`), and the highest id. */
+  tracks?: { count: number; lastTrackId: number };
   error?: FailureReason;
   /** Set once the job's callback (options.callbackUrl) is in the webhook outbox. */
   callbackQueuedAt?: Date;
@@ -49,6 +56,10 @@ export interface ChunkRecord {
   frames: number;
   summary: Summary;
   mergedAt: Date;
+  /** Tracking on: the frames' boxes under minScore (TrackOnlyFrame[] as JSON), kept until the chunk is tracked. */
+  trackOnly?: string;
+  /** Tracking on, once tracked: the chunk's track segments (TrackSegment[] as JSON). */
+  tracks?: string;
 }
 
 export interface Store {
@@ -58,6 +69,10 @@ export interface Store {
   /** A job's detections, one document per merged chunk (see frame-store.ts). */
   frames: Collection<FrameChunkRecord>;
   chunks: Collection<ChunkRecord>;
+  /** Per job with tracking on: the next chunk to track and the tracker's state (see track-store.ts). */
+  tracking: Collection<TrackingRecord>;
+  /** A done job's tracks, one document per track. */
+  tracks: Collection<TrackRecord>;
   uploads: GridFSBucket;
   /** Annotated renderings of done jobs (filename: the job id), a cache: each can be rendered again from the above. */
   annotated: GridFSBucket;
@@ -78,6 +93,8 @@ export async function connectStore(config: Config['mongo']): Promise<Store> {
     jobs: db.collection<JobRecord>('jobs'),
     frames: db.collection<FrameChunkRecord>('frames'),
     chunks: db.collection<ChunkRecord>('job_chunks'),
+    tracking: db.collection<TrackingRecord>('job_tracking'),
+    tracks: db.collection<TrackRecord>('job_tracks'),
     uploads: new GridFSBucket(db, { bucketName: 'uploads', chunkSizeBytes: 1024 * 1024 }),
     annotated: new GridFSBucket(db, { bucketName: 'annotated', chunkSizeBytes: 1024 * 1024 }),
     ping: async () => {
@@ -98,6 +115,8 @@ export async function ensureIndexes(store: Store): Promise<void> {
   await store.frames.createIndex({ tenant: 1, jobId: 1, tb: 1 }, { name: 'tenant_job_tb' });
   await store.frames.createIndex({ tenant: 1, jobId: 1, lb: 1 }, { name: 'tenant_job_lb' });
   await store.chunks.createIndex({ jobId: 1, chunk: 1 }, { name: 'job_chunk', unique: true });
+  // A done job's tracks, a page a bucket of track ids at a time (track-store.ts).
+  await store.tracks.createIndex({ tenant: 1, jobId: 1, b: 1 }, { name: 'tenant_job_b' });
 }
 
 /**

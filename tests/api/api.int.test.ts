@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -13,7 +13,7 @@ import { createTestEnv } from '../helpers/stack.js';
 
 /** The api's promises to its users, over a real socket, with the other three roles running for real. */
 describe('api: keys and tenants, options, queries, live progress, lifecycle', () => {
-  const KEY_A = `vdet_tenant_a_${Date.now()}`;
+  const KEY_A = `vdet_tenant_a_${Date.now()}_0123456789abcdef`;
   const stack = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY_A, VDET_BOOTSTRAP_TENANT: 'tenant-a', VDET_RATE_LIMIT_PER_MIN: '100000', VDET_WEBHOOK_ALLOW_PRIVATE: 'true' });
   const roles: RunningRole[] = [];
   let a: Target;
@@ -145,12 +145,15 @@ describe('api: keys and tenants, options, queries, live progress, lifecycle', ()
   });
 
   test('callbackUrl: a signed POST of the summary when the job ends, retried until a 2xx', async () => {
-    const received: { body: string; signature: string }[] = [];
+    const received: { body: string; signature: string; timestamp: string; keyId: string }[] = [];
     const server = createServer((request, response) => {
       let body = '';
       request.on('data', (c: Buffer) => (body += c.toString()));
       request.on('end', () => {
-        received.push({ body, signature: String(request.headers['x-vdet-signature']) });
+        received.push({
+          body, signature: String(request.headers['x-vdet-signature']), timestamp: String(request.headers['x-vdet-timestamp']),
+          keyId: String(request.headers['x-vdet-key-id']),
+        });
         response.writeHead(received.length === 1 ? 503 : 204).end(); // the first delivery fails
       });
     });
@@ -164,7 +167,10 @@ describe('api: keys and tenants, options, queries, live progress, lifecycle', ()
       const secret = await new ApiKeyStore(store.db).webhookSecret('tenant-a');
       await store.close();
       for (const delivery of received) {
-        assert.equal(delivery.signature, `sha256=${createHmac('sha256', secret).update(delivery.body).digest('hex')}`);
+        // docs/security.md: v1=HMAC-SHA256(secret, timestamp "." body), a fresh timestamp per attempt, the secret's key id.
+        assert.ok(Math.abs(Number(delivery.timestamp) - Date.now() / 1000) < 120, delivery.timestamp);
+        assert.equal(delivery.signature, `v1=${createHmac('sha256', secret).update(`${delivery.timestamp}.${delivery.body}`).digest('hex')}`);
+        assert.equal(delivery.keyId, `whk_${createHash('sha256').update(secret).digest('hex').slice(0, 16)}`);
         const body = JSON.parse(delivery.body) as { id: string; status: string; counts: Record<string, number> };
         assert.equal(body.id, id);
         assert.equal(body.status, 'done');

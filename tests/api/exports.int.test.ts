@@ -16,7 +16,7 @@ import { createTestEnv } from '../helpers/stack.js';
 
 /** A done job's annotated video (rendered once, cached, byte ranges) and its COCO, CSV and JSONL exports. */
 describe('api: annotated video and exports', () => {
-  const KEY = `vdet_exports_${Date.now()}`;
+  const KEY = `vdet_exports_${Date.now()}_0123456789abcdef`;
   const workDir = path.join(os.tmpdir(), `vdet-exports-test-${process.pid}`);
   const stack = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY, VDET_BOOTSTRAP_TENANT: 'tenant-a', VDET_WORK_DIR: workDir });
   const roles: RunningRole[] = [];
@@ -70,6 +70,8 @@ describe('api: annotated video and exports', () => {
     for (const response of first) {
       assert.equal(response.status, 200);
       assert.equal(response.headers.get('content-type'), 'video/mp4');
+      assert.equal(response.headers.get('x-content-type-options'), 'nosniff');
+      assert.equal(response.headers.get('content-security-policy'), 'sandbox', 'served media is never an active document');
       assert.equal(response.headers.get('accept-ranges'), 'bytes');
       assert.equal(response.headers.get('x-vdet-cache'), 'miss');
     }
@@ -155,11 +157,15 @@ describe('api: annotated video and exports', () => {
 
     const csv = await get(a, '/export?format=csv');
     assert.equal(csv.headers.get('content-type'), 'text/csv; charset=utf-8');
+    for (const response of [jsonl, csv]) {
+      assert.equal(response.headers.get('x-content-type-options'), 'nosniff');
+      assert.equal(response.headers.get('content-security-policy'), 'sandbox');
+    }
     assert.match(csv.headers.get('content-disposition') ?? '', /filename="tour-640x360\.csv"/);
     const rows = (await csv.text()).split('\r\n').filter(Boolean);
-    assert.equal(rows.shift(), 'frame,ms,label,class_id,score,x1,y1,x2,y2');
+    assert.equal(rows.shift(), 'frame,ms,label,class_id,score,x1,y1,x2,y2,track_id');
     assert.equal(rows.length, total);
-    const expected = frames.flatMap((f) => f.detections.map((d) => [f.frame, f.ptsMs, d.label, d.classId, d.score, ...d.box].join(',')));
+    const expected = frames.flatMap((f) => f.detections.map((d) => [f.frame, f.ptsMs, d.label, d.classId, d.score, ...d.box, d.trackId ?? ''].join(',')));
     assert.deepEqual(rows, expected); // COCO labels hold no comma or quote, so no field is quoted
 
     const cocoResponse = await get(a, '/export?format=coco');

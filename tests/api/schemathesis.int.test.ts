@@ -6,7 +6,7 @@ import { createTestEnv } from '../helpers/stack.js';
 
 /** schemathesis (PyPI) generates requests for every documented operation: no 5xx, every response as documented. */
 describe('the api against its own OpenAPI document', () => {
-  const KEY = `vdet_schemathesis_${Date.now()}`;
+  const KEY = `vdet_schemathesis_${Date.now()}_0123456789abcdef`;
   const stack = createTestEnv({ VDET_LOG_LEVEL: 'warn', VDET_BOOTSTRAP_KEY: KEY, VDET_RATE_LIMIT_PER_MIN: '1000000' });
   let api: RunningRole;
   let base = '';

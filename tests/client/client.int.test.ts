@@ -119,7 +119,7 @@ describe('vdet submit, jobs, results, push against a running vdet', { timeout: 6
     assert.ok(id, exported.stdout);
     const expected = await (await fetch(`${target.base}/v1/jobs/${id}/export?format=csv`, { headers: { authorization: `Bearer ${KEY}` } })).text();
     assert.equal(await readFile(csv, 'utf8'), expected);
-    assert.match(expected, /^frame,ms,label,class_id,score,x1,y1,x2,y2\r\n0,0,/);
+    assert.match(expected, /^frame,ms,label,class_id,score,x1,y1,x2,y2,track_id\r\n0,0,/);
 
     const queued = await vdet(['submit', TOUR_VIDEO], env);
     assert.equal(queued.code, 0, queued.stderr);

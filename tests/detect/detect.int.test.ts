@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { boxIou } from '../../src/detector/yolox.js';
 import type { Detection } from '../../src/shared/contracts/messages.js';
+import { agreement } from '../helpers/agreement.js';
 import { allDetections, submitJob, waitForJob, type FrameItem } from '../helpers/client.js';
 import { MODEL_PATH, SHARED, TOUR_VIDEO, imagePath } from '../helpers/paths.js';
 import { compareToReference, loadReference } from '../helpers/reference.js';
@@ -219,14 +220,12 @@ describe('vdet detect', { timeout: 600_000 }, () => {
     assert.equal(annotated, source);
   });
 
-  test('the tour video gives the service\'s detections: same frames, same labels, boxes at IoU ≥ 0.99', async (t) => {
+  /** The tour video through `vdet all` on the local stack, frames travelling as `wire` says. */
+  async function throughService(wire: 'raw' | 'jpeg', t: { diagnostic(message: string): void }) {
     const ports = await Promise.all([9092, 27017, 6379].map(reachable));
-    if (!ports.every(Boolean)) {
-      t.skip('the local stack is down (bash scripts/stack.sh up)');
-      return;
-    }
-    const key = `vdet_detect_test_${Date.now()}`;
-    const stack: TestEnv = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: key });
+    assert.ok(ports.every(Boolean), 'the local stack is down (bash scripts/stack.sh up; npm test starts it)');
+    const key = `vdet_detect_test_${Date.now()}_0123456789abcdef`;
+    const stack: TestEnv = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: key, VDET_WIRE_FORMAT: wire });
     let service: RunningRole | undefined;
     try {
       // The four roles in one process (`vdet all`): the same cores the command wires, linked by Kafka.
@@ -237,18 +236,30 @@ describe('vdet detect', { timeout: 600_000 }, () => {
       const id = await submitJob(api, TOUR_VIDEO);
       const job = await waitForJob(api, id);
       assert.equal(job.status, 'done', JSON.stringify(job.error));
-      t.diagnostic(`the service: 400 frames in ${Date.now() - started} ms from upload to done`);
-      const frames = await allDetections(api, id);
-      const { problems, worstIou, worstScore } = compareToService(tourFrames, frames, 0.99);
-      t.diagnostic(`lowest IoU of a box with the service's: ${worstIou.toFixed(4)}; largest score difference ${worstScore.toFixed(4)}`);
-      assert.deepEqual(problems, []);
-      const counts = countsOf(frames);
-      assert.deepEqual(Object.fromEntries(Object.entries(job.counts).sort()), Object.fromEntries([...counts].map(([l, c]) => [l, c.detections]).sort()));
+      t.diagnostic(`the service (${wire} frames on the wire): 400 frames in ${Date.now() - started} ms from upload to done`);
+      return { job, frames: await allDetections(api, id) };
     } finally {
       const code = await service?.stop();
       if (service && code !== 0) console.error(`vdet all exited ${code}:\n${service.output().slice(-3000)}`);
       await stack.cleanup();
     }
+  }
+
+  test('raw frames on the wire: the service\'s detections are the command\'s — same frames, same labels, boxes at IoU ≥ 0.99', async (t) => {
+    const { job, frames } = await throughService('raw', t);
+    const { problems, worstIou, worstScore } = compareToService(tourFrames, frames, 0.99);
+    t.diagnostic(`lowest IoU of a box with the service's: ${worstIou.toFixed(4)}; largest score difference ${worstScore.toFixed(4)}`);
+    assert.deepEqual(problems, []);
+    const counts = countsOf(frames);
+    assert.deepEqual(Object.fromEntries(Object.entries(job.counts).sort()), Object.fromEntries([...counts].map(([l, c]) => [l, c.detections]).sort()));
+  });
+
+  test('JPEG frames on the wire (the default): recall and precision ≥ 0.99 against the command\'s raw path', async (t) => {
+    const { frames } = await throughService('jpeg', t);
+    assert.deepEqual(frames.map((f) => [f.frame, f.ptsMs]), tourFrames.map((f) => [f.frame, f.ptsMs]));
+    const { recall, precision, referenceBoxes, candidateBoxes } = agreement(tourFrames, frames);
+    t.diagnostic(`JPEG wire against the raw path: recall ${recall.toFixed(4)} of ${referenceBoxes} boxes, precision ${precision.toFixed(4)} of ${candidateBoxes}`);
+    assert.ok(recall >= 0.99 && precision >= 0.99, `recall ${recall}, precision ${precision}`);
   });
 
   test('a folder of images matches the reference detections', async () => {

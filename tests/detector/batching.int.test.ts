@@ -7,7 +7,7 @@ import { createTestEnv } from '../helpers/stack.js';
 
 /** The detector on the real stack: batches mix jobs, and memory stays bounded however far behind it is. */
 describe('detector batching and backpressure', () => {
-  const KEY = `vdet_batching_${Date.now()}`;
+  const KEY = `vdet_batching_${Date.now()}_0123456789abcdef`;
   const CHUNKS_IN_FLIGHT = 3;
   const CHUNK_FRAMES = 4; // smaller than a batch: a batch fills from several chunks
   const stack = createTestEnv({

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyDetectionFilter, insidePolygon } from '../../src/detector/detection-filter.js';
+import { applyDetectionFilter, insidePolygon, splitForTracking } from '../../src/detector/detection-filter.js';
 import { crossCheckOptions } from '../../src/shared/contracts/job-options.js';
 import { COCO80_LABELS } from '../../src/shared/labels.js';
 
@@ -34,4 +34,23 @@ test('callback URLs: http(s) only, no credentials, no private addresses unless a
     assert.match(check(url) ?? '', /private/, url);
   }
   assert.equal(check('http://127.0.0.1:9/x', true), undefined);
+});
+
+test('tracking: decoded down to the tracker\'s threshold, split at minScore; the stored ones exactly as without tracking', () => {
+  const decoded = [det('dog', 0.9, [0, 0, 20, 20]), det('car', 0.8, [80, 80, 100, 100]), det('dog', 0.5, [40, 40, 60, 60]),
+    det('dog', 0.29, [0, 0, 22, 22]), det('car', 0.2, [85, 85, 100, 100]), det('dog', 0.15, [90, 0, 100, 10]), det('dog', 0.12, [2, 2, 20, 20])];
+  const filter = { classes: ['dog'], roi: { rect: [0, 0, 0.7, 1] as [number, number, number, number] }, maxDetections: 1 };
+  const split = splitForTracking(decoded, filter, 100, 100, 0.3);
+  assert.deepEqual(split.detections, applyDetectionFilter(decoded.filter((d) => d.score >= 0.3), filter, 100, 100));
+  assert.deepEqual(split.detections.map((d) => d.score), [0.9], 'the cap counts only the stored ones');
+  assert.deepEqual(split.trackOnly.map((d) => d.score), [0.29], 'labels, region and a cap of their own: no car, nothing outside, best first');
+  assert.deepEqual(splitForTracking(decoded, undefined, 100, 100, 0.3).trackOnly.map((d) => d.score), [0.29, 0.2, 0.15, 0.12]);
+});
+
+test('tracking options: checked with the others, every problem named', () => {
+  assert.equal(crossCheckOptions({ tracking: { highThreshold: 0.6, newTrackThreshold: 0.7, confirmFrames: 3 } }, COCO80_LABELS), undefined);
+  const conflict = crossCheckOptions({ tracking: { trackThreshold: 0.8, highThreshold: 0.5 } }, COCO80_LABELS);
+  assert.equal(conflict?.option, 'tracking');
+  assert.match(conflict?.problem ?? '', /trackThreshold \(0\.8\) must not exceed highThreshold/);
+  assert.match(crossCheckOptions({ tracking: { newTrackThreshold: 0.3 } }, COCO80_LABELS)?.problem ?? '', /newTrackThreshold/);
 });

@@ -15,7 +15,7 @@ import { consumerLag, createTestEnv } from '../helpers/stack.js';
  * MongoDB-protocol server, Redis), driven through the api over a real socket.
  */
 describe('pipeline: upload → processor → detector → merger', () => {
-  const KEY = `vdet_test_${Date.now()}`;
+  const KEY = `vdet_test_${Date.now()}_0123456789abcdef`;
   const stack = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY });
   const roles: RunningRole[] = [];
   let base = '';

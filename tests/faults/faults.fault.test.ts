@@ -16,7 +16,7 @@ import { consumerLag, createTestEnv } from '../helpers/stack.js';
  * injects a fault mid-job, and checks the outcome against a fault-free run: job done, the same (frame, detections),
  * exactly one stored result per frame. Run alone: it stops and starts the shared stack's services.
  */
-const KEY = `vdet_faults_${Date.now()}`;
+const KEY = `vdet_faults_${Date.now()}_0123456789abcdef`;
 const stack = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY, VDET_TOPIC_PARTITIONS: '4', VDET_CHUNK_FRAMES: '8' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const counts = { faults: 0, jobs: 0, lost: 0, duplicated: 0 };
@@ -64,7 +64,7 @@ async function midJob(api: Target, id: string, atLeast = 40): Promise<void> {
 let baseline: FrameItem[] = [];
 
 /** Compares a job's stored results with the fault-free run, and checks exactly one result per frame in MongoDB. */
-async function assertSameAsBaseline(api: Target, id: string): Promise<void> {
+async function assertSameAsBaseline(api: Target, id: string, options: { trackIds?: boolean } = {}): Promise<void> {
   const job = await waitForJob(api, id, 600_000);
   counts.jobs++;
   assert.equal(job.status, 'done', JSON.stringify(job.error));
@@ -87,7 +87,13 @@ async function assertSameAsBaseline(api: Target, id: string): Promise<void> {
     assert.equal(frame.frame, expected.frame);
     assert.deepEqual(frame.detections.map((d) => d.label), expected.detections.map((d) => d.label), `frame ${i}`);
     frame.detections.forEach((d, j) => assert.ok(boxIou(d.box, expected.detections[j]!.box) > 0.99, `frame ${i} box ${j}`));
+    if (options.trackIds) {
+      // The merger tracks from its state in MongoDB: a kill -9 anywhere in a tracking step changes no id.
+      const ids = (f: FrameItem) => f.detections.map((d) => (d as { trackId?: number }).trackId);
+      assert.deepEqual(ids(frame), ids(expected), `frame ${i}: track ids`);
+    }
   }
+  if (options.trackIds) assert.ok(baseline.some((f) => f.detections.some((d) => (d as { trackId?: number }).trackId !== undefined)), 'the baseline is tracked');
 }
 
 describe('fault suite', () => {
@@ -118,7 +124,7 @@ describe('fault suite', () => {
       await cluster.stop(role, 'SIGKILL');
       counts.faults++;
       await cluster.start([role]);
-      await assertSameAsBaseline(cluster.api, id);
+      await assertSameAsBaseline(cluster.api, id, { trackIds: role === 'merger' });
     });
   }
 
@@ -133,7 +139,7 @@ describe('fault suite', () => {
     counts.faults++;
     cluster.roles.delete('merger');
     await cluster.start(['merger']);
-    await assertSameAsBaseline(cluster.api, id);
+    await assertSameAsBaseline(cluster.api, id, { trackIds: true });
   });
 
   test('Kafka down: an upload answers 503 with Retry-After and stores nothing', async () => {

@@ -23,7 +23,8 @@ export interface JobView {
 export interface FrameItem {
   frame: number;
   ptsMs: number;
-  detections: { label: string; classId: number; score: number; box: [number, number, number, number] }[];
+  /** `trackId`: the detection's track, when the job tracks (the default). */
+  detections: { label: string; classId: number; score: number; box: [number, number, number, number]; trackId?: number }[];
 }
 
 export async function uploadFile(target: Target, file: string | Blob, options?: object, filename?: string, headers: Record<string, string> = {}): Promise<Response> {

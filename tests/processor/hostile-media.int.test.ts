@@ -105,6 +105,44 @@ describe('hostile uploads', () => {
     assert.deepEqual(openedOutside(dir), []);
   });
 
+  test('MPEG-TS, AVI, MPEG-PS, FLV and GIF naming other files and URLs in their metadata: decoded from their own bytes only', async () => {
+    const secret = path.join(root, 'secret.mp4');
+    ffmpeg(['-f', 'lavfi', '-i', 'color=green:s=64x64:d=1', '-pix_fmt', 'yuv420p', secret]);
+    const references = `file://${secret} ${secret} concat:${secret}|/etc/passwd http://127.0.0.1:9/x.m3u8`;
+    const cases: [string, string[]][] = [
+      ['mpegts', ['-c:v', 'libx264', '-preset', 'ultrafast', '-metadata', `service_name=${references}`, '-f', 'mpegts']],
+      ['avi', ['-c:v', 'mpeg4', '-metadata', `title=${references}`, '-f', 'avi']],
+      ['mpeg', ['-c:v', 'mpeg2video', '-f', 'vob']],
+      ['flv', ['-c:v', 'flv1', '-metadata', `title=${references}`, '-f', 'flv']],
+      ['gif', ['-f', 'gif']],
+    ];
+    for (const [format, args] of cases) {
+      const { dir, file } = jobDirWith('upload', '');
+      ffmpeg(['-f', 'lavfi', '-i', 'testsrc=s=64x64:r=10:d=1', ...args, file]);
+      const result = await runProcessor(file);
+      assert.equal(result, 10, `${format}: ${String(result)}`);
+      assert.deepEqual(openedOutside(dir), [], format);
+    }
+  });
+
+  test('an HLS playlist wrapped in MPEG-TS packets is refused without opening what it lists', async () => {
+    const secret = path.join(root, 'listed.ts');
+    ffmpeg(['-f', 'lavfi', '-i', 'color=red:s=64x64:d=1', '-f', 'mpegts', secret]);
+    const playlist = Buffer.from(`#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n${secret}\n#EXTINF:1.0,\nhttp://127.0.0.1:9/a.ts\n#EXT-X-ENDLIST\n`);
+    // Three 188-byte packets (sync byte 0x47, PID 0x100, payload only) carrying the playlist's text: it passes the
+    // upload's sniff as MPEG-TS, and must still open nothing.
+    const packets = [0, 1, 2].map((k) => {
+      const packet = Buffer.alloc(188, 0xff);
+      packet.set([0x47, 0x41, 0x00, 0x10 | k]);
+      playlist.subarray(Math.min(k * 184, playlist.length), (k + 1) * 184).copy(packet, 4);
+      return packet;
+    });
+    const { dir, file } = jobDirWith('upload', Buffer.concat(packets));
+    const result = await runProcessor(file);
+    assert.ok(result instanceof VdetError && result.code === 'VDET_MEDIA_UNREADABLE', String(result));
+    assert.deepEqual(openedOutside(dir), []);
+  });
+
   test('an image declaring 100000x100000, and a zip-bomb-like PNG, are rejected before any decoding', async () => {
     for (const width of [100_000, 20_000]) {
       const { file } = jobDirWith('upload', png(width, width));

@@ -5,7 +5,7 @@ import { CSV_HEADER, csvField, exportPieces, frameFileName, type ExportFormat, t
 
 const FRAMES: FrameDetections[] = [
   { frame: 0, ptsMs: 0, detections: [
-    { label: 'dog', classId: 16, score: 0.84, box: [133, 99.5, 337.7, 363.4] },
+    { label: 'dog', classId: 16, score: 0.84, box: [133, 99.5, 337.7, 363.4], trackId: 3 },
     { label: 'car', classId: 2, score: 0.7788, box: [468.6, 0.5, 637.8, 51.2] },
   ] },
   { frame: 1, ptsMs: 40, detections: [] },
@@ -54,8 +54,10 @@ test('CSV: header, one row per detection (CRLF), commas and quotes quoted, frame
   const rows = parseCsv(text);
   assert.deepEqual(rows[0], CSV_HEADER.split(','));
   assert.equal(rows.length, 1 + 3);
-  assert.deepEqual(rows[1], ['0', '0', 'dog', '16', '0.84', '133', '99.5', '337.7', '363.4']);
-  assert.deepEqual(rows[3], ['2', '80', 'traffic, "big" light', '9', '0.5', '1', '2', '3', '4']);
+  assert.equal(CSV_HEADER, 'frame,ms,label,class_id,score,x1,y1,x2,y2,track_id');
+  assert.deepEqual(rows[1], ['0', '0', 'dog', '16', '0.84', '133', '99.5', '337.7', '363.4', '3']);
+  assert.deepEqual(rows[2], ['0', '0', 'car', '2', '0.7788', '468.6', '0.5', '637.8', '51.2', ''], 'no track: an empty track_id');
+  assert.deepEqual(rows[3], ['2', '80', 'traffic, "big" light', '9', '0.5', '1', '2', '3', '4', '']);
   assert.equal(csvField('plain'), 'plain');
   assert.equal(csvField('two\nlines'), '"two\nlines"');
 });
@@ -80,15 +82,30 @@ test('COCO: images per frame, annotations with [x, y, w, h] and ids from 1, cate
   ]);
   assert.deepEqual(coco.annotations.map((a) => a.id), [1, 2, 3]);
   const [dog, car, light] = coco.annotations;
-  assert.deepEqual(dog, { id: 1, image_id: 1, category_id: 17, bbox: [133, 99.5, 204.7, 263.9], area: 54020.33, score: 0.84, iscrowd: 0 });
+  assert.deepEqual(dog, { id: 1, image_id: 1, category_id: 17, bbox: [133, 99.5, 204.7, 263.9], area: 54020.33, score: 0.84, iscrowd: 0, track_id: 3 });
   assert.deepEqual(car!.bbox, [468.6, 0.5, 169.2, 50.7]);
+  assert.equal('track_id' in car!, false);
   assert.equal(light!.image_id, 3);
   assert.equal(coco.categories.length, JOB.labels.length);
   assert.deepEqual(coco.categories[16], { id: 17, name: 'dog', supercategory: 'object' });
   for (const a of coco.annotations) assert.equal(coco.categories.find((c) => c.id === a.category_id)?.name, JOB.labels[a.category_id - 1]);
 });
 
+test('MOT: one line per tracked detection, frame from 1, [x, y, w, h], -1 for the 3D fields; untracked ones left out', async () => {
+  const tracked: FrameDetections[] = [
+    ...FRAMES,
+    { frame: 9, ptsMs: 360, detections: [{ label: 'dog', classId: 16, score: 0.8, box: [140, 100, 340.5, 360], trackId: 3 }, { label: 'car', classId: 2, score: 0.6, box: [0, 0, 10, 10], trackId: 12 }] },
+  ];
+  assert.deepEqual((await exportText('mot', tracked)).split('\n'), [
+    '1,3,133,99.5,204.7,263.9,0.84,-1,-1,-1',
+    '10,3,140,100,200.5,260,0.8,-1,-1,-1',
+    '10,12,0,0,10,10,0.6,-1,-1,-1',
+    '',
+  ]);
+});
+
 test('every format is valid for a job without frames', async () => {
+  assert.equal(await exportText('mot', []), '');
   assert.equal(await exportText('csv', []), `${CSV_HEADER}\r\n`);
   assert.equal(await exportText('jsonl', []), '');
   const coco = JSON.parse(await exportText('coco', [])) as { images: unknown[]; annotations: unknown[] };

@@ -14,7 +14,7 @@ import { createTestEnv } from '../helpers/stack.js';
 
 /** Frames pushed straight into Kafka, through the four roles as processes, read back from vdet.results. */
 describe('streams: frames in on vdet.frames, results out on vdet.results', () => {
-  const KEY = `vdet_streams_${Date.now()}`;
+  const KEY = `vdet_streams_${Date.now()}_0123456789abcdef`;
   const stack = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY, VDET_FRAME_MAX_BYTES: String(400 * 1024) });
   const topics = topicNames(stack.config.kafka.topicPrefix);
   const kafka = new Kafka({ brokers: [...stack.config.kafka.brokers], logLevel: logLevel.NOTHING });

@@ -6,6 +6,7 @@ import { EXPORT_CONTENT_TYPES, EXPORT_EXTENSIONS, EXPORT_FORMATS, exportPieces, 
 import type { ApiDeps } from '../app.js';
 import { jobFrames } from '../job-frames.js';
 import { problems } from '../problem.js';
+import { mediaHeaders } from '../security-headers.js';
 import { JobIdParams } from '../schemas.js';
 import { downloadStem } from './job-source.js';
 import { jobNotFound } from './jobs.js';
@@ -13,7 +14,7 @@ import { jobNotFound } from './jobs.js';
 const ExportQuery = Type.Object({
   format: Type.Unsafe<ExportFormat>(Type.String({
     enum: [...EXPORT_FORMATS],
-    description: '`coco`: COCO detection JSON; `csv`: one row per detection; `jsonl`: one JSON object per frame',
+    description: '`coco`: COCO detection JSON; `csv`: one row per detection; `jsonl`: one JSON object per frame; `mot`: MOTChallenge text, one line per tracked detection',
   })),
 }, { additionalProperties: false });
 
@@ -29,12 +30,14 @@ export const jobExportRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, d
 
   app.get('/v1/jobs/:id/export', {
     schema: {
-      summary: 'Every frame\'s detections as COCO JSON, CSV or JSON Lines (a download)',
+      summary: 'Every frame\'s detections as COCO JSON, CSV, JSON Lines or MOTChallenge text (a download)',
       description: '`coco`: `{ info, categories, images, annotations }`; one image per processed frame '
         + '(`id` = frame + 1, `file_name` `frame_000123.jpg`, `width`, `height`, and `frame`, `ptsMs`), annotations with '
         + '`bbox` `[x, y, w, h]`, `area`, `category_id` (class id + 1, categories from the model\'s labels), `score`, '
-        + '`iscrowd` 0. `csv`: header `frame,ms,label,class_id,score,x1,y1,x2,y2`, one row per detection (RFC 4180). '
-        + '`jsonl`: one `{ frame, ptsMs, detections }` a line, every frame. Boxes in original-frame pixels. '
+        + '`iscrowd` 0, and `track_id` on a tracked detection. `csv`: header `frame,ms,label,class_id,score,x1,y1,x2,y2,track_id`, '
+        + 'one row per detection (RFC 4180; `track_id` empty without one). `jsonl`: one `{ frame, ptsMs, detections }` a line, '
+        + 'every frame (`trackId` on tracked detections). `mot`: MOTChallenge `frame,id,x,y,w,h,score,-1,-1,-1` (frame from 1), '
+        + 'one line per detection with a track id. Boxes in original-frame pixels. '
         + 'Answers 409 `VDET_JOB_NOT_DONE` until the job is done.',
       tags: ['results'],
       security: [{ bearer: [] }, { apiKey: [] }],
@@ -45,6 +48,7 @@ export const jobExportRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, d
           'application/json': { type: 'object', description: 'COCO detection JSON' },
           'text/csv': { type: 'string' },
           'application/x-ndjson': { type: 'string' },
+          'text/plain': { type: 'string', description: 'MOTChallenge text' },
         }),
         ...problems(400, 401, 404, 409, 429),
       },
@@ -59,7 +63,7 @@ export const jobExportRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, d
       id: job._id, filename: job.filename, width: job.media?.width ?? 0, height: job.media?.height ?? 0,
       fps: job.media?.fps ?? 0, finishedAt: job.finishedAt, labels: deps.labels,
     };
-    void reply.type(EXPORT_CONTENT_TYPES[format])
+    void mediaHeaders(reply).type(EXPORT_CONTENT_TYPES[format])
       .header('content-disposition', `attachment; filename="${downloadStem(job.filename)}${EXPORT_EXTENSIONS[format]}"`)
       .header('cache-control', 'private, no-cache');
     return reply.send(Readable.from(exportPieces(format, exportJob, frames), { objectMode: false }));

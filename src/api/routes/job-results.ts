@@ -3,24 +3,31 @@ import { VdetError } from '../../shared/errors.js';
 import { isFinished } from '../../shared/job-state.js';
 import type { Detection, FrameDetections } from '../../shared/contracts/messages.js';
 import { readFrames } from '../../shared/frame-store.js';
-import { combineSummaries } from '../../shared/contracts/summary.js';
+import { combineSummaries, withObjects } from '../../shared/contracts/summary.js';
+import { tracksObjects } from '../../shared/contracts/job-options.js';
+import { readTrack } from '../../shared/track-store.js';
+import { objectsPerLabel, type TrackSegment } from '../../shared/tracks.js';
 import type { JobEvent } from '../../shared/progress.js';
 import type { ApiDeps } from '../app.js';
 import type { JobEventHub } from '../job-events.js';
 import { problems } from '../problem.js';
 import { DetectionsPageSchema, DetectionsQuery, JobIdParams, SummarySchema } from '../schemas.js';
 import { jobNotFound } from './jobs.js';
+import { jobTrackRoutes } from './job-tracks.js';
 
 const HEARTBEAT_MS = 15_000;
 
 export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEventHub }> = async (app, deps) => {
   const { store, jobs } = deps;
+  await app.register(jobTrackRoutes, deps);
 
   app.get('/v1/jobs/:id/detections', {
     schema: {
       summary: 'Detections of a job, frame by frame, in frame order',
       description: 'Boxes are `[x1, y1, x2, y2]` in original-frame pixels. Follow `next` as `cursor` for the next page. '
-        + '`label` and `minScore` narrow the detections and leave out frames with none left.',
+        + '`label`, `minScore` and `trackId` narrow the detections and leave out frames with none left. With tracking '
+        + 'on (job option `track`, the default) the detections of a confirmed track carry its `trackId` once their '
+        + 'frames are tracked (every frame, once the job is done).',
       tags: ['results'],
       security: [{ bearer: [] }, { apiKey: [] }],
       params: JobIdParams,
@@ -30,13 +37,23 @@ export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobE
   }, async (request) => {
     const job = await jobs.get(request.tenant, request.params.id);
     if (!job) throw jobNotFound();
-    const { limit, cursor, label, minScore, fromMs, toMs } = request.query;
-    const narrowed = label !== undefined || minScore !== undefined;
-    const keep = (d: Detection) => (label === undefined || d.label === label) && (minScore === undefined || d.score >= minScore);
-    const after = cursor === undefined ? -1 : decodeCursor(cursor);
+    const { limit, cursor, label, minScore, fromMs, toMs, trackId } = request.query;
+    const narrowed = label !== undefined || minScore !== undefined || trackId !== undefined;
+    const keep = (d: Detection) => (label === undefined || d.label === label) && (minScore === undefined || d.score >= minScore)
+      && (trackId === undefined || d.trackId === trackId);
+    let after = cursor === undefined ? -1 : decodeCursor(cursor);
+    let lastFrame = Infinity;
+    if (trackId !== undefined && job.tracks) {
+      // A done job knows each track's frames: read only those.
+      const track = await readTrack(store, job, trackId);
+      if (!track) return { items: [], next: null };
+      after = Math.max(after, track.firstFrame - 1);
+      lastFrame = track.lastFrame;
+    }
     const rows: FrameDetections[] = [];
     // Frames with none of the wanted detections left are skipped, reading on until the page is full.
     for await (const row of readFrames(store.frames, job, { after, fromMs, toMs, label })) {
+      if (row.frame > lastFrame) break;
       const detections = narrowed ? row.detections.filter(keep) : row.detections;
       if (narrowed && detections.length === 0) continue;
       rows.push({ frame: row.frame, ptsMs: row.ptsMs, detections });
@@ -49,7 +66,7 @@ export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobE
 
   app.get('/v1/jobs/:id/summary', {
     schema: {
-      summary: 'Per label: detections, frames with it, most in one frame, first and last seen',
+      summary: 'Per label: detections, frames with it, most in one frame, first and last seen, and (tracking on) distinct objects',
       tags: ['results'],
       security: [{ bearer: [] }, { apiKey: [] }],
       params: JobIdParams,
@@ -60,9 +77,11 @@ export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobE
     if (!job) throw jobNotFound();
     let labels = job.summary;
     if (!labels) {
-      // Not done yet: combine what the merger has so far.
-      const parts = await store.chunks.find({ jobId: job._id }, { projection: { summary: 1 } }).toArray();
+      // Not done yet: combine what the merger has so far (objects: the tracks of the chunks tracked so far).
+      const tracks = tracksObjects(job.options);
+      const parts = await store.chunks.find({ jobId: job._id }, { projection: { summary: 1, ...(tracks ? { tracks: 1 } : {}) } }).toArray();
       labels = combineSummaries(parts.map((p) => p.summary));
+      if (tracks) labels = withObjects(labels, objectsPerLabel(parts.flatMap((p) => (p.tracks ? (JSON.parse(p.tracks) as TrackSegment[]) : []))));
     }
     return { id: job._id, status: job.status, labels };
   });

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Filter } from 'mongodb';
 import { JobMessage } from '../../shared/contracts/messages.js';
+import { tracksObjects } from '../../shared/contracts/job-options.js';
+import { buildAddressPolicy } from '../../shared/address-policy.js';
 import { VdetError } from '../../shared/errors.js';
 import type { JobRecord } from '../../shared/mongo.js';
 import type { ApiDeps } from '../app.js';
@@ -12,6 +14,7 @@ import { deleteUpload, receiveUpload } from '../upload.js';
 
 export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
   const { store, jobs, bus, topics, progress } = deps;
+  const callbacks = buildAddressPolicy(deps.config.http.webhookAllowPrivate, deps.config.http.webhookAllowHosts).policy;
 
   app.post('/v1/jobs', {
     schema: {
@@ -37,7 +40,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
     const forgetKey = async () => {
       if (idempotencyKey !== undefined) await releaseIdempotencyKey(store, tenant, idempotencyKey).catch(() => undefined);
     };
-    const upload = await receiveUpload(request, store, tenant, deps.labels, deps.config.http.webhookAllowPrivate).catch(async (error: unknown) => {
+    const upload = await receiveUpload(request, store, tenant, deps.labels, callbacks).catch(async (error: unknown) => {
       await forgetKey();
       throw error;
     });
@@ -155,6 +158,7 @@ export function toView(job: JobRecord, framesDone: number): JobView {
     progress: { framesDone, framesTotal: job.plan?.frames ?? job.progress.framesTotal },
     media: job.media ?? null,
     counts: job.counts ?? {},
+    ...(tracksObjects(job.options) ? { objects: job.objects ?? {} } : {}),
     ...(job.error ? { error: job.error } : {}),
     createdAt: job.createdAt.toISOString(),
     startedAt: job.startedAt?.toISOString() ?? null,

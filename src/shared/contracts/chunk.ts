@@ -6,9 +6,9 @@ import { RoiSchema } from './job-options.js';
 /**
  * `vdet.chunks`: a run of letterboxed frames of one job, ready for the model. Key: job id.
  *
- * Layout of the value: the 4 bytes `VDC1`, a big-endian uint32 header length, the header as JSON, then the frames'
- * pixels back to back (`frameWidth × frameHeight × 3` bytes each, packed BGR, row-major). Raw pixels cost Kafka
- * bytes but no decode on the detector; docs/topics.md gives the measurement behind that choice.
+ * Layout of the value: the 4 bytes `VDC1`, a big-endian uint32 header length, the header as JSON, then the frames
+ * back to back: JPEG files (`pixelFormat: 'jpeg'`, a job's default) or raw pixels (`frameWidth × frameHeight × 3`
+ * bytes each, packed BGR, row-major). docs/topics.md gives the measurement behind the choice.
  *
  * A chunk with `content` carries only the letterboxed image of each frame (`content.width × content.height × 3`
  * bytes, the top-left of the frame); the detector adds the grey padding. Live-stream chunks travel this way, RGB
@@ -49,6 +49,11 @@ export const ChunkHeaderSchema = Type.Object({
   /** Letterbox ratio: model pixels per source pixel (the image sits top-left, padded right and bottom). */
   scale: Type.Number({ exclusiveMinimum: 0 }),
   minScore: Type.Number({ minimum: 0, maximum: 1 }),
+  /**
+   * A job with tracking on: the tracker's trackThreshold. The detector decodes down to it and hands the boxes below
+   * minScore on separately (`trackOnly`), for the tracker only.
+   */
+  trackScore: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   /** The job's detection filters, applied by the detector after decoding. */
   filter: Type.Optional(Type.Object({
     classes: Type.Optional(Type.Array(Type.String())),

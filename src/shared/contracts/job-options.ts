@@ -1,4 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { PUBLIC_ONLY, urlProblem, type AddressPolicy } from '../address-policy.js';
+import { DEFAULT_TRACKER_OPTIONS as T, TrackerOptionsError, resolveTrackerOptions } from '../vision/tracking/options.js';
 
 const Unit = Type.Number({ minimum: 0, maximum: 1 });
 
@@ -8,6 +10,20 @@ export const RoiSchema = Type.Union([
   Type.Object({ polygon: Type.Array(Type.Tuple([Unit, Unit]), { minItems: 3, maxItems: 64, description: '[[x, y], …]' }) }, { additionalProperties: false }),
 ], { description: 'Only detections whose box centre lies inside are kept' });
 export type Roi = Static<typeof RoiSchema>;
+
+const Share = (description: string) => Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description }));
+
+/** The tracker's thresholds (ByteTrack's, src/shared/vision/tracking/options.ts); each defaults to ByteTrack's value. */
+export const TrackingOptionsSchema = Type.Object({
+  highThreshold: Share(`Detections scoring at least this are matched first, against every track. Default: ${T.highThreshold}.`),
+  trackThreshold: Share(`Detections from this up to highThreshold only carry on tracks seen in the last frame (through a blur or an occlusion); the tracker sees boxes down to this even below minScore, which are never stored. Default: ${T.trackThreshold}.`),
+  newTrackThreshold: Share(`An unmatched detection starts a track only from this score; at least highThreshold. Default: ${T.newTrackThreshold}.`),
+  matchIou: Share(`Least IoU of a track's predicted box and a high-score detection to pair them. Default: ${T.matchIou}.`),
+  lowMatchIou: Share(`Least IoU for a low-score detection. Default: ${T.lowMatchIou}.`),
+  confirmFrames: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: `Frames in a row a new track is seen before it gets an id (the video's first frame confirms at once). Default: ${T.confirmFrames}.` })),
+  lostTrackMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 24 * 3600 * 1000, description: `How long a track that lost its object waits for it, in ms of video time. Default: ${T.lostTrackMs}.` })),
+}, { additionalProperties: false, description: 'The tracker\'s settings (with track on).' });
+export type TrackingOptions = Static<typeof TrackingOptionsSchema>;
 
 /** What a user may ask of a job; validated by the api, stored on the job, carried in the job message. */
 export const JobOptionsSchema = Type.Object(
@@ -20,7 +36,9 @@ export const JobOptionsSchema = Type.Object(
     classes: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 1000, uniqueItems: true, description: 'Keep only these labels.' })),
     maxDetections: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Keep at most this many detections per frame (best first).' })),
     roi: Type.Optional(RoiSchema),
-    callbackUrl: Type.Optional(Type.String({ maxLength: 2000, description: 'POSTed the job summary when it ends (signed: X-Vdet-Signature).' })),
+    track: Type.Optional(Type.Boolean({ description: 'Track objects from frame to frame (ByteTrack): the detections of a confirmed track carry its `trackId` (1, 2, … within the job), `GET /v1/jobs/{id}/tracks` lists the tracks and the summary counts distinct objects per label. false: no tracking, no `trackId`. Default: true.' })),
+    tracking: Type.Optional(TrackingOptionsSchema),
+    callbackUrl: Type.Optional(Type.String({ maxLength: 2000, description: 'POSTed the job summary when it ends (signed: X-Vdet-Timestamp, X-Vdet-Key-Id, X-Vdet-Signature; docs/security.md). Public addresses only.' })),
   },
   { additionalProperties: false, $id: 'JobOptions', examples: [{ fps: 5, minScore: 0.4, classes: ['person', 'car'] }] },
 );
@@ -31,7 +49,7 @@ export type JobOptions = Static<typeof JobOptionsSchema>;
  * hold together.
  */
 export function crossCheckOptions(
-  options: JobOptions, labels: readonly string[], allowPrivateCallbacks = false,
+  options: JobOptions, labels: readonly string[], callbacks: AddressPolicy | boolean = false,
 ): { option: string; problem: string } | undefined {
   if (options.fps !== undefined && options.stride !== undefined) return { option: 'stride', problem: 'cannot be combined with fps' };
   if (options.startMs !== undefined && options.endMs !== undefined && options.endMs <= options.startMs) {
@@ -43,30 +61,34 @@ export function crossCheckOptions(
     const [x1, y1, x2, y2] = options.roi.rect;
     if (x2 <= x1 || y2 <= y1) return { option: 'roi', problem: 'rect must be [x1, y1, x2, y2] with x2 > x1 and y2 > y1' };
   }
+  if (options.tracking !== undefined) {
+    try {
+      resolveTrackerOptions(options.tracking);
+    } catch (error) {
+      if (error instanceof TrackerOptionsError) return { option: 'tracking', problem: error.problems.join('; ') };
+      throw error;
+    }
+  }
   if (options.callbackUrl !== undefined) {
-    const problem = callbackProblem(options.callbackUrl, allowPrivateCallbacks);
+    const problem = callbackProblem(options.callbackUrl, callbacks);
     if (problem) return { option: 'callbackUrl', problem };
   }
   return undefined;
 }
 
 /**
- * A callback URL must be http(s); unless allowed (VDET_WEBHOOK_ALLOW_PRIVATE), it may not name loopback, private
- * or link-local addresses, so that a tenant cannot make vdet call into its own network. (Names that resolve to
- * such addresses are refused by the network policy of a deployment, not here.)
+ * A callback URL must be http(s), without credentials, and (unless the operator allows it: VDET_WEBHOOK_ALLOW_PRIVATE,
+ * VDET_WEBHOOK_ALLOW_HOSTS) may not name a loopback, private, link-local or otherwise non-public address or a
+ * localhost name, so that a tenant cannot make vdet call into its own network. What a name resolves to is checked
+ * again on every delivery (src/merger/webhooks.ts), where the connection goes to the checked address.
  */
-function callbackProblem(url: string, allowPrivate: boolean): string | undefined {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return 'must be an absolute URL';
-  }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return 'must be an http or https URL';
-  if (parsed.username || parsed.password) return 'must not carry credentials';
-  const host = parsed.hostname.replace(/^\[|\]$/g, '');
-  const local = host === 'localhost' || host.endsWith('.localhost') || /^(127\.|10\.|192\.168\.|169\.254\.|0\.|172\.(1[6-9]|2\d|3[01])\.)/.test(host)
-    || host === '::1' || /^f[cd]/i.test(host) || /^fe80:/i.test(host);
-  if (local && !allowPrivate) return 'must not point at a loopback or private address';
-  return undefined;
+function callbackProblem(url: string, policy: AddressPolicy | boolean): string | undefined {
+  return urlProblem(url, typeof policy === 'boolean' ? (policy ? ALLOW_ALL : PUBLIC_ONLY) : policy);
+}
+
+const ALLOW_ALL: AddressPolicy = Object.freeze({ ...PUBLIC_ONLY, allowPrivate: true });
+
+/** Whether a job tracks its objects: on unless its options say `track: false`. */
+export function tracksObjects(options: Pick<JobOptions, 'track'>): boolean {
+  return options.track !== false;
 }

@@ -28,6 +28,8 @@ export const DetectionSchema = Type.Object({
   classId: Type.Integer({ minimum: 0 }),
   score: Type.Number({ minimum: 0, maximum: 1 }),
   box: BoxSchema,
+  /** The detection's track (a job with tracking on, once the merger has tracked its frame and the track is confirmed). */
+  trackId: Type.Optional(Type.Integer({ minimum: 1 })),
 });
 export type Detection = Static<typeof DetectionSchema>;
 
@@ -38,13 +40,38 @@ export const FrameDetectionsSchema = Type.Object({
 });
 export type FrameDetections = Static<typeof FrameDetectionsSchema>;
 
+/**
+ * A frame of a chunk's outcome: `detections` are what is stored (score ≥ the job's minScore, after its filters);
+ * `trackOnly` (tracking on) the boxes from the tracker's trackThreshold up to minScore, after the label and region
+ * filters, best first: the tracker sees them, nothing stores or returns them.
+ */
+export const ChunkFrameSchema = Type.Object({
+  frame: FrameIndex,
+  ptsMs: Type.Number({ minimum: 0 }),
+  detections: Type.Array(DetectionSchema),
+  trackOnly: Type.Optional(Type.Array(DetectionSchema)),
+});
+export type ChunkFrame = Static<typeof ChunkFrameSchema>;
+
 const ChunkDone = Type.Object({
   v: Type.Literal(1),
   kind: Type.Literal('chunk'),
   jobId: Id,
   tenant: Id,
   chunk: Type.Integer({ minimum: 0 }),
-  frames: Type.Array(FrameDetectionsSchema),
+  frames: Type.Array(ChunkFrameSchema),
+});
+
+/**
+ * Sent by the merger to itself: a job's tracking stopped at its bound per message with chunk `chunk` next and
+ * already merged; whichever merger takes this goes on from the state stored in MongoDB.
+ */
+const TrackMore = Type.Object({
+  v: Type.Literal(1),
+  kind: Type.Literal('track'),
+  jobId: Id,
+  tenant: Id,
+  chunk: Type.Integer({ minimum: 0 }),
 });
 
 const ChunkFailed = Type.Object({
@@ -85,8 +112,9 @@ const StreamFramesDone = Type.Object({
 });
 
 /** `vdet.detections`: what became of a chunk (detector) or of a job's plan (processor). Key: job or stream id. */
-export const ChunkOutcome = jsonContract('ChunkOutcome', Type.Union([ChunkDone, ChunkFailed, JobPlan, StreamFramesDone]));
+export const ChunkOutcome = jsonContract('ChunkOutcome', Type.Union([ChunkDone, ChunkFailed, JobPlan, StreamFramesDone, TrackMore]));
 export type ChunkOutcome = Static<typeof ChunkOutcome.schema>;
 export type ChunkDone = Static<typeof ChunkDone>;
 export type JobPlan = Static<typeof JobPlan>;
 export type StreamFramesDone = Static<typeof StreamFramesDone>;
+export type TrackMore = Static<typeof TrackMore>;

@@ -8,6 +8,8 @@ export interface LabelSummary {
   maxPerFrame: number;
   firstMs: number;
   lastMs: number;
+  /** Tracking on: distinct objects (track ids) with this label. */
+  objects?: number;
 }
 
 /** Per label; written by the merger (per chunk, then per job), read by the api. */
@@ -19,7 +21,7 @@ export function combineSummaries(parts: Iterable<Summary>): Summary {
   for (const part of parts) {
     for (const [label, s] of Object.entries(part)) {
       const t = total[label];
-      if (!t) total[label] = { ...s };
+      if (!t) total[label] = withoutObjects(s);
       else {
         t.detections += s.detections;
         t.frames += s.frames;
@@ -37,3 +39,14 @@ export function countsOf(summary: Summary): Record<string, number> {
   return Object.fromEntries(Object.entries(summary).map(([label, s]) => [label, s.detections]));
 }
 
+
+/** Objects are distinct track ids, which do not add up across parts: set from the tracks, never summed. */
+function withoutObjects(s: LabelSummary): LabelSummary {
+  const { objects: _objects, ...rest } = s;
+  return rest;
+}
+
+/** A summary with each label's distinct objects beside its detections (0 for a label without a track). */
+export function withObjects(summary: Summary, objects: Record<string, number>): Summary {
+  return Object.fromEntries(Object.entries(summary).map(([label, s]) => [label, { ...s, objects: objects[label] ?? 0 }]));
+}

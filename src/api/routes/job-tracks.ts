@@ -1,0 +1,77 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { VdetError } from '../../shared/errors.js';
+import { readFrames } from '../../shared/frame-store.js';
+import type { JobRecord } from '../../shared/mongo.js';
+import { readTrack, readTracks } from '../../shared/track-store.js';
+import type { ApiDeps } from '../app.js';
+import { problems } from '../problem.js';
+import { JobIdParams, TrackParams, TrackPathSchema, TracksPageSchema, TracksQuery } from '../schemas.js';
+import { jobNotFound } from './jobs.js';
+
+/** A done job's tracks: the list (a bucket of ids at a time) and one track's path through its frames. */
+export const jobTrackRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
+  const { store, jobs } = deps;
+
+  app.get('/v1/jobs/:id/tracks', {
+    schema: {
+      summary: 'The objects a job tracked: one item per track, by track id',
+      description: 'Each track: `trackId`, `label`, first and last frame and time, `frames` with a detection of it, '
+        + '`bestScore`, `firstBox` and `lastBox` (`[x1, y1, x2, y2]`, original-frame pixels). Follow `next` as `cursor`. '
+        + 'A job with `track: false` has none. Answers 409 `VDET_JOB_NOT_DONE` until the job is done.',
+      tags: ['results'],
+      security: [{ bearer: [] }, { apiKey: [] }],
+      params: JobIdParams,
+      querystring: TracksQuery,
+      response: { 200: TracksPageSchema, ...problems(400, 401, 404, 409, 429) },
+    },
+  }, async (request) => {
+    const job = await doneJob(request.tenant, request.params.id);
+    const { limit, cursor, label } = request.query;
+    const after = cursor === undefined ? 0 : decodeTrackCursor(cursor);
+    const found = await readTracks(store, job, after, limit, label === undefined ? undefined : (t) => t.label === label);
+    const items = found.slice(0, limit);
+    return { items, next: found.length > limit ? encodeTrackCursor(items[items.length - 1]!.trackId) : null };
+  });
+
+  app.get('/v1/jobs/:id/tracks/:trackId', {
+    schema: {
+      summary: 'One track and its path, frame by frame',
+      description: 'The track as in the list, and `path`: its detection in each frame it was seen in (`frame`, `ptsMs`, '
+        + '`score`, `box`), in frame order. Answers 404 `VDET_TRACK_NOT_FOUND` for an id the job has not, 409 '
+        + '`VDET_JOB_NOT_DONE` until the job is done.',
+      tags: ['results'],
+      security: [{ bearer: [] }, { apiKey: [] }],
+      params: TrackParams,
+      response: { 200: TrackPathSchema, ...problems(400, 401, 404, 409, 429) },
+    },
+  }, async (request) => {
+    const job = await doneJob(request.tenant, request.params.id);
+    const trackId = request.params.trackId;
+    const track = await readTrack(store, job, trackId);
+    if (!track) throw new VdetError('VDET_TRACK_NOT_FOUND', `The job has no track ${trackId}.`);
+    const path: { frame: number; ptsMs: number; score: number; box: [number, number, number, number] }[] = [];
+    for await (const frame of readFrames(store.frames, job, { after: track.firstFrame - 1, label: track.label })) {
+      if (frame.frame > track.lastFrame) break;
+      const d = frame.detections.find((x) => x.trackId === trackId);
+      if (d) path.push({ frame: frame.frame, ptsMs: frame.ptsMs, score: d.score, box: d.box });
+    }
+    return { ...track, path };
+  });
+
+  async function doneJob(tenant: string, id: string): Promise<JobRecord> {
+    const job = await jobs.get(tenant, id);
+    if (!job) throw jobNotFound();
+    if (job.status !== 'done') throw new VdetError('VDET_JOB_NOT_DONE', `The job is ${job.status}; its tracks are listed once it is done.`);
+    return job;
+  }
+};
+
+function encodeTrackCursor(trackId: number): string {
+  return Buffer.from(`t:${trackId}`).toString('base64url');
+}
+
+function decodeTrackCursor(cursor: string): number {
+  const match = /^t:(\d{1,10})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match) throw new VdetError('VDET_CURSOR_INVALID', 'The cursor is not one this api returned.');
+  return Number(match[1]);
+}

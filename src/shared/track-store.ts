@@ -1,0 +1,145 @@
+import type { FrameDetections } from './contracts/messages.js';
+import { chunkId, insertOnce, type JobRecord, type Store } from './mongo.js';
+import type { TrackOnlyFrame, TrackSegment, TrackSummary } from './tracks.js';
+
+/**
+ * Where a job's tracking stands, in MongoDB, so that any merger on any machine goes on with it. Owner: the merger.
+ *
+ * - `job_tracking`, one per job: `nextChunk` (every chunk below it is tracked) and the tracker's state after them
+ *   (ByteTracker.toJSON() as JSON). Only a conditional update moves it, `nextChunk: k → k + 1`.
+ * - A chunk's tracker-only boxes wait on its `job_chunks` record (`trackOnly`) until it is tracked; tracking writes
+ *   the track ids into its `frames` document once (`tracked`), its segments onto its chunk record, advances the
+ *   record, and only then drops the boxes. Tracking is a function of the state and the chunk, so a step re-run from
+ *   the saved state (a crash, a redelivery, two mergers at once) writes exactly what is there.
+ * - `job_tracks`, once the job is done: one document per track, read a bucket of {@link TRACK_BUCKET} ids at a time.
+ * Every read is an equality on an id or an indexed bucket (FerretDB runs only those by index).
+ */
+export interface TrackingRecord {
+  _id: string;
+  tenant: string;
+  nextChunk: number;
+  /** ByteTracker state as JSON; null before the first chunk. */
+  state: string | null;
+  updatedAt: Date;
+}
+
+export interface TrackRecord extends TrackSummary {
+  /** `${jobId}:${trackId}` */
+  _id: string;
+  tenant: string;
+  jobId: string;
+  /** floor(trackId / TRACK_BUCKET): a page's equality. */
+  b: number;
+}
+
+export const TRACK_BUCKET = 100;
+
+/** A merged chunk as the tracker needs it. */
+export interface ChunkToTrack {
+  frames: FrameDetections[];
+  trackOnly: TrackOnlyFrame[];
+}
+
+/** The tracking step's port (src/merger/tracking-step.ts); {@link mongoTrackingStore} is the real one. */
+export interface TrackingStore {
+  /** The job's record; undefined before it is created. */
+  record(jobId: string): Promise<{ nextChunk: number; state: string | null } | undefined>;
+  /** Creates the record at chunk 0 unless it exists. */
+  create(jobId: string, tenant: string): Promise<void>;
+  /** A merged chunk; undefined when it is not merged (yet). */
+  chunk(jobId: string, chunk: number): Promise<ChunkToTrack | undefined>;
+  /**
+   * Writes a tracked chunk: its frames with their track ids, then its segments. Answers false, writing nothing
+   * more, when its frames were tracked before with other ids (a step that is not the current one).
+   */
+  saveChunk(jobId: string, chunk: number, frames: readonly FrameDetections[], segments: readonly TrackSegment[]): Promise<boolean>;
+  /** nextChunk `from` → `from + 1` with `state`; false when it is not at `from` (another step moved it). */
+  advance(jobId: string, from: number, state: string): Promise<boolean>;
+  /** Drops a tracked chunk's tracker-only boxes. */
+  dropTrackOnly(jobId: string, chunk: number): Promise<void>;
+}
+
+export function mongoTrackingStore(store: Pick<Store, 'tracking' | 'chunks' | 'frames'>): TrackingStore {
+  return {
+    async record(jobId) {
+      const found = await store.tracking.findOne({ _id: jobId }, { projection: { nextChunk: 1, state: 1 } });
+      return found ? { nextChunk: found.nextChunk, state: found.state } : undefined;
+    },
+    async create(jobId, tenant) {
+      await insertOnce(store.tracking, [{ _id: jobId, tenant, nextChunk: 0, state: null, updatedAt: new Date() }]);
+    },
+    async chunk(jobId, chunk) {
+      const id = chunkId(jobId, chunk);
+      const record = await store.chunks.findOne({ _id: id }, { projection: { trackOnly: 1 } });
+      if (!record) return undefined;
+      const frames = await store.frames.findOne({ _id: id }, { projection: { data: 1 } });
+      return {
+        frames: frames ? (JSON.parse(frames.data) as FrameDetections[]) : [],
+        trackOnly: record.trackOnly ? (JSON.parse(record.trackOnly) as TrackOnlyFrame[]) : [],
+      };
+    },
+    async saveChunk(jobId, chunk, frames, segments) {
+      const id = chunkId(jobId, chunk);
+      const data = JSON.stringify(frames.map(({ frame, ptsMs, detections }) => ({ frame, ptsMs, detections })));
+      if (frames.length > 0) {
+        const written = await store.frames.updateOne({ _id: id, tracked: { $ne: true } }, { $set: { data, tracked: true } });
+        if (written.matchedCount === 0) {
+          const stored = await store.frames.findOne({ _id: id }, { projection: { data: 1 } });
+          if (!stored || stored.data !== data) return false; // deleted, or tracked from another state
+        }
+      }
+      await store.chunks.updateOne({ _id: id }, { $set: { tracks: JSON.stringify(segments) } });
+      return true;
+    },
+    async advance(jobId, from, state) {
+      const moved = await store.tracking.updateOne({ _id: jobId, nextChunk: from }, { $set: { nextChunk: from + 1, state, updatedAt: new Date() } });
+      return moved.modifiedCount === 1;
+    },
+    async dropTrackOnly(jobId, chunk) {
+      await store.chunks.updateOne({ _id: chunkId(jobId, chunk) }, { $unset: { trackOnly: '' } });
+    },
+  };
+}
+
+/** The tracker-only boxes of a chunk's frames, for its record; undefined when it has none. */
+export function trackOnlyOf(frames: readonly { frame: number; trackOnly?: FrameDetections['detections'] | undefined }[]): string | undefined {
+  const kept = frames.filter((f) => f.trackOnly && f.trackOnly.length > 0).map((f) => ({ frame: f.frame, trackOnly: f.trackOnly! }));
+  return kept.length > 0 ? JSON.stringify(kept) : undefined;
+}
+
+/** Stores a done job's tracks (idempotent: each document's content is fixed by the tracks). */
+export async function storeTracks(store: Pick<Store, 'tracks'>, job: Pick<JobRecord, '_id' | 'tenant'>, tracks: readonly TrackSummary[]): Promise<void> {
+  for (let i = 0; i < tracks.length; i += 500) {
+    await insertOnce(store.tracks, tracks.slice(i, i + 500).map((t) => ({
+      _id: `${job._id}:${t.trackId}`, tenant: job.tenant, jobId: job._id, b: Math.floor(t.trackId / TRACK_BUCKET), ...t,
+    })));
+  }
+}
+
+/** A done job's tracks after `afterId`, by id, a bucket at a time: at most `limit` + 1 of them (the extra says more). */
+export async function readTracks(
+  store: Pick<Store, 'tracks'>, job: Pick<JobRecord, '_id' | 'tenant' | 'tracks'>, afterId: number, limit: number, keep: (t: TrackSummary) => boolean = () => true,
+): Promise<TrackSummary[]> {
+  const found: TrackSummary[] = [];
+  const last = job.tracks?.lastTrackId ?? 0;
+  for (let b = Math.floor((afterId + 1) / TRACK_BUCKET); b <= Math.floor(last / TRACK_BUCKET) && found.length <= limit; b++) {
+    const docs = await store.tracks.find({ tenant: job.tenant, jobId: job._id, b }).toArray();
+    for (const doc of docs.sort((x, y) => x.trackId - y.trackId)) {
+      if (doc.trackId <= afterId || !keep(doc)) continue;
+      found.push(summaryOf(doc));
+      if (found.length > limit) break;
+    }
+  }
+  return found;
+}
+
+/** One track of a done job, or undefined. */
+export async function readTrack(store: Pick<Store, 'tracks'>, job: Pick<JobRecord, '_id' | 'tenant'>, trackId: number): Promise<TrackSummary | undefined> {
+  const doc = await store.tracks.findOne({ _id: `${job._id}:${trackId}`, tenant: job.tenant });
+  return doc ? summaryOf(doc) : undefined;
+}
+
+function summaryOf(doc: TrackRecord): TrackSummary {
+  const { trackId, label, firstFrame, lastFrame, firstMs, lastMs, frames, bestScore, firstBox, lastBox } = doc;
+  return { trackId, label, firstFrame, lastFrame, firstMs, lastMs, frames, bestScore, firstBox, lastBox };
+}
