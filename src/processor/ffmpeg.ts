@@ -248,7 +248,7 @@ export interface JpegFramesRequest {
   onFrame(jpeg: Buffer, index: number): Promise<boolean>;
 }
 
-/** ffmpeg's MJPEG quality scale (2 best … 31) for frames on the wire: detections equal the raw path's (docs/benchmarks.md). */
+/** ffmpeg's MJPEG quality scale (2 best … 31) for frames on the wire (VDET_WIRE_FORMAT=jpeg; docs/topics.md says what it costs). */
 export const WIRE_JPEG_QUALITY = 2;
 
 const JPEG_END = Buffer.from([0xff, 0xd9]);

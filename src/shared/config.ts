@@ -44,7 +44,7 @@ export interface Config {
     readonly maxDurationS: number;
     readonly maxFrames: number;
     readonly ffmpegTimeoutS: number;
-    /** How a job's frames travel on vdet.chunks: JPEG files (default) or raw pixels. */
+    /** How a job's frames travel on vdet.chunks: raw pixels (default: detections exactly the model's) or JPEG files. */
     readonly wireFormat: 'jpeg' | 'raw';
     /** ffmpeg decoder threads; 0: ffmpeg's own choice (one a core). */
     readonly ffmpegThreads: number;
@@ -201,7 +201,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxDurationS: r.number('VDET_MAX_DURATION_S', 4 * 3600, 1, 7 * 24 * 3600),
       maxFrames: r.int('VDET_MAX_FRAMES', 500_000, 1, 100_000_000),
       ffmpegTimeoutS: r.int('VDET_FFMPEG_TIMEOUT_S', 3600, 1, 7 * 24 * 3600),
-      wireFormat: r.oneOf('VDET_WIRE_FORMAT', 'jpeg', ['jpeg', 'raw']),
+      wireFormat: r.oneOf('VDET_WIRE_FORMAT', 'raw', ['raw', 'jpeg']),
       ffmpegThreads: r.int('VDET_FFMPEG_THREADS', 0, 0, 64),
     },
     detector: {

@@ -7,7 +7,7 @@ import { RoiSchema } from './job-options.js';
  * `vdet.chunks`: a run of letterboxed frames of one job, ready for the model. Key: job id.
  *
  * Layout of the value: the 4 bytes `VDC1`, a big-endian uint32 header length, the header as JSON, then the frames
- * back to back: JPEG files (`pixelFormat: 'jpeg'`, a job's default) or raw pixels (`frameWidth × frameHeight × 3`
+ * back to back: raw pixels (a job's default) or JPEG files (`pixelFormat: 'jpeg'`, VDET_WIRE_FORMAT=jpeg) (`frameWidth × frameHeight × 3`
  * bytes each, packed BGR, row-major). docs/topics.md gives the measurement behind the choice.
  *
  * A chunk with `content` carries only the letterboxed image of each frame (`content.width × content.height × 3`
