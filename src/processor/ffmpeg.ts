@@ -75,7 +75,7 @@ export function probeMedia(path: string, limits: MediaLimits): Promise<ProbeResu
           const timedOut = error.killed === true;
           reject(new VdetError('VDET_MEDIA_UNREADABLE', timedOut
             ? 'Reading the file took too long.'
-            : 'The file is not a video or image in a supported format (MP4/MOV, Matroska/WebM, JPEG, PNG, WebP, BMP).',
+            : 'The file is not a video or image in a supported format (MP4/MOV, Matroska/WebM, MPEG-TS, AVI, MPEG-PS, FLV, GIF, JPEG, PNG, WebP, BMP).',
           { cause: new Error(stderr.slice(0, 2000)) }));
           return;
         }

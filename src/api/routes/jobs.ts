@@ -19,7 +19,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
   app.post('/v1/jobs', {
     schema: {
       summary: 'Upload a video or image and start a detection job',
-      description: 'multipart/form-data with one `file` (MP4/MOV, Matroska/WebM, JPEG, PNG, WebP, BMP) and an optional '
+      description: 'multipart/form-data with one `file` (MP4/MOV, Matroska/WebM, MPEG-TS, AVI, MPEG-PS, FLV, animated GIF, JPEG, PNG, WebP, BMP) and an optional '
         + '`options` field holding JSON, e.g. `{"fps": 5, "minScore": 0.5, "classes": ["person"]}`. Answers 202 with '
         + 'the job id; `GET /v1/jobs/{id}` (the `Location` header) tells its progress. With an `Idempotency-Key` header, '
         + 'a repeat within 24 h answers with the same job and stores nothing.',
