@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadClientConfig } from '../shared/config.js';
+import { loadClientConfig, loadConfig } from '../shared/config.js';
 import { FRAME_HEADERS, StreamResult } from '../shared/contracts/stream.js';
 import { createKafkaBus } from '../shared/kafka.js';
 import { createLogger } from '../shared/logger.js';
 import { topicNames } from '../shared/topics.js';
-import { encodeJpegFrames, probeMedia } from '../processor/ffmpeg.js';
+import { encodeJpegFrames, mediaLimits, probeMedia } from '../processor/ffmpeg.js';
 import { parse, UsageError, type ClientIo } from './client-io.js';
 
 export const PUSH_USAGE = `usage: vdet push FILE --stream ID [options]
@@ -87,7 +87,7 @@ export async function runPush(argv: readonly string[], io: ClientIo): Promise<nu
   }
   const config = loadClientConfig(io.env, { brokers: args.brokers });
   const topics = topicNames(config.kafka.topicPrefix);
-  const limits = { maxWidth: 7680, maxHeight: 4320, maxStreams: 16, timeoutS: 7 * 24 * 3600 };
+  const limits = mediaLimits(loadConfig(io.env).processor); // the processor's own limits: the same guards on this ffmpeg
   const probe = await probeMedia(args.file, limits);
   if (probe.isImage) throw new UsageError(`${args.file} is a still image; vdet push plays videos`);
   const fps = args.fps ?? (probe.fps > 0 ? probe.fps : 25);

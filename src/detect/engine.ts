@@ -3,7 +3,6 @@ import type { Config } from '../shared/config.js';
 import { BatchScheduler } from '../detector/batch-scheduler.js';
 import type { DeviceRunner } from '../detector/device-runner.js';
 import { openDeviceRunners } from '../detector/open-runners.js';
-import { buildAnchorGrid } from '../detector/yolox.js';
 import { decodeFrames, mediaLimits, probeMedia } from '../processor/ffmpeg.js';
 import type { DetectEngine } from './run-detect.js';
 
@@ -33,7 +32,6 @@ export async function openEngine(config: Config, labels: readonly string[], warn
     probe: (file) => probeMedia(file, limits),
     decode: decodeFrames,
     scheduler,
-    grid: buildAnchorGrid(model.inputSize),
     labels,
     inputSize: model.inputSize,
     processor: config.processor,

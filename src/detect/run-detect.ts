@@ -3,7 +3,6 @@ import type { Detection, FrameDetections } from '../shared/contracts/messages.js
 import { letterbox } from '../shared/letterbox.js';
 import type { BatchItem } from '../detector/batch-scheduler.js';
 import { applyDetectionFilter } from '../detector/detection-filter.js';
-import { NMS_IOU, type AnchorGrid } from '../detector/yolox.js';
 import { combineSummaries, summarizeFrames, type Summary } from '../merger/merge-rules.js';
 import type { DecodeRequest, MediaLimits, ProbeResult } from '../processor/ffmpeg.js';
 import { checkDecodedFrames, planMedia, ptsMsOf, type MediaPlan } from '../processor/media-plan.js';
@@ -21,7 +20,6 @@ export interface DetectEngine {
   decode(request: DecodeRequest): Promise<number>;
   /** Runs frames on the devices (the detector's BatchScheduler). */
   scheduler: { submit(items: readonly BatchItem[]): void };
-  grid: AnchorGrid;
   labels: readonly string[];
   inputSize: number;
   processor: Config['processor'];
@@ -93,11 +91,9 @@ export async function detectFile(
   const box = letterbox(probe.width, probe.height, engine.inputSize);
   const tracker = options.tracking ? new ByteTracker(options.tracking) : undefined;
   // NMS keeps a box by the stronger boxes only: decoding further down changes none of the boxes at minScore and up.
-  const decodeOptions = {
-    minScore: tracker ? Math.min(options.minScore, tracker.options.trackThreshold) : options.minScore, nmsIou: NMS_IOU, scale: box.scale, sourceWidth: probe.width, sourceHeight: probe.height, labels: engine.labels,
+  const frameDecode = {
+    minScore: tracker ? Math.min(options.minScore, tracker.options.trackThreshold) : options.minScore, scale: box.scale, sourceWidth: probe.width, sourceHeight: probe.height,
   };
-  const { minScore, scale, sourceWidth, sourceHeight } = decodeOptions;
-  const frameDecode = { minScore, scale, sourceWidth, sourceHeight };
   const filter = options.classes ? { classes: options.classes } : undefined;
   const layout = { width: box.width, height: box.height, order: 'bgr' } as const;
   const inFlight: Promise<Detection[]>[] = [];

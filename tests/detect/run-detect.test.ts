@@ -69,7 +69,6 @@ function fakeEngine(opts: FakeOptions) {
         }
       },
     },
-    grid: GRID,
     labels: LABELS,
     inputSize: SIZE,
     processor,

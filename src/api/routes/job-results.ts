@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { VdetError } from '../../shared/errors.js';
 import { isFinished } from '../../shared/job-state.js';
 import type { Detection, FrameDetections } from '../../shared/contracts/messages.js';
 import { readFrames } from '../../shared/frame-store.js';
@@ -14,8 +13,11 @@ import { problems } from '../problem.js';
 import { DetectionsPageSchema, DetectionsQuery, JobIdParams, SummarySchema } from '../schemas.js';
 import { jobNotFound } from './jobs.js';
 import { jobTrackRoutes } from './job-tracks.js';
+import { integerCursor } from '../integer-cursor.js';
 
 const HEARTBEAT_MS = 15_000;
+
+const frameCursor = integerCursor('f');
 
 export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEventHub }> = async (app, deps) => {
   const { store, jobs } = deps;
@@ -41,7 +43,7 @@ export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobE
     const narrowed = label !== undefined || minScore !== undefined || trackId !== undefined;
     const keep = (d: Detection) => (label === undefined || d.label === label) && (minScore === undefined || d.score >= minScore)
       && (trackId === undefined || d.trackId === trackId);
-    let after = cursor === undefined ? -1 : decodeCursor(cursor);
+    let after = cursor === undefined ? -1 : frameCursor.decode(cursor);
     let lastFrame = Infinity;
     if (trackId !== undefined && job.tracks) {
       // A done job knows each track's frames: read only those.
@@ -60,7 +62,7 @@ export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobE
       if (rows.length > limit) break;
     }
     const items = rows.slice(0, limit);
-    const next = rows.length > limit ? encodeCursor(items[items.length - 1]!.frame) : null;
+    const next = rows.length > limit ? frameCursor.encode(items[items.length - 1]!.frame) : null;
     return { items, next };
   });
 
@@ -126,13 +128,3 @@ export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobE
     if (isFinished(current.status)) send({ type: current.status as 'done' | 'failed', status: current.status });
   });
 };
-
-function encodeCursor(frame: number): string {
-  return Buffer.from(`f:${frame}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): number {
-  const match = /^f:(\d{1,10})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match) throw new VdetError('VDET_CURSOR_INVALID', 'The cursor is not one this api returned.');
-  return Number(match[1]);
-}

@@ -7,8 +7,11 @@ import type { ApiDeps } from '../app.js';
 import { problems } from '../problem.js';
 import { JobIdParams, TrackParams, TrackPathSchema, TracksPageSchema, TracksQuery } from '../schemas.js';
 import { jobNotFound } from './jobs.js';
+import { integerCursor } from '../integer-cursor.js';
 
 /** A done job's tracks: the list (a bucket of ids at a time) and one track's path through its frames. */
+const trackCursor = integerCursor('t');
+
 export const jobTrackRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
   const { store, jobs } = deps;
 
@@ -27,10 +30,10 @@ export const jobTrackRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, de
   }, async (request) => {
     const job = await doneJob(request.tenant, request.params.id);
     const { limit, cursor, label } = request.query;
-    const after = cursor === undefined ? 0 : decodeTrackCursor(cursor);
+    const after = cursor === undefined ? 0 : trackCursor.decode(cursor);
     const found = await readTracks(store, job, after, limit, label === undefined ? undefined : (t) => t.label === label);
     const items = found.slice(0, limit);
-    return { items, next: found.length > limit ? encodeTrackCursor(items[items.length - 1]!.trackId) : null };
+    return { items, next: found.length > limit ? trackCursor.encode(items[items.length - 1]!.trackId) : null };
   });
 
   app.get('/v1/jobs/:id/tracks/:trackId', {
@@ -65,13 +68,3 @@ export const jobTrackRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, de
     return job;
   }
 };
-
-function encodeTrackCursor(trackId: number): string {
-  return Buffer.from(`t:${trackId}`).toString('base64url');
-}
-
-function decodeTrackCursor(cursor: string): number {
-  const match = /^t:(\d{1,10})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match) throw new VdetError('VDET_CURSOR_INVALID', 'The cursor is not one this api returned.');
-  return Number(match[1]);
-}
