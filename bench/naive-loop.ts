@@ -17,7 +17,7 @@ export interface NaiveLoopResult {
 }
 
 export async function runNaiveLoop(video: string, modelPath: string, box: Letterbox, labels: readonly string[], minScore: number): Promise<NaiveLoopResult> {
-  const size = box.size;
+  const size = box.inputWidth; // YOLOX-nano's square input
   const session = await ort.InferenceSession.create(modelPath, { graphOptimizationLevel: 'all' });
   const grid = buildAnchorGrid(size);
   const tensor = new Float32Array(3 * size * size);

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import path from 'node:path';
 import { startApi } from './api/main.js';
 import { startDetector } from './detector/main.js';
 import { startMerger } from './merger/main.js';
@@ -14,6 +15,7 @@ import { connectStore } from './shared/mongo.js';
 import { openInfra, type Infra } from './shared/infra.js';
 import { createLogger } from './shared/logger.js';
 import { fetchModel } from './shared/model-fetch.js';
+import { describeModelFile } from './shared/model-file.js';
 import type { Service } from './shared/service.js';
 import { metrics } from './shared/metrics.js';
 import { startOpsServer } from './shared/ops-server.js';
@@ -44,6 +46,7 @@ const USAGE = `usage: vdet <command>
 
   vdet model fetch <url|path> [--sha256 HEX] [--out PATH]
                                 fetch a model file and check its sha256
+  vdet model describe <file>    how vdet reads a model: its layout, input, letterbox and labels (VDET_MODEL_*)
   vdet keys create --tenant T --name N
                                 create an API key (printed once)
   vdet keys list                list API keys (never their secrets)
@@ -132,7 +135,12 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'model') {
     const [sub, source, ...flags] = rest;
-    if (sub !== 'fetch' || !source) throw new UsageError('vdet model fetch <url|path> [--sha256 HEX] [--out PATH]');
+    if (sub === 'describe' && source) {
+      const { path: file, sha256, bytes, spec } = await describeModelFile(loadConfig().model, path.resolve(source));
+      console.log(JSON.stringify({ path: file, sha256, bytes, ...spec, labels: spec.labels.join(', ') || '(class ids)' }, null, 2));
+      return;
+    }
+    if (sub !== 'fetch' || !source) throw new UsageError('vdet model fetch <url|path> [--sha256 HEX] [--out PATH] | vdet model describe <file>');
     const result = await fetchModel(source, { sha256: flag(flags, '--sha256'), out: flag(flags, '--out') ?? 'models/model.onnx' });
     console.log(`${result.path}  sha256 ${result.sha256}  ${result.bytes} bytes`);
     return;

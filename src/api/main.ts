@@ -1,10 +1,10 @@
 import type { Infra } from '../shared/infra.js';
 import type { Service } from '../shared/service.js';
-import { loadLabels } from '../shared/labels.js';
+import { modelGeometry } from '../shared/model-file.js';
 import { buildApi } from './app.js';
 
 export async function startApi(infra: Infra): Promise<Service & { url: string }> {
-  const labels = await loadLabels(infra.config.model.labelsPath);
+  const { labels } = await modelGeometry(infra.config.model);
   const app = await buildApi({ ...infra, labels, log: infra.log.child({ role: 'api' }) });
   const url = await app.listen({ host: infra.config.http.host, port: infra.config.http.port });
   return { name: 'api', url, close: () => app.close() };

@@ -8,7 +8,7 @@ import { crossCheckOptions } from '../shared/contracts/job-options.js';
 import type { FrameDetections } from '../shared/contracts/messages.js';
 import { combineSummaries } from '../shared/contracts/summary.js';
 import { isVdetError } from '../shared/errors.js';
-import { loadLabels } from '../shared/labels.js';
+import { describeModelFile, type DescribedModel } from '../shared/model-file.js';
 import { mediaLimits, probeMedia } from '../processor/ffmpeg.js';
 import { openEngine, type OpenEngine } from './engine.js';
 import { ProgressBar, type TerminalLike } from '../shared/terminal/progress-bar.js';
@@ -35,6 +35,9 @@ and the detections (on stdout; on stderr with --out -).
   --fps N           sample N frames per second (default: every frame)
   --min-score S     keep detections scoring at least S, 0-1 (default: VDET_MIN_SCORE, 0.3)
   --classes A,B     keep only these labels
+  --model FILE      the ONNX model to run (default: VDET_MODEL): a YOLOX, Ultralytics YOLOv8/YOLO11 or
+                    end-to-end (YOLOv10, YOLO26, nms=True) export, found from its shapes and metadata
+                    (VDET_MODEL_FORMAT and VDET_MODEL_PAD set them by hand)
   --no-track        do not track: no trackId, no objects column
 
 A folder means every file in it (not its subfolders; hidden files are left out), in name order; files that are not
@@ -48,6 +51,8 @@ export interface DetectArgs {
   fps?: number | undefined;
   minScore?: number | undefined;
   classes?: string[] | undefined;
+  /** A model file instead of VDET_MODEL. */
+  model?: string | undefined;
   /** Track objects (false with --no-track). */
   track: boolean;
 }
@@ -55,7 +60,7 @@ export interface DetectArgs {
 /** A mistake in how the command was called: exit status 2. */
 export class DetectUsageError extends Error {}
 
-const VALUE_FLAGS = ['--out', '--annotate', '--fps', '--min-score', '--classes'] as const;
+const VALUE_FLAGS = ['--out', '--annotate', '--fps', '--min-score', '--classes', '--model'] as const;
 const SWITCHES = ['--no-track'] as const;
 
 /**
@@ -114,6 +119,7 @@ export function parseDetectArgs(argv: readonly string[]): DetectArgs | 'help' {
     fps: number('--fps', 0.01, 240),
     minScore: number('--min-score', 0, 1),
     classes: classes ? [...new Set(classes)] : undefined,
+    model: values.get('--model'),
     track: !switches.has('--no-track'),
   };
 }
@@ -160,7 +166,8 @@ export async function runDetectCommand(argv: readonly string[], io: CommandIo = 
 
 async function detect(args: DetectArgs, io: CommandIo, state: RunState): Promise<void> {
   const config = loadConfig();
-  const labels = await loadLabels(config.model.labelsPath);
+  const model = await describeModelFile(config.model, args.model ? path.resolve(args.model) : config.model.path);
+  const labels = model.spec.labels;
   const conflict = args.classes ? crossCheckOptions({ classes: args.classes }, labels) : undefined;
   if (conflict) throw new DetectUsageError(`--classes: ${conflict.problem}`);
   const options: DetectOptions = {
@@ -182,7 +189,7 @@ async function detect(args: DetectArgs, io: CommandIo, state: RunState): Promise
   };
   process.on('SIGINT', interrupted).on('SIGTERM', interrupted);
   try {
-    await detectInputs({ args, input, links, options, config, labels, bar, state }, io);
+    await detectInputs({ args, input, links, options, config, model, bar, state }, io);
   } finally {
     process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
     await rm(links, { recursive: true, force: true });
@@ -194,7 +201,7 @@ async function detect(args: DetectArgs, io: CommandIo, state: RunState): Promise
  * recognise the content by itself (a `.jpg` name would pick the image-sequence demuxer, which vdet does not allow).
  */
 async function detectInputs(run: DetectRun, io: CommandIo): Promise<void> {
-  const { args, input, links, options, config, labels, bar } = run;
+  const { args, input, links, options, config, bar } = run;
   const warn = (line: string) => io.stderr.write(`${line}\n`);
 
   // Everything that can be checked before the model loads is: the inputs' media, the output paths.
@@ -223,7 +230,7 @@ async function detectInputs(run: DetectRun, io: CommandIo): Promise<void> {
   if (annotateTo.size > 0 && !existsSync(DEFAULT_FONT)) warn(`vdet: no font at ${DEFAULT_FONT} (Debian: fonts-dejavu-core): boxes are drawn without labels`);
 
   const started = Date.now();
-  const engine = await openEngine(config, labels, warn);
+  const engine = await openEngine(config, run.model, warn);
   run.state.engine = engine;
   const loadMs = Date.now() - started;
   const results: FileResult[] = [];
@@ -260,7 +267,7 @@ async function detectInputs(run: DetectRun, io: CommandIo): Promise<void> {
   if (results.length > 1) {
     lines.push(`${results.length} files: ${frames} frames in ${(detectMs / 1000).toFixed(1)} s = ${(frames / Math.max(detectMs / 1000, 1e-3)).toFixed(1)} frames/s`);
   }
-  lines.push(`model ${path.basename(config.model.path)} on ${engine.runners.map((r) => r.name).join(', ')} (loaded in ${(loadMs / 1000).toFixed(1)} s)`);
+  lines.push(`model ${path.basename(run.model.path)} (${run.model.spec.format}, ${run.model.spec.inputWidth}x${run.model.spec.inputHeight}) on ${engine.runners.map((r) => r.name).join(', ')} (loaded in ${(loadMs / 1000).toFixed(1)} s)`);
   if (args.out && args.out !== '-') lines.push(`detections written to ${args.out}`);
   const objects = options.tracking ? combineObjectCounts(results.map((r) => r.objects ?? {})) : undefined;
   report.write(`${lines.join('\n')}\n\n${detectTable(combineSummaries(results.map((r) => r.summary)), objects)}\n`);
@@ -278,7 +285,8 @@ interface DetectRun {
   links: string;
   options: DetectOptions;
   config: Config;
-  labels: readonly string[];
+  /** The model to run (VDET_MODEL or --model), described. */
+  model: DescribedModel;
   /** On a terminal only. */
   bar: ProgressBar | undefined;
   state: RunState;

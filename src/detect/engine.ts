@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import type { Config } from '../shared/config.js';
+import type { DescribedModel } from '../shared/model-file.js';
 import { BatchScheduler } from '../detector/batch-scheduler.js';
 import type { DeviceRunner } from '../detector/device-runner.js';
 import { openDeviceRunners } from '../detector/open-runners.js';
@@ -16,10 +17,10 @@ export interface OpenEngine extends DetectEngine {
  * The real engine: ffmpeg for probing and decoding, one model session per planned device (VDET_DEVICES, as the
  * detector plans them; with `auto`, a CUDA device that fails falls back to the CPU), the detector's batch scheduler.
  */
-export async function openEngine(config: Config, labels: readonly string[], warn: (line: string) => void): Promise<OpenEngine> {
+export async function openEngine(config: Config, model: DescribedModel, warn: (line: string) => void): Promise<OpenEngine> {
   const log = pino({ level: 'silent' }); // the command speaks for itself; the runners' logs are for the services
-  const { detector, model } = config;
-  const runners = await openDeviceRunners(config, labels, log, {
+  const { detector } = config;
+  const runners = await openDeviceRunners(config, model, log, {
     skipped: (device) => warn(`vdet: ${device} could not run the model; it is skipped`),
     fellBackToCpu: () => warn('vdet: no CUDA device usable: running on the CPU'),
   });
@@ -32,8 +33,8 @@ export async function openEngine(config: Config, labels: readonly string[], warn
     probe: (file) => probeMedia(file, limits),
     decode: decodeFrames,
     scheduler,
-    labels,
-    inputSize: model.inputSize,
+    labels: model.spec.labels,
+    input: { width: model.spec.inputWidth, height: model.spec.inputHeight },
     processor: config.processor,
     limits,
     // One batch running on every device and one filling behind it.

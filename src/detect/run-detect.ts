@@ -1,6 +1,6 @@
 import type { Config } from '../shared/config.js';
 import type { Detection, FrameDetections } from '../shared/contracts/messages.js';
-import { letterbox } from '../shared/letterbox.js';
+import { letterbox, type ModelInput } from '../shared/letterbox.js';
 import type { BatchItem } from '../detector/batch-scheduler.js';
 import { applyDetectionFilter } from '../detector/detection-filter.js';
 import { combineSummaries, summarizeFrames, type Summary } from '../merger/merge-rules.js';
@@ -21,7 +21,8 @@ export interface DetectEngine {
   /** Runs frames on the devices (the detector's BatchScheduler). */
   scheduler: { submit(items: readonly BatchItem[]): void };
   labels: readonly string[];
-  inputSize: number;
+  /** The model's input size: frames are letterboxed to it. */
+  input: ModelInput;
   processor: Config['processor'];
   limits: MediaLimits;
   /** Frames decoded but not yet handed on, at most. */
@@ -88,7 +89,7 @@ export async function detectFile(
 ): Promise<FileResult> {
   const started = Date.now();
   const { file, mediaPath, probe, plan } = planned;
-  const box = letterbox(probe.width, probe.height, engine.inputSize);
+  const box = letterbox(probe.width, probe.height, engine.input);
   const tracker = options.tracking ? new ByteTracker(options.tracking) : undefined;
   // NMS keeps a box by the stronger boxes only: decoding further down changes none of the boxes at minScore and up.
   const frameDecode = {

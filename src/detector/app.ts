@@ -8,6 +8,7 @@ import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.
 import type { ProgressStore } from '../shared/progress.js';
 import { groupId, type TopicNames } from '../shared/topics.js';
 import { metrics } from '../shared/metrics.js';
+import type { ModelSpec } from '../shared/vision/model-spec.js';
 import { BatchScheduler, type BatchItem } from './batch-scheduler.js';
 import type { DeviceRunner } from './device-runner.js';
 import type { FrameLayout } from './tensor.js';
@@ -28,6 +29,8 @@ export interface DetectorDeps {
   /** The model's sessions: each decodes its frames' output into detections (with the model's labels). */
   runners: readonly DeviceRunner[];
   progress: Pick<ProgressStore, 'isCancelled'>;
+  /** The model the runners run: chunks must be letterboxed to its input. */
+  spec: Pick<ModelSpec, 'inputWidth' | 'inputHeight'>;
 }
 
 /**
@@ -109,8 +112,9 @@ export function createDetector(deps: DetectorDeps) {
   async function detectChunk(message: IncomingMessage): Promise<ChunkOutcome | undefined> {
     const chunk = decodeChunk(message.value);
     const { header } = chunk;
-    if (header.frameWidth !== config.model.inputSize || header.frameHeight !== config.model.inputSize) {
-      throw new VdetError('VDET_MESSAGE_INVALID', `Chunk frames are ${header.frameWidth}x${header.frameHeight}; the model takes ${config.model.inputSize}x${config.model.inputSize}.`);
+    const { inputWidth, inputHeight } = deps.spec;
+    if (header.frameWidth !== inputWidth || header.frameHeight !== inputHeight) {
+      throw new VdetError('VDET_MESSAGE_INVALID', `Chunk frames are ${header.frameWidth}x${header.frameHeight}; the model takes ${inputWidth}x${inputHeight}.`);
     }
     if (header.source !== 'stream' && (await deps.progress.isCancelled(header.jobId))) return undefined; // deleted by its owner
     return outcomeOf(header, await detect(chunk));

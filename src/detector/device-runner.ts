@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Detection } from '../shared/contracts/messages.js';
 import { VdetError } from '../shared/errors.js';
 import { metrics } from '../shared/metrics.js';
+import type { ModelSpec } from '../shared/vision/model-spec.js';
 import type { BatchItem, BatchRunner } from './batch-scheduler.js';
 import type { DeviceSpec } from './devices.js';
 import type { SessionReply, SessionRequest, SessionWorkerInput } from './session-worker.js';
@@ -25,10 +26,9 @@ const CLOSE_WAIT_MS = 10_000;
 
 export interface RunnerOptions {
   modelPath: string;
-  inputSize: number;
+  /** How to feed the model and read its output: frames are decoded in the worker. */
+  spec: ModelSpec;
   batchMax: number;
-  /** The model's labels, in class-id order: frames are decoded in the worker. */
-  labels: readonly string[];
   log: Logger;
 }
 
@@ -44,7 +44,7 @@ export async function createDeviceRunner(device: DeviceSpec, options: RunnerOpti
   const sessionOptions: ort.InferenceSession.SessionOptions = device.kind === 'cuda'
     ? { executionProviders: [{ name: 'cuda', deviceId: device.deviceId }, 'cpu'], graphOptimizationLevel: 'all' }
     : { executionProviders: ['cpu'], intraOpNumThreads: device.intraOpThreads, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
-  const worker = startWorker({ modelPath: options.modelPath, sessionOptions, batchMax: options.batchMax, inputSize: options.inputSize, labels: options.labels });
+  const worker = startWorker({ modelPath: options.modelPath, sessionOptions, batchMax: options.batchMax, spec: options.spec });
   const pending = new Map<number, { resolve(detections: Detection[][]): void; reject(error: Error): void }>();
   let nextId = 0;
   const running = new Set<Promise<Detection[][]>>();

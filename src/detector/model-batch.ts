@@ -1,5 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
+import {
+  DIM_PARAM, DIM_VALUE, GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_OUTPUT, MODEL_GRAPH, SHAPE_DIM, TENSOR_NAME, TENSOR_TYPE_SHAPE,
+  TYPE_TENSOR_TYPE, VALUE_INFO_NAME, VALUE_INFO_TYPE, WIRE_LEN, WIRE_VARINT, concat, editFields, encodeVarint, fields, malformed, payload,
+  stringField, type Field,
+} from '../shared/onnx-proto.js';
 
 /**
  * Batching for models exported with a fixed batch of 1.
@@ -19,151 +24,6 @@ import * as ort from 'onnxruntime-node';
 /** The symbolic name written into dim 0. */
 const BATCH_PARAM = 'batch';
 
-// Field numbers from onnx.proto3, on the path we rewrite.
-const MODEL_GRAPH = 7;
-const GRAPH_INITIALIZER = 5;
-const GRAPH_INPUT = 11;
-const GRAPH_OUTPUT = 12;
-const TENSOR_NAME = 8; // TensorProto.name
-const VALUE_INFO_NAME = 1;
-const VALUE_INFO_TYPE = 2;
-const TYPE_TENSOR_TYPE = 1;
-const TENSOR_TYPE_SHAPE = 2;
-const SHAPE_DIM = 1;
-const DIM_VALUE = 1;
-const DIM_PARAM = 2;
-
-const WIRE_VARINT = 0;
-const WIRE_FIXED64 = 1;
-const WIRE_LEN = 2;
-const WIRE_FIXED32 = 5;
-
-/** One field of a message: where its tag starts, where its value starts and ends (offsets into the message bytes). */
-interface Field {
-  readonly no: number;
-  readonly wire: number;
-  readonly start: number;
-  /** First byte after the tag (for length-delimited fields: where the length prefix starts). */
-  readonly tagEnd: number;
-  /** First byte of the value; for length-delimited fields, the first byte after the length prefix. */
-  readonly valueStart: number;
-  readonly end: number;
-  /** The decoded varint, for varint fields (exact up to 2^53, enough to tell a 1 from anything else). */
-  readonly varint: number;
-}
-
-function malformed(what: string): Error {
-  return new Error(`Malformed ONNX model: ${what}. The file is truncated or is not an ONNX ModelProto.`);
-}
-
-function readVarint(buf: Uint8Array, pos: number): { value: number; next: number } {
-  let value = 0;
-  let scale = 1;
-  for (let i = 0; i < 10; i++) {
-    if (pos + i >= buf.length) throw malformed(`varint at byte ${pos} runs past the end of its ${buf.length}-byte message`);
-    const byte = buf[pos + i]!;
-    value += (byte & 0x7f) * scale; // multiply, not shift: lengths may pass 2^31
-    scale *= 128;
-    if (byte < 0x80) return { value, next: pos + i + 1 };
-  }
-  throw malformed(`varint at byte ${pos} is longer than 10 bytes`);
-}
-
-/** Walks the top-level fields of one message, checking that every field fits inside it. */
-function* fields(buf: Uint8Array): Generator<Field> {
-  let pos = 0;
-  while (pos < buf.length) {
-    const start = pos;
-    const tag = readVarint(buf, pos);
-    const no = Math.floor(tag.value / 8);
-    const wire = tag.value % 8;
-    if (no === 0) throw malformed(`field number 0 at byte ${start}`);
-    const tagEnd = tag.next;
-    let valueStart = tagEnd;
-    let end: number;
-    let varint = 0;
-    switch (wire) {
-      case WIRE_VARINT: {
-        const v = readVarint(buf, valueStart);
-        varint = v.value;
-        end = v.next;
-        break;
-      }
-      case WIRE_FIXED64:
-        end = valueStart + 8;
-        break;
-      case WIRE_FIXED32:
-        end = valueStart + 4;
-        break;
-      case WIRE_LEN: {
-        const len = readVarint(buf, valueStart);
-        valueStart = len.next;
-        end = valueStart + len.value;
-        break;
-      }
-      default:
-        throw malformed(`unsupported wire type ${wire} (field ${no}) at byte ${start}`);
-    }
-    if (end > buf.length) throw malformed(`field ${no} at byte ${start} runs ${end - buf.length} bytes past the end of its ${buf.length}-byte message`);
-    yield { no, wire, start, tagEnd, valueStart, end, varint };
-    pos = end;
-  }
-}
-
-function encodeVarint(value: number): Uint8Array {
-  const out: number[] = [];
-  while (value >= 0x80) {
-    out.push((value % 128) | 0x80);
-    value = Math.floor(value / 128);
-  }
-  out.push(value);
-  return Uint8Array.from(out);
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let pos = 0;
-  for (const part of parts) {
-    out.set(part, pos);
-    pos += part.length;
-  }
-  return out;
-}
-
-function payload(buf: Uint8Array, f: Field): Uint8Array {
-  return buf.subarray(f.valueStart, f.end);
-}
-
-/**
- * Rebuilds `msg` with the length-delimited fields numbered `no` replaced by `edit(payload)` where it returns bytes;
- * the original tag bytes are kept and only the length prefix is re-encoded. Returns undefined when nothing changed.
- */
-function editFields(msg: Uint8Array, no: number | readonly number[], edit: (payload: Uint8Array, field: Field) => Uint8Array | undefined): Uint8Array | undefined {
-  const numbers = typeof no === 'number' ? [no] : no;
-  const parts: Uint8Array[] = [];
-  let copied = 0; // msg[copied …) is not in parts yet
-  for (const f of fields(msg)) {
-    if (f.wire !== WIRE_LEN || !numbers.includes(f.no)) continue;
-    const edited = edit(payload(msg, f), f);
-    if (!edited) continue;
-    parts.push(msg.subarray(copied, f.tagEnd), encodeVarint(edited.length), edited);
-    copied = f.end;
-  }
-  if (parts.length === 0) return undefined;
-  parts.push(msg.subarray(copied));
-  return concat(parts);
-}
-
-const utf8 = new TextDecoder();
-
-/** The last occurrence of a string field (protobuf: last one wins), or undefined. */
-function stringField(msg: Uint8Array, no: number): string | undefined {
-  let value: string | undefined;
-  for (const f of fields(msg)) {
-    if (f.no === no && f.wire === WIRE_LEN) value = utf8.decode(payload(msg, f));
-  }
-  return value;
-}
 
 /** Dimension → dim_param "batch" when its value is the fixed `dim_value: 1` (last of the oneof wins); else undefined. */
 function editDimension(dim: Uint8Array): Uint8Array | undefined {

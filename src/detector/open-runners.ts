@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config.js';
+import type { ModelSpec } from '../shared/vision/model-spec.js';
 import { createDeviceRunner, type DeviceRunner } from './device-runner.js';
 import { planDevices, visibleCudaDevices } from './devices.js';
 
@@ -25,13 +26,13 @@ export interface RunnerEvents {
  * CUDA device that fails is skipped, and with none left the CPU runs the model; an explicit list fails instead.
  * Used by the detector role and by `vdet detect`.
  */
-export async function openDeviceRunners(config: Config, labels: readonly string[], log: Logger, events: RunnerEvents): Promise<DeviceRunner[]> {
-  const { detector, model } = config;
+export async function openDeviceRunners(config: Config, model: { path: string; spec: ModelSpec }, log: Logger, events: RunnerEvents): Promise<DeviceRunner[]> {
+  const { detector } = config;
   const cpuOnly = detector.devices === 'cpu' || detector.devices.startsWith('cpu:');
   const cudaDevices = visibleCudaDevices(detector.cudaVisibleDevices, cpuOnly ? undefined : nvidiaSmiList());
   const devices = planDevices(detector.devices, { cpuCores: os.availableParallelism(), cudaDevices });
   log.info({ requested: detector.devices, cudaDevices, devices }, 'devices planned');
-  const options = { modelPath: model.path, inputSize: model.inputSize, batchMax: detector.batchMax, labels, log };
+  const options = { modelPath: model.path, spec: model.spec, batchMax: detector.batchMax, log };
   const runners: DeviceRunner[] = [];
   for (const device of devices) {
     try {

@@ -2,8 +2,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import type { Detection } from '../shared/contracts/messages.js';
 import { loadBatchableSession } from './model-batch.js';
+import { padOffsets, type ModelSpec } from '../shared/vision/model-spec.js';
+import { outputDecoder } from './model-output.js';
 import { layoutBytes, writeFrameToTensor, type FrameLayout } from './tensor.js';
-import { NMS_IOU, buildAnchorGrid, decodeYolox, type FrameDecode } from './yolox.js';
+import { NMS_IOU, type FrameDecode } from './yolox.js';
 
 /**
  * One onnxruntime session in its own thread. onnxruntime-node runs a session synchronously on the calling thread,
@@ -15,8 +17,8 @@ export interface SessionWorkerInput {
   modelPath: string;
   sessionOptions: ort.InferenceSession.SessionOptions;
   batchMax: number;
-  inputSize: number;
-  labels: readonly string[];
+  /** How to feed the model and read its output (model-spec.ts). */
+  spec: ModelSpec;
 }
 /** A batch: its frames' bytes back to back, each laid out as its entry in `layouts` says (null: a whole BGR frame). */
 export interface SessionRequest { id: number; pixels: ArrayBuffer; layouts: (FrameLayout | null)[]; decodes: FrameDecode[] }
@@ -31,30 +33,38 @@ const port = parentPort!;
 try {
   const { Tensor } = await import('onnxruntime-node');
   const { session, batchMode, reason } = await loadBatchableSession(input.modelPath, { sessionOptions: input.sessionOptions });
-  const size = input.inputSize;
-  const frameFloats = size * size * 3;
+  const { spec } = input;
+  const width = spec.inputWidth;
+  const height = spec.inputHeight;
+  const frameFloats = width * height * 3;
   const maxBatch = batchMode === 'fixed-1' ? 1 : input.batchMax;
   const tensor = new Float32Array(frameFloats * maxBatch);
-  const grid = buildAnchorGrid(size);
-  const inputName = session.inputNames[0]!;
-  const outputName = session.outputNames[0]!;
+  const decode = outputDecoder(spec);
+  const inputName = spec.inputName;
+  const outputName = spec.outputName;
   port.on('message', (request: SessionRequest) => {
     void (async () => {
       try {
         const pixels = new Uint8Array(request.pixels);
         const count = request.layouts.length;
         let offset = 0;
-        request.layouts.forEach((layout, slot) => {
-          const bytes = layoutBytes(size, size, layout ?? undefined);
-          writeFrameToTensor(pixels.subarray(offset, offset + bytes), tensor, slot, size, size, layout ?? undefined);
+        // Where each frame's image sits in the input: the tensor fill puts it there, the decode takes it off again.
+        const offsets = request.layouts.map((layout, slot) => {
+          const bytes = layoutBytes(width, height, layout ?? undefined);
+          const at = layout ? padOffsets(spec, layout.width, layout.height) : { x: 0, y: 0 };
+          const encoding = { channels: spec.channels, pixelScale: spec.pixelScale, offsetX: at.x, offsetY: at.y };
+          writeFrameToTensor(pixels.subarray(offset, offset + bytes), tensor, slot, width, height, layout ?? undefined, encoding);
           offset += bytes;
+          return at;
         });
-        const feeds = { [inputName]: new Tensor('float32', tensor.subarray(0, count * frameFloats), [count, 3, size, size]) };
+        const feeds = { [inputName]: new Tensor('float32', tensor.subarray(0, count * frameFloats), [count, 3, height, width]) };
         const result = await session.run(feeds);
         const output = result[outputName]!;
         const data = output.data as Float32Array;
-        const rowsPerFrame = data.length / count;
-        const detections = request.decodes.map((decode, slot) => decodeYolox(data, slot * rowsPerFrame, grid, { ...decode, nmsIou: NMS_IOU, labels: input.labels }));
+        const dims = output.dims;
+        const detections = request.decodes.map((frame, slot) => decode(data, dims, slot, {
+          ...frame, nmsIou: NMS_IOU, labels: spec.labels, offsetX: offsets[slot]!.x, offsetY: offsets[slot]!.y,
+        }));
         output.dispose?.();
         port.postMessage({ id: request.id, detections } satisfies SessionReply);
       } catch (error) {

@@ -15,17 +15,17 @@ export interface AnchorGrid {
   readonly stride: Float32Array;
 }
 
-export function buildAnchorGrid(inputSize: number, strides: readonly number[] = [8, 16, 32]): AnchorGrid {
-  const cells = strides.map((s) => Math.floor(inputSize / s));
-  const count = cells.reduce((sum, n) => sum + n * n, 0);
+export function buildAnchorGrid(inputWidth: number, inputHeight = inputWidth, strides: readonly number[] = [8, 16, 32]): AnchorGrid {
+  const cells = strides.map((s) => [Math.floor(inputWidth / s), Math.floor(inputHeight / s)] as const);
+  const count = cells.reduce((sum, [nx, ny]) => sum + nx * ny, 0);
   const gx = new Float32Array(count);
   const gy = new Float32Array(count);
   const stride = new Float32Array(count);
   let i = 0;
   strides.forEach((s, level) => {
-    const n = cells[level]!;
-    for (let y = 0; y < n; y++) {
-      for (let x = 0; x < n; x++, i++) {
+    const [nx, ny] = cells[level]!;
+    for (let y = 0; y < ny; y++) {
+      for (let x = 0; x < nx; x++, i++) {
         gx[i] = x;
         gy[i] = y;
         stride[i] = s;
@@ -38,6 +38,12 @@ export function buildAnchorGrid(inputSize: number, strides: readonly number[] = 
 /** What one frame's decoding needs besides the model's labels: its own threshold and letterbox. */
 export type FrameDecode = Pick<DecodeOptions, 'minScore' | 'scale' | 'sourceWidth' | 'sourceHeight'>;
 
+/** Where the image sat in the model input (its top-left corner, model pixels): subtracted before the ratio. */
+export interface InputOffset {
+  readonly offsetX?: number;
+  readonly offsetY?: number;
+}
+
 export interface DecodeOptions {
   readonly minScore: number;
   readonly nmsIou: number;
@@ -48,7 +54,8 @@ export interface DecodeOptions {
   readonly labels: readonly string[];
 }
 
-interface Candidate {
+/** A box in model-input pixels, before the letterbox is undone. */
+export interface Candidate {
   classId: number;
   score: number;
   x1: number;
@@ -61,7 +68,7 @@ interface Candidate {
  * Decodes one frame's rows (`output[offset … offset + anchors × rowLength)`): score = objectness × class score,
  * class-aware NMS, boxes divided by the letterbox ratio and clipped to the source frame, best first.
  */
-export function decodeYolox(output: Float32Array, offset: number, grid: AnchorGrid, options: DecodeOptions): Detection[] {
+export function decodeYolox(output: Float32Array, offset: number, grid: AnchorGrid, options: DecodeOptions & InputOffset): Detection[] {
   const classes = options.labels.length;
   const rowLength = 5 + classes;
   const byClass = new Map<number, Candidate[]>();
@@ -87,19 +94,27 @@ export function decodeYolox(output: Float32Array, offset: number, grid: AnchorGr
       else byClass.set(c, [candidate]);
     }
   }
+  return suppressAndMap(byClass, options);
+}
+
+/** Class-aware NMS over each class's candidates, best first, mapped back to source pixels. */
+export function suppressAndMap(byClass: ReadonlyMap<number, Candidate[]>, options: DecodeOptions & InputOffset): Detection[] {
   const kept: Candidate[] = [];
   for (const list of byClass.values()) kept.push(...nonMaximumSuppression(list, options.nmsIou));
   kept.sort((a, b) => b.score - a.score);
   return kept.map((d) => toDetection(d, options));
 }
 
-function toDetection(d: Candidate, o: DecodeOptions): Detection {
-  const clip = (v: number, max: number) => Math.round(Math.min(Math.max(v / o.scale, 0), max) * 10) / 10;
+/** A model-input box as a detection: image offset subtracted, divided by the letterbox ratio, clipped to the source. */
+export function toDetection(d: Candidate, o: DecodeOptions & InputOffset): Detection {
+  const clip = (v: number, offset: number, max: number) => Math.round(Math.min(Math.max((v - offset) / o.scale, 0), max) * 10) / 10;
+  const ox = o.offsetX ?? 0;
+  const oy = o.offsetY ?? 0;
   return {
     label: o.labels[d.classId] ?? String(d.classId),
     classId: d.classId,
     score: Math.round(d.score * 10_000) / 10_000,
-    box: [clip(d.x1, o.sourceWidth), clip(d.y1, o.sourceHeight), clip(d.x2, o.sourceWidth), clip(d.y2, o.sourceHeight)],
+    box: [clip(d.x1, ox, o.sourceWidth), clip(d.y1, oy, o.sourceHeight), clip(d.x2, ox, o.sourceWidth), clip(d.y2, oy, o.sourceHeight)],
   };
 }
 

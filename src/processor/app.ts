@@ -11,7 +11,7 @@ import type { JobStore } from '../shared/job-store.js';
 import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.js';
 import { sendToDeadLetters } from '../shared/dead-letter.js';
 import { metrics } from '../shared/metrics.js';
-import { letterbox } from '../shared/letterbox.js';
+import { letterbox, type ModelInput } from '../shared/letterbox.js';
 import { copyUpload, type Store } from '../shared/mongo.js';
 import { groupId, type TopicNames } from '../shared/topics.js';
 import { decodeFrames, probeMedia, type MediaLimits } from './ffmpeg.js';
@@ -24,6 +24,8 @@ export interface ProcessorDeps {
   store: Store;
   jobs: JobStore;
   topics: TopicNames;
+  /** The model's input: frames are letterboxed to it. */
+  modelInput: ModelInput;
 }
 
 /**
@@ -76,7 +78,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const probe = await probeMedia(file, limits);
     const plan = planMedia(probe, job.options, config.processor);
     await deps.jobs.setMedia(job.jobId, plan.media, plan.expectedFrames);
-    const box = letterbox(probe.width, probe.height, config.model.inputSize);
+    const box = letterbox(probe.width, probe.height, deps.modelInput);
     const minScore = job.options.minScore ?? config.detector.minScore;
     const { classes, maxDetections, roi } = job.options;
     const filter = { classes, maxDetections, roi };
@@ -89,7 +91,7 @@ export function createProcessor(deps: ProcessorDeps) {
       if (!(await deps.jobs.getById(job.jobId))) throw new JobDeleted(); // cancelled: stop decoding
       const header: ChunkHeader = {
         v: 1, jobId: job.jobId, tenant: job.tenant, chunk: chunks, pixelFormat: wire === 'jpeg' ? 'jpeg' : 'bgr24',
-        frameWidth: box.size, frameHeight: box.size, content: { width: box.width, height: box.height }, sourceWidth: probe.width, sourceHeight: probe.height,
+        frameWidth: box.inputWidth, frameHeight: box.inputHeight, content: { width: box.width, height: box.height }, sourceWidth: probe.width, sourceHeight: probe.height,
         scale: box.scale, minScore, filter, ...(trackScore !== undefined && trackScore < minScore ? { trackScore } : {}),
         frames: pending.map(({ frame, ptsMs, pixels }) => (wire === 'jpeg' ? { frame, ptsMs, bytes: pixels.length } : { frame, ptsMs })),
       };

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { VdetError } from '../shared/errors.js';
-import { letterbox } from '../shared/letterbox.js';
+import { letterbox, type InputSize } from '../shared/letterbox.js';
 
 export interface LetterboxedImage {
   /** The letterboxed image only: width × height × 3 bytes, RGB; the detector pads it to the model's square. */
@@ -20,12 +20,12 @@ export interface LetterboxedImage {
  * tensor (the grey padding, the RGB → BGR swap): 44 % fewer bytes on `vdet.chunks` for a 16:9 picture. Pixel count
  * is limited before decoding (no decompression bombs); a broken image is a VDET_FRAME_INVALID.
  */
-export async function letterboxImage(bytes: Buffer, size: number, maxPixels: number): Promise<LetterboxedImage> {
+export async function letterboxImage(bytes: Buffer, input: InputSize, maxPixels: number): Promise<LetterboxedImage> {
   try {
     const image = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated', sequentialRead: true });
     const meta = await image.metadata();
     if (!meta.width || !meta.height) throw new Error('no dimensions');
-    const box = letterbox(meta.width, meta.height, size);
+    const box = letterbox(meta.width, meta.height, input);
     const { data } = await image
       .removeAlpha()
       .toColourspace('srgb') // a grey or CMYK image still gives three channels

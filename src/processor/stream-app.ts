@@ -11,6 +11,7 @@ import type { StreamCounter, StreamRecord, StreamStore } from '../shared/stream-
 import { groupId, type TopicNames } from '../shared/topics.js';
 import { letterboxImage } from './image-letterbox.js';
 import { DEFAULT_MAX_LAG_MS, admitFrame, chunkRuns, type AdmissionState } from './stream-policy.js';
+import type { ModelInput } from '../shared/letterbox.js';
 
 export interface StreamProcessorDeps {
   config: Config;
@@ -18,6 +19,8 @@ export interface StreamProcessorDeps {
   bus: KafkaBus;
   streams: StreamStore;
   topics: TopicNames;
+  /** The model's input: frames are letterboxed to it. */
+  modelInput: ModelInput;
 }
 
 type Tally = (stream: string, counter: StreamCounter) => void;
@@ -42,7 +45,7 @@ interface PreparedFrame {
  */
 export function createStreamProcessor(deps: StreamProcessorDeps) {
   const { config, log, bus, streams, topics } = deps;
-  const size = config.model.inputSize;
+  const input = deps.modelInput;
   const admission = new Map<string, AdmissionState>();
   let consumer: ConsumerHandle | undefined;
 
@@ -71,7 +74,7 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
       tally(stream, 'dropped');
       return { stream };
     }
-    const frame = letterboxImage(bytes, size, config.processor.maxWidth * config.processor.maxHeight)
+    const frame = letterboxImage(bytes, input, config.processor.maxWidth * config.processor.maxHeight)
       .then((image) => ({ seq, ts: Number.isFinite(ts) ? ts : now, receivedAt: now, ...image }));
     frame.catch(() => undefined); // awaited below, in order; this keeps an early failure from going unhandled
     return { stream, frame };
@@ -130,7 +133,7 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
     const first = part[0]!;
     return {
       v: 1, source: 'stream', jobId: stream, tenant: record.tenant, chunk: first.seq, pixelFormat: 'rgb24',
-      frameWidth: size, frameHeight: size, content: { width: first.contentWidth, height: first.contentHeight }, sourceWidth: first.width, sourceHeight: first.height, scale: first.scale,
+      frameWidth: input.width, frameHeight: input.height, content: { width: first.contentWidth, height: first.contentHeight }, sourceWidth: first.width, sourceHeight: first.height, scale: first.scale,
       minScore: record.settings.minScore ?? config.detector.minScore,
       ...(record.settings.classes ? { filter: { classes: record.settings.classes } } : {}),
       frames: part.map((f) => ({

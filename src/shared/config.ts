@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseAllowEntry } from './address-policy.js';
 import { VdetError } from './errors.js';
+import { MODEL_FORMATS, PAD_PLACEMENTS, type ModelFormat, type PadPlacement } from './vision/model-spec.js';
 
 /**
  * The whole configuration of a vdet process, read once from the environment at start-up and frozen.
@@ -35,7 +36,16 @@ export interface Config {
     /** Bearer token that shows /readyz's dependency detail (VDET_OPS_TOKEN); undefined: nobody sees it over HTTP. */
     readonly opsToken: string | undefined;
   };
-  readonly model: { readonly path: string; readonly labelsPath: string | undefined; readonly inputSize: number };
+  readonly model: {
+    readonly path: string;
+    readonly labelsPath: string | undefined;
+    /** The input size where the file declares none (a dynamic input without imgsz), and the processor's when it has no model file. */
+    readonly inputSize: number;
+    /** The output layout (VDET_MODEL_FORMAT): `auto` reads it from the file's shapes and metadata. */
+    readonly format: ModelFormat | 'auto';
+    /** Where the letterboxed image sits in the input (VDET_MODEL_PAD): `auto` is top-left for yolox, centred otherwise. */
+    readonly pad: PadPlacement | 'auto';
+  };
   readonly processor: {
     readonly workDir: string;
     readonly chunkFrames: number;
@@ -192,6 +202,8 @@ export function loadConfig(env: Env = process.env): Config {
       path: path.resolve(r.string('VDET_MODEL', DEFAULT_MODEL)),
       labelsPath: r.optionalString('VDET_LABELS'),
       inputSize: r.int('VDET_MODEL_INPUT_SIZE', 416, 32, 4096),
+      format: r.oneOf<ModelFormat | 'auto'>('VDET_MODEL_FORMAT', 'auto', ['auto', ...MODEL_FORMATS]),
+      pad: r.oneOf<PadPlacement | 'auto'>('VDET_MODEL_PAD', 'auto', ['auto', ...PAD_PLACEMENTS]),
     },
     processor: {
       workDir: path.resolve(r.string('VDET_WORK_DIR', path.join(os.tmpdir(), 'vdet'))),

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { VdetError } from './errors.js';
 
 /** The 80 COCO class names in class-id order: the labels of YOLOX models trained on COCO. */
 export const COCO80_LABELS: readonly string[] = Object.freeze([
@@ -13,9 +14,15 @@ export const COCO80_LABELS: readonly string[] = Object.freeze([
   'hair drier', 'toothbrush',
 ]);
 
-/** Labels from a file (one a line, class-id order), or COCO's 80 when no file is configured. */
-export async function loadLabels(labelsPath: string | undefined): Promise<readonly string[]> {
-  if (!labelsPath) return COCO80_LABELS;
-  const text = await readFile(labelsPath, 'utf8');
-  return Object.freeze(text.split('\n').map((l) => l.trim()).filter(Boolean));
+/** Labels from a file: one a line, in class-id order (blank lines skipped). */
+export async function readLabelsFile(labelsPath: string): Promise<readonly string[]> {
+  let text: string;
+  try {
+    text = await readFile(labelsPath, 'utf8');
+  } catch (cause) {
+    throw new VdetError('VDET_CONFIG_INVALID', `The labels file ${labelsPath} cannot be read: ${(cause as Error).message}.`, { cause });
+  }
+  const labels = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  if (labels.length === 0) throw new VdetError('VDET_CONFIG_INVALID', `The labels file ${labelsPath} has no labels (one a line, in class-id order).`);
+  return Object.freeze(labels);
 }

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -10,7 +9,7 @@ import { boxIou } from '../../src/detector/yolox.js';
 import type { StreamResult } from '../../src/shared/contracts/stream.js';
 import { allDetections, type FrameItem, type Target } from '../helpers/client.js';
 import { TOUR_VIDEO } from '../helpers/paths.js';
-import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
+import { apiUrl, runCli, startRole, waitStarted, type CliRun, type RunningRole } from '../helpers/roles.js';
 import { createTestEnv, type TestEnv } from '../helpers/stack.js';
 
 /**
@@ -20,22 +19,8 @@ import { createTestEnv, type TestEnv } from '../helpers/stack.js';
 const CLI = path.resolve('dist/src/cli.js');
 const KEY = 'vdet_client_test_key_0123456789abcdef';
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function vdet(args: string[], env: Record<string, string>): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(args, env);
 }
 
 /** A port nothing listens on (it was free a moment ago). */

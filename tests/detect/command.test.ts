@@ -17,14 +17,14 @@ function rejects(argv: string[], message: RegExp): void {
 describe('parseDetectArgs', () => {
   test('an input alone: every option left to its default', () => {
     assert.deepEqual(parseDetectArgs(['video.mp4']), {
-      input: 'video.mp4', out: undefined, annotate: undefined, fps: undefined, minScore: undefined, classes: undefined, track: true,
+      input: 'video.mp4', out: undefined, annotate: undefined, fps: undefined, minScore: undefined, classes: undefined, model: undefined, track: true,
     });
   });
 
   test('every option, as "--flag value" and as "--flag=value", before or after the input', () => {
-    const expected = { input: 'clips', out: 'r.jsonl', annotate: 'out', fps: 2.5, minScore: 0.45, classes: ['person', 'car'], track: true };
-    assert.deepEqual(parseDetectArgs(['clips', '--out', 'r.jsonl', '--annotate', 'out', '--fps', '2.5', '--min-score', '0.45', '--classes', 'person,car']), expected);
-    assert.deepEqual(parseDetectArgs(['--out=r.jsonl', '--annotate=out', '--fps=2.5', '--min-score=.45', '--classes=person,car', 'clips']), expected);
+    const expected = { input: 'clips', out: 'r.jsonl', annotate: 'out', fps: 2.5, minScore: 0.45, classes: ['person', 'car'], model: 'm.onnx', track: true };
+    assert.deepEqual(parseDetectArgs(['clips', '--out', 'r.jsonl', '--annotate', 'out', '--fps', '2.5', '--min-score', '0.45', '--classes', 'person,car', '--model', 'm.onnx']), expected);
+    assert.deepEqual(parseDetectArgs(['--out=r.jsonl', '--annotate=out', '--fps=2.5', '--min-score=.45', '--classes=person,car', '--model=m.onnx', 'clips']), expected);
   });
 
   test('--no-track turns tracking off; it takes no value and comes once', () => {
@@ -102,7 +102,7 @@ describe('runDetectCommand', () => {
     assert.equal(await runDetectCommand(['--help'], io), 0);
     assert.equal(stdout(), `${DETECT_USAGE}\n`);
     assert.equal(stderr(), '');
-    for (const option of ['--out', '--annotate', '--fps', '--min-score', '--classes', '--no-track']) assert.match(DETECT_USAGE, new RegExp(`  ${option} `));
+    for (const option of ['--out', '--annotate', '--fps', '--min-score', '--classes', '--model', '--no-track']) assert.match(DETECT_USAGE, new RegExp(`  ${option} `));
   });
 });
 

@@ -7,9 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { boxIou } from '../../src/detector/yolox.js';
-import type { Detection } from '../../src/shared/contracts/messages.js';
-import { agreement } from '../helpers/agreement.js';
+import { agreement, compareToService } from '../helpers/agreement.js';
 import { allDetections, submitJob, waitForJob, type FrameItem } from '../helpers/client.js';
 import { MODEL_PATH, SHARED, TOUR_VIDEO, imagePath } from '../helpers/paths.js';
 import { compareToReference, loadReference } from '../helpers/reference.js';
@@ -105,41 +103,6 @@ function countsOf(frames: readonly FrameItem[]): Map<string, { detections: numbe
     }
   }
   return counts;
-}
-
-/**
- * The acceptance rule against the service: same frames, per frame the same labels (as many of each), and each
- * box paired one to one (best IoU first) with a same-label box at IoU ≥ `minIou`.
- */
-function compareToService(ours: readonly FrameItem[], service: readonly FrameItem[], minIou: number) {
-  const problems: string[] = [];
-  let worstIou = 1;
-  let worstScore = 0;
-  if (ours.length !== service.length) problems.push(`${ours.length} frames, the service ${service.length}`);
-  for (let i = 0; i < Math.min(ours.length, service.length); i++) {
-    const a = ours[i]!;
-    const b = service[i]!;
-    if (a.frame !== b.frame || a.ptsMs !== b.ptsMs) problems.push(`frame ${a.frame} at ${a.ptsMs} ms, the service's ${b.frame} at ${b.ptsMs} ms`);
-    const labels = (ds: readonly Detection[]) => ds.map((d) => d.label).sort().join(',');
-    if (labels(a.detections) !== labels(b.detections)) {
-      problems.push(`frame ${a.frame}: labels ${labels(a.detections)}, the service ${labels(b.detections)}`);
-      continue;
-    }
-    const unused = [...b.detections];
-    for (const d of [...a.detections].sort((x, y) => y.score - x.score)) {
-      let best = -1;
-      let bestIou = -1;
-      unused.forEach((c, k) => {
-        const iou = c.label === d.label ? boxIou(d.box, c.box) : -1;
-        if (iou > bestIou) [best, bestIou] = [k, iou];
-      });
-      const match = unused.splice(best, 1)[0]!;
-      worstIou = Math.min(worstIou, bestIou);
-      worstScore = Math.max(worstScore, Math.abs(match.score - d.score));
-      if (bestIou < minIou) problems.push(`frame ${a.frame}: ${d.label} ${d.box.join(',')} vs ${match.box.join(',')} IoU ${bestIou.toFixed(4)}`);
-    }
-  }
-  return { problems, worstIou, worstScore };
 }
 
 function frameCount(file: string): Promise<number> {

@@ -70,7 +70,7 @@ function fakeEngine(opts: FakeOptions) {
       },
     },
     labels: LABELS,
-    inputSize: SIZE,
+    input: { width: SIZE, height: SIZE },
     processor,
     limits: { maxWidth: 4096, maxHeight: 4096, maxStreams: 16, timeoutS: 60 },
     window: opts.window,

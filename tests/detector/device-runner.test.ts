@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { createDeviceRunner } from '../../src/detector/device-runner.js';
-import { loadLabels } from '../../src/shared/labels.js';
 import { LETTERBOX_PAD_VALUE } from '../../src/shared/letterbox.js';
+import { modelSpec } from '../helpers/models.js';
 import { MODEL_PATH } from '../helpers/paths.js';
 
 test('closing a runner while its batch runs lets the batch end, then stops the worker (no abort)', async () => {
   const runner = await createDeviceRunner({ kind: 'cpu', name: 'cpu:0', intraOpThreads: 1 }, {
-    modelPath: MODEL_PATH, inputSize: 416, batchMax: 4, labels: await loadLabels(undefined), log: pino({ level: 'silent' }),
+    modelPath: MODEL_PATH, spec: await modelSpec(MODEL_PATH), batchMax: 4, log: pino({ level: 'silent' }),
   });
   const finished: number[] = [];
   const frame = (slot: number) => ({

@@ -42,7 +42,8 @@ test('a probe without a video stream is unreadable', () => {
 });
 
 test('letterbox truncates like YOLOX and fits the square', () => {
-  assert.deepEqual(letterbox(640, 360, 416), { scale: 0.65, width: 416, height: 234, size: 416 });
+  assert.deepEqual(letterbox(640, 360, 416), { scale: 0.65, width: 416, height: 234, inputWidth: 416, inputHeight: 416 });
+  assert.deepEqual(letterbox(1280, 720, { width: 640, height: 384 }), { scale: 0.5, width: 640, height: 360, inputWidth: 640, inputHeight: 384 }, 'a non-square input');
   const tall = letterbox(352, 448, 416);
   assert.equal(tall.height, 416);
   assert.equal(tall.width, Math.floor(352 * (416 / 448)));

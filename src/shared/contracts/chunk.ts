@@ -11,8 +11,9 @@ import { RoiSchema } from './job-options.js';
  * bytes each, packed BGR, row-major). docs/topics.md gives the measurement behind the choice.
  *
  * A chunk with `content` carries only the letterboxed image of each frame (`content.width × content.height × 3`
- * bytes, the top-left of the frame); the detector adds the grey padding. Live-stream chunks travel this way, RGB
- * as the decoder gives it, so the processor neither pads nor swaps channels.
+ * bytes); the detector places it in the model's input (top-left or centred, as the model wants) and adds the grey
+ * padding. File chunks travel this way as BGR, live-stream chunks as RGB (as the decoder gives it), so the
+ * processor neither pads nor swaps channels.
  *
  * `pixelFormat: 'jpeg'`: each frame is a JPEG file of its `content` image (`frames[i].bytes` long, back to back),
  * which the detector decodes; a twentieth of the raw bytes on the wire (docs/benchmarks.md measures both).
@@ -46,7 +47,7 @@ export const ChunkHeaderSchema = Type.Object({
   /** The original frame's size; boxes are mapped back to it. */
   sourceWidth: Type.Integer({ minimum: 1 }),
   sourceHeight: Type.Integer({ minimum: 1 }),
-  /** Letterbox ratio: model pixels per source pixel (the image sits top-left, padded right and bottom). */
+  /** Letterbox ratio: model pixels per source pixel. Where the image sits in the input is the model's (ModelSpec.pad): the detector pads it. */
   scale: Type.Number({ exclusiveMinimum: 0 }),
   minScore: Type.Number({ minimum: 0, maximum: 1 }),
   /**
