@@ -50,15 +50,20 @@ class Cluster {
 const stackCommand = (...args: string[]) => execFileSync('bash', ['scripts/stack.sh', ...args], { stdio: 'ignore', timeout: 180_000 });
 const servicePid = (service: string) => Number(readFileSync(`.stack/${service}/${service}.pid`, 'utf8').trim());
 
+/** The suite's roles, whose logs a stalled job's failure shows. */
+const diagnostics: { roles?: ReadonlyMap<string, RunningRole> } = {};
+
 /** Waits until the job has made some progress but is not finished: the moment to inject a fault. */
 async function midJob(api: Target, id: string, atLeast = 40): Promise<void> {
+  let job: Awaited<ReturnType<typeof getJob>> | undefined;
   for (let i = 0; i < 600; i++) {
-    const job = await getJob(api, id).catch(() => undefined);
+    job = await getJob(api, id).catch(() => undefined);
     if (job && job.status === 'running' && job.progress.framesDone >= atLeast) return;
     if (job && (job.status === 'done' || job.status === 'failed')) assert.fail(`job ended (${job.status}) before the fault`);
     await sleep(100);
   }
-  assert.fail('the job never got going');
+  const logs = [...(diagnostics.roles ?? new Map<string, RunningRole>())].map(([name, role]) => `--- ${name} (last lines):\n${role.output().slice(-2500)}`);
+  assert.fail(`the job never got going (status ${job?.status ?? 'unknown'}, ${job?.progress.framesDone ?? 0} frames done)\n${logs.join('\n')}`);
 }
 
 let baseline: FrameItem[] = [];
@@ -98,6 +103,7 @@ async function assertSameAsBaseline(api: Target, id: string, options: { trackIds
 
 describe('fault suite', () => {
   const cluster = new Cluster();
+  diagnostics.roles = cluster.roles;
 
   before(async () => {
     stackCommand('up');
