@@ -58,18 +58,10 @@ export function writeFrameToTensor(
     }
     if (x0 > 0) for (const start of planes) tensor.fill(grey, start + row, start + row + x0);
     const from = row + x0;
-    if (k === 1) {
-      for (let x = 0; x < w; x++, p += 3) {
-        tensor[first + from + x] = pixels[p]!;
-        tensor[second + from + x] = pixels[p + 1]!;
-        tensor[third + from + x] = pixels[p + 2]!;
-      }
-    } else {
-      for (let x = 0; x < w; x++, p += 3) {
-        tensor[first + from + x] = pixels[p]! * k;
-        tensor[second + from + x] = pixels[p + 1]! * k;
-        tensor[third + from + x] = pixels[p + 2]! * k;
-      }
+    for (let x = 0; x < w; x++, p += 3) {
+      tensor[first + from + x] = pixels[p]! * k;
+      tensor[second + from + x] = pixels[p + 1]! * k;
+      tensor[third + from + x] = pixels[p + 2]! * k;
     }
     if (x0 + w < width) for (const start of planes) tensor.fill(grey, start + from + w, start + row + width);
   }

@@ -1,6 +1,6 @@
 import type { Infra } from '../shared/infra.js';
 import type { Service } from '../shared/service.js';
-import type { Config } from '../shared/config.js';
+import { chunkMessageBytes, type Config } from '../shared/config.js';
 import { VdetError } from '../shared/errors.js';
 import type { ModelInput } from '../shared/letterbox.js';
 import { modelGeometry } from '../shared/model-file.js';
@@ -29,8 +29,8 @@ export async function startProcessor(infra: Infra): Promise<Service> {
 
 /** A chunk of VDET_CHUNK_FRAMES frames of the model's input must fit one Kafka message. */
 function checkChunkFits(config: Config, input: ModelInput): void {
-  const bytes = config.processor.chunkFrames * input.width * input.height * 3;
-  if (bytes + 64 * 1024 > config.kafka.maxMessageBytes) {
+  const bytes = chunkMessageBytes(config.processor.chunkFrames, input.width, input.height);
+  if (bytes > config.kafka.maxMessageBytes) {
     throw new VdetError('VDET_CONFIG_INVALID', `VDET_CHUNK_FRAMES (${config.processor.chunkFrames}) frames of the model's ${input.width}x${input.height} input take ${bytes} bytes, more than VDET_KAFKA_MAX_MESSAGE_BYTES (${config.kafka.maxMessageBytes}) allows: lower VDET_CHUNK_FRAMES.`);
   }
 }

@@ -250,13 +250,18 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const badHosts = config.http.webhookAllowHosts.filter((entry) => parseAllowEntry(entry) === undefined);
   r.check(badHosts.length === 0, `VDET_WEBHOOK_ALLOW_HOSTS must list host names or CIDRs (e.g. hooks.internal,10.1.0.0/16); not: ${badHosts.join(', ')}`);
-  const chunkBytes = config.processor.chunkFrames * config.model.inputSize ** 2 * 3;
-  r.check(chunkBytes + 64 * 1024 <= config.kafka.maxMessageBytes,
+  const chunkBytes = chunkMessageBytes(config.processor.chunkFrames, config.model.inputSize, config.model.inputSize);
+  r.check(chunkBytes <= config.kafka.maxMessageBytes,
     `VDET_CHUNK_FRAMES × frame size (${chunkBytes} bytes) must fit VDET_KAFKA_MAX_MESSAGE_BYTES`);
   if (r.problems.length > 0) {
     throw new VdetError('VDET_CONFIG_INVALID', `Invalid configuration: ${r.problems.join('; ')}`);
   }
   return deepFreeze(config);
+}
+
+/** Bytes a chunk of `frames` frames of a `width × height` model input may take on Kafka (its header allowed for). */
+export function chunkMessageBytes(frames: number, width: number, height: number): number {
+  return frames * width * height * 3 + 64 * 1024;
 }
 
 function deepFreeze<T>(value: T): T {

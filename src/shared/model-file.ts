@@ -34,7 +34,21 @@ export function describeModelBytes(bytes: Uint8Array, settings: ModelSettings, w
  * Reads and describes the configured model file (VDET_MODEL, VDET_MODEL_FORMAT, VDET_MODEL_PAD, VDET_LABELS,
  * VDET_MODEL_INPUT_SIZE): a layout vdet cannot read fails here, at start-up, with the shape it found.
  */
-export async function describeModelFile(model: Config['model'], path = model.path): Promise<DescribedModel> {
+export function describeModelFile(model: Config['model'], path = model.path): Promise<DescribedModel> {
+  const key = JSON.stringify([path, model.labelsPath, model.inputSize, model.format, model.pad]);
+  let described = descriptions.get(key);
+  if (!described) {
+    described = readAndDescribe(model, path);
+    descriptions.set(key, described);
+    described.catch(() => descriptions.delete(key)); // a failure is not remembered: the next caller reads again
+  }
+  return described;
+}
+
+/** Descriptions made in this process, by file and settings: one read and hash each. */
+const descriptions = new Map<string, Promise<DescribedModel>>();
+
+async function readAndDescribe(model: Config['model'], path: string): Promise<DescribedModel> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);

@@ -147,10 +147,11 @@ export function describeModel(facts: OnnxFacts, settings: ModelSettings): ModelS
   if (output.dims.length !== 3) throw invalid(`The model's output ${output.name} has shape ${shapeText(output.dims)}: ${LAYOUTS_TEXT}.`);
   const named = facts.metadata['names'] !== undefined ? parseNamesLiteral(facts.metadata['names']) : undefined;
   const given = settings.labels ?? named;
-  const format = chooseFormat(settings.format, output.dims, facts.metadata, given?.length, yoloxAnchorCount(input.width, input.height));
+  const anchors = yoloxAnchorCount(input.width, input.height);
+  const format = chooseFormat(settings.format, output.dims, facts.metadata, given?.length, anchors);
   const { classes, channelsFirst } = classesOf(format, output.dims, given?.length);
-  if (format === 'yolox' && output.dims[1] !== undefined && typeof output.dims[1] === 'number' && output.dims[1] !== yoloxAnchorCount(input.width, input.height)) {
-    throw invalid(`The model's output has shape ${shapeText(output.dims)}, ${output.dims[1]} anchor rows; a ${input.width}x${input.height} YOLOX input has ${yoloxAnchorCount(input.width, input.height)} (strides 8, 16, 32).`);
+  if (format === 'yolox' && typeof output.dims[1] === 'number' && output.dims[1] !== anchors) {
+    throw invalid(`The model's output has shape ${shapeText(output.dims)}, ${output.dims[1]} anchor rows; a ${input.width}x${input.height} YOLOX input has ${anchors} (strides 8, 16, 32).`);
   }
   const labels = given ?? (format === 'yolox' && classes === COCO80_LABELS.length ? COCO80_LABELS : []);
   if (classes !== undefined && labels.length > 0 && labels.length !== classes) {
