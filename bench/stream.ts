@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { StreamResult } from '../src/shared/contracts/stream.js';
 import { topicNames } from '../src/shared/topics.js';
-import { authHeaders } from '../tests/helpers/client.js';
+import { authHeaders, registerStream } from '../tests/helpers/client.js';
 import { TOUR_VIDEO } from '../tests/helpers/paths.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../tests/helpers/roles.js';
 import { createTestEnv } from '../tests/helpers/stack.js';
@@ -76,12 +76,8 @@ async function main(): Promise<void> {
 
     const phase = async (name: string, streams: number, fps: number, seconds: number, policy: 'lossless' | 'drop-oldest'): Promise<PhaseReport> => {
       const ids = Array.from({ length: streams }, (_, i) => `${name}-${i}`);
-      for (const id of ids) {
-        await fetch(`${api.base}/v1/streams/${id}/settings`, {
-          method: 'PUT', headers: authHeaders(api, { 'content-type': 'application/json' }),
-          body: JSON.stringify({ policy }), // drop-oldest with its default lag bound
-        });
-      }
+      const tokens = new Map<string, string>();
+      for (const id of ids) tokens.set(id, await registerStream(api, id, { policy })); // drop-oldest with its default lag bound
       let sent = 0;
       const started = Date.now();
       for (let tick = 0; tick < fps * seconds; tick++) {
@@ -90,7 +86,7 @@ async function main(): Promise<void> {
         const now = Date.now();
         await producer.send({
           topic: topics.frames,
-          messages: ids.map((id) => ({ key: id, value: frames[tick % frames.length]!, headers: { 'vdet-ts': String(now), 'vdet-seq': String(tick) } })),
+          messages: ids.map((id) => ({ key: id, value: frames[tick % frames.length]!, headers: { 'vdet-ts': String(now), 'vdet-seq': String(tick), 'vdet-token': tokens.get(id)! } })),
         });
         sent += ids.length;
       }

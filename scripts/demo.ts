@@ -51,6 +51,7 @@ console.log(`\njob:        ${base}/v1/jobs/${id}\ndetections: ${base}/v1/jobs/${
 if (process.stdout.isTTY) {
   console.log(`\nvdet keeps serving; Ctrl-C stops it. From another terminal, the client:\n  export VDET_API_URL=${base} VDET_API_KEY=${key}\n`
     + `  node dist/src/cli.js submit ../shared/media/videos/tour-640x360.mp4 --fps 5 --wait --out results.jsonl\n`
+    + '  export VDET_STREAM_TOKEN=$(node dist/src/cli.js streams token cam-1)\n'
     + '  node dist/src/cli.js push ../shared/media/videos/tour-640x360.mp4 --stream cam-1 --fps 10');
   process.on('SIGINT', () => vdet.kill('SIGTERM'));
 } else {

@@ -7,6 +7,7 @@ import { runDetectCommand } from './detect/command.js';
 import { processIo, runClient } from './client/client-io.js';
 import { runJobs, runResults, runSubmit } from './client/job-commands.js';
 import { runPush } from './client/push.js';
+import { runStreams } from './client/stream-commands.js';
 import { startProcessor } from './processor/main.js';
 import { loadConfig, type Config } from './shared/config.js';
 import { ApiKeyStore } from './shared/api-keys.js';
@@ -41,7 +42,9 @@ const USAGE = `usage: vdet <command>
                                 upload to a running vdet (VDET_API_URL, VDET_API_KEY), follow it, get its results
   vdet jobs [--status S]        list your jobs; vdet jobs get|cancel ID
   vdet results ID [--out FILE]  a job's detections as JSON Lines, every page
-  vdet push FILE --stream ID [--fps n] [--loop]
+  vdet streams [token|tokens|revoke|remove ID]
+                                your streams; mint an ingest token (registering the stream), list or revoke tokens
+  vdet push FILE --stream ID [--fps n] [--loop] [--token T]
                                 play a video into Kafka as a live camera, print each frame's results and latency
 
   vdet model fetch <url|path> [--sha256 HEX] [--out PATH]
@@ -152,7 +155,9 @@ async function main(argv: string[]): Promise<void> {
   throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
 }
 
-const CLIENT_COMMANDS: Record<string, Parameters<typeof runClient>[0]> = { submit: runSubmit, jobs: runJobs, results: runResults, push: runPush };
+const CLIENT_COMMANDS: Record<string, Parameters<typeof runClient>[0]> = {
+  submit: runSubmit, jobs: runJobs, results: runResults, push: runPush, streams: runStreams,
+};
 
 class UsageError extends Error {}
 

@@ -14,6 +14,7 @@ import { jobExportRoutes } from './routes/job-export.js';
 import { AnnotatedVideos } from './annotated-video.js';
 import { webUiRoutes } from './web-ui.js';
 import { streamRoutes } from './routes/streams.js';
+import { streamTokenRoutes } from './routes/stream-tokens.js';
 import { StreamSettingsSchema } from '../shared/contracts/stream.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -91,6 +92,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(jobRoutes, deps);
   await app.register(jobResultRoutes, { ...deps, events });
   await app.register(streamRoutes, { ...deps, events });
+  await app.register(streamTokenRoutes, deps);
   const mediaKey = deps.config.http.mediaTokenKey ?? await deps.apiKeys.mediaTokenKey();
   await app.register(jobSourceRoutes, { ...deps, annotated: new AnnotatedVideos(deps), mediaKey });
   await app.register(jobExportRoutes, deps);

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
 import type { StreamResult } from '../shared/contracts/stream.js';
+import type { StreamRef } from '../shared/stream-store.js';
 import { jobEventsChannel, streamEventsChannel, type JobEvent } from '../shared/progress.js';
 
 type Listener<T> = (event: T) => void;
@@ -34,7 +35,7 @@ export class JobEventHub {
   }
 
   /** Starts listening to a stream's results; the returned function stops. */
-  watchStream(stream: string, listener: Listener<StreamResult>): Promise<() => Promise<void>> {
+  watchStream(stream: StreamRef, listener: Listener<StreamResult>): Promise<() => Promise<void>> {
     return this.listen(streamEventsChannel(this.config, stream), listener as Listener<unknown>);
   }
 

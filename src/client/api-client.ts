@@ -147,14 +147,16 @@ export class ApiClient {
     return JSON.parse(body.text) as { id: string };
   }
 
-  private async json<T>(method: string, pathAndQuery: string): Promise<T> {
-    return (await (await this.request(method, pathAndQuery)).json()) as T;
+  /** A JSON request and its JSON answer (null for 204), after checking the status. */
+  async json<T>(method: string, pathAndQuery: string, body?: object): Promise<T> {
+    const response = await this.request(method, pathAndQuery, body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    return (response.status === 204 ? null : await response.json()) as T;
   }
 
-  private async request(method: string, pathAndQuery: string, init: { signal?: AbortSignal; headers?: Record<string, string> } = {}): Promise<Response> {
+  private async request(method: string, pathAndQuery: string, init: { signal?: AbortSignal; headers?: Record<string, string>; body?: string } = {}): Promise<Response> {
     let response: Response;
     try {
-      response = await fetch(`${this.base}${pathAndQuery}`, { method, signal: init.signal, headers: { ...this.auth(), ...init.headers } });
+      response = await fetch(`${this.base}${pathAndQuery}`, { method, signal: init.signal, body: init.body, headers: { ...this.auth(), ...init.headers } });
     } catch (error) {
       if (init.signal?.aborted) throw error;
       throw this.unreachable(error);

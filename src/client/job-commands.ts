@@ -26,7 +26,7 @@ export const JOBS_USAGE = `usage: vdet jobs [--status queued|running|done|failed
        vdet jobs cancel ID     cancel the job and delete it with its results
        vdet results ID [--out FILE|-] [--label L] [--min-score S]   every frame's detections as JSON Lines`;
 
-const CONNECTION = { api: { type: 'string' }, key: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+export const CONNECTION = { api: { type: 'string' }, key: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
 
 export async function runSubmit(argv: readonly string[], io: ClientIo): Promise<number> {
   const { values, positionals } = parse(argv, {
@@ -190,12 +190,12 @@ function jobRow(job: JobView): string[] {
   return [job.id, job.status, progress, created, job.filename];
 }
 
-function client(values: { api?: string; key?: string }, io: ClientIo): ApiClient {
+export function client(values: { api?: string; key?: string }, io: ClientIo): ApiClient {
   const config = loadClientConfig(io.env, { api: values.api, key: values.key });
   return new ApiClient(config.apiUrl, config.apiKey);
 }
 
-function usage(io: ClientIo, text: string): number {
+export function usage(io: ClientIo, text: string): number {
   io.stdout.write(`${text}\n`);
   return 0;
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadClientConfig, loadConfig } from '../shared/config.js';
-import { FRAME_HEADERS, StreamResult } from '../shared/contracts/stream.js';
+import { FRAME_HEADERS, STREAM_NAME, StreamResult } from '../shared/contracts/stream.js';
 import { createKafkaBus } from '../shared/kafka.js';
 import { createLogger } from '../shared/logger.js';
 import { topicNames } from '../shared/topics.js';
@@ -19,7 +19,8 @@ rate, and prints each frame's detections as they come back on vdet.results, with
   --loop             start over at the end, until Ctrl-C (or --frames)
   --frames N         stop after N frames
   --quality Q        JPEG quality, 2 (best) to 31 (default 3)
-  --token T          the stream's ingest token, sent as the vdet-token header (where the service requires one)
+  --token T          the stream's ingest token (default VDET_STREAM_TOKEN), sent as each frame's vdet-token header;
+                     mint one with POST /v1/streams/{id}/tokens (needed unless the service runs VDET_STREAM_TOKENS=off)
   --wait-ms MS       after the last frame, wait this long at most for its results (default 10000)
   --brokers LIST     instead of KAFKA_BROKERS
 Results go to stdout: one line a frame (JSON Lines when stdout is not a terminal); the closing summary to stderr.`;
@@ -45,7 +46,7 @@ export function parsePushArgs(argv: readonly string[]): PushArgs | 'help' {
   if (values.help) return 'help';
   const file = positionals[0];
   if (!file || positionals.length > 1) throw new UsageError(`one video file to push\n\n${PUSH_USAGE}`);
-  if (!values.stream || !/^[\w.:-]{1,128}$/.test(values.stream)) throw new UsageError('--stream ID is needed (letters, digits, . _ : -, at most 128)');
+  if (!values.stream || !STREAM_NAME.test(values.stream)) throw new UsageError('--stream ID is needed (letters, digits, . _ : -, at most 128)');
   const number = (flag: string, raw: string | undefined, min: number, max: number, integer: boolean) => {
     if (raw === undefined) return undefined;
     const n = Number(raw);
@@ -91,6 +92,7 @@ export async function runPush(argv: readonly string[], io: ClientIo): Promise<nu
   const probe = await probeMedia(args.file, limits);
   if (probe.isImage) throw new UsageError(`${args.file} is a still image; vdet push plays videos`);
   const fps = args.fps ?? (probe.fps > 0 ? probe.fps : 25);
+  const token = args.token ?? io.env['VDET_STREAM_TOKEN'];
   const bus = createKafkaBus(config.kafka, createLogger('silent', 'push'));
   const human = io.stdout.isTTY === true;
   const latencies: number[] = [];
@@ -132,7 +134,7 @@ export async function runPush(argv: readonly string[], io: ClientIo): Promise<nu
         const due = started + (index * 1000) / fps;
         if (due > Date.now()) await sleep(due - Date.now());
         const headers: Record<string, string> = { [FRAME_HEADERS.ts]: String(Date.now()), [FRAME_HEADERS.seq]: String(index) };
-        if (args.token) headers['vdet-token'] = args.token;
+        if (token) headers[FRAME_HEADERS.token] = token;
         await bus.send(topics.frames, [{ key: args.stream, value: jpeg, headers }]);
         sent++;
         return args.frames === undefined || sent < args.frames;

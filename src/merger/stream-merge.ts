@@ -5,7 +5,7 @@ import type { KafkaBus } from '../shared/kafka.js';
 import { streamEventsChannel } from '../shared/progress.js';
 import { metrics } from '../shared/metrics.js';
 import { insertOnce } from '../shared/mongo.js';
-import type { StreamStore } from '../shared/stream-store.js';
+import { streamKey, type StreamStore } from '../shared/stream-store.js';
 import type { TopicNames } from '../shared/topics.js';
 
 export interface StreamMergeDeps {
@@ -21,12 +21,13 @@ export interface StreamMergeDeps {
  */
 export async function storeStreamFrames(deps: StreamMergeDeps, received: StreamFramesDone): Promise<void> {
   const { stream, tenant } = received;
+  const ref = { tenant, name: stream };
   const dropped = received.frames.filter((f) => f.dropped).length;
   const frames = received.frames.filter((f) => !f.dropped);
   await Promise.all([
-    dropped > 0 ? deps.streams.count(stream, 'dropped', dropped) : undefined,
+    dropped > 0 ? deps.streams.count(ref, 'dropped', dropped) : undefined,
     frames.length > 0 ? insertOnce(deps.streams.frames, frames.map((f) => ({
-      _id: `${stream}:${f.seq}`, tenant, stream, seq: f.seq, ts: f.ts, width: f.width, height: f.height, detections: f.detections,
+      _id: `${streamKey(ref)}:${f.seq}`, tenant, stream, seq: f.seq, ts: f.ts, width: f.width, height: f.height, detections: f.detections,
     }))) : undefined,
   ]);
 }
@@ -39,15 +40,16 @@ export async function storeStreamFrames(deps: StreamMergeDeps, received: StreamF
  * (stream, seq).
  */
 export async function publishStreamFrames(deps: StreamMergeDeps, received: StreamFramesDone, stored: Promise<void>): Promise<void> {
-  const { stream } = received;
+  const { stream, tenant } = received;
+  const ref = { tenant, name: stream };
   const now = Date.now();
   const results = received.frames.filter((f) => !f.dropped).map((f) => ({
-    stream, seq: f.seq, ts: f.ts, width: f.width, height: f.height, detections: f.detections, latencyMs: now - f.ts,
+    stream, tenant, seq: f.seq, ts: f.ts, width: f.width, height: f.height, detections: f.detections, latencyMs: now - f.ts,
   }));
   if (results.length === 0) return stored;
   await deps.bus.send(deps.topics.results, results.map((r) => ({ key: stream, value: StreamResult.encode(r) })));
   metrics.framesMerged.inc({ source: 'stream' }, results.length);
   for (const r of results) metrics.streamLatencySeconds.observe(r.latencyMs / 1000);
-  const events = { channel: streamEventsChannel(deps.config.redis, stream), messages: results.map((r) => JSON.stringify(r)) };
-  await Promise.all([stored, deps.streams.recordProcessed(stream, results.map((r) => r.latencyMs), events)]);
+  const events = { channel: streamEventsChannel(deps.config.redis, ref), messages: results.map((r) => JSON.stringify(r)) };
+  await Promise.all([stored, deps.streams.recordProcessed(ref, results.map((r) => r.latencyMs), events)]);
 }

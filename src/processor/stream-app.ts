@@ -1,13 +1,14 @@
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config.js';
 import { encodeChunk, type ChunkHeader } from '../shared/contracts/chunk.js';
-import { FRAME_HEADERS } from '../shared/contracts/stream.js';
+import { FRAME_HEADERS, STREAM_NAME } from '../shared/contracts/stream.js';
 import { sendToDeadLetters } from '../shared/dead-letter.js';
 import { VdetError } from '../shared/errors.js';
 import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.js';
 import { sniffImage } from '../shared/media-sniff.js';
 import { metrics } from '../shared/metrics.js';
-import type { StreamCounter, StreamRecord, StreamStore } from '../shared/stream-store.js';
+import { type StreamCounter, type StreamRecord, type StreamStore } from '../shared/stream-store.js';
+import type { StreamTokenStore } from '../shared/stream-tokens.js';
 import { groupId, type TopicNames } from '../shared/topics.js';
 import { letterboxImage } from './image-letterbox.js';
 import { DEFAULT_MAX_LAG_MS, admitFrame, chunkRuns, type AdmissionState } from './stream-policy.js';
@@ -18,12 +19,13 @@ export interface StreamProcessorDeps {
   log: Logger;
   bus: KafkaBus;
   streams: StreamStore;
+  streamTokens: StreamTokenStore;
   topics: TopicNames;
   /** The model's input: frames are letterboxed to it. */
   modelInput: ModelInput;
 }
 
-type Tally = (stream: string, counter: StreamCounter) => void;
+type Tally = (record: StreamRecord, counter: StreamCounter) => void;
 
 interface PreparedFrame {
   seq: number;
@@ -39,100 +41,122 @@ interface PreparedFrame {
 
 /**
  * The processor's stream side: consumes pushed frames in batches (what arrived together is handled together),
- * checks and decodes each (bad ones go to the dead-letter topic, counted as failed), applies the stream's policy
+ * finds each frame's stream from its ingest token, checks and decodes it (bad ones go to the dead-letter topic, counted as failed), applies the stream's policy
  * (fps cap, drop-oldest), and publishes each stream's frames as small chunks — closed by count, or by the end of
  * the fetch, whichever comes first — so latency stays low. Offsets are committed after the chunks are acknowledged.
  */
 export function createStreamProcessor(deps: StreamProcessorDeps) {
-  const { config, log, bus, streams, topics } = deps;
+  const { config, log, bus, streams, streamTokens, topics } = deps;
   const input = deps.modelInput;
   const admission = new Map<string, AdmissionState>();
   let consumer: ConsumerHandle | undefined;
 
   /**
+   * Which stream a frame belongs to. With stream tokens on, only its `vdet-token` says so: the token names the tenant
+   * and the stream, and the frame's key must be that stream. Nothing a producer writes names a tenant.
+   */
+  async function identify(message: IncomingMessage): Promise<StreamRecord> {
+    const name = message.key;
+    if (!name) throw new VdetError('VDET_FRAME_INVALID', 'The frame has no key: the key must be the stream id.');
+    if (!STREAM_NAME.test(name)) {
+      throw new VdetError('VDET_FRAME_INVALID', 'The frame\'s key is not a stream id (letters, digits, _ . : -, at most 128).');
+    }
+    if (!config.streams.tokens) return streams.getOrRegister(name);
+    const token = message.headers[FRAME_HEADERS.token];
+    if (!token) {
+      throw new VdetError('VDET_FRAME_UNAUTHORIZED', `The frame has no ${FRAME_HEADERS.token} header: every frame needs its stream's ingest token (POST /v1/streams/{id}/tokens).`);
+    }
+    const ref = await streamTokens.resolve(token);
+    if (!ref) throw new VdetError('VDET_FRAME_UNAUTHORIZED', 'The frame\'s ingest token is not valid: it was revoked, or never minted.');
+    if (ref.name !== name) throw new VdetError('VDET_FRAME_UNAUTHORIZED', 'The frame\'s ingest token is for another stream than its key.');
+    const record = await streams.get(ref);
+    if (!record) throw new VdetError('VDET_FRAME_UNAUTHORIZED', 'The frame\'s stream is no longer registered.');
+    return record;
+  }
+
+  /**
    * Checks one message and applies its stream's policy, in arrival order; the decode it returns runs alongside the
    * others of the batch (sharp works on libuv's thread pool, so both cores decode).
    */
-  async function admit(message: IncomingMessage, now: number, tally: Tally): Promise<{ stream: string; frame?: Promise<PreparedFrame> }> {
-    const stream = message.key;
-    if (!stream) throw new VdetError('VDET_FRAME_INVALID', 'The frame has no key: the key must be the stream id.');
+  async function admit(message: IncomingMessage, record: StreamRecord, now: number, tally: Tally): Promise<{ frame?: Promise<PreparedFrame> }> {
     const bytes = message.value;
     if (!bytes || bytes.length === 0) throw new VdetError('VDET_FRAME_INVALID', 'The frame is empty.');
     if (bytes.length > config.streams.frameMaxBytes) {
       throw new VdetError('VDET_FRAME_INVALID', `The frame is ${bytes.length} bytes; at most ${config.streams.frameMaxBytes} are accepted.`);
     }
     if (!sniffImage(bytes.subarray(0, 16))) throw new VdetError('VDET_FRAME_INVALID', 'The frame is not a JPEG, PNG or WebP image.');
-    const record = await streams.get(stream);
     const ts = Number(message.headers[FRAME_HEADERS.ts] ?? message.timestamp);
     const seqHeader = message.headers[FRAME_HEADERS.seq];
     const seq = seqHeader !== undefined && /^\d{1,15}$/.test(seqHeader) ? Number(seqHeader) : Number(message.offset);
-    const state = admission.get(stream) ?? { lastAcceptedTs: undefined };
-    admission.set(stream, state);
+    const state = admission.get(record._id) ?? { lastAcceptedTs: undefined };
+    admission.set(record._id, state);
     const verdict = admitFrame(record.settings, state, { ts: Number.isFinite(ts) ? ts : now, now });
-    tally(stream, 'framesIn');
+    tally(record, 'framesIn');
     if (verdict !== 'accept') {
-      tally(stream, 'dropped');
-      return { stream };
+      tally(record, 'dropped');
+      return {};
     }
     const frame = letterboxImage(bytes, input, config.processor.maxWidth * config.processor.maxHeight)
       .then((image) => ({ seq, ts: Number.isFinite(ts) ? ts : now, receivedAt: now, ...image }));
     frame.catch(() => undefined); // awaited below, in order; this keeps an early failure from going unhandled
-    return { stream, frame };
+    return { frame };
   }
 
   async function handleBatch(messages: IncomingMessage[]): Promise<void> {
     const now = Date.now();
-    const byStream = new Map<string, PreparedFrame[]>();
+    const byStream = new Map<string, { record: StreamRecord; frames: PreparedFrame[] }>();
     // The batch's counters go to Redis in one round trip at its end, off the frames' way.
-    const counts = new Map<string, Partial<Record<StreamCounter, number>>>();
-    const tally: Tally = (stream, counter) => {
-      const fields = counts.get(stream) ?? {};
-      fields[counter] = (fields[counter] ?? 0) + 1;
-      counts.set(stream, fields);
+    const counts = new Map<string, { ref: StreamRecord; fields: Partial<Record<StreamCounter, number>> }>();
+    const tally: Tally = (record, counter) => {
+      const entry = counts.get(record._id) ?? { ref: record, fields: {} };
+      entry.fields[counter] = (entry.fields[counter] ?? 0) + 1;
+      counts.set(record._id, entry);
     };
-    const rejected = async (message: IncomingMessage, error: unknown) => {
+    /** A frame refused: to the dead-letter topic; counted as failed only on a stream it proved it belongs to. */
+    const rejected = async (message: IncomingMessage, error: unknown, record?: StreamRecord) => {
       if (!(error instanceof VdetError) || error.retriable) throw error; // an outage: the batch is retried
       await sendToDeadLetters(bus, topics.dlq, log, message, error);
-      if (message.key) tally(message.key, 'failed');
+      if (record) tally(record, 'failed');
     };
-    const admitted: { message: IncomingMessage; stream: string; frame: Promise<PreparedFrame> }[] = [];
+    const admitted: { message: IncomingMessage; record: StreamRecord; frame: Promise<PreparedFrame> }[] = [];
     for (const message of messages) {
+      let record: StreamRecord | undefined;
       try {
-        const { stream, frame } = await admit(message, now, tally);
-        if (frame) admitted.push({ message, stream, frame });
+        record = await identify(message);
+        const { frame } = await admit(message, record, now, tally);
+        if (frame) admitted.push({ message, record, frame });
       } catch (error) {
-        await rejected(message, error);
+        await rejected(message, error, record);
       }
     }
-    for (const { message, stream, frame } of admitted) {
+    for (const { message, record, frame } of admitted) {
       try {
         const prepared = await frame;
-        const list = byStream.get(stream) ?? [];
-        list.push(prepared);
-        byStream.set(stream, list);
+        const entry = byStream.get(record._id) ?? { record, frames: [] };
+        entry.frames.push(prepared);
+        byStream.set(record._id, entry);
       } catch (error) {
-        await rejected(message, error);
+        await rejected(message, error, record);
       }
     }
     // One send per chunk (a chunk is megabytes: several in one request could pass the broker's message size),
     // in order within a stream, streams side by side.
     let chunks = 0;
-    await Promise.all([...byStream].map(async ([stream, frames]) => {
-      const record = await streams.get(stream);
+    await Promise.all([...byStream.values()].map(async ({ record, frames }) => {
       for (const part of chunkRuns(frames, config.streams.chunkFrames)) {
-        await bus.send(topics.chunks, [{ key: stream, value: encodeChunk(chunkHeader(stream, record, part), part.map((f) => f.pixels)) }]);
+        await bus.send(topics.chunks, [{ key: record._id, value: encodeChunk(chunkHeader(record, part), part.map((f) => f.pixels)) }]);
         chunks++;
       }
     }));
     await streams.countAll(counts);
     metrics.chunksProduced.inc({ source: 'stream' }, chunks);
-    metrics.framesDecoded.inc({ source: 'stream' }, [...byStream.values()].reduce((n, f) => n + f.length, 0));
+    metrics.framesDecoded.inc({ source: 'stream' }, [...byStream.values()].reduce((n, s) => n + s.frames.length, 0));
   }
 
-  function chunkHeader(stream: string, record: StreamRecord, part: PreparedFrame[]): ChunkHeader {
+  function chunkHeader(record: StreamRecord, part: PreparedFrame[]): ChunkHeader {
     const first = part[0]!;
     return {
-      v: 1, source: 'stream', jobId: stream, tenant: record.tenant, chunk: first.seq, pixelFormat: 'rgb24',
+      v: 1, source: 'stream', jobId: record.name, tenant: record.tenant, chunk: first.seq, pixelFormat: 'rgb24',
       frameWidth: input.width, frameHeight: input.height, content: { width: first.contentWidth, height: first.contentHeight }, sourceWidth: first.width, sourceHeight: first.height, scale: first.scale,
       minScore: record.settings.minScore ?? config.detector.minScore,
       ...(record.settings.classes ? { filter: { classes: record.settings.classes } } : {}),

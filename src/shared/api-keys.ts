@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
+import { ignoringDuplicate } from './mongo.js';
 
 /**
  * API keys, stored hashed (SHA-256 of a 32-byte random secret: no slow hash is needed for keys that cannot be
@@ -116,14 +117,5 @@ export class ApiKeyStore {
       { $setOnInsert: { webhookSecret: randomBytes(32).toString('base64url'), createdAt: new Date() } },
       { upsert: true },
     ));
-  }
-}
-
-/** Two processes upserting the same new document at once: one inserts, the other gets E11000 — which is success. */
-async function ignoringDuplicate(write: () => Promise<unknown>): Promise<void> {
-  try {
-    await write();
-  } catch (error) {
-    if ((error as { code?: number }).code !== 11000) throw error;
   }
 }

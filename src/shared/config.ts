@@ -73,7 +73,12 @@ export interface Config {
     readonly frameMaxBytes: number;
     /** Most frames of one stream in a chunk. */
     readonly chunkFrames: number;
-    /** Tenant of streams first seen on Kafka (before any api call claims them). */
+    /**
+     * Whether each pushed frame must carry its stream's ingest token (`vdet-token`). Off only for a single-tenant
+     * deployment that secures Kafka itself: every stream then belongs to `defaultTenant`.
+     */
+    readonly tokens: boolean;
+    /** With tokens off: the tenant of every stream, registered on its first frame. */
     readonly defaultTenant: string;
   };
   readonly merger: {
@@ -227,6 +232,7 @@ export function loadConfig(env: Env = process.env): Config {
     streams: {
       frameMaxBytes: r.int('VDET_FRAME_MAX_BYTES', 10 * 1024 * 1024, 1024, 64 * 1024 * 1024),
       chunkFrames: r.int('VDET_STREAM_CHUNK_FRAMES', 4, 1, 64),
+      tokens: r.oneOf('VDET_STREAM_TOKENS', 'on', ['on', 'off']) === 'on',
       defaultTenant: r.string('VDET_STREAM_TENANT', 'default'),
     },
     merger: {

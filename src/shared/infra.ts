@@ -6,6 +6,7 @@ import { connectStore, ensureIndexes, type Store } from './mongo.js';
 import type { Redis } from 'ioredis';
 import { ApiKeyStore } from './api-keys.js';
 import { StreamStore } from './stream-store.js';
+import { StreamTokenStore } from './stream-tokens.js';
 import { connectRedis, createProgressStore, type ProgressStore } from './progress.js';
 import { topicNames, type TopicNames } from './topics.js';
 
@@ -20,6 +21,7 @@ export interface Infra {
   redis: Redis;
   apiKeys: ApiKeyStore;
   streams: StreamStore;
+  streamTokens: StreamTokenStore;
   topics: TopicNames;
   close(): Promise<void>;
 }
@@ -33,6 +35,7 @@ export async function openInfra(config: Config, log: Logger): Promise<Infra> {
   let store: Store | undefined;
   let apiKeys: ApiKeyStore;
   let streams: StreamStore;
+  let streamTokens: StreamTokenStore;
   try {
     store = await connectStore(config.mongo);
     await ensureIndexes(store);
@@ -40,6 +43,8 @@ export async function openInfra(config: Config, log: Logger): Promise<Infra> {
     await apiKeys.ensureIndexes();
     streams = new StreamStore(store.db, redis, config.streams.defaultTenant);
     await streams.ensureIndexes();
+    streamTokens = new StreamTokenStore(store.db);
+    await streamTokens.ensureIndexes();
     if (config.http.bootstrapKey) await apiKeys.ensure(config.http.bootstrapKey, config.http.bootstrapTenant, 'bootstrap');
     await bus.ensureTopics(topics);
   } catch (error) {
@@ -50,7 +55,7 @@ export async function openInfra(config: Config, log: Logger): Promise<Infra> {
   }
   const connected = store;
   return {
-    config, log, bus, store: connected, jobs: new JobStore(connected), progress, redis, apiKeys, streams, topics,
+    config, log, bus, store: connected, jobs: new JobStore(connected), progress, redis, apiKeys, streams, streamTokens, topics,
     async close() {
       // Each step runs even when an earlier one fails: Kafka first (stop consuming, flush), then the stores.
       for (const [name, step] of [['kafka', () => bus.close()], ['redis', async () => redis.disconnect()], ['mongo', () => connected.close()]] as const) {

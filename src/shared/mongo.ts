@@ -136,6 +136,15 @@ export async function insertOnce<T extends { _id: string }>(collection: Collecti
   }
 }
 
+/** Two processes upserting the same new document at once: one inserts, the other gets E11000 — which is success. */
+export async function ignoringDuplicate(write: () => Promise<unknown>): Promise<void> {
+  try {
+    await write();
+  } catch (error) {
+    if ((error as { code?: number }).code !== 11000) throw error;
+  }
+}
+
 /**
  * Copies an upload out of GridFS to a private file (mode 600) for ffmpeg; VDET_UPLOAD_LOST when it is no longer
  * stored. Name the file without an extension: ffmpeg must recognise the content, never trust a name.

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
+import { streamKey, type StreamRef } from './stream-store.js';
 
 /**
  * Live job progress in Redis. Progress counts distinct chunks (a set per job), so a redelivered chunk changes
@@ -57,8 +58,8 @@ export function jobEventsChannel(config: Config['redis'], jobId: string): string
 }
 
 /** Redis channel of a stream's live results. */
-export function streamEventsChannel(config: Config['redis'], stream: string): string {
-  return `${config.keyPrefix}events:stream:${stream}`;
+export function streamEventsChannel(config: Config['redis'], stream: StreamRef): string {
+  return `${config.keyPrefix}events:stream:${streamKey(stream)}`;
 }
 
 export function createProgressStore(redis: Redis, config: Config['redis']): ProgressStore {

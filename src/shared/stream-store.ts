@@ -2,20 +2,37 @@ import type { Redis } from 'ioredis';
 import type { Collection, Db } from 'mongodb';
 import type { Detection } from './contracts/messages.js';
 import type { StreamSettings } from './contracts/stream.js';
+import { ignoringDuplicate } from './mongo.js';
+import { RefreshingCache } from './refreshing-cache.js';
 
-/** A stream (collection `streams`): who owns it and how it is processed. Registered on its first frame. */
-export interface StreamRecord {
-  _id: string;
+/**
+ * A stream lives in its tenant's namespace: two tenants may each have a `cam-1`. Everything kept per stream is keyed
+ * by both (record, counters, events channel, stored frames).
+ */
+export interface StreamRef {
   tenant: string;
+  /** The stream's id as its tenant names it (the Kafka key of its frames). */
+  name: string;
+}
+
+/** The one string that names a stream across tenants (tenant ids have no `/`). */
+export function streamKey(ref: StreamRef): string {
+  return `${ref.tenant}/${ref.name}`;
+}
+
+/** A stream (collection `streams`, `_id` = {@link streamKey}): who owns it and how it is processed. */
+export interface StreamRecord extends StreamRef {
+  _id: string;
   settings: StreamSettings;
   createdAt: Date;
   updatedAt: Date;
 }
 
-/** One processed stream frame (collection `stream_frames`), unique per (stream, seq). */
+/** One processed stream frame (collection `stream_frames`, `_id` = `{streamKey}:{seq}`), unique per (tenant, stream, seq). */
 export interface StreamFrameRecord {
   _id: string;
   tenant: string;
+  /** The stream's name in its tenant's namespace. */
   stream: string;
   seq: number;
   ts: number;
@@ -41,14 +58,16 @@ const SETTINGS_CACHE_MS = 2_000;
 const LATENCY_SAMPLES = 1000;
 
 /**
- * Streams in MongoDB (owner, settings, processed frames) and their live counters in Redis. Settings are cached for
- * two seconds per process, so a change through the api applies everywhere within that, with no restart. Counters
- * are best effort (Redis holds nothing MongoDB cannot rebuild).
+ * Streams in MongoDB (owner, settings, processed frames) and their live counters in Redis. A stream is registered
+ * by its tenant through the api; with stream tokens off (a single-tenant deployment), a stream first seen on Kafka
+ * is registered to the default tenant. Records are cached for two seconds per process, so a settings change through
+ * the api applies everywhere within that, with no restart. Counters are best effort (Redis holds nothing MongoDB
+ * cannot rebuild).
  */
 export class StreamStore {
   readonly streams: Collection<StreamRecord>;
   readonly frames: Collection<StreamFrameRecord>;
-  private readonly cache = new Map<string, { record: StreamRecord; until: number; refreshing: boolean }>();
+  private readonly records = new RefreshingCache<StreamRecord>((key) => this.streams.findOne({ _id: key }), SETTINGS_CACHE_MS);
 
   constructor(db: Db, private readonly redis: Redis, private readonly defaultTenant: string) {
     this.streams = db.collection<StreamRecord>('streams');
@@ -56,83 +75,81 @@ export class StreamStore {
   }
 
   async ensureIndexes(): Promise<void> {
-    await this.streams.createIndex({ tenant: 1, _id: 1 }, { name: 'tenant_stream' });
+    await this.streams.createIndex({ tenant: 1, name: 1 }, { name: 'tenant_name' });
     await this.frames.createIndex({ stream: 1, ts: 1 }, { name: 'stream_ts' });
     await this.frames.createIndex({ tenant: 1, stream: 1, seq: 1 }, { name: 'tenant_stream_seq', unique: true });
+    await this.moveIntoNamespaces();
   }
 
-  /**
-   * The stream's record, registering it (to the default tenant) on first sight. Cached: after two seconds a read
-   * still answers from the cache and refreshes it in the background, so a settings change applies within about that
-   * and no frame waits for MongoDB once its stream is known.
-   */
-  async get(stream: string): Promise<StreamRecord> {
-    const hit = this.cache.get(stream);
-    if (hit) {
-      if (hit.until <= Date.now() && !hit.refreshing) {
-        hit.refreshing = true;
-        void this.load(stream).catch(() => {
-          hit.refreshing = false; // MongoDB is away: keep the last settings, try again on the next frame
-        });
-      }
-      return hit.record;
+  /** Records from before namespaces (`_id` = the bare stream id) move under their tenant's key, once. */
+  private async moveIntoNamespaces(): Promise<void> {
+    for (const old of await this.streams.find({ name: { $exists: false } }).limit(10_000).toArray()) {
+      const ref = { tenant: old.tenant, name: old._id };
+      await ignoringDuplicate(() => this.streams.insertOne({ ...old, ...ref, _id: streamKey(ref) }));
+      await this.streams.deleteOne({ _id: old._id, name: { $exists: false } });
     }
-    return this.load(stream);
   }
 
-  private async load(stream: string): Promise<StreamRecord> {
-    let record = await this.streams.findOne({ _id: stream });
-    if (!record) {
-      const now = new Date();
-      await this.streams.updateOne({ _id: stream }, { $setOnInsert: { tenant: this.defaultTenant, settings: {}, createdAt: now, updatedAt: now } }, { upsert: true })
-        .catch((error: { code?: number }) => {
-          if (error.code !== 11000) throw error; // registered by another process at the same moment
-        });
-      record = (await this.streams.findOne({ _id: stream }))!;
-    }
-    this.cache.set(stream, { record, until: Date.now() + SETTINGS_CACHE_MS, refreshing: false });
-    return record;
+  /** The stream's record (cached, see {@link RefreshingCache}), or null when its tenant never registered it. */
+  get(ref: StreamRef): Promise<StreamRecord | null> {
+    return this.records.get(streamKey(ref));
   }
 
-  /** A tenant's stream, or null exactly as if it did not exist. */
-  findForTenant(tenant: string, stream: string): Promise<StreamRecord | null> {
-    return this.streams.findOne({ _id: stream, tenant });
-  }
-
-  /** Sets a stream's settings, claiming an unknown stream for the tenant; null when another tenant owns it. */
-  async putSettings(tenant: string, stream: string, settings: StreamSettings): Promise<StreamRecord | null> {
+  /** A stream first seen on Kafka with stream tokens off: its record, registering it to the default tenant. */
+  async getOrRegister(name: string): Promise<StreamRecord> {
+    const ref = { tenant: this.defaultTenant, name };
+    const known = await this.get(ref);
+    if (known) return known;
     const now = new Date();
-    try {
-      await this.streams.updateOne(
-        { _id: stream, tenant },
-        { $set: { settings, updatedAt: now }, $setOnInsert: { createdAt: now } },
-        { upsert: true },
-      );
-    } catch (error) {
-      if ((error as { code?: number }).code === 11000) return null; // the id exists under another tenant
-      throw error;
-    }
-    this.cache.delete(stream);
-    return this.findForTenant(tenant, stream);
+    await ignoringDuplicate(() => this.streams.updateOne(
+      { _id: streamKey(ref) }, { $setOnInsert: { ...ref, settings: {}, createdAt: now, updatedAt: now } }, { upsert: true },
+    ));
+    this.records.delete(streamKey(ref));
+    return (await this.get(ref))!;
   }
 
-  private key(stream: string, what: string): string {
-    return `stream:${stream}:${what}`;
+  /** A tenant's stream, read now (the api's view), or null exactly as if it did not exist. */
+  findForTenant(tenant: string, name: string): Promise<StreamRecord | null> {
+    return this.streams.findOne({ _id: streamKey({ tenant, name }) });
   }
 
-  async count(stream: string, field: StreamCounter, n = 1): Promise<void> {
-    await this.countAll(new Map([[stream, { [field]: n }]]));
+  /** Sets a stream's settings in the tenant's namespace, registering the stream when it is new. */
+  async putSettings(ref: StreamRef, settings: StreamSettings): Promise<StreamRecord> {
+    const now = new Date();
+    const key = streamKey(ref);
+    await ignoringDuplicate(() => this.streams.updateOne(
+      { _id: key }, { $set: { settings, updatedAt: now }, $setOnInsert: { ...ref, createdAt: now } }, { upsert: true },
+    ));
+    this.records.delete(key);
+    return (await this.streams.findOne({ _id: key }))!;
   }
 
-  /** Adds several streams' counters in one Redis round trip (best effort, like every counter here). */
-  async countAll(counts: ReadonlyMap<string, Partial<Record<StreamCounter, number>>>): Promise<void> {
-    const changed = [...counts].filter(([, fields]) => Object.values(fields).some((n) => n));
+  /** Forgets a stream: its record, stored frames and counters (its tokens are the token store's). */
+  async remove(ref: StreamRef): Promise<boolean> {
+    const { deletedCount } = await this.streams.deleteOne({ _id: streamKey(ref) });
+    this.records.delete(streamKey(ref));
+    await this.frames.deleteMany({ tenant: ref.tenant, stream: ref.name });
+    await this.redis.del(this.key(ref, 'stats'), this.key(ref, 'latency')).catch(() => undefined);
+    return deletedCount > 0;
+  }
+
+  private key(ref: StreamRef, what: string): string {
+    return `stream:${streamKey(ref)}:${what}`;
+  }
+
+  async count(ref: StreamRef, field: StreamCounter, n = 1): Promise<void> {
+    await this.countAll(new Map([[streamKey(ref), { ref, fields: { [field]: n } }]]));
+  }
+
+  /** Adds several streams' counters (keyed by {@link streamKey}) in one Redis round trip (best effort, like every counter here). */
+  async countAll(counts: ReadonlyMap<string, { ref: StreamRef; fields: Partial<Record<StreamCounter, number>> }>): Promise<void> {
+    const changed = [...counts.values()].filter(({ fields }) => Object.values(fields).some((n) => n));
     if (changed.length === 0) return;
     const tx = this.redis.multi();
     const now = Date.now();
-    for (const [stream, fields] of changed) {
-      for (const [field, n] of Object.entries(fields)) if (n) tx.hincrby(this.key(stream, 'stats'), field, n);
-      tx.hset(this.key(stream, 'stats'), 'lastSeen', now);
+    for (const { ref, fields } of changed) {
+      for (const [field, n] of Object.entries(fields)) if (n) tx.hincrby(this.key(ref, 'stats'), field, n);
+      tx.hset(this.key(ref, 'stats'), 'lastSeen', now);
     }
     await tx.exec().catch(() => undefined);
   }
@@ -141,20 +158,20 @@ export class StreamStore {
    * Counts processed frames, keeps their latencies for the stats, and announces each result on the stream's
    * events channel (server-sent events), all in one round trip.
    */
-  async recordProcessed(stream: string, latencies: number[], events?: { channel: string; messages: string[] }): Promise<void> {
+  async recordProcessed(ref: StreamRef, latencies: number[], events?: { channel: string; messages: string[] }): Promise<void> {
     const now = Date.now();
     const tx = this.redis.multi()
-      .hincrby(this.key(stream, 'stats'), 'processed', latencies.length)
-      .lpush(this.key(stream, 'latency'), ...latencies.map((l) => `${now}:${Math.round(l)}`))
-      .ltrim(this.key(stream, 'latency'), 0, LATENCY_SAMPLES - 1);
+      .hincrby(this.key(ref, 'stats'), 'processed', latencies.length)
+      .lpush(this.key(ref, 'latency'), ...latencies.map((l) => `${now}:${Math.round(l)}`))
+      .ltrim(this.key(ref, 'latency'), 0, LATENCY_SAMPLES - 1);
     for (const message of events?.messages ?? []) tx.publish(events!.channel, message);
     await tx.exec().catch(() => undefined);
   }
 
-  async stats(stream: string): Promise<StreamStats> {
+  async stats(ref: StreamRef): Promise<StreamStats> {
     const [hash, samples] = await Promise.all([
-      this.redis.hgetall(this.key(stream, 'stats')).catch(() => ({} as Record<string, string>)),
-      this.redis.lrange(this.key(stream, 'latency'), 0, LATENCY_SAMPLES - 1).catch(() => [] as string[]),
+      this.redis.hgetall(this.key(ref, 'stats')).catch(() => ({} as Record<string, string>)),
+      this.redis.lrange(this.key(ref, 'latency'), 0, LATENCY_SAMPLES - 1).catch(() => [] as string[]),
     ]);
     const parsed = samples.map((s) => s.split(':').map(Number) as [number, number]);
     const latencies = parsed.map(([, l]) => l).sort((a, b) => a - b);

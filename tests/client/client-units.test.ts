@@ -52,7 +52,7 @@ describe('vdet push arguments', () => {
   test('latency figures and the line a person reads', () => {
     assert.equal(latencySummary([]), 'no results');
     assert.equal(latencySummary(Array.from({ length: 100 }, (_, i) => i + 1)), 'latency p50 50, p95 95, p99 99, max 100 ms');
-    const line = resultLine({ stream: 's', seq: 7, ts: 0, width: 1, height: 1, latencyMs: 12.6, detections: [{ label: 'dog', classId: 16, score: 0.914, box: [0, 0, 1, 1] }] });
+    const line = resultLine({ stream: 's', tenant: 't', seq: 7, ts: 0, width: 1, height: 1, latencyMs: 12.6, detections: [{ label: 'dog', classId: 16, score: 0.914, box: [0, 0, 1, 1] }] });
     assert.equal(line, 'seq 7  13 ms  1 object: dog 0.91');
   });
 });

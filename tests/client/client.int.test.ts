@@ -142,7 +142,12 @@ describe('vdet submit, jobs, results, push against a running vdet', { timeout: 6
 
   test('push: frames into Kafka at 5 frames/s, every result back in order with its latency, the job\'s detections', async () => {
     assert.ok(written.length === 80, 'needs the 5 frames/s job to compare with');
-    const run = await vdet(['push', TOUR_VIDEO, '--stream', 'client-cam', '--fps', '5', '--frames', '12'], env);
+    const minted = await vdet(['streams', 'token', 'client-cam', '--settings', '{"policy":"lossless"}'], env);
+    assert.equal(minted.code, 0, minted.stderr);
+    assert.match(minted.stderr, /^minted token [0-9a-f]{12} for stream client-cam \(registered\); it is shown only this once\n$/);
+    const token = minted.stdout.trim();
+    assert.match(token, /^vdet_st_[0-9a-f]{12}_[\w-]{32}$/);
+    const run = await vdet(['push', TOUR_VIDEO, '--stream', 'client-cam', '--fps', '5', '--frames', '12'], { ...env, VDET_STREAM_TOKEN: token });
     assert.equal(run.code, 0, run.stderr);
     const results = jsonLines<StreamResult>(run.stdout);
     assert.deepEqual(results.map((r) => r.seq), Array.from({ length: 12 }, (_, i) => i));
@@ -163,5 +168,25 @@ describe('vdet submit, jobs, results, push against a running vdet', { timeout: 6
       }
     }
     assert.ok(wanted > 30 && matched / wanted >= 0.95, `${matched} of ${wanted} confident job detections found in the pushed frames' results`);
+  });
+
+  test('streams: the list, the tokens without secrets, revoke, remove; a bad id is a usage error', async () => {
+    const list = await vdet(['streams'], env);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /^id\s+in\s+processed\s+dropped\s+failed\s+fps\s+last seen\nclient-cam\s+12\s+12\s+0\s+0\s/);
+    const tokens = await vdet(['streams', 'tokens', 'client-cam'], env);
+    const tokenId = /^([0-9a-f]{12})\s+\S+\s+20\d\d-/m.exec(tokens.stdout)?.[1];
+    assert.ok(tokenId, tokens.stdout);
+    assert.doesNotMatch(tokens.stdout, /vdet_st_/);
+    const revoked = await vdet(['streams', 'revoke', 'client-cam', tokenId], env);
+    assert.equal(revoked.stdout, `revoked token ${tokenId} of stream client-cam\n`);
+    const again = await vdet(['streams', 'revoke', 'client-cam', tokenId], env);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /^vdet: .*no ingest token with this id/);
+    const bad = await vdet(['streams', 'token', 'no/slash'], env);
+    assert.equal(bad.code, 2);
+    const removed = await vdet(['streams', 'remove', 'client-cam'], env);
+    assert.equal(removed.stdout, 'removed stream client-cam\n');
+    assert.equal((await vdet(['streams'], env)).stdout, 'no streams\n');
   });
 });

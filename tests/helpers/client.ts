@@ -71,3 +71,14 @@ export async function allDetections(target: Target, id: string, limit = 1000, fi
   } while (cursor);
   return items;
 }
+
+/** Registers a stream (PUT settings) and mints an ingest token for it; returns the token. */
+export async function registerStream(target: Target, id: string, settings: object = {}): Promise<string> {
+  const put = await fetch(`${target.base}/v1/streams/${id}/settings`, {
+    method: 'PUT', headers: authHeaders(target, { 'content-type': 'application/json' }), body: JSON.stringify(settings),
+  });
+  if (put.status !== 200) throw new Error(`PUT /v1/streams/${id}/settings: ${put.status} ${await put.text()}`);
+  const minted = await fetch(`${target.base}/v1/streams/${id}/tokens`, { method: 'POST', headers: authHeaders(target) });
+  if (minted.status !== 201) throw new Error(`POST /v1/streams/${id}/tokens: ${minted.status} ${await minted.text()}`);
+  return ((await minted.json()) as { token: string }).token;
+}

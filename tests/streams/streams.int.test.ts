@@ -6,7 +6,7 @@ import { ApiKeyStore } from '../../src/shared/api-keys.js';
 import { StreamResult } from '../../src/shared/contracts/stream.js';
 import { connectStore } from '../../src/shared/mongo.js';
 import { topicNames } from '../../src/shared/topics.js';
-import { authHeaders, type Target } from '../helpers/client.js';
+import { authHeaders, registerStream, type Target } from '../helpers/client.js';
 import { imagePath } from '../helpers/paths.js';
 import { compareToReference, loadReference } from '../helpers/reference.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
@@ -21,14 +21,24 @@ describe('streams: frames in on vdet.frames, results out on vdet.results', () =>
   const roles: RunningRole[] = [];
   const results: StreamResult[] = [];
   const deadLetters: { key: string; headers: Record<string, string> }[] = [];
+  const tokens = new Map<string, string>();
   let producer: Producer;
   let consumers: Consumer[] = [];
   let api: Target;
   let other: Target;
 
-  const send = (stream: string | null, value: Buffer, headers: Record<string, string> = {}) =>
+  const rawSend = (stream: string | null, value: Buffer, headers: Record<string, string> = {}) =>
     producer.send({ topic: topics.frames, messages: [{ key: stream, value, headers }] });
-  const resultsOf = (stream: string) => results.filter((r) => r.stream === stream);
+  /** Sends as the stream's camera: with the ingest token minted for it (registering it on first use). */
+  const send = async (stream: string, value: Buffer, headers: Record<string, string> = {}) => {
+    if (!tokens.has(stream)) tokens.set(stream, await registerStream(api, stream));
+    await rawSend(stream, value, { 'vdet-token': tokens.get(stream)!, ...headers });
+  };
+  const resultsOf = (stream: string, tenant = 'default') => results.filter((r) => r.stream === stream && r.tenant === tenant);
+  const json = async <T>(target: Target, path: string, init: RequestInit = {}) => {
+    const response = await fetch(`${target.base}${path}`, { ...init, headers: authHeaders(target, init.body ? { 'content-type': 'application/json' } : {}) });
+    return { status: response.status, body: (response.status === 204 ? null : await response.json()) as T };
+  };
   async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
     for (const deadline = Date.now() + timeoutMs; !(await check());) {
       if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
@@ -98,11 +108,13 @@ describe('streams: frames in on vdet.frames, results out on vdet.results', () =>
     await send('cam-bad', Buffer.from('this is not an image'));
     await send('cam-bad', jpeg.subarray(0, 2000)); // truncated
     await send('cam-bad', Buffer.concat([jpeg, Buffer.alloc(400 * 1024)])); // over VDET_FRAME_MAX_BYTES
-    await send(null, jpeg); // no key: no stream id
+    await rawSend(null, jpeg, { 'vdet-token': tokens.get('cam-bad')! }); // no key: no stream id
     await send('cam-bad', jpeg, { 'vdet-seq': '99' });
     await until('4 dead letters', () => deadLetters.length >= 4);
     await until('the good frame', () => resultsOf('cam-bad').some((r) => r.seq === 99));
+    assert.equal(deadLetters.length, 4);
     assert.ok(deadLetters.every((d) => d.headers['vdet-error-code'] === 'VDET_FRAME_INVALID' && d.headers['vdet-source-topic'] === topics.frames));
+    assert.ok(deadLetters.every((d) => !Object.values(d.headers).some((v) => v.includes(tokens.get('cam-bad')!))), 'no token in a dead letter');
     const reasons = deadLetters.map((d) => d.headers['vdet-error']).join(' | ');
     for (const reason of [/not a JPEG, PNG or WebP/, /could not be decoded/, /at most 409600/, /no key/]) assert.match(reasons, reason);
     const stats = (await (await fetch(`${api.base}/v1/streams/cam-bad`, { headers: authHeaders(api) })).json()) as { stats: { failed: number; processed: number } };
@@ -111,10 +123,7 @@ describe('streams: frames in on vdet.frames, results out on vdet.results', () =>
   });
 
   test('drop-oldest skips frames past their lag bound, and counts them; settings apply without a restart', async () => {
-    const put = await fetch(`${api.base}/v1/streams/cam-late/settings`, {
-      method: 'PUT', headers: authHeaders(api, { 'content-type': 'application/json' }), body: JSON.stringify({ policy: 'drop-oldest', maxLagMs: 5000 }),
-    });
-    assert.equal(put.status, 200);
+    tokens.set('cam-late', await registerStream(api, 'cam-late', { policy: 'drop-oldest', maxLagMs: 5000 }));
     const frame = readFileSync(imagePath('eagle'));
     for (let seq = 0; seq < 5; seq++) await send('cam-late', frame, { 'vdet-seq': String(seq), 'vdet-ts': String(Date.now() - 60_000) });
     for (let seq = 5; seq < 8; seq++) await send('cam-late', frame, { 'vdet-seq': String(seq), 'vdet-ts': String(Date.now()) });
@@ -134,9 +143,9 @@ describe('streams: frames in on vdet.frames, results out on vdet.results', () =>
     assert.ok(ranged.items.length >= 17 && ranged.items.every((i) => i.ts >= from));
 
     const events = await fetch(`${api.base}/v1/streams/cam-live/events`, { headers: authHeaders(api) });
-    assert.equal(events.status, 404); // not known yet
+    assert.equal(events.status, 404); // not registered yet
     await send('cam-live', readFileSync(imagePath('dog')), { 'vdet-seq': '0' });
-    await until('cam-live registered', () => resultsOf('cam-live').length === 1);
+    await until('cam-live\'s first result', () => resultsOf('cam-live').length === 1);
     const live = await fetch(`${api.base}/v1/streams/cam-live/events`, { headers: authHeaders(api) });
     assert.equal(live.status, 200);
     const reader = live.body!.getReader();
@@ -145,11 +154,158 @@ describe('streams: frames in on vdet.frames, results out on vdet.results', () =>
     while (!/event: result\ndata: .*"seq":1/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
     await reader.cancel();
 
-    for (const path of ['/v1/streams/cam-a', '/v1/streams/cam-a/detections', '/v1/streams/cam-a/events']) {
+    for (const path of ['/v1/streams/cam-a', '/v1/streams/cam-a/detections', '/v1/streams/cam-a/events', '/v1/streams/cam-a/tokens']) {
       assert.equal((await fetch(`${other.base}${path}`, { headers: authHeaders(other) })).status, 404, path);
     }
-    const claim = await fetch(`${other.base}/v1/streams/cam-a/settings`, { method: 'PUT', headers: authHeaders(other, { 'content-type': 'application/json' }), body: '{}' });
-    assert.equal(claim.status, 404);
-    assert.equal(((await (await fetch(`${other.base}/v1/streams`, { headers: authHeaders(other) })).json()) as { items: unknown[] }).items.length, 0);
+    for (const [method, path] of [['POST', '/v1/streams/cam-a/tokens'], ['DELETE', '/v1/streams/cam-a'], ['DELETE', '/v1/streams/cam-a/tokens/0123456789ab']]) {
+      assert.equal((await fetch(`${other.base}${path}`, { method, headers: authHeaders(other) })).status, 404, `${method} ${path}`);
+    }
+    assert.equal((await json<{ items: unknown[] }>(other, '/v1/streams')).body.items.length, 0);
+  });
+
+  test('streams belong to credentials: a frame without a valid token of its stream is dead-lettered and stored for nobody', async () => {
+    const frame = readFileSync(imagePath('person'));
+    const before = deadLetters.length;
+    const owner = await json<{ stats: { framesIn: number; processed: number; failed: number } }>(api, '/v1/streams/cam-a');
+    await rawSend('cam-a', frame, { 'vdet-seq': '500' }); // no token
+    await rawSend('cam-a', frame, { 'vdet-seq': '501', 'vdet-token': 'vdet_st_0123456789ab_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }); // well shaped, never minted
+    await rawSend('cam-a', frame, { 'vdet-seq': '502', 'vdet-token': 'let me in' });
+    await rawSend('cam-a', frame, { 'vdet-seq': '503', 'vdet-token': tokens.get('cam-b')! }); // another stream's token
+    await until('4 dead letters', () => deadLetters.length >= before + 4);
+    const letters = deadLetters.slice(before);
+    assert.ok(letters.every((d) => d.key === 'cam-a' && d.headers['vdet-error-code'] === 'VDET_FRAME_UNAUTHORIZED'), JSON.stringify(letters));
+    const reasons = letters.map((d) => d.headers['vdet-error']).join(' | ');
+    for (const reason of [/no vdet-token header/, /not valid: it was revoked, or never minted/, /for another stream than its key/]) assert.match(reasons, reason);
+    // Nothing reached the stream: no result, no counter, no stored frame.
+    await send('cam-a', frame, { 'vdet-seq': '504' });
+    await until('the good frame after them', () => resultsOf('cam-a').some((r) => r.seq === 504));
+    assert.ok(!resultsOf('cam-a').some((r) => r.seq >= 500 && r.seq <= 503));
+    await until('the good frame counted', async () => (await json<{ stats: { processed: number } }>(api, '/v1/streams/cam-a')).body.stats.processed > owner.body.stats.processed);
+    const after = await json<{ stats: { framesIn: number; processed: number; failed: number } }>(api, '/v1/streams/cam-a');
+    assert.deepEqual([after.body.stats.framesIn, after.body.stats.processed, after.body.stats.failed],
+      [owner.body.stats.framesIn + 1, owner.body.stats.processed + 1, owner.body.stats.failed]);
+  });
+
+  test('two tenants may both have cam-a: each camera\'s frames reach its own tenant\'s stream only', async () => {
+    const registered = await json<{ id: string; stats: { processed: number } }>(other, '/v1/streams/cam-a/settings', { method: 'PUT', body: '{"minScore":0.5}' });
+    assert.equal(registered.status, 200); // its own cam-a: the first tenant's is not in its way
+    assert.equal(registered.body.stats.processed, 0);
+    const minted = await json<{ token: string; id: string; stream: string }>(other, '/v1/streams/cam-a/tokens', { method: 'POST' });
+    assert.equal(minted.status, 201);
+    assert.match(minted.body.token, new RegExp(`^vdet_st_${minted.body.id}_`));
+    const ownerBefore = (await json<{ stats: { processed: number } }>(api, '/v1/streams/cam-a')).body.stats.processed;
+    for (let seq = 0; seq < 3; seq++) await rawSend('cam-a', readFileSync(imagePath('dog')), { 'vdet-seq': String(1000 + seq), 'vdet-token': minted.body.token });
+    await until('the other tenant\'s 3 results', () => resultsOf('cam-a', 'someone-else').length >= 3);
+    assert.deepEqual(resultsOf('cam-a', 'someone-else').map((r) => r.seq), [1000, 1001, 1002]);
+    assert.ok(resultsOf('cam-a', 'someone-else').every((r) => r.detections.every((d) => d.score >= 0.5)), 'its own settings apply');
+    assert.ok(!resultsOf('cam-a').some((r) => r.seq >= 1000));
+    await until('the other tenant\'s frames counted', async () => (await json<{ stats: { processed: number } }>(other, '/v1/streams/cam-a')).body.stats.processed === 3);
+    assert.equal((await json<{ stats: { processed: number } }>(api, '/v1/streams/cam-a')).body.stats.processed, ownerBefore);
+    await until('the other tenant\'s frames stored', async () => (await json<{ items: unknown[] }>(other, '/v1/streams/cam-a/detections')).body.items.length === 3);
+    const theirs = await json<{ items: { seq: number }[] }>(other, '/v1/streams/cam-a/detections');
+    assert.deepEqual(theirs.body.items.map((i) => i.seq), [1000, 1001, 1002]);
+    const mine = await json<{ items: { seq: number }[] }>(api, '/v1/streams/cam-a/detections?limit=1000');
+    assert.ok(!mine.body.items.some((i) => i.seq >= 1000));
+    assert.deepEqual((await json<{ items: { id: string }[] }>(other, '/v1/streams')).body.items.map((i) => i.id), ['cam-a']);
+  });
+
+  test('tokens: listed without secrets, several at once, revoked within seconds, capped; a removed stream takes its tokens along', async (t) => {
+    const frame = readFileSync(imagePath('eagle'));
+    tokens.set('cam-rotate', await registerStream(api, 'cam-rotate'));
+    const second = await json<{ token: string; id: string }>(api, '/v1/streams/cam-rotate/tokens', { method: 'POST' });
+    const list = await json<{ items: { id: string; createdAt: string; lastUsedAt: string | null }[] }>(api, '/v1/streams/cam-rotate/tokens');
+    assert.equal(list.body.items.length, 2);
+    assert.ok(!JSON.stringify(list.body).includes(second.body.token.slice(-20)), 'no secret in the list');
+    // Both work at once: the camera moves to the second, then the first is revoked.
+    await rawSend('cam-rotate', frame, { 'vdet-seq': '0', 'vdet-token': tokens.get('cam-rotate')! });
+    await rawSend('cam-rotate', frame, { 'vdet-seq': '1', 'vdet-token': second.body.token });
+    await until('both tokens\' frames', () => resultsOf('cam-rotate').length >= 2);
+    const firstId = list.body.items.find((i) => i.id !== second.body.id)!.id;
+    assert.ok((await json<{ items: { id: string; lastUsedAt: string | null }[] }>(api, '/v1/streams/cam-rotate/tokens')).body.items.every((i) => i.lastUsedAt !== null));
+    assert.equal((await json(api, `/v1/streams/cam-rotate/tokens/${firstId}`, { method: 'DELETE' })).status, 204);
+    assert.equal((await json<{ code: string }>(api, `/v1/streams/cam-rotate/tokens/${firstId}`, { method: 'DELETE' })).body.code, 'VDET_STREAM_TOKEN_NOT_FOUND');
+    const revokedAt = Date.now();
+    const before = deadLetters.length;
+    for (let seq = 10; deadLetters.length === before; seq++) {
+      assert.ok(Date.now() - revokedAt < 10_000, 'the revoked token still worked after 10 s');
+      await rawSend('cam-rotate', frame, { 'vdet-seq': String(seq), 'vdet-token': tokens.get('cam-rotate')! });
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    t.diagnostic(`revoked token refused ${Date.now() - revokedAt} ms after the DELETE`);
+    assert.match(deadLetters.at(-1)!.headers['vdet-error']!, /revoked, or never minted/);
+    await rawSend('cam-rotate', frame, { 'vdet-seq': '100', 'vdet-token': second.body.token });
+    await until('the second token still works', () => resultsOf('cam-rotate').some((r) => r.seq === 100));
+    // At most 10 a stream.
+    for (let n = 1; n < 10; n++) assert.equal((await json(api, '/v1/streams/cam-rotate/tokens', { method: 'POST' })).status, 201);
+    const over = await json<{ code: string }>(api, '/v1/streams/cam-rotate/tokens', { method: 'POST' });
+    assert.deepEqual([over.status, over.body.code], [409, 'VDET_STREAM_TOKEN_LIMIT']);
+    // Removing the stream removes its tokens, detections and counters; its camera's frames are refused.
+    const seen = resultsOf('cam-rotate').length;
+    await until('every result counted and stored', async () => (await json<{ stats: { processed: number } }>(api, '/v1/streams/cam-rotate')).body.stats.processed === seen
+      && (await json<{ items: unknown[] }>(api, '/v1/streams/cam-rotate/detections?limit=1000')).body.items.length === seen);
+    assert.equal((await json(api, '/v1/streams/cam-rotate', { method: 'DELETE' })).status, 204);
+    assert.equal((await json(api, '/v1/streams/cam-rotate')).status, 404);
+    const again = await json<{ stats: { processed: number; framesIn: number } }>(api, '/v1/streams/cam-rotate/settings', { method: 'PUT', body: '{}' });
+    assert.deepEqual([again.body.stats.processed, again.body.stats.framesIn], [0, 0], 'registered again, it starts empty');
+    assert.equal((await json<{ items: unknown[] }>(api, '/v1/streams/cam-rotate/detections')).body.items.length, 0);
+    assert.equal((await json<{ items: unknown[] }>(api, '/v1/streams/cam-rotate/tokens')).body.items.length, 0);
+    const removedAt = Date.now();
+    const lettersBefore = deadLetters.length;
+    for (let seq = 200; deadLetters.length === lettersBefore; seq++) {
+      assert.ok(Date.now() - removedAt < 10_000, 'a removed stream\'s token still worked after 10 s');
+      await rawSend('cam-rotate', frame, { 'vdet-seq': String(seq), 'vdet-token': second.body.token });
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.match(deadLetters.at(-1)!.headers['vdet-error']!, /revoked, or never minted/);
+  });
+
+  test('stream ids are checked: not one of letters, digits, _ . : - gets a 400', async () => {
+    for (const id of ['cam$1', 'a'.repeat(129), 'cam%20one', 'cam%C3%A9ra']) {
+      const put = await json<{ code: string }>(api, `/v1/streams/${id}/settings`, { method: 'PUT', body: '{}' });
+      assert.deepEqual([put.status, put.body.code], [400, 'VDET_VALIDATION'], id);
+    }
+  });
+});
+
+/** VDET_STREAM_TOKENS=off: a single-tenant deployment that secures Kafka itself; every stream is the default tenant's. */
+describe('streams with tokens off: frames need no token, and every stream belongs to VDET_STREAM_TENANT', () => {
+  const KEY = `vdet_streams_off_${Date.now()}_0123456789abcdef`;
+  const stack = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY, VDET_BOOTSTRAP_TENANT: 'site', VDET_STREAM_TOKENS: 'off', VDET_STREAM_TENANT: 'site' });
+  const topics = topicNames(stack.config.kafka.topicPrefix);
+  const kafka = new Kafka({ brokers: [...stack.config.kafka.brokers], logLevel: logLevel.NOTHING });
+  let service: RunningRole;
+  let producer: Producer;
+  let consumer: Consumer;
+  const results: StreamResult[] = [];
+
+  before(async () => {
+    service = startRole('all', stack.env);
+    await waitStarted([service]);
+    producer = kafka.producer();
+    await producer.connect();
+    consumer = kafka.consumer({ groupId: `${stack.id}-results-reader`, maxWaitTimeInMs: 100 });
+    await consumer.connect();
+    await consumer.subscribe({ topic: topics.results, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void results.push(StreamResult.decode(message.value)) });
+  });
+
+  after(async () => {
+    await consumer?.disconnect();
+    await producer?.disconnect();
+    await service?.stop();
+    await stack.cleanup();
+  });
+
+  test('a stream first seen on Kafka is registered to the site tenant and shows in its api', async () => {
+    await producer.send({ topic: topics.frames, messages: [{ key: 'gate', value: readFileSync(imagePath('dog')), headers: { 'vdet-seq': '0' } }] });
+    for (const deadline = Date.now() + 60_000; results.length === 0;) {
+      assert.ok(Date.now() < deadline, 'no result within 60 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual([results[0]!.stream, results[0]!.tenant, results[0]!.seq], ['gate', 'site', 0]);
+    assert.deepEqual(compareToReference(results[0]!.detections, loadReference('dog').detections), []);
+    const api = { base: await apiUrl(service), key: KEY };
+    const view = (await (await fetch(`${api.base}/v1/streams/gate`, { headers: authHeaders(api) })).json()) as { id: string; stats: { framesIn: number } };
+    assert.deepEqual([view.id, view.stats.framesIn], ['gate', 1]);
   });
 });

@@ -6,7 +6,7 @@ import { drawBoxes, fitCanvas } from './overlay.js';
 export async function streamsView(main: HTMLElement, signal: AbortSignal): Promise<void> {
   document.title = 'Streams — vdet';
   const tbody = h('tbody', { id: 'streams-body' });
-  const empty = h('p', { class: 'muted', hidden: true }, 'No streams yet: publish frames to the vdet.frames topic (see the README).');
+  const empty = h('p', { class: 'muted', hidden: true }, 'No streams yet: register one and mint its ingest token (vdet streams token ID), then publish frames to the vdet.frames topic (see the README).');
   main.append(h('h1', {}, 'Streams'),
     h('table', { class: 'jobs' },
       h('thead', {}, h('tr', {}, ...['Stream', 'fps', 'In', 'Processed', 'Dropped', 'Failed', 'Latency p50 / p99', 'Last seen'].map((t) => h('th', { scope: 'col' }, t)))),

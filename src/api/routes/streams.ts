@@ -2,14 +2,16 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Filter } from 'mongodb';
 import { DetectionSchema } from '../../shared/contracts/messages.js';
-import { StreamSettingsSchema, type StreamSettings } from '../../shared/contracts/stream.js';
+import { STREAM_NAME, StreamSettingsSchema, type StreamSettings } from '../../shared/contracts/stream.js';
 import { VdetError } from '../../shared/errors.js';
 import type { StreamFrameRecord, StreamRecord } from '../../shared/stream-store.js';
 import type { ApiDeps } from '../app.js';
 import type { JobEventHub } from '../job-events.js';
 import { problems } from '../problem.js';
 
-const StreamParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });
+export const StreamParams = Type.Object({
+  id: Type.String({ pattern: STREAM_NAME.source, description: 'The stream id in your namespace: letters, digits, _ . : -, at most 128' }),
+});
 const StatsSchema = Type.Object({
   framesIn: Type.Integer(), processed: Type.Integer(), dropped: Type.Integer(), failed: Type.Integer(),
   fps: Type.Number({ description: 'Frames processed a second, over the last 10 s' }),
@@ -27,23 +29,19 @@ const FramesPage = Type.Object({
   items: Type.Array(Type.Object({ seq: Type.Integer(), ts: Type.Number(), width: Type.Integer(), height: Type.Integer(), detections: Type.Array(DetectionSchema) })),
   next: Type.Union([Type.String(), Type.Null()]),
 });
-const security: { [label: string]: string[] }[] = [{ bearer: [] }, { apiKey: [] }];
+export const security: { [label: string]: string[] }[] = [{ bearer: [] }, { apiKey: [] }];
 
 export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEventHub }> = async (app, deps) => {
   const { streams } = deps;
   const view = async (record: StreamRecord) => ({
-    id: record._id, settings: record.settings, stats: await streams.stats(record._id), createdAt: record.createdAt.toISOString(),
+    id: record.name, settings: record.settings, stats: await streams.stats(record), createdAt: record.createdAt.toISOString(),
   });
-  const owned = async (tenant: string, id: string) => {
-    const record = await streams.findForTenant(tenant, id);
-    if (!record) throw new VdetError('VDET_STREAM_NOT_FOUND', 'There is no stream with this id.');
-    return record;
-  };
+  const owned = (tenant: string, id: string) => ownedStream(deps, tenant, id);
 
   app.get('/v1/streams', {
     schema: { summary: "The tenant's streams", tags: ['streams'], security, response: { 200: Type.Object({ items: Type.Array(StreamSchema) }), ...problems(400, 401, 429) } },
   }, async (request) => {
-    const records = await streams.streams.find({ tenant: request.tenant }).sort({ _id: 1 }).limit(1000).toArray();
+    const records = await streams.streams.find({ tenant: request.tenant }).sort({ name: 1 }).limit(1000).toArray();
     return { items: await Promise.all(records.map(view)) };
   });
 
@@ -56,8 +54,9 @@ export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEven
 
   app.put('/v1/streams/:id/settings', {
     schema: {
-      summary: "Set a stream's policy, fps cap, min score and classes (applies within 2 s, no restart)",
-      description: 'Claims a stream id not yet owned by a tenant. Classes are checked against the model\'s labels.',
+      summary: "Register a stream, or set its policy, fps cap, min score and classes (applies within 2 s, no restart)",
+      description: 'A stream id is yours alone: another tenant\'s `cam-1` is another stream. Frames reach a registered stream '
+        + 'with one of its ingest tokens (`POST /v1/streams/{id}/tokens`). Classes are checked against the model\'s labels.',
       tags: ['streams'], security, params: StreamParams, body: Type.Ref(StreamSettingsSchema),
       response: { 200: StreamSchema, ...problems(400, 401, 404, 429) },
     },
@@ -65,9 +64,20 @@ export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEven
     const settings = request.body as StreamSettings;
     const unknown = settings.classes?.find((c) => !deps.labels.includes(c));
     if (unknown) throw new VdetError('VDET_OPTIONS_INVALID', `Setting "classes": "${unknown}" is not a label of the model.`);
-    const record = await streams.putSettings(request.tenant, request.params.id, settings);
-    if (!record) throw new VdetError('VDET_STREAM_NOT_FOUND', 'There is no stream with this id.');
-    return view(record);
+    return view(await streams.putSettings({ tenant: request.tenant, name: request.params.id }, settings));
+  });
+
+  app.delete('/v1/streams/:id', {
+    schema: {
+      summary: 'Remove a stream: its settings, ingest tokens, stored detections and counters',
+      description: 'Its tokens stop working within about 2 s; frames still pushed after that are dead-lettered.',
+      tags: ['streams'], security, params: StreamParams, response: { 204: { type: 'null', description: 'Removed' }, ...problems(400, 401, 404, 429) },
+    },
+  }, async (request, reply) => {
+    const record = await owned(request.tenant, request.params.id);
+    await deps.streamTokens.revokeAll(record);
+    await streams.remove(record);
+    return reply.status(204).send(null);
   });
 
   app.get('/v1/streams/:id/detections', {
@@ -78,7 +88,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEven
   }, async (request) => {
     const record = await owned(request.tenant, request.params.id);
     const { from, to, limit, cursor } = request.query;
-    const filter: Filter<StreamFrameRecord> = { tenant: record.tenant, stream: record._id };
+    const filter: Filter<StreamFrameRecord> = { tenant: record.tenant, stream: record.name };
     if (from !== undefined || to !== undefined) filter.ts = { ...(from !== undefined ? { $gte: from } : {}), ...(to !== undefined ? { $lt: to } : {}) };
     if (cursor !== undefined) {
       const match = /^s:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -104,7 +114,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEven
     const raw = reply.raw;
     raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     raw.write(': connected\n\n');
-    const stop = await deps.events.watchStream(record._id, (result) => raw.write(`event: result\ndata: ${JSON.stringify(result)}\n\n`));
+    const stop = await deps.events.watchStream(record, (result) => raw.write(`event: result\ndata: ${JSON.stringify(result)}\n\n`));
     const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
     raw.on('close', () => {
       clearInterval(heartbeat);
@@ -112,3 +122,10 @@ export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEven
     });
   });
 };
+
+/** A tenant's stream, or VDET_STREAM_NOT_FOUND exactly as if it did not exist. */
+export async function ownedStream(deps: Pick<ApiDeps, 'streams'>, tenant: string, id: string): Promise<StreamRecord> {
+  const record = await deps.streams.findForTenant(tenant, id);
+  if (!record) throw new VdetError('VDET_STREAM_NOT_FOUND', 'There is no stream with this id.');
+  return record;
+}

@@ -4,14 +4,19 @@ import { DetectionSchema } from './messages.js';
 
 /**
  * Live streams: cameras and apps push frames to `vdet.frames` (key = stream id, value = one JPEG, PNG or WebP image,
- * headers below); vdet publishes each frame's detections to `vdet.results` (key = stream id), in order per stream.
+ * headers below, the ingest token among them); vdet publishes each frame's detections to `vdet.results` (key = stream id), in order per stream.
  */
 export const FRAME_HEADERS = {
   /** Capture time, ms since the epoch; the broker timestamp when absent. */
   ts: 'vdet-ts',
   /** Optional sequence number; the message offset when absent (monotonic per stream, which keeps one partition). */
   seq: 'vdet-seq',
+  /** The stream's ingest token (POST /v1/streams/{id}/tokens); required unless VDET_STREAM_TOKENS=off. */
+  token: 'vdet-token',
 } as const;
+
+/** What a stream may be called: letters, digits, `_ . : -`, at most 128 (it is a Kafka key and part of URLs). */
+export const STREAM_NAME = /^[\w.:-]{1,128}$/;
 
 export const STREAM_POLICIES = ['lossless', 'drop-oldest'] as const;
 export type StreamPolicy = (typeof STREAM_POLICIES)[number];
@@ -26,9 +31,11 @@ export const StreamSettingsSchema = Type.Object({
 }, { additionalProperties: false, $id: 'StreamSettings' });
 export type StreamSettings = Static<typeof StreamSettingsSchema>;
 
-/** `vdet.results`: one frame's detections. */
+/** `vdet.results`: one frame's detections (key = the stream's id). */
 export const StreamResult = jsonContract('StreamResult', Type.Object({
+  /** The stream's id in its tenant's namespace: two tenants may both have a `cam-1`. */
   stream: Type.String(),
+  tenant: Type.String(),
   seq: Type.Integer({ minimum: 0 }),
   ts: Type.Number(),
   width: Type.Integer({ minimum: 1 }),
