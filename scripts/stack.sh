@@ -15,6 +15,13 @@ KAFKA_VERSION=3.9.1
 FERRETDB_VERSION=1.24.2
 KAFKA_PORT="${VDET_KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${VDET_KAFKA_CONTROLLER_PORT:-9093}"
+# Two more listeners for the Kafka-security tests: SASL (PLAIN, SCRAM-SHA-512) in plaintext, and SASL over TLS with the
+# stack's own CA (.stack/kafka/tls/ca.pem). Their users and passwords are the loopback stack's, for tests only
+# (tests/helpers/stack.ts has the same): "vdet" (a role) and "camera" (a producer of frames).
+KAFKA_SASL_PORT="${VDET_KAFKA_SASL_PORT:-9094}"
+KAFKA_SASL_TLS_PORT="${VDET_KAFKA_SASL_TLS_PORT:-9095}"
+KAFKA_USERS=(vdet:vdet-stack-role-password camera:vdet-stack-camera-password)
+KAFKA_TLS_STORE_PASSWORD=vdet-stack-keystore
 MONGO_PORT="${VDET_MONGO_PORT:-27017}"
 FERRETDB_DEBUG_PORT="${VDET_FERRETDB_DEBUG_PORT:-28088}"
 REDIS_PORT="${VDET_REDIS_PORT:-6379}"
@@ -107,8 +114,12 @@ kafka_up() {
   local dir="$STACK/kafka"
   running kafka port_open "$KAFKA_PORT" && return 0
   guard_port kafka "$KAFKA_PORT" && guard_port kafka-controller "$KAFKA_CONTROLLER_PORT"
+  guard_port kafka-sasl "$KAFKA_SASL_PORT" && guard_port kafka-sasl-tls "$KAFKA_SASL_TLS_PORT"
   apt_need java openjdk-17-jre-headless && kafka_install
   mkdir -p "$dir/data"
+  kafka_tls_material "$dir/tls"
+  local plain_users="" user
+  for user in "${KAFKA_USERS[@]}"; do plain_users+=" user_${user%%:*}=\"${user#*:}\""; done
   cat >"$dir/log4j.properties" <<EOF
 log4j.rootLogger=WARN, file
 log4j.appender.file=org.apache.log4j.FileAppender
@@ -122,10 +133,24 @@ EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_TLS_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_TLS_PORT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$plain_users;
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$plain_users;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$dir/tls/server.p12
+ssl.keystore.password=$KAFKA_TLS_STORE_PASSWORD
+ssl.key.password=$KAFKA_TLS_STORE_PASSWORD
+# ACLs apply to the SASL users; the loopback PLAINTEXT listener (ANONYMOUS) may do anything, as before.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS
+allow.everyone.if.no.acl.found=false
 log.dirs=$dir/data
 offsets.topic.replication.factor=1
 transaction.state.log.replication.factor=1
@@ -156,6 +181,36 @@ EOF
     port_open "$KAFKA_PORT" && tail -c +$((offset + 1)) "$dir/kafka.log" 2>/dev/null | grep -q 'Kafka Server started'
   }
   wait_for kafka 90 "$dir/kafka.log" alive_and kafka kafka_ready || die "kafka failed to start (log: $dir/kafka.log)"
+  kafka_scram_users "$dir"
+}
+
+# kafka_tls_material DIR: the stack's CA and the broker's certificate for 127.0.0.1 (PKCS#12), made once.
+kafka_tls_material() {
+  local d=$1
+  [[ -f $d/server.p12 ]] && return 0
+  apt_need openssl openssl
+  mkdir -p "$d"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.pem" -days 3650 -subj "/CN=vdet stack CA" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign >/dev/null 2>&1 || die "openssl could not make the stack's CA"
+  openssl req -newkey rsa:2048 -nodes -keyout "$d/server.key" -out "$d/server.csr" -subj "/CN=127.0.0.1" >/dev/null 2>&1 \
+    && openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -out "$d/server.pem" -days 3650 \
+      -extfile <(printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n') >/dev/null 2>&1 \
+    && openssl pkcs12 -export -in "$d/server.pem" -inkey "$d/server.key" -certfile "$d/ca.pem" -out "$d/server.p12.tmp" \
+      -passout "pass:$KAFKA_TLS_STORE_PASSWORD" >/dev/null 2>&1 || die "openssl could not make the broker's certificate"
+  mv "$d/server.p12.tmp" "$d/server.p12"
+}
+
+# kafka_scram_users DIR: the SCRAM credentials of the stack's users (kept in the cluster's metadata), set once a storage.
+kafka_scram_users() {
+  local dir=$1 user configs=()
+  [[ -f $dir/data/.scram-users ]] && return 0
+  for user in "${KAFKA_USERS[@]}"; do
+    java -cp "$LIBS/*" "-Dlog4j.configuration=file:$dir/log4j.properties" kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" \
+      --alter --entity-type users --entity-name "${user%%:*}" \
+      --add-config "SCRAM-SHA-512=[password=${user#*:}]" >>"$dir/kafka.log" 2>&1 \
+      || die "kafka: could not set the SCRAM credentials of ${user%%:*} (log: $dir/kafka.log)"
+  done
+  touch "$dir/data/.scram-users"
 }
 
 # ---------------------------------------------------------------- FerretDB

@@ -1,6 +1,6 @@
-import { Kafka, logLevel, Partitioners, type Consumer, type IHeaders, type KafkaMessage, type Producer, type Admin } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Consumer, type IHeaders, type KafkaConfig, type KafkaMessage, type Producer, type Admin, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
+import type { Config, KafkaSecurity } from './config.js';
 import { VdetError } from './errors.js';
 import { Permits, handleInOrder } from './head-start.js';
 import { runWithRetry } from './retry.js';
@@ -88,10 +88,20 @@ export interface KafkaBus {
   close(): Promise<void>;
 }
 
+/** kafkajs' connection options for the configured protocol: TLS with the CA and client certificate, SASL credentials. */
+export function connectionOptions(security: KafkaSecurity): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  const ssl = security.protocol === 'ssl' || security.protocol === 'sasl_ssl' ? { ...security.tls } : undefined;
+  const sasl = security.sasl
+    ? { mechanism: security.sasl.mechanism, username: security.sasl.username, password: security.sasl.password } as SASLOptions
+    : undefined;
+  return { ...(ssl ? { ssl } : {}), ...(sasl ? { sasl } : {}) };
+}
+
 export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
   const kafka = new Kafka({
     clientId: config.clientId,
     brokers: [...config.brokers],
+    ...connectionOptions(config.security),
     logLevel: logLevel.WARN,
     logCreator: () => ({ namespace, level, log: entry }) => {
       const { message, ...extra } = entry;
@@ -122,7 +132,7 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
   // A fresh broker loads a group's coordinator (its __consumer_offsets partition) a moment after it serves clients;
   // a consumer that joins before then logs "The group coordinator is not available" at error level and retries.
   // Asking quietly first, and joining once the coordinator answers, keeps start-up logs free of that false alarm.
-  const quiet = new Kafka({ clientId: `${config.clientId}-probe`, brokers: [...config.brokers], logLevel: logLevel.NOTHING, retry: { retries: 2 } });
+  const quiet = new Kafka({ clientId: `${config.clientId}-probe`, brokers: [...config.brokers], ...connectionOptions(config.security), logLevel: logLevel.NOTHING, retry: { retries: 2 } });
   const awaitCoordinator = async (groupId: string) => {
     const probe = quiet.admin();
     const deadline = Date.now() + COORDINATOR_WAIT_MS;

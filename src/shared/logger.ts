@@ -16,7 +16,7 @@ export function redactCallbackUrl(url: string): string {
 /** Paths pino replaces in every line: credentials in headers, and callback URLs wherever job options are logged. */
 const REDACT_PATHS = [
   'req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie', 'headers.authorization', 'headers["x-api-key"]',
-  'options.callbackUrl', 'job.options.callbackUrl', 'callbackUrl', 'url',
+  'options.callbackUrl', 'job.options.callbackUrl', 'callbackUrl', 'url', 'password', 'sasl.password', '*.sasl.password',
 ];
 
 function censor(value: unknown, path: string[]): unknown {

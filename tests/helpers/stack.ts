@@ -74,3 +74,15 @@ export async function consumerLag(config: Config, groupId: string, topic: string
     await admin.disconnect();
   }
 }
+
+/**
+ * The stack's Kafka security listeners (scripts/stack.sh): SASL in plaintext on 9094, SASL over TLS on 9095 with the
+ * stack's own CA; ACLs apply to their users. Loopback test credentials, the same as the script's.
+ */
+export const KAFKA_SECURE = {
+  saslPlaintext: `127.0.0.1:${process.env['VDET_KAFKA_SASL_PORT'] ?? '9094'}`,
+  saslTls: `127.0.0.1:${process.env['VDET_KAFKA_SASL_TLS_PORT'] ?? '9095'}`,
+  caFile: new URL('../../.stack/kafka/tls/ca.pem', import.meta.url).pathname,
+  role: { username: 'vdet', password: 'vdet-stack-role-password' },
+  camera: { username: 'camera', password: 'vdet-stack-camera-password' },
+} as const;

@@ -50,3 +50,27 @@ test('media signing key, ops token and webhook allow-list are checked too', () =
   assert.throws(() => loadConfig({ VDET_WEBHOOK_ALLOW_HOSTS: 'hooks.internal, not a host' }), /VDET_WEBHOOK_ALLOW_HOSTS.*not a host/);
   assert.deepEqual(loadConfig({ VDET_WEBHOOK_ALLOW_HOSTS: 'hooks.internal, 10.0.0.0/8' }).http.webhookAllowHosts, ['hooks.internal', '10.0.0.0/8']);
 });
+
+test('Kafka security: SASL and TLS settings are read and checked at start-up, files included', async () => {
+  const { mkdtemp, writeFile } = await import('node:fs/promises');
+  const dir = await mkdtemp(`${(await import('node:os')).tmpdir()}/vdet-kafka-config-`);
+  await writeFile(`${dir}/ca.pem`, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+  await writeFile(`${dir}/password`, 'from-a-mounted-secret\n');
+  assert.deepEqual(loadConfig({}).kafka.security, { protocol: 'plaintext' });
+  const secure = loadConfig({
+    KAFKA_SECURITY_PROTOCOL: 'sasl_ssl', KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'vdet',
+    KAFKA_SASL_PASSWORD_FILE: `${dir}/password`, KAFKA_TLS_CA_FILE: `${dir}/ca.pem`,
+  }).kafka.security;
+  assert.deepEqual(secure.sasl, { mechanism: 'scram-sha-512', username: 'vdet', password: 'from-a-mounted-secret' });
+  assert.match(secure.tls?.ca ?? '', /BEGIN CERTIFICATE/);
+  const refusals: [Record<string, string>, RegExp][] = [
+    [{ KAFKA_SECURITY_PROTOCOL: 'sasl_ssl', KAFKA_SASL_USERNAME: 'vdet', KAFKA_SASL_PASSWORD: 'p' }, /needs KAFKA_SASL_MECHANISM, one of plain, scram-sha-256, scram-sha-512/],
+    [{ KAFKA_SECURITY_PROTOCOL: 'sasl_plaintext', KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'vdet' }, /needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD/],
+    [{ KAFKA_SECURITY_PROTOCOL: 'ssl', KAFKA_TLS_CA_FILE: `${dir}/missing.pem` }, /KAFKA_TLS_CA_FILE=".*missing.pem" cannot be read \(ENOENT\)/],
+    [{ KAFKA_SECURITY_PROTOCOL: 'ssl', KAFKA_TLS_CERT_FILE: `${dir}/ca.pem` }, /KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE go together/],
+    [{ KAFKA_TLS_CA_FILE: `${dir}/ca.pem` }, /KAFKA_TLS_CA_FILE is set but KAFKA_SECURITY_PROTOCOL=plaintext uses no TLS/],
+    [{ KAFKA_SASL_USERNAME: 'vdet' }, /KAFKA_SASL_USERNAME is set but KAFKA_SECURITY_PROTOCOL=plaintext uses no SASL/],
+    [{ KAFKA_SECURITY_PROTOCOL: 'tls' }, /KAFKA_SECURITY_PROTOCOL="tls" must be one of plaintext, ssl, sasl_plaintext, sasl_ssl/],
+  ];
+  for (const [env, problem] of refusals) assert.throws(() => loadConfig(env), problem, JSON.stringify(env));
+});
