@@ -39,6 +39,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     routerOptions: { maxParamLength: 4096 }, // long ids reach the schema (400) instead of a bare 414 from the router
     requestIdHeader: 'x-request-id',
+    // The client address the per-address limits count (a hop count is valid at run time; Fastify's types omit it).
+    trustProxy: deps.config.http.trustProxy as boolean | string,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -82,7 +84,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addSchema(ProblemSchema);
   app.addSchema(JobOptionsSchema);
   app.addSchema(StreamSettingsSchema);
-  registerAuth(app as unknown as FastifyInstance, deps.apiKeys, deps.redis, deps.config.http.rateLimitPerMinute);
+  await registerAuth(app as unknown as FastifyInstance, deps.apiKeys, deps.redis, deps.config.http);
   const events = new JobEventHub(deps.redis, deps.config.redis);
   app.addHook('onClose', async () => events.close());
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP });

@@ -30,6 +30,12 @@ export interface Config {
     readonly bootstrapTenant: string;
     /** Requests per key per minute. */
     readonly rateLimitPerMinute: number;
+    /** Requests a minute per client address, before authentication. */
+    readonly rateLimitPerAddressPerMinute: number;
+    /** Invalid API keys a minute per client address before it gets 429 without a key lookup. */
+    readonly authFailuresPerMinute: number;
+    /** Fastify's trustProxy: whose X-Forwarded-For names the client (false, true, a hop count, or addresses/CIDRs). */
+    readonly trustProxy: boolean | number | string;
     /** Whether job callbacks may target loopback and private addresses (tests, single-network installs). */
     readonly webhookAllowPrivate: boolean;
     /** Host names and CIDRs job callbacks may target although they are not public (VDET_WEBHOOK_ALLOW_HOSTS). */
@@ -225,6 +231,14 @@ export function secretProblem(name: string, value: string): string | undefined {
   return undefined;
 }
 
+/** VDET_TRUST_PROXY: false (the socket's address), true (any proxy), a hop count, or comma-separated addresses/CIDRs. */
+function trustProxy(raw: string): boolean | number | string {
+  if (raw === 'false' || raw === '') return false;
+  if (raw === 'true') return true;
+  if (/^\d{1,2}$/.test(raw)) return Number(raw);
+  return raw;
+}
+
 const DEFAULT_MODEL = path.resolve('../shared/models/yolox_nano.onnx');
 
 /** Reads and validates the environment; throws VDET_CONFIG_INVALID naming every bad variable. */
@@ -261,6 +275,9 @@ export function loadConfig(env: Env = process.env): Config {
       bootstrapKey: r.optionalString('VDET_BOOTSTRAP_KEY'),
       bootstrapTenant: r.string('VDET_BOOTSTRAP_TENANT', 'default'),
       rateLimitPerMinute: r.int('VDET_RATE_LIMIT_PER_MIN', 600, 1, 10_000_000),
+      rateLimitPerAddressPerMinute: r.int('VDET_RATE_LIMIT_PER_ADDRESS_PER_MIN', 1200, 1, 10_000_000),
+      authFailuresPerMinute: r.int('VDET_AUTH_FAILURES_PER_MIN', 30, 1, 10_000_000),
+      trustProxy: trustProxy(r.string('VDET_TRUST_PROXY', 'false')),
       webhookAllowPrivate: r.oneOf('VDET_WEBHOOK_ALLOW_PRIVATE', 'false', ['true', 'false']) === 'true',
       webhookAllowHosts: r.string('VDET_WEBHOOK_ALLOW_HOSTS', '').split(',').map((h) => h.trim()).filter(Boolean),
       mediaTokenKey: r.optionalString('VDET_MEDIA_TOKEN_KEY'),

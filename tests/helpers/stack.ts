@@ -28,7 +28,8 @@ export function createTestEnv(extra: Record<string, string> = {}): TestEnv {
     VDET_TOPIC_PARTITIONS: '2',
     VDET_LOG_LEVEL: 'warn',
     VDET_METRICS_PORT: '0',
-    VDET_RATE_LIMIT_PER_MIN: '1000000', // tests poll hard; the rate-limit test sets its own
+    VDET_RATE_LIMIT_PER_MIN: '1000000', // tests poll hard, all from 127.0.0.1; the rate-limit tests set their own
+    VDET_RATE_LIMIT_PER_ADDRESS_PER_MIN: '1000000',
     ...extra,
   };
   const config = loadConfig(env);
