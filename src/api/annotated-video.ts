@@ -13,6 +13,7 @@ import { copyUpload, type JobRecord, type Store } from '../shared/mongo.js';
 import { mediaLimits } from '../processor/ffmpeg.js';
 import { Permits } from '../shared/head-start.js';
 import { jobFrames } from './job-frames.js';
+import type { TenantQuotas } from './tenant-quotas.js';
 
 /** Renders at once per api process; more wait their turn (each is an ffmpeg encoding on the CPU). */
 const MAX_RENDERS = 2;
@@ -27,7 +28,7 @@ export class AnnotatedVideos {
   private readonly inFlight = new Map<string, Promise<GridFSFile>>();
   private readonly slots = new Permits(MAX_RENDERS);
 
-  constructor(private readonly deps: { store: Store; config: Config; log: Logger }) {}
+  constructor(private readonly deps: { store: Store; config: Config; log: Logger; quotas: TenantQuotas }) {}
 
   /** The stored rendering of `job` (which must be done), rendering it first when there is none. */
   async get(job: JobRecord): Promise<{ file: GridFSFile; cached: boolean }> {
@@ -35,8 +36,16 @@ export class AnnotatedVideos {
     if (stored) return { file: stored, cached: true };
     let pending = this.inFlight.get(job._id);
     if (!pending) {
-      pending = this.inSlot(() => this.renderAndStore(job)).finally(() => this.inFlight.delete(job._id));
-      this.inFlight.set(job._id, pending);
+      const lease = await this.deps.quotas.startRender(job.tenant); // one of the tenant's renders, on any replica
+      pending = this.inFlight.get(job._id); // another request started it while this one asked
+      if (pending) void lease.release();
+      else {
+        pending = this.inSlot(() => this.renderAndStore(job)).finally(() => {
+          this.inFlight.delete(job._id);
+          void lease.release();
+        });
+        this.inFlight.set(job._id, pending);
+      }
     }
     return { file: await pending, cached: false };
   }

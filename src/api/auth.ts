@@ -72,18 +72,17 @@ export async function registerAuth(app: FastifyInstance, keys: ApiKeyStore, redi
   const perKey = app.createRateLimit({ keyGenerator: (r) => `key:${keyIds.get(r)}`, max: limits.rateLimitPerMinute, timeWindow: MINUTE });
   const cache = new KeyCache(keys);
 
-  const refuse = (reply: { header(name: string, value: string): unknown }, ttlS: number, sentence: string): never => {
-    const retryAfter = Math.max(1, ttlS);
-    reply.header('retry-after', String(retryAfter));
-    throw new VdetError('VDET_RATE_LIMITED', `${sentence}; retry in ${retryAfter} s.`);
+  const refuse = (ttlS: number, sentence: string): never => {
+    const retryAfterS = Math.max(1, ttlS);
+    throw new VdetError('VDET_RATE_LIMITED', `${sentence}; retry in ${retryAfterS} s.`, { retryAfterS });
   };
 
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', async (request) => {
     const path = request.url.split('?')[0]!;
     if (path === '/' || OPEN_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`))) return;
     const address = await perAddress(request);
     if (!address.isAllowed && address.isExceeded) {
-      refuse(reply, address.ttlInSeconds, `This address may make ${limits.rateLimitPerAddressPerMinute} requests a minute`);
+      refuse(address.ttlInSeconds, `This address may make ${limits.rateLimitPerAddressPerMinute} requests a minute`);
     }
     const key = keyOf(request);
     if (!key && SOURCE_PATH.test(path) && /[?&]token=/.test(request.url)) return;
@@ -91,7 +90,7 @@ export async function registerAuth(app: FastifyInstance, keys: ApiKeyStore, redi
     // A key verified a moment ago passes; any other waits out an address that has been guessing.
     const failed = cache.known(key) ? undefined : await failures(request, { increment: false });
     if (failed && !failed.isAllowed && failed.remaining === 0) {
-      refuse(reply, failed.ttlInSeconds, `This address sent ${limits.authFailuresPerMinute} invalid API keys within a minute`);
+      refuse(failed.ttlInSeconds, `This address sent ${limits.authFailuresPerMinute} invalid API keys within a minute`);
     }
     const identity = await cache.identify(key);
     if (!identity) {
@@ -101,6 +100,6 @@ export async function registerAuth(app: FastifyInstance, keys: ApiKeyStore, redi
     request.tenant = identity.tenant;
     keyIds.set(request, identity.keyId);
     const used = await perKey(request);
-    if (!used.isAllowed && used.isExceeded) refuse(reply, used.ttlInSeconds, `This key may make ${limits.rateLimitPerMinute} requests a minute`);
+    if (!used.isAllowed && used.isExceeded) refuse(used.ttlInSeconds, `This key may make ${limits.rateLimitPerMinute} requests a minute`);
   });
 }

@@ -36,6 +36,7 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
   metrics.errors.inc({ code: problem.code });
   if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
   if (problem.code === 'VDET_DEPENDENCY_UNAVAILABLE') void reply.header('retry-after', '5');
+  if (problem.retryAfterS !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(problem.retryAfterS))));
   return reply
     .status(problem.status)
     .type('application/problem+json')

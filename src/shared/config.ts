@@ -90,6 +90,12 @@ export interface Config {
     /** With tokens off: the tenant of every stream, registered on its first frame. */
     readonly defaultTenant: string;
   };
+  /** Per-tenant caps (429 VDET_QUOTA_EXCEEDED beyond), shared by every api replica. */
+  readonly quotas: {
+    readonly jobsInFlight: number;
+    readonly eventStreams: number;
+    readonly renders: number;
+  };
   readonly merger: {
     readonly jobStallS: number;
     readonly reaperIntervalS: number;
@@ -314,6 +320,11 @@ export function loadConfig(env: Env = process.env): Config {
       chunkFrames: r.int('VDET_STREAM_CHUNK_FRAMES', 4, 1, 64),
       tokens: r.oneOf('VDET_STREAM_TOKENS', 'on', ['on', 'off']) === 'on',
       defaultTenant: r.string('VDET_STREAM_TENANT', 'default'),
+    },
+    quotas: {
+      jobsInFlight: r.int('VDET_TENANT_MAX_JOBS_IN_FLIGHT', 100, 1, 1_000_000),
+      eventStreams: r.int('VDET_TENANT_MAX_EVENT_STREAMS', 100, 1, 1_000_000),
+      renders: r.int('VDET_TENANT_MAX_RENDERS', 2, 1, 1000),
     },
     merger: {
       jobStallS: r.int('VDET_JOB_STALL_S', 600, 5, 7 * 24 * 3600),

@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   VDET_OPTIONS_INVALID: { status: 400, retriable: false, title: 'Invalid job options' },
   VDET_UNAUTHORIZED: { status: 401, retriable: false, title: 'Missing or invalid API key' },
   VDET_RATE_LIMITED: { status: 429, retriable: true, title: 'Too many requests' },
+  VDET_QUOTA_EXCEEDED: { status: 429, retriable: true, title: 'The tenant is at one of its limits' },
   VDET_UNSUPPORTED_MEDIA: { status: 415, retriable: false, title: 'The file is not a video or image vdet reads' },
   VDET_FRAME_INVALID: { status: 422, retriable: false, title: 'A pushed frame is not a readable image' },
   VDET_FRAME_UNAUTHORIZED: { status: 401, retriable: false, title: 'A pushed frame has no valid ingest token for its stream' },
@@ -53,13 +54,16 @@ export class VdetError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly retriable: boolean;
+  /** When a retry may succeed, in seconds: the api sends it as Retry-After. */
+  readonly retryAfterS: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterS?: number }) {
     super(message, options);
     this.name = 'VdetError';
     this.code = code;
     this.status = ERROR_CODES[code].status;
     this.retriable = ERROR_CODES[code].retriable;
+    this.retryAfterS = options?.retryAfterS;
   }
 }
 

@@ -76,6 +76,13 @@ export class JobStore {
     return failed;
   }
 
+  /** How many of the tenant's jobs are queued or running, counting up to `atMost` (one equality per status, as below). */
+  async countInFlight(tenant: string, atMost: number): Promise<number> {
+    let n = 0;
+    for (const status of ['queued', 'running'] as const) n += await this.store.jobs.countDocuments({ tenant, status }, { limit: atMost });
+    return n;
+  }
+
   /**
    * Unfinished jobs whose record has not changed since `before`. One equality per status, so that a store which only
    * pushes equalities down to its indexes (FerretDB) reads the unfinished jobs, not every job ever stored.

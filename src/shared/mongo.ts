@@ -109,6 +109,7 @@ export async function connectStore(config: Config['mongo']): Promise<Store> {
 export async function ensureIndexes(store: Store): Promise<void> {
   await store.jobs.createIndex({ tenant: 1, createdAt: -1 }, { name: 'tenant_created' });
   await store.jobs.createIndex({ status: 1, updatedAt: 1 }, { name: 'status_updated' });
+  await store.jobs.createIndex({ tenant: 1, status: 1 }, { name: 'tenant_status' });
   await store.jobs.createIndex({ finishedAt: 1 }, { name: 'finished' });
   // The walks of frame-store.ts: each an equality on (tenant, job, bucket).
   await store.frames.createIndex({ tenant: 1, jobId: 1, fb: 1 }, { name: 'tenant_job_fb' });

@@ -9,6 +9,7 @@ import { objectsPerLabel, type TrackSegment } from '../../shared/tracks.js';
 import type { JobEvent } from '../../shared/progress.js';
 import type { ApiDeps } from '../app.js';
 import type { JobEventHub } from '../job-events.js';
+import type { TenantQuotas } from '../tenant-quotas.js';
 import { problems } from '../problem.js';
 import { DetectionsPageSchema, DetectionsQuery, JobIdParams, SummarySchema } from '../schemas.js';
 import { jobNotFound } from './jobs.js';
@@ -19,7 +20,7 @@ const HEARTBEAT_MS = 15_000;
 
 const frameCursor = integerCursor('f');
 
-export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEventHub }> = async (app, deps) => {
+export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEventHub; quotas: TenantQuotas }> = async (app, deps) => {
   const { store, jobs } = deps;
   await app.register(jobTrackRoutes, deps);
 
@@ -102,6 +103,7 @@ export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobE
   }, async (request, reply) => {
     const job = await jobs.get(request.tenant, request.params.id);
     if (!job) throw jobNotFound();
+    const lease = await deps.quotas.openEventStream(request.tenant);
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -119,6 +121,7 @@ export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobE
       ended = true;
       clearInterval(heartbeat);
       void stop();
+      void lease.release();
       raw.end();
     }
     raw.on('close', finish);

@@ -10,9 +10,10 @@ import type { ApiDeps } from '../app.js';
 import { problems } from '../problem.js';
 import { JobAcceptedSchema, JobIdParams, JobListQuery, JobListSchema, JobSchema, type JobView } from '../schemas.js';
 import { claimIdempotencyKey, deleteJobData, findIdempotentJob, releaseIdempotencyKey } from '../job-lifecycle.js';
+import type { TenantQuotas } from '../tenant-quotas.js';
 import { deleteUpload, receiveUpload } from '../upload.js';
 
-export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
+export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: TenantQuotas }> = async (app, deps) => {
   const { store, jobs, bus, topics, progress } = deps;
   const callbacks = buildAddressPolicy(deps.config.http.webhookAllowPrivate, deps.config.http.webhookAllowHosts).policy;
 
@@ -37,6 +38,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) =
       const existing = await findIdempotentJob(store, tenant, idempotencyKey) ?? await claimIdempotencyKey(store, tenant, idempotencyKey, id);
       if (existing !== id) return reply.status(202).header('location', `/v1/jobs/${existing}`).send({ id: existing, status: 'queued' as const });
     }
+    await deps.quotas.admitJob(tenant); // before a byte of the upload is read
     const forgetKey = async () => {
       if (idempotencyKey !== undefined) await releaseIdempotencyKey(store, tenant, idempotencyKey).catch(() => undefined);
     };

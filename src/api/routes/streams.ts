@@ -7,6 +7,7 @@ import { VdetError } from '../../shared/errors.js';
 import type { StreamFrameRecord, StreamRecord } from '../../shared/stream-store.js';
 import type { ApiDeps } from '../app.js';
 import type { JobEventHub } from '../job-events.js';
+import type { TenantQuotas } from '../tenant-quotas.js';
 import { problems } from '../problem.js';
 
 export const StreamParams = Type.Object({
@@ -31,7 +32,7 @@ const FramesPage = Type.Object({
 });
 export const security: { [label: string]: string[] }[] = [{ bearer: [] }, { apiKey: [] }];
 
-export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEventHub }> = async (app, deps) => {
+export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEventHub; quotas: TenantQuotas }> = async (app, deps) => {
   const { streams } = deps;
   const view = async (record: StreamRecord) => ({
     id: record.name, settings: record.settings, stats: await streams.stats(record), createdAt: record.createdAt.toISOString(),
@@ -110,6 +111,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEven
     },
   }, async (request, reply) => {
     const record = await owned(request.tenant, request.params.id);
+    const lease = await deps.quotas.openEventStream(request.tenant);
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -119,6 +121,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEven
     raw.on('close', () => {
       clearInterval(heartbeat);
       void stop();
+      void lease.release();
     });
   });
 };

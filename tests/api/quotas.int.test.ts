@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { TenantLeases } from '../../src/api/tenant-quotas.js';
+import { ApiKeyStore } from '../../src/shared/api-keys.js';
+import { connectStore } from '../../src/shared/mongo.js';
+import { authHeaders, submitJob, uploadFile, type Target } from '../helpers/client.js';
+import { imagePath } from '../helpers/paths.js';
+import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
+import { createTestEnv } from '../helpers/stack.js';
+
+/**
+ * Per-tenant caps over two api replicas on one stack, no other role: the jobs stay queued, their event streams open.
+ */
+describe('tenant quotas: jobs in flight, open event streams; one tenant at its cap does not stop another', () => {
+  const KEY = `vdet_quotas_${Date.now()}_0123456789abcdef`;
+  const stack = createTestEnv({
+    VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY, VDET_TENANT_MAX_JOBS_IN_FLIGHT: '3', VDET_TENANT_MAX_EVENT_STREAMS: '2',
+  });
+  const apis: RunningRole[] = [];
+  let a: Target[] = [];
+  let other: Target;
+  const jobIds: string[] = [];
+
+  before(async () => {
+    apis.push(startRole('api', stack.env), startRole('api', stack.env));
+    await waitStarted(apis);
+    const bases = await Promise.all(apis.map((api) => apiUrl(api)));
+    a = bases.map((base) => ({ base, key: KEY }));
+    const store = await connectStore(stack.config.mongo);
+    other = { base: bases[1]!, key: (await new ApiKeyStore(store.db).create('quota-other', 'test')).key };
+    await store.close();
+  });
+
+  after(async () => {
+    for (const api of apis) await api.stop();
+    await stack.cleanup();
+  });
+
+  test('a tenant with 3 jobs queued gets 429 on the 4th upload, on either replica; another tenant does not', async () => {
+    for (let i = 0; i < 3; i++) jobIds.push(await submitJob(a[i % 2]!, imagePath('dog')));
+    for (const target of a) {
+      const refused = await uploadFile(target, imagePath('dog'));
+      assert.equal(refused.status, 429);
+      assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+      const body = (await refused.json()) as { code: string; detail: string };
+      assert.equal(body.code, 'VDET_QUOTA_EXCEEDED');
+      assert.match(body.detail, /3 jobs queued or running, the most it may \(VDET_TENANT_MAX_JOBS_IN_FLIGHT\)/);
+    }
+    const theirs = await uploadFile(other, imagePath('dog'));
+    assert.equal(theirs.status, 202);
+    await theirs.body?.cancel();
+    const cancel = await fetch(`${a[0]!.base}/v1/jobs/${jobIds.pop()}`, { method: 'DELETE', headers: authHeaders(a[0]!) });
+    assert.equal(cancel.status, 204);
+    jobIds.push(await submitJob(a[1]!, imagePath('dog')));
+  });
+
+  test('a tenant holds at most 2 event streams over both replicas; closing one frees its place at once', async () => {
+    const open = (target: Target, id: string) => fetch(`${target.base}/v1/jobs/${id}/events`, { headers: authHeaders(target) });
+    const first = await open(a[0]!, jobIds[0]!);
+    const second = await open(a[1]!, jobIds[1]!);
+    assert.deepEqual([first.status, second.status], [200, 200]);
+    const third = await open(a[0]!, jobIds[2]!);
+    assert.equal(third.status, 429);
+    assert.match(((await third.json()) as { detail: string }).detail, /2 event streams open, the most it may/);
+    const theirs = await open(other, (await (await fetch(`${other.base}/v1/jobs`, { headers: authHeaders(other) })).json() as { items: { id: string }[] }).items[0]!.id);
+    assert.equal(theirs.status, 200, 'another tenant\'s streams are counted apart');
+    await theirs.body?.cancel();
+    await first.body!.cancel();
+    let reopened: Response | undefined;
+    for (const deadline = Date.now() + 5_000; Date.now() < deadline;) {
+      reopened = await open(a[1]!, jobIds[2]!);
+      if (reopened.status === 200) break;
+      await reopened.body?.cancel();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(reopened?.status, 200, 'a closed stream\'s place is free again');
+    await reopened!.body?.cancel();
+    await second.body!.cancel();
+  });
+
+  test('a lease whose holder died lapses on its own', async () => {
+    const redis = new Redis(stack.config.redis.url, { keyPrefix: stack.config.redis.keyPrefix });
+    try {
+      const leases = new TenantLeases(redis, 'test-lapse', 1, 300);
+      const held = await leases.acquire('t');
+      assert.ok(held);
+      assert.equal(await leases.acquire('t'), null);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(await leases.acquire('t'), null, 'renewed while held');
+      // What a replica that died leaves: a lease nobody renews, due to lapse in 300 ms.
+      const dead = new TenantLeases(redis, 'test-lapse-2', 1, 300);
+      await redis.zadd('quota:test-lapse-2:t', Date.now() + 300, 'lease-of-a-dead-replica');
+      assert.equal(await dead.acquire('t'), null, 'still counted before it lapses');
+      await new Promise((r) => setTimeout(r, 400));
+      const taken = await dead.acquire('t');
+      assert.ok(taken, 'the lapsed lease no longer counts');
+      await taken.release();
+      await held!.release();
+      assert.ok(await leases.acquire('t'));
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
