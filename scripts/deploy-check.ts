@@ -313,6 +313,48 @@ function checkRoleHttp(where: string, deployment: Manifest, container: Obj, role
   if ((annotations['prometheus.io/path'] ?? '/metrics') !== '/metrics') problem(where, `prometheus.io/path is "${String(annotations['prometheus.io/path'])}", not /metrics`);
 }
 
+/** A label selector (matchLabels and In/NotIn/Exists/DoesNotExist expressions) against a pod's labels. */
+function selects(selector: Obj, labels: Obj): boolean {
+  const byLabel = Object.entries(asObj(selector['matchLabels'])).every(([k, v]) => labels[k] === v);
+  const byExpression = asArr(selector['matchExpressions']).map(asObj).every((e) => {
+    const value = labels[String(e['key'])];
+    const values = asArr(e['values']);
+    switch (e['operator']) {
+      case 'In': return values.includes(value);
+      case 'NotIn': return !values.includes(value);
+      case 'Exists': return value !== undefined;
+      case 'DoesNotExist': return value === undefined;
+      default: return false;
+    }
+  });
+  return byLabel && byExpression;
+}
+
+/** A NetworkPolicy selects pods of the manifests, and every port its ingress rules open is one those pods expose. */
+function checkNetworkPolicy(where: string, spec: Obj, workloads: Manifest[], podLabels: (m: Manifest) => Obj): void {
+  const selected = workloads.filter((w) => selects(asObj(spec['podSelector']), podLabels(w)));
+  if (selected.length === 0) {
+    problem(where, 'podSelector selects no pod of the manifests');
+    return;
+  }
+  const exposed = new Set<string | number>();
+  for (const w of selected) {
+    for (const c of asArr(asObj(asObj(asObj(w.doc['spec'])['template'])['spec'])['containers']).map(asObj)) {
+      for (const p of asArr(c['ports']).map(asObj)) {
+        if (typeof p['containerPort'] === 'number') exposed.add(p['containerPort']);
+        if (typeof p['name'] === 'string') exposed.add(p['name']);
+      }
+    }
+  }
+  for (const rule of asArr(spec['ingress']).map(asObj)) {
+    for (const port of asArr(rule['ports']).map((p) => asObj(p)['port'])) {
+      if ((typeof port === 'number' || typeof port === 'string') && !exposed.has(port)) {
+        problem(where, `ingress opens port ${String(port)}, which no selected pod exposes`);
+      }
+    }
+  }
+}
+
 function checkReferences(files: string[]): void {
   for (const file of files) {
     const all = loadManifests([file]);
@@ -326,6 +368,12 @@ function checkReferences(files: string[]): void {
     const prefix = str(config?.['VDET_TOPIC_PREFIX']) ?? 'vdet.';
     const partitions = Number(config?.['VDET_TOPIC_PARTITIONS'] ?? 4);
 
+    const policies = all.filter((m) => m.kind === 'NetworkPolicy');
+    for (const w of workloads) {
+      const denies = policies.some((p) => p.namespace === w.namespace && selects(asObj(asObj(p.doc['spec'])['podSelector']), podLabels(w))
+        && ['Ingress', 'Egress'].every((t) => asArr(asObj(p.doc['spec'])['policyTypes']).includes(t)));
+      if (policies.length > 0 && !denies) problem(`${file}: Deployment/${w.name}`, 'no NetworkPolicy selects its pods for both Ingress and Egress: it would accept any traffic');
+    }
     for (const m of all) {
       const where = `${file}: ${m.kind}/${m.name}`;
       const spec = asObj(m.doc['spec']);
@@ -359,6 +407,7 @@ function checkReferences(files: string[]): void {
         const selector = m.kind === 'Service' ? asObj(spec['selector']) : asObj(asObj(spec['selector'])['matchLabels']);
         if (!workloads.some((w) => w.namespace === m.namespace && matches(selector, podLabels(w)))) problem(where, 'selects no pod of the manifests');
       }
+      if (m.kind === 'NetworkPolicy') checkNetworkPolicy(where, spec, workloads, podLabels);
       if (m.kind === 'HorizontalPodAutoscaler' || m.kind === 'ScaledObject') {
         const target = str(asObj(spec['scaleTargetRef'])['name']) ?? '';
         const deployment = find('Deployment', target, m.namespace);

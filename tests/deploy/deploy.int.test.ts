@@ -82,6 +82,17 @@ test('a processor ScaledObject without the live streams\' trigger, and an exec r
   assert.match(output, /Deployment\/processor container processor: readinessProbe is not httpGet \/readyz on port 9101/);
 });
 
+test('network policies: one that opens a port no pod exposes, and pods left without a default deny, fail validation', (t) => {
+  const k8s = scratchCopy(t, 'deploy/k8s');
+  const policies = path.join(k8s, 'base/networkpolicy.yaml');
+  replaceOnce(policies, '        - port: 9103\n', '        - port: 9999\n');
+  replaceOnce(policies, '  policyTypes: [Ingress, Egress]\n', '  policyTypes: [Ingress]\n');
+  const { status, output } = validate('k8s', '--k8s-dir', k8s);
+  assert.equal(status, 1, output);
+  assert.match(output, /NetworkPolicy\/vdet-metrics-ingress: ingress opens port 9999, which no selected pod exposes/);
+  assert.match(output, /Deployment\/api: no NetworkPolicy selects its pods for both Ingress and Egress/);
+});
+
 test('a Grafana dashboard that queries a metric vdet does not define fails validation', (t) => {
   const dashboard = scratchCopy(t, 'deploy/grafana/vdet-dashboard.json');
   replaceOnce(dashboard, 'rate(vdet_errors_total[', 'rate(vdet_errors_count_total[');
