@@ -54,7 +54,9 @@ const USAGE = `usage: vdet <command>
                                 create an API key (printed once)
   vdet keys list                list API keys (never their secrets)
   vdet keys revoke <id>         revoke an API key
-  vdet keys secret --tenant T   print the tenant's webhook signing secret
+  vdet keys secret --tenant T [--rotate [--overlap-hours 24]]
+                                print the tenant's webhook signing secret; --rotate makes a new one (the old one
+                                signs beside it for the overlap)
 
 Configuration comes from environment variables: see docs/configuration.md.`;
 
@@ -185,12 +187,19 @@ async function runKeys(args: string[], config: Config): Promise<void> {
         console.log([k._id, k.tenant, k.name, k.createdAt.toISOString(), k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active'].join('\t'));
       }
     } else if (sub === 'secret' && flag(rest, '--tenant')) {
-      console.log(await keys.webhookSecret(flag(rest, '--tenant')!));
+      const tenant = flag(rest, '--tenant')!;
+      if (!rest.includes('--rotate')) console.log(await keys.webhookSecret(tenant));
+      else {
+        const hours = Number(flag(rest, '--overlap-hours') ?? 24);
+        if (!Number.isFinite(hours) || hours < 0 || hours > 24 * 30) throw new UsageError('--overlap-hours must be a number from 0 to 720');
+        console.log(await keys.rotateWebhookSecret(tenant, hours * 3600_000));
+        console.error(`The previous secret signs beside this one for ${hours} h: move the receivers to it meanwhile.`);
+      }
     } else if (sub === 'revoke' && rest[0]) {
       if (!(await keys.revoke(rest[0]))) throw new UsageError(`no active key with id ${rest[0]}`);
       console.log(`revoked ${rest[0]}`);
     } else {
-      throw new UsageError('vdet keys create --tenant T --name N | vdet keys list | vdet keys revoke <id> | vdet keys secret --tenant T');
+      throw new UsageError('vdet keys create --tenant T --name N | vdet keys list | vdet keys revoke <id> | vdet keys secret --tenant T [--rotate [--overlap-hours H]]');
     }
   } finally {
     await store.close();

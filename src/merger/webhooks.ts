@@ -12,6 +12,8 @@ import { webhookHeaders } from '../shared/webhook-signature.js';
  * (`X-Vdet-Timestamp`, `X-Vdet-Key-Id`, `X-Vdet-Signature: v1=<hex HMAC-SHA256 of timestamp "." body>`:
  * src/shared/webhook-signature.ts, docs/security.md), retried with backoff until a 2xx — at least once.
  * Deliveries are an outbox in MongoDB (`webhooks`), so a restart loses none; a lease lets several mergers share it.
+ * Several are under way at once, a few per tenant at most, so one slow receiver delays no other tenant's callbacks.
+ * During a secret's rotation overlap, each delivery is signed by both the new and the previous secret.
  * Every attempt resolves the URL's host and connects only to addresses the policy allows (public ones, unless the
  * operator allows more); a refused address is retried like any failure, as DNS may change back.
  */
@@ -31,11 +33,17 @@ interface WebhookRecord {
 const LEASE_MS = 30_000;
 const GIVE_UP_AFTER_MS = 3 * 24 * 3600 * 1000;
 const TIMEOUT_MS = 10_000;
+/** Deliveries under way at once per merger, and of those at most this many to one tenant: a slow receiver holds
+ * two of eight, never the others' callbacks. */
+const IN_FLIGHT = 8;
+const IN_FLIGHT_PER_TENANT = 2;
 
 export class WebhookOutbox {
   private readonly outbox: Collection<WebhookRecord>;
   private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private claiming = false;
+  private inFlight = 0;
+  private readonly perTenant = new Map<string, number>();
 
   constructor(
     db: Db, private readonly jobs: Collection<JobRecord>, private readonly keys: ApiKeyStore, private readonly log: Logger,
@@ -88,33 +96,45 @@ export class WebhookOutbox {
     if (this.timer) clearInterval(this.timer);
   }
 
+  /**
+   * Every second: queues what ended, then claims due deliveries while fewer than {@link IN_FLIGHT} are under way,
+   * skipping tenants that have {@link IN_FLIGHT_PER_TENANT} under way, and starts each without waiting for it.
+   */
   private kick(): void {
-    if (this.running) return;
-    this.running = true;
-    void this.deliverDue().catch((error: unknown) => this.log.warn({ err: error }, 'webhook delivery pass failed')).finally(() => {
-      this.running = false;
+    if (this.claiming) return;
+    this.claiming = true;
+    void this.claimAndStart().catch((error: unknown) => this.log.warn({ err: error }, 'webhook delivery pass failed')).finally(() => {
+      this.claiming = false;
     });
   }
 
-  private async deliverDue(): Promise<void> {
+  private async claimAndStart(): Promise<void> {
     await this.enqueueEnded();
-    for (let i = 0; i < 50; i++) {
+    while (this.inFlight < IN_FLIGHT) {
+      const busy = [...this.perTenant].filter(([, n]) => n >= IN_FLIGHT_PER_TENANT).map(([tenant]) => tenant);
       const now = new Date();
       const due = await this.outbox.findOneAndUpdate(
-        { deliveredAt: { $exists: false }, nextAt: { $lte: now }, leaseUntil: { $lte: now } },
+        { deliveredAt: { $exists: false }, nextAt: { $lte: now }, leaseUntil: { $lte: now }, ...(busy.length > 0 ? { tenant: { $nin: busy } } : {}) },
         { $set: { leaseUntil: new Date(now.getTime() + LEASE_MS) } },
         { returnDocument: 'after' },
       );
       if (!due) return;
-      await this.deliver(due);
+      this.inFlight++;
+      this.perTenant.set(due.tenant, (this.perTenant.get(due.tenant) ?? 0) + 1);
+      void this.deliver(due).catch((error: unknown) => this.log.warn({ err: error, webhook: due._id }, 'webhook delivery failed')).finally(() => {
+        this.inFlight--;
+        const left = this.perTenant.get(due.tenant)! - 1;
+        if (left > 0) this.perTenant.set(due.tenant, left);
+        else this.perTenant.delete(due.tenant);
+      });
     }
   }
 
   private async deliver(hook: WebhookRecord): Promise<void> {
-    const secret = await this.keys.webhookSecret(hook.tenant);
+    const secrets = await this.keys.webhookSecrets(hook.tenant);
     let error: string | undefined;
     try {
-      const headers = { 'content-type': 'application/json', 'x-vdet-delivery': hook._id, ...webhookHeaders(secret, hook.body) };
+      const headers = { 'content-type': 'application/json', 'x-vdet-delivery': hook._id, ...webhookHeaders(secrets, hook.body) };
       const status = await guardedPost(hook.url, hook.body, headers, { ...this.network, timeoutMs: TIMEOUT_MS });
       if (status < 200 || status >= 300) error = `HTTP ${status}`;
     } catch (cause) {

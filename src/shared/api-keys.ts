@@ -19,6 +19,9 @@ export interface TenantRecord {
   _id: string;
   /** Signs webhook bodies (HMAC-SHA256). */
   webhookSecret: string;
+  /** The secret before the last rotation, which still signs alongside the new one until `previousUntil`. */
+  previousWebhookSecret?: string;
+  previousUntil?: Date;
   createdAt: Date;
 }
 
@@ -92,9 +95,28 @@ export class ApiKeyStore {
   }
 
   async webhookSecret(tenant: string): Promise<string> {
+    return (await this.webhookSecrets(tenant))[0]!;
+  }
+
+  /** The secrets that sign the tenant's webhooks now: the current one, and the previous one during an overlap. */
+  async webhookSecrets(tenant: string): Promise<string[]> {
     await this.ensureTenant(tenant);
-    const record = await this.tenants.findOne({ _id: tenant });
-    return record!.webhookSecret;
+    const record = (await this.tenants.findOne({ _id: tenant }))!;
+    const overlapping = record.previousWebhookSecret && record.previousUntil && record.previousUntil > new Date();
+    return overlapping ? [record.webhookSecret, record.previousWebhookSecret!] : [record.webhookSecret];
+  }
+
+  /**
+   * A new webhook secret for the tenant; the old one keeps signing beside it for `overlapMs`, so receivers can move
+   * to the new one without a missed delivery (each delivery carries both signatures meanwhile).
+   */
+  async rotateWebhookSecret(tenant: string, overlapMs: number): Promise<string> {
+    const current = await this.webhookSecret(tenant);
+    const next = randomBytes(32).toString('base64url');
+    await this.tenants.updateOne({ _id: tenant, webhookSecret: current }, {
+      $set: { webhookSecret: next, previousWebhookSecret: current, previousUntil: new Date(Date.now() + overlapMs) },
+    });
+    return (await this.webhookSecret(tenant));
   }
 
   /**

@@ -18,17 +18,22 @@ export function signWebhook(secret: string, timestampS: number, body: string): s
   return `v1=${createHmac('sha256', secret).update(`${timestampS}.${body}`).digest('hex')}`;
 }
 
-/** The signature headers of one delivery attempt of `body`, signed at `nowMs`. */
-export function webhookHeaders(secret: string, body: string, nowMs = Date.now()): Record<string, string> {
+/**
+ * The signature headers of one delivery attempt of `body`, signed at `nowMs` by each of `secrets` (the current one
+ * first; during a rotation's overlap the previous one too): `X-Vdet-Key-Id` and `X-Vdet-Signature` then list one
+ * entry per secret, comma-separated, in the same order, so a receiver that holds either secret verifies it.
+ */
+export function webhookHeaders(secrets: string | readonly string[], body: string, nowMs = Date.now()): Record<string, string> {
   const timestamp = Math.floor(nowMs / 1000);
+  const list = typeof secrets === 'string' ? [secrets] : secrets;
   return {
     'x-vdet-timestamp': String(timestamp),
-    'x-vdet-key-id': webhookKeyId(secret),
-    'x-vdet-signature': signWebhook(secret, timestamp, body),
+    'x-vdet-key-id': list.map(webhookKeyId).join(', '),
+    'x-vdet-signature': list.map((secret) => signWebhook(secret, timestamp, body)).join(', '),
   };
 }
 
-/** A receiver's check: the signature matches the raw body and the timestamp is recent. */
+/** A receiver's check: one of the signatures matches the raw body and the timestamp is recent. */
 export function verifyWebhook(
   secret: string, headers: { timestamp: string | undefined; signature: string | undefined }, body: string, nowMs = Date.now(),
   toleranceS = WEBHOOK_TOLERANCE_S,
@@ -37,6 +42,6 @@ export function verifyWebhook(
   const timestamp = Number(headers.timestamp);
   if (Math.abs(nowMs / 1000 - timestamp) > toleranceS) return false;
   const expected = Buffer.from(signWebhook(secret, timestamp, body));
-  const given = Buffer.from(headers.signature);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return headers.signature.split(',').map((entry) => Buffer.from(entry.trim()))
+    .some((given) => given.length === expected.length && timingSafeEqual(given, expected));
 }

@@ -36,7 +36,8 @@ describe('webhook delivery: SSRF guard and signature', () => {
       request.on('data', (c: Buffer) => (body += c.toString()));
       request.on('end', () => {
         received.push({ url: request.url ?? '', headers: request.headers, body });
-        response.writeHead(204).end();
+        // A receiver that takes its time: /slow/… answers after 6 s.
+        setTimeout(() => response.writeHead(204).end(), request.url?.startsWith('/slow/') ? 6_000 : 0);
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -50,15 +51,21 @@ describe('webhook delivery: SSRF guard and signature', () => {
     await stack.cleanup();
   });
 
-  /** Ends a job with this callback URL and runs an outbox with this policy until it delivered or failed once. */
-  async function deliver(base: string, policy: AddressPolicy, resolve?: Resolver): Promise<{ record: Outboxed; hits: typeof received }> {
-    const id = randomUUID();
-    const url = `${base}/${id}`;
+  /** A job of `tenant` that ended, with this callback URL. */
+  async function endedJob(url: string, tenant = 'tenant-w'): Promise<string> {
+    const id = url.split('/').at(-1)!;
     const now = new Date();
     await store.jobs.insertOne({
-      _id: id, tenant: 'tenant-w', status: 'done', filename: 'x.jpg', uploadId: `tenant-w/${id}`, uploadBytes: 1,
+      _id: id, tenant, status: 'done', filename: 'x.jpg', uploadId: `${tenant}/${id}`, uploadBytes: 1,
       options: { callbackUrl: url }, progress: { framesDone: 1, framesTotal: 1 }, createdAt: now, finishedAt: now,
     } as unknown as JobRecord);
+    return id;
+  }
+
+  /** Ends a job with this callback URL and runs an outbox with this policy until it delivered or failed once. */
+  async function deliver(base: string, policy: AddressPolicy, resolve?: Resolver): Promise<{ record: Outboxed; hits: typeof received }> {
+    const id = await endedJob(`${base}/${randomUUID()}`);
+    const url = `${base}/${id}`;
     const outbox = new WebhookOutbox(store.db, store.jobs, keys, pino({ level: 'silent' }), { policy, resolve });
     outboxes.push(outbox);
     const before = received.length;
@@ -122,5 +129,46 @@ describe('webhook delivery: SSRF guard and signature', () => {
     assert.equal(hit!.headers['x-vdet-key-id'], webhookKeyId(secret));
     assert.ok(verifyWebhook(secret, headers, hit!.body), 'the signature covers timestamp "." body');
     assert.ok(!verifyWebhook(secret, headers, hit!.body, Date.now() + 6 * 60_000), 'and is stale 6 minutes later');
+  });
+
+  test('a rotated secret: during the overlap each delivery carries both signatures, and either secret verifies it', async () => {
+    const old = await keys.webhookSecret('tenant-w');
+    const fresh = await keys.rotateWebhookSecret('tenant-w', 60_000);
+    assert.notEqual(fresh, old);
+    const during = await deliver(`http://127.0.0.1:${port}`, buildAddressPolicy(true, []).policy);
+    const [hit] = during.hits;
+    const headers = { timestamp: hit!.headers['x-vdet-timestamp'] as string, signature: hit!.headers['x-vdet-signature'] as string };
+    assert.equal(hit!.headers['x-vdet-key-id'], `${webhookKeyId(fresh)}, ${webhookKeyId(old)}`);
+    assert.ok(verifyWebhook(fresh, headers, hit!.body), 'a receiver already on the new secret');
+    assert.ok(verifyWebhook(old, headers, hit!.body), 'a receiver still on the old one');
+    assert.ok(!verifyWebhook('neither', headers, hit!.body));
+    const newest = await keys.rotateWebhookSecret('tenant-w', 0); // no overlap: the previous one stops at once
+    const after = (await deliver(`http://127.0.0.1:${port}`, buildAddressPolicy(true, []).policy)).hits[0]!;
+    assert.equal(after.headers['x-vdet-key-id'], webhookKeyId(newest));
+    const afterHeaders = { timestamp: after.headers['x-vdet-timestamp'] as string, signature: after.headers['x-vdet-signature'] as string };
+    assert.ok(verifyWebhook(newest, afterHeaders, after.body));
+    assert.ok(!verifyWebhook(fresh, afterHeaders, after.body));
+  });
+
+  test('one tenant\'s slow receiver does not hold up another tenant\'s callbacks', async (t) => {
+    await store.db.collection<Outboxed>('webhooks').updateMany({ deliveredAt: { $exists: false } }, { $set: { nextAt: new Date(8.64e15) } });
+    const slow = await Promise.all(Array.from({ length: 6 }, () => endedJob(`http://127.0.0.1:${port}/slow/${randomUUID()}`, 'tenant-slow')));
+    const fast = await endedJob(`http://127.0.0.1:${port}/${randomUUID()}`, 'tenant-fast');
+    const outbox = new WebhookOutbox(store.db, store.jobs, keys, pino({ level: 'silent' }), { policy: buildAddressPolicy(true, []).policy });
+    outboxes.push(outbox);
+    const started = Date.now();
+    outbox.start();
+    try {
+      while (!received.some((r) => r.url === `/${fast}`)) {
+        assert.ok(Date.now() - started < 5_000, 'the fast tenant\'s callback waited behind the slow receiver');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const fastMs = Date.now() - started;
+      const slowSeen = received.filter((r) => slow.some((id) => r.url === `/slow/${id}`)).length;
+      t.diagnostic(`fast tenant's callback after ${fastMs} ms; the slow tenant's receiver had ${slowSeen} of 6 open (at most 2 at once)`);
+      assert.ok(slowSeen <= 2, `${slowSeen} slow deliveries under way at once`);
+    } finally {
+      outbox.stop();
+    }
   });
 });

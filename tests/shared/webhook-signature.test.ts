@@ -26,3 +26,16 @@ test('a receiver rejects a changed body, another secret and a replay older than 
   assert.ok(!verifyWebhook('s', { ...given, timestamp: String(now / 1000 + 1) }, body, now), 'timestamp changed');
   assert.ok(!verifyWebhook('s', { timestamp: undefined, signature: given.signature }, body, now));
 });
+
+test('signed by two secrets during a rotation: both key ids and signatures, either secret verifies, a third does not', () => {
+  const body = '{"id":"j1"}';
+  const now = Date.UTC(2025, 0, 1, 12);
+  const h = webhookHeaders(['new-secret', 'old-secret'], body, now);
+  assert.equal(h['x-vdet-key-id'], `${webhookKeyId('new-secret')}, ${webhookKeyId('old-secret')}`);
+  assert.equal(h['x-vdet-signature'], `${webhookHeaders('new-secret', body, now)['x-vdet-signature']}, ${webhookHeaders('old-secret', body, now)['x-vdet-signature']}`);
+  const given = { timestamp: h['x-vdet-timestamp'], signature: h['x-vdet-signature'] };
+  assert.ok(verifyWebhook('new-secret', given, body, now));
+  assert.ok(verifyWebhook('old-secret', given, body, now));
+  assert.ok(!verifyWebhook('another', given, body, now));
+  assert.ok(!verifyWebhook('old-secret', given, '{"id":"j2"}', now));
+});
