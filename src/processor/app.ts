@@ -44,9 +44,15 @@ export function createProcessor(deps: ProcessorDeps) {
   };
 
   async function handle(message: IncomingMessage): Promise<void> {
-    const job = JobMessage.decode(message.value); // a bad message is fatal: given up (dead letter, job failed)
+    const pointer = JobMessage.decode(message.value); // a bad message is fatal: given up (dead letter, job failed)
+    const record = await deps.jobs.getById(pointer.jobId);
+    // The message only points at the job: its tenant, upload and options are the stored record's, whatever a
+    // producer wrote, so a forged message cannot point a job at another tenant's upload.
+    const job: JobMessage = record ? { ...pointer, tenant: record.tenant, uploadId: record.uploadId, options: record.options } : pointer;
     const jobLog = log.child({ jobId: job.jobId, tenant: job.tenant });
-    const record = await deps.jobs.getById(job.jobId);
+    if (record && (pointer.tenant !== record.tenant || pointer.uploadId !== record.uploadId)) {
+      jobLog.warn({ messageTenant: pointer.tenant }, 'job message disagrees with the stored job; the stored job wins');
+    }
     if (!record || record.status === 'done' || record.status === 'failed') {
       jobLog.info({ status: record?.status ?? 'missing' }, 'job needs no processing');
       return;

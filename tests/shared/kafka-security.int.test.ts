@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import kafkajs, { Kafka, logLevel, type Admin, type AclEntry } from 'kafkajs';
+import { randomUUID } from 'node:crypto';
+import { JobMessage } from '../../src/shared/contracts/messages.js';
 import { StreamResult } from '../../src/shared/contracts/stream.js';
+import { connectStore, type JobRecord } from '../../src/shared/mongo.js';
 import { topicNames } from '../../src/shared/topics.js';
 import { allDetections, registerStream, submitJob, waitForJob } from '../helpers/client.js';
 import { imagePath } from '../helpers/paths.js';
@@ -110,6 +113,37 @@ describe('Kafka authentication and TLS: every role over SASL_SSL with the docume
       await assert.rejects(admin.fetchTopicMetadata({ topics: [topics.results] }), /not authorized|TOPIC_AUTHORIZATION_FAILED/i);
     } finally {
       await admin.disconnect();
+    }
+  });
+
+  test('a forged job message cannot point a job at another tenant\'s upload: the stored job\'s tenant and upload win', async () => {
+    const api = { base: await apiUrl(service!), key: KEY };
+    const store = await connectStore(stack.config.mongo);
+    try {
+      const victim = await waitForJob(api, await submitJob(api, imagePath('dog')));
+      const own = await waitForJob(api, await submitJob(api, imagePath('horses')));
+      const [victimRecord, ownRecord] = await Promise.all([store.jobs.findOne({ _id: victim.id }), store.jobs.findOne({ _id: own.id })]);
+      // The attacker's own queued job, whose message it rewrites to name the victim's upload and tenant.
+      const id = randomUUID();
+      const now = new Date();
+      await store.jobs.insertOne({ ...ownRecord!, _id: id, tenant: 'attacker', status: 'queued', progress: { framesDone: 0, framesTotal: 0 }, createdAt: now, updatedAt: now } as JobRecord);
+      const producer = new Kafka({ brokers: [...stack.config.kafka.brokers], logLevel: logLevel.NOTHING }).producer();
+      await producer.connect();
+      await producer.send({ topic: topics.jobs, messages: [{ key: id, value: JobMessage.encode({ v: 1, jobId: id, tenant: victimRecord!.tenant, uploadId: victimRecord!.uploadId, options: {} }) }] });
+      await producer.disconnect();
+      for (const deadline = Date.now() + 60_000; (await store.jobs.findOne({ _id: id }))?.status !== 'done';) {
+        assert.ok(Date.now() < deadline, 'the job did not end within 60 s');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const frames = await store.frames.find({ jobId: id }).toArray();
+      assert.ok(frames.length > 0 && frames.every((f) => f.tenant === 'attacker'), 'stored under the job\'s own tenant');
+      const forged = await store.jobs.findOne({ _id: id });
+      assert.ok((ownRecord!.counts?.['horse'] ?? 0) > 0 && (victimRecord!.counts?.['dog'] ?? 0) > 0);
+      assert.deepEqual(forged!.counts, ownRecord!.counts, 'its own upload (horses) was processed, not the victim\'s (dog)');
+      assert.ok(!('dog' in (forged!.counts ?? {})));
+      assert.match(service!.output(), /job message disagrees with the stored job; the stored job wins/);
+    } finally {
+      await store.close();
     }
   });
 
