@@ -65,7 +65,9 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   413: 'The upload is larger than allowed',
   415: 'Not a video or image vdet reads',
   416: 'The range lies outside the file; Content-Range gives its size',
-  429: 'Rate limit reached; see Retry-After',
+  422: 'The request is well formed but vdet will not act on it (the code says why)',
+  429: 'A rate limit or a tenant quota was reached; see Retry-After',
   500: 'Something failed on the server (the code says what); the request can be retried',
+  502: 'A server vdet fetched from failed (the detail says how)',
   503: 'A backing service is unavailable; see Retry-After',
 };

@@ -65,10 +65,29 @@ const SNIFF_BYTES = 400;
 const UNSUPPORTED = 'The file is not a video or image vdet reads (MP4/MOV, Matroska/WebM, MPEG-TS, AVI, MPEG-PS, FLV, GIF, JPEG, PNG, WebP, BMP).';
 
 async function storeFile(part: MultipartFile, store: Store, uploadId: string, tenant: string, fileIds: ObjectId[]) {
+  const stored = await storeStream(part.file, { store, uploadId, tenant, filename: part.filename, fileIds });
+  if (part.file.truncated) throw new VdetError('VDET_UPLOAD_TOO_LARGE', 'The file is larger than this server accepts.');
+  return stored;
+}
+
+/**
+ * Streams a file's bytes into GridFS as `uploadId`, refusing at once what its first bytes say is no media vdet
+ * reads, and (with `maxBytes`) what grows past that; records the type its bytes say it is. The caller deletes a
+ * partial upload (`fileIds`) when this throws.
+ */
+export async function storeStream(
+  source: NodeJS.ReadableStream,
+  target: { store: Store; uploadId: string; tenant: string; filename: string | undefined; fileIds: ObjectId[]; maxBytes?: number },
+): Promise<{ filename: string; bytes: number }> {
+  const { store, uploadId, tenant, fileIds, maxBytes } = target;
   let bytes = 0;
   let head = Buffer.alloc(0);
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
+      if (maxBytes !== undefined && bytes + chunk.length > maxBytes) {
+        callback(new VdetError('VDET_UPLOAD_TOO_LARGE', `The file is larger than this server accepts (${maxBytes} bytes).`));
+        return;
+      }
       if (head.length < SNIFF_BYTES) {
         head = Buffer.concat([head, chunk]).subarray(0, SNIFF_BYTES);
         if (head.length >= SNIFF_BYTES && !sniffMedia(head)) {
@@ -87,12 +106,11 @@ async function storeFile(part: MultipartFile, store: Store, uploadId: string, te
       callback();
     },
   });
-  const filename = (part.filename || 'upload').slice(0, 255);
+  const filename = (target.filename || 'upload').slice(0, 255);
   // The client's part Content-Type is not kept: what the upload is served as is decided by its bytes.
   const sink = store.uploads.openUploadStream(uploadId, { metadata: { tenant, filename } });
   fileIds.push(sink.id);
-  await pipeline(part.file, counter, sink);
-  if (part.file.truncated) throw new VdetError('VDET_UPLOAD_TOO_LARGE', 'The file is larger than this server accepts.');
+  await pipeline(source, counter, sink);
   await store.db.collection('uploads.files').updateOne({ _id: sink.id }, { $set: { 'metadata.mediaType': mediaContentType(head) } });
   return { filename, bytes };
 }
@@ -124,7 +142,7 @@ export async function deleteUpload(store: Store, uploadId: string): Promise<void
  * What went wrong with an upload, in vdet's terms: our own errors and the multipart plugin's (FST_…) as they are,
  * the store being away as 503, and anything else the multipart parser threw (no boundary, a malformed part) as 400.
  */
-function uploadError(error: unknown): unknown {
+export function uploadError(error: unknown): unknown {
   if (isVdetError(error)) return error;
   const e = error as { name?: string; code?: unknown; message?: string };
   if (typeof e.code === 'string' && e.code.startsWith('FST_')) return error;

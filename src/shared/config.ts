@@ -30,6 +30,11 @@ export interface Config {
     readonly bootstrapTenant: string;
     /** Requests per key per minute. */
     readonly rateLimitPerMinute: number;
+    /** Hosts or CIDRs a job's `url` may name beyond public addresses (VDET_FETCH_ALLOW_HOSTS). */
+    readonly fetchAllowHosts: readonly string[];
+    /** A job's `url`: seconds for each request to answer, and for the whole file. */
+    readonly fetchAnswerTimeoutS: number;
+    readonly fetchTimeoutS: number;
     /** Requests a minute per client address, before authentication. */
     readonly rateLimitPerAddressPerMinute: number;
     /** Invalid API keys a minute per client address before it gets 429 without a key lookup. */
@@ -286,6 +291,9 @@ export function loadConfig(env: Env = process.env): Config {
       trustProxy: trustProxy(r.string('VDET_TRUST_PROXY', 'false')),
       webhookAllowPrivate: r.oneOf('VDET_WEBHOOK_ALLOW_PRIVATE', 'false', ['true', 'false']) === 'true',
       webhookAllowHosts: r.string('VDET_WEBHOOK_ALLOW_HOSTS', '').split(',').map((h) => h.trim()).filter(Boolean),
+      fetchAllowHosts: r.string('VDET_FETCH_ALLOW_HOSTS', '').split(',').map((h) => h.trim()).filter(Boolean),
+      fetchAnswerTimeoutS: r.int('VDET_FETCH_ANSWER_TIMEOUT_S', 15, 1, 600),
+      fetchTimeoutS: r.int('VDET_FETCH_TIMEOUT_S', 1800, 1, 24 * 3600),
       mediaTokenKey: r.optionalString('VDET_MEDIA_TOKEN_KEY'),
       opsToken: r.optionalString('VDET_OPS_TOKEN'),
     },
@@ -347,6 +355,8 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const badHosts = config.http.webhookAllowHosts.filter((entry) => parseAllowEntry(entry) === undefined);
   r.check(badHosts.length === 0, `VDET_WEBHOOK_ALLOW_HOSTS must list host names or CIDRs (e.g. hooks.internal,10.1.0.0/16); not: ${badHosts.join(', ')}`);
+  const badFetchHosts = config.http.fetchAllowHosts.filter((entry) => parseAllowEntry(entry) === undefined);
+  r.check(badFetchHosts.length === 0, `VDET_FETCH_ALLOW_HOSTS must list host names or CIDRs (e.g. media.internal,10.2.0.0/16); not: ${badFetchHosts.join(', ')}`);
   const chunkBytes = chunkMessageBytes(config.processor.chunkFrames, config.model.inputSize, config.model.inputSize);
   r.check(chunkBytes <= config.kafka.maxMessageBytes,
     `VDET_CHUNK_FRAMES × frame size (${chunkBytes} bytes) must fit VDET_KAFKA_MAX_MESSAGE_BYTES`);

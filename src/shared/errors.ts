@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   VDET_UNAUTHORIZED: { status: 401, retriable: false, title: 'Missing or invalid API key' },
   VDET_RATE_LIMITED: { status: 429, retriable: true, title: 'Too many requests' },
   VDET_QUOTA_EXCEEDED: { status: 429, retriable: true, title: 'The tenant is at one of its limits' },
+  VDET_FETCH_REFUSED: { status: 422, retriable: false, title: 'vdet does not fetch from this address' },
+  VDET_FETCH_FAILED: { status: 502, retriable: true, title: 'Fetching the URL failed' },
   VDET_UNSUPPORTED_MEDIA: { status: 415, retriable: false, title: 'The file is not a video or image vdet reads' },
   VDET_FRAME_INVALID: { status: 422, retriable: false, title: 'A pushed frame is not a readable image' },
   VDET_FRAME_UNAUTHORIZED: { status: 401, retriable: false, title: 'A pushed frame has no valid ingest token for its stream' },

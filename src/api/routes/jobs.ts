@@ -12,23 +12,32 @@ import { JobAcceptedSchema, JobIdParams, JobListQuery, JobListSchema, JobSchema,
 import { claimIdempotencyKey, deleteJobData, findIdempotentJob, releaseIdempotencyKey } from '../job-lifecycle.js';
 import type { TenantQuotas } from '../tenant-quotas.js';
 import { deleteUpload, receiveUpload } from '../upload.js';
+import { receiveFromUrl, type FetchSettings } from '../url-upload.js';
 
 export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: TenantQuotas }> = async (app, deps) => {
   const { store, jobs, bus, topics, progress } = deps;
   const callbacks = buildAddressPolicy(deps.config.http.webhookAllowPrivate, deps.config.http.webhookAllowHosts).policy;
+  const fetching: FetchSettings = {
+    policy: buildAddressPolicy(false, deps.config.http.fetchAllowHosts).policy,
+    maxBytes: deps.config.http.uploadMaxBytes,
+    answerTimeoutMs: deps.config.http.fetchAnswerTimeoutS * 1000,
+    totalTimeoutMs: deps.config.http.fetchTimeoutS * 1000,
+  };
 
   app.post('/v1/jobs', {
     schema: {
       summary: 'Upload a video or image and start a detection job',
       description: 'multipart/form-data with one `file` (MP4/MOV, Matroska/WebM, MPEG-TS, AVI, MPEG-PS, FLV, animated GIF, JPEG, PNG, WebP, BMP) and an optional '
-        + '`options` field holding JSON, e.g. `{"fps": 5, "minScore": 0.5, "classes": ["person"]}`. Answers 202 with '
+        + '`options` field holding JSON, e.g. `{"fps": 5, "minScore": 0.5, "classes": ["person"]}`; or application/json '
+        + '`{"url": "https://…/video.mp4", "options": {…}}`: vdet downloads the file (public addresses only, unless '
+        + 'VDET_FETCH_ALLOW_HOSTS allows more; redirects checked; the same size limit) and answers once it is stored. Answers 202 with '
         + 'the job id; `GET /v1/jobs/{id}` (the `Location` header) tells its progress. With an `Idempotency-Key` header, '
         + 'a repeat within 24 h answers with the same job and stores nothing.',
-      consumes: ['multipart/form-data'],
+      consumes: ['multipart/form-data', 'application/json'],
       tags: ['jobs'],
       security: [{ bearer: [] }, { apiKey: [] }],
       headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 200 } } },
-      response: { 202: JobAcceptedSchema, ...problems(400, 401, 413, 415, 429, 503) },
+      response: { 202: JobAcceptedSchema, ...problems(400, 401, 413, 415, 422, 429, 502, 503) },
     },
   }, async (request, reply) => {
     const tenant = request.tenant;
@@ -42,7 +51,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: TenantQuot
     const forgetKey = async () => {
       if (idempotencyKey !== undefined) await releaseIdempotencyKey(store, tenant, idempotencyKey).catch(() => undefined);
     };
-    const upload = await receiveUpload(request, store, tenant, deps.labels, callbacks).catch(async (error: unknown) => {
+    const byUrl = request.headers['content-type']?.startsWith('application/json') === true;
+    const receive = byUrl ? receiveFromUrl(request.body, store, tenant, deps.labels, fetching, callbacks) : receiveUpload(request, store, tenant, deps.labels, callbacks);
+    const upload = await receive.catch(async (error: unknown) => {
       await forgetKey();
       throw error;
     });
@@ -62,7 +73,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: TenantQuot
       await forgetKey();
       throw new VdetError('VDET_DEPENDENCY_UNAVAILABLE', 'The job could not be queued right now; retry in a few seconds.', { cause });
     }
-    request.log.info({ jobId: id, bytes: upload.bytes, options: upload.options }, 'job accepted');
+    request.log.info({ jobId: id, bytes: upload.bytes, options: upload.options, ...('host' in upload ? { fetchedFrom: upload.host } : {}) }, 'job accepted');
     return reply.status(202).header('location', `/v1/jobs/${id}`).send({ id, status: 'queued' as const });
   });
 
