@@ -10,7 +10,8 @@ import { parse, UsageError, type ClientIo } from './client-io.js';
 /** `vdet submit`, `vdet jobs`, `vdet results`: the api of a running vdet from a terminal. */
 export const SUBMIT_USAGE = `usage: vdet submit FILE… [options]
 
-Uploads each file as a job to a running vdet (VDET_API_URL, default http://127.0.0.1:8080; key: VDET_API_KEY).
+Uploads each file as a job to a running vdet (VDET_API_URL, default http://127.0.0.1:8080; key: VDET_API_KEY); an
+http(s) URL instead of a file is fetched by vdet itself (POST /v1/jobs {"url": …}).
 Without --wait it prints "<job id>\\t<file>" per file and returns; with --wait it follows each job's progress and
 ends with the job's table of labels.
 
@@ -49,10 +50,15 @@ export async function runSubmit(argv: readonly string[], io: ClientIo): Promise<
 
   const jobs: { id: string; file: string }[] = [];
   for (const file of positionals) {
-    const bar = ProgressBar.forStream(io.stderr);
-    bar?.start(`upload ${path.basename(file)}`, 0, 'MB');
-    const { id } = await api.upload(file, options, (sent, total) => bar && progressMb(bar, sent, total));
-    bar?.finish();
+    let id: string;
+    if (/^https?:\/\//i.test(file)) {
+      ({ id } = await api.json<{ id: string }>('POST', '/v1/jobs', { url: file, ...(options ? { options } : {}) })); // fetched by vdet
+    } else {
+      const bar = ProgressBar.forStream(io.stderr);
+      bar?.start(`upload ${path.basename(file)}`, 0, 'MB');
+      ({ id } = await api.upload(file, options, (sent, total) => bar && progressMb(bar, sent, total)));
+      bar?.finish();
+    }
     jobs.push({ id, file });
     if (!wait) io.stdout.write(`${id}\t${file}\n`);
   }

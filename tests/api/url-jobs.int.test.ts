@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { MongoClient } from 'mongodb';
 import { allDetections, authHeaders, submitJob, waitForJob, type Target } from '../helpers/client.js';
 import { TOUR_VIDEO } from '../helpers/paths.js';
-import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
+import { apiUrl, runCli, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
 import { createTestEnv } from '../helpers/stack.js';
 
 /**
@@ -97,6 +97,9 @@ describe('video by URL: fetched under the SSRF rules, the same detections as an 
     assert.equal(fromUrl.length, 80);
     assert.deepEqual(fromUrl, fromUpload);
     assert.doesNotMatch(service.output(), /X-Amz-Signature=abc/, 'the signed query is not logged');
+    const cli = await runCli(['submit', `${base}/videos/by-cli.mp4`, '--fps', '5', '--wait'], { VDET_API_URL: allowed.base, VDET_API_KEY: KEY });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /by-cli\.mp4: job [0-9a-f-]{36} done, 80 frames/);
   });
 
   test('without the allowlist the same URL is refused before any request; redirects to refused addresses are refused', async () => {
