@@ -166,6 +166,22 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
       maxWaitTimeInMs: 500,
     });
     consumers.add(consumer);
+    // What a consumer goes through is logged: a group joined (after a broker restart, say), and a crash. kafkajs
+    // restarts a consumer after a retriable crash; after any other, this process would sit idle with nothing to
+    // consume, so it exits (offsets are committed only after the work: nothing is lost) and its supervisor starts it
+    // again.
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      log.info({ groupId, memberId: payload.memberId, partitions: Object.values(payload.memberAssignment).reduce((n, p) => n + p.length, 0) }, 'kafka group joined');
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (stopping) return;
+      if (payload.restart) {
+        log.warn({ groupId, err: payload.error }, 'kafka consumer crashed; kafkajs restarts it');
+        return;
+      }
+      log.fatal({ groupId, err: payload.error }, 'kafka consumer stopped for good; exiting so that the role is started again');
+      setImmediate(() => process.exit(1));
+    });
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: true });
     return consumer;
