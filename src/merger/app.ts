@@ -45,7 +45,7 @@ export function createMerger(deps: MergerDeps) {
     policy: buildAddressPolicy(config.http.webhookAllowPrivate, config.http.webhookAllowHosts).policy,
   });
   const tracking = mongoTrackingStore(store);
-  const retention = createRetention(retentionStore(store, deps.streams.frames), config.retention, log);
+  const retention = createRetention(retentionStore(store, deps.streams.frames, deps.streams.streams), config.retention, log);
 
   /**
    * A message's head start: a stream chunk's frames are stored before its turn (order does not matter there), so

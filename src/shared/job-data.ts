@@ -1,6 +1,6 @@
 import type { Collection, GridFSBucket } from 'mongodb';
 import type { JobRecord, Store } from './mongo.js';
-import type { StreamFrameRecord } from './stream-store.js';
+import type { StreamFrameRecord, StreamRecord } from './stream-store.js';
 
 /** Deletes every stored file of a GridFS bucket with this name (an upload's id, a job's annotated video). */
 export async function deleteFilesNamed(bucket: GridFSBucket, filename: string): Promise<void> {
@@ -29,15 +29,22 @@ export async function deleteJobRecords(store: Store, job: Pick<JobRecord, '_id' 
  * which FerretDB runs over every job and stream frame in its own memory: a background pass, in batches, never a
  * request; the deletions are equalities on ids.
  */
-export function retentionStore(store: Store, streamFrames: Collection<StreamFrameRecord>) {
+export function retentionStore(store: Store, streamFrames: Collection<StreamFrameRecord>, streams: Collection<StreamRecord>) {
   return {
     endedJobs: (before: Date, limit: number) =>
       store.jobs.find({ finishedAt: { $lt: before } }, { projection: { _id: 1, tenant: 1, uploadId: 1 } }).limit(limit).toArray(),
+    expiredJobs: (now: Date, limit: number) =>
+      store.jobs.find({ expiresAt: { $lt: now } }, { projection: { _id: 1, tenant: 1, uploadId: 1 } }).limit(limit).toArray(),
     deleteJob: (job: Pick<JobRecord, '_id' | 'tenant' | 'uploadId'>) => deleteJobRecords(store, job),
-    async deleteStreamFrames(beforeMs: number, limit: number): Promise<number> {
-      const old = await streamFrames.find({ ts: { $lt: beforeMs } }, { projection: { _id: 1 } }).limit(limit).toArray();
+    async deleteStreamFrames(beforeMs: number, limit: number, stream?: { tenant: string; name: string }): Promise<number> {
+      const filter = { ...(stream ? { tenant: stream.tenant, stream: stream.name } : {}), ts: { $lt: beforeMs } };
+      const old = await streamFrames.find(filter, { projection: { _id: 1 } }).limit(limit).toArray();
       for (const frame of old) await streamFrames.deleteOne({ _id: frame._id });
       return old.length;
+    },
+    async streamsWithRetention() {
+      const found = await streams.find({ 'settings.retentionDays': { $exists: true } }, { projection: { tenant: 1, name: 1, settings: 1 } }).limit(1000).toArray();
+      return found.map((s) => ({ tenant: s.tenant, name: s.name, days: s.settings.retentionDays! }));
     },
   };
 }

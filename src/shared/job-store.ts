@@ -103,6 +103,15 @@ export class JobStore {
       { _id: jobId, status: { $in: statesBefore(to) } },
       { $set: { ...fields, status: to, updatedAt: new Date() } },
     );
-    return result.modifiedCount === 1;
+    const moved = result.modifiedCount === 1;
+    if (moved && fields['finishedAt'] instanceof Date) await this.setExpiry(jobId, fields['finishedAt']);
+    return moved;
+  }
+
+  /** A job that asked for its own retention (`options.retentionDays`) gets its removal date once it has ended. */
+  private async setExpiry(jobId: string, finishedAt: Date): Promise<void> {
+    const job = await this.store.jobs.findOne({ _id: jobId }, { projection: { 'options.retentionDays': 1 } });
+    const days = job?.options?.retentionDays;
+    if (days !== undefined) await this.store.jobs.updateOne({ _id: jobId }, { $set: { expiresAt: new Date(finishedAt.getTime() + days * 24 * 3600 * 1000) } });
   }
 }

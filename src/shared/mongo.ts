@@ -34,6 +34,8 @@ export interface JobRecord {
   error?: FailureReason;
   /** Set once the job's callback (options.callbackUrl) is in the webhook outbox. */
   callbackQueuedAt?: Date;
+  /** When retention removes the job: set as it ends, from `options.retentionDays`. */
+  expiresAt?: Date;
   createdAt: Date;
   updatedAt: Date;
   startedAt?: Date;
@@ -111,6 +113,7 @@ export async function ensureIndexes(store: Store): Promise<void> {
   await store.jobs.createIndex({ status: 1, updatedAt: 1 }, { name: 'status_updated' });
   await store.jobs.createIndex({ tenant: 1, status: 1 }, { name: 'tenant_status' });
   await store.jobs.createIndex({ finishedAt: 1 }, { name: 'finished' });
+  await store.jobs.createIndex({ expiresAt: 1 }, { name: 'expires', sparse: true });
   // The walks of frame-store.ts: each an equality on (tenant, job, bucket).
   await store.frames.createIndex({ tenant: 1, jobId: 1, fb: 1 }, { name: 'tenant_job_fb' });
   await store.frames.createIndex({ tenant: 1, jobId: 1, tb: 1 }, { name: 'tenant_job_tb' });
