@@ -5,7 +5,7 @@ import { startApi } from '../src/api/main.js';
 import { loadConfig } from '../src/shared/config.js';
 import type { FrameDetections } from '../src/shared/contracts/messages.js';
 import { combineSummaries, countsOf, summarizeFrames } from '../src/merger/merge-rules.js';
-import { frameChunkRecord } from '../src/shared/frame-store.js';
+import { LABEL_WINDOWS, frameChunkRecord } from '../src/shared/frame-store.js';
 import { openInfra } from '../src/shared/infra.js';
 import { chunkId, connectStore, ensureIndexes, insertOnce, type JobRecord, type Store } from '../src/shared/mongo.js';
 
@@ -74,7 +74,8 @@ async function seedJob(store: Store, jobId: string, frames: number): Promise<voi
   const job: JobRecord = {
     _id: jobId, tenant: TENANT, status: 'done', filename: `${jobId}.mp4`, uploadId: `upload-${jobId}`, uploadBytes: 0, options: {},
     media: { width: 640, height: 360, fps: 25, frames, durationMs: frames * 40 }, plan: { chunks: Math.ceil(frames / CHUNK), frames },
-    progress: { framesDone: frames, framesTotal: frames }, counts: countsOf(summary), summary, createdAt: now, updatedAt: now, startedAt: now, finishedAt: now,
+    progress: { framesDone: frames, framesTotal: frames }, counts: countsOf(summary), summary, labelWindows: [...LABEL_WINDOWS],
+    createdAt: now, updatedAt: now, startedAt: now, finishedAt: now,
   };
   await store.jobs.deleteOne({ _id: jobId });
   await store.jobs.insertOne(job);

@@ -36,6 +36,14 @@ export interface FrameChunkRecord {
 
 export const FRAME_BUCKET = 256;
 export const LABEL_BUCKET = 1024;
+/**
+ * Coarser label windows, written beside the 1024-frame ones (`lb`: "label@4096:window", …): the rarer a label, the
+ * wider the window a page reads, so that a page of a label in one frame in a hundred, or in ten thousand, is a query
+ * or two instead of one per 1024 frames. A job written with them says so (`labelWindows`); older jobs use 1024 only.
+ */
+export const LABEL_WINDOWS = [LABEL_BUCKET, 4096, 16_384, 65_536, 262_144] as const;
+/** A window is wide enough when it is expected to hold this many frames with the label. */
+const FRAMES_PER_WINDOW = 40;
 export const TIME_BUCKET_MS = 10_000;
 /** A label in fewer than one frame in this many is read through its windows. */
 const RARE_LABEL = 8;
@@ -48,7 +56,7 @@ export function frameChunkRecord(chunk: { jobId: string; tenant: string; chunk: 
   if (!first || !last) return undefined;
   const labels = new Set<string>();
   for (const f of frames) for (const d of f.detections) labels.add(d.label);
-  const window = Math.floor(last.frame / LABEL_BUCKET);
+  const labelKeys = [...labels].sort().flatMap((l) => LABEL_WINDOWS.map((size) => labelWindowKey(l, size, Math.floor(last.frame / size))));
   return {
     _id: `${chunk.jobId}:${chunk.chunk}`,
     tenant: chunk.tenant,
@@ -61,9 +69,14 @@ export function frameChunkRecord(chunk: { jobId: string; tenant: string; chunk: 
     frames: frames.length,
     fb: Math.floor(last.frame / FRAME_BUCKET),
     tb: Math.floor(last.ptsMs / TIME_BUCKET_MS),
-    lb: [...labels].sort().map((l) => `${l}:${window}`),
+    lb: labelKeys,
     data: JSON.stringify(frames.map(({ frame, ptsMs, detections }) => ({ frame, ptsMs, detections }))),
   };
+}
+
+/** The `lb` entry of a label's window (the 1024-frame one keeps its first form, "label:window"). */
+function labelWindowKey(label: string, size: number, window: number): string {
+  return size === LABEL_BUCKET ? `${label}:${window}` : `${label}@${size}:${window}`;
 }
 
 /** Indexes the reads below rely on (the merger, api and retention create them at start-up). */
@@ -86,7 +99,7 @@ export interface FrameQuery {
   label?: string | undefined;
 }
 
-type Job = Pick<JobRecord, '_id' | 'tenant' | 'progress' | 'plan' | 'media' | 'options' | 'summary'>;
+type Job = Pick<JobRecord, '_id' | 'tenant' | 'progress' | 'plan' | 'media' | 'options' | 'summary' | 'labelWindows'>;
 type Bucket = 'fb' | 'tb' | 'lb';
 
 /**
@@ -99,20 +112,26 @@ export async function* readFrames(frames: Collection<FrameChunkRecord>, job: Job
   let after = query.after ?? -1;
   const lastFrame = Math.max(job.plan?.frames ?? 0, job.progress.framesTotal, job.progress.framesDone, 1) - 1;
   let label: string | undefined;
+  let size: number = FRAME_BUCKET;
   if (query.label !== undefined && job.summary) {
     const withLabel = job.summary[query.label]?.frames ?? 0;
     if (withLabel === 0) return;
-    if (withLabel * RARE_LABEL < lastFrame + 1) label = query.label;
+    if (withLabel * RARE_LABEL < lastFrame + 1) {
+      label = query.label;
+      // The narrowest window expected to hold enough of the label's frames, among those the job was written with.
+      const density = withLabel / (lastFrame + 1);
+      const windows = LABEL_WINDOWS.filter((w) => w === LABEL_BUCKET || job.labelWindows?.includes(w));
+      size = windows.find((w) => density * w >= FRAMES_PER_WINDOW) ?? windows.at(-1)!;
+    }
   }
   if (fromMs !== undefined) {
     const start = await firstChunkFrom(frames, job, fromMs, after);
     if (start === undefined) return;
     after = Math.max(after, start - 1);
   }
-  const size = label === undefined ? FRAME_BUCKET : LABEL_BUCKET;
   const end = Math.floor(lastFrame / size);
   for (let b = Math.floor((after + 1) / size); ; b++) {
-    const docs = await bucket(frames, job, label === undefined ? 'fb' : 'lb', label === undefined ? b : `${label}:${b}`);
+    const docs = await bucket(frames, job, label === undefined ? 'fb' : 'lb', label === undefined ? b : labelWindowKey(label, size, b));
     if (docs.length === 0 && b > end) return;
     for (const doc of docs) {
       if (doc.last <= after) continue;

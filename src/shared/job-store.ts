@@ -1,3 +1,4 @@
+import { LABEL_WINDOWS } from './frame-store.js';
 import type { FailureReason } from './errors.js';
 import { statesBefore, type JobStatus } from './job-state.js';
 import type { JobRecord, MediaInfo, Store } from './mongo.js';
@@ -13,7 +14,9 @@ export class JobStore {
 
   async create(job: Omit<JobRecord, 'status' | 'progress' | 'createdAt' | 'updatedAt'>): Promise<JobRecord> {
     const now = new Date();
-    const record: JobRecord = { ...job, status: 'queued', progress: { framesDone: 0, framesTotal: 0 }, createdAt: now, updatedAt: now };
+    const record: JobRecord = {
+      ...job, status: 'queued', progress: { framesDone: 0, framesTotal: 0 }, labelWindows: [...LABEL_WINDOWS], createdAt: now, updatedAt: now,
+    };
     await this.store.jobs.insertOne(record);
     return record;
   }

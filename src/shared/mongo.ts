@@ -34,6 +34,8 @@ export interface JobRecord {
   error?: FailureReason;
   /** Set once the job's callback (options.callbackUrl) is in the webhook outbox. */
   callbackQueuedAt?: Date;
+  /** The label windows its frame documents carry beyond the 1024-frame one (frame-store.ts' LABEL_WINDOWS). */
+  labelWindows?: number[];
   /** When retention removes the job: set as it ends, from `options.retentionDays`. */
   expiresAt?: Date;
   createdAt: Date;

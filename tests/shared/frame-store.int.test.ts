@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { FrameDetections } from '../../src/shared/contracts/messages.js';
 import { combineSummaries } from '../../src/shared/contracts/summary.js';
-import { FRAME_BUCKET, frameChunkRecord, readFrames, type FrameQuery } from '../../src/shared/frame-store.js';
+import { FRAME_BUCKET, LABEL_WINDOWS, frameChunkRecord, readFrames, type FrameQuery } from '../../src/shared/frame-store.js';
 import { summarizeFrames } from '../../src/merger/merge-rules.js';
 import { connectStore, ensureIndexes, insertOnce, type JobRecord, type Store } from '../../src/shared/mongo.js';
 import { createTestEnv } from '../helpers/stack.js';
@@ -16,6 +16,7 @@ const frames: FrameDetections[] = Array.from({ length: FRAMES }, (_, frame) => (
   detections: [
     { label: 'person', classId: 0, score: 0.5 + (frame % 50) / 100, box: [0, 0, 10, 10] },
     ...(frame % 97 === 5 ? [{ label: 'giraffe', classId: 23, score: 0.9, box: [1, 2, 3, 4] as [number, number, number, number] }] : []),
+    ...(frame === 333 || frame === 650 ? [{ label: 'unicorn', classId: 79, score: 0.8, box: [5, 5, 6, 6] as [number, number, number, number] }] : []),
   ],
 }));
 const now = new Date();
@@ -62,15 +63,18 @@ const queries: FrameQuery[] = [
   { fromMs: 0 }, { fromMs: 1000 + 300 * 200 }, { fromMs: 1000 + 300 * 200 + 1 }, { fromMs: 1000 + 12_345, toMs: 1000 + 55_555 },
   { after: 400, fromMs: 1000 + 300 * 200, toMs: 1000 + 450 * 200 }, { fromMs: 10_000_000 }, { toMs: 1000 },
   { label: 'giraffe' }, { label: 'giraffe', after: 300 }, { label: 'person', after: 650 }, { label: 'giraffe', fromMs: 1000 + 200 * 200 },
-  { label: 'zebra' },
+  { label: 'zebra' }, { label: 'unicorn' }, { label: 'unicorn', after: 333 }, { label: 'unicorn', fromMs: 1000 + 400 * 200 },
 ];
 
 test('readFrames gives every frame the query asks for, in order, once, whatever the chunks and buckets', async () => {
   const running = job('j1');
   const done = job('j1', combineSummaries([summarizeFrames(frames)])); // a rare giraffe: read through the label windows
+  // Written with the coarser windows too: the giraffe (1 in 97) through 4096-frame ones, the unicorn (2 in 700) 262144.
+  const wide = { ...done, labelWindows: [...LABEL_WINDOWS] };
   for (const query of queries) {
     assert.deepEqual(await read(running, query), expected(query), `running job, ${JSON.stringify(query)}`);
     assert.deepEqual(await read(done, query), expected(query), `done job, ${JSON.stringify(query)}`);
+    assert.deepEqual(await read(wide, query), expected(query), `done job with wide label windows, ${JSON.stringify(query)}`);
   }
 });
 
@@ -83,6 +87,7 @@ test('a chunk record keeps its frames exactly, and a page stops reading once it 
   const record = frameChunkRecord({ jobId: 'x', tenant: 't', chunk: 2, frames: frames.slice(14, 21) })!;
   assert.deepEqual(JSON.parse(record.data), frames.slice(14, 21));
   assert.deepEqual([record.first, record.last, record.fb, record._id], [14, 20, 0, 'x:2']);
+  assert.deepEqual(record.lb, ['person:0', 'person@4096:0', 'person@16384:0', 'person@65536:0', 'person@262144:0']);
   assert.deepEqual(await read(job('j1'), { after: 10 }, 3), [11, 12, 13]);
   assert.equal(frameChunkRecord({ jobId: 'x', tenant: 't', chunk: 0, frames: [] }), undefined);
 });
