@@ -38,7 +38,7 @@ export const JobOptionsSchema = Type.Object(
     roi: Type.Optional(RoiSchema),
     track: Type.Optional(Type.Boolean({ description: 'Track objects from frame to frame (ByteTrack): the detections of a confirmed track carry its `trackId` (1, 2, … within the job), `GET /v1/jobs/{id}/tracks` lists the tracks and the summary counts distinct objects per label. false: no tracking, no `trackId`. Default: true.' })),
     tracking: Type.Optional(TrackingOptionsSchema),
-    retentionDays: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 36500, description: 'Remove the job with its results, upload and renders this many days after it ends (VDET_RETENTION_DAYS, when set and shorter, still applies).' })),
+    retentionDays: Type.Optional(Type.Number({ minimum: 0.00001, maximum: 36500, description: 'Remove the job with its results, upload and renders this many days after it ends (VDET_RETENTION_DAYS, when set and shorter, still applies).' })),
     callbackUrl: Type.Optional(Type.String({ maxLength: 2000, description: 'POSTed the job summary when it ends (signed: X-Vdet-Timestamp, X-Vdet-Key-Id, X-Vdet-Signature; docs/security.md). Public addresses only.' })),
   },
   { additionalProperties: false, $id: 'JobOptions', examples: [{ fps: 5, minScore: 0.4, classes: ['person', 'car'] }] },

@@ -28,7 +28,7 @@ export const StreamSettingsSchema = Type.Object({
   fpsCap: Type.Optional(Type.Number({ minimum: 0.01, maximum: 240, description: 'Process at most this many frames a second (the rest are dropped).' })),
   minScore: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   classes: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 1000, uniqueItems: true })),
-  retentionDays: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 36500, description: 'Remove this stream\'s stored detections captured longer ago (VDET_RETENTION_DAYS, when set and shorter, still applies).' })),
+  retentionDays: Type.Optional(Type.Number({ minimum: 0.00001, maximum: 36500, description: 'Remove this stream\'s stored detections captured longer ago (VDET_RETENTION_DAYS, when set and shorter, still applies).' })),
 }, { additionalProperties: false, $id: 'StreamSettings' });
 export type StreamSettings = Static<typeof StreamSettingsSchema>;
 
