@@ -97,6 +97,16 @@ export function connectionOptions(security: KafkaSecurity): Pick<KafkaConfig, 's
   return { ...(ssl ? { ssl } : {}), ...(sasl ? { sasl } : {}) };
 }
 
+/** Whether a Kafka error says the credentials or the ACLs refuse this client: a restart cannot mend that. */
+function isAccessDenied(error: Error): boolean {
+  let e: unknown = error;
+  for (let depth = 0; depth < 5 && e instanceof Error; depth++, e = (e as Error & { originalError?: unknown }).originalError ?? e.cause) {
+    const type = (e as { type?: unknown }).type;
+    if (e.name === 'KafkaJSSASLAuthenticationError' || (typeof type === 'string' && /AUTHORIZATION_FAILED|SASL_AUTHENTICATION_FAILED/.test(type))) return true;
+  }
+  return false;
+}
+
 export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
   const kafka = new Kafka({
     clientId: config.clientId,
@@ -164,12 +174,16 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
       sessionTimeout: 10_000,
       heartbeatInterval: 3_000,
       maxWaitTimeInMs: 500,
+      // kafkajs restarts a crashed consumer only after errors it calls retriable; a broker that is down for a while
+      // ends a group-coordinator lookup with a "non-retriable" one, and the consumer then stopped for good while its
+      // process lived on (the fault suite's rare stall after a broker restart). Every crash restarts it, but bad
+      // credentials or missing ACLs, which no restart mends.
+      retry: { initialRetryTime: 300, retries: 8, restartOnFailure: async (error) => !isAccessDenied(error) },
     });
     consumers.add(consumer);
-    // What a consumer goes through is logged: a group joined (after a broker restart, say), and a crash. kafkajs
-    // restarts a consumer after a retriable crash; after any other, this process would sit idle with nothing to
-    // consume, so it exits (offsets are committed only after the work: nothing is lost) and its supervisor starts it
-    // again.
+    // What a consumer goes through is logged: a group joined (after a broker restart, say), and a crash. A crash it
+    // is not restarted after (access denied) ends the process rather than leave it idle with nothing to consume
+    // (offsets are committed only after the work: nothing is lost); its supervisor reports it and starts it again.
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       log.info({ groupId, memberId: payload.memberId, partitions: Object.values(payload.memberAssignment).reduce((n, p) => n + p.length, 0) }, 'kafka group joined');
     });
@@ -179,7 +193,7 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
         log.warn({ groupId, err: payload.error }, 'kafka consumer crashed; kafkajs restarts it');
         return;
       }
-      log.fatal({ groupId, err: payload.error }, 'kafka consumer stopped for good; exiting so that the role is started again');
+      log.fatal({ groupId, err: payload.error }, 'kafka consumer stopped for good (access denied); exiting so that the role is started again');
       setImmediate(() => process.exit(1));
     });
     await consumer.connect();
