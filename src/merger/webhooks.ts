@@ -3,7 +3,7 @@ import type { Collection, Db } from 'mongodb';
 import { PUBLIC_ONLY, type AddressPolicy } from '../shared/address-policy.js';
 import type { ApiKeyStore } from '../shared/api-keys.js';
 import { AddressRefused, guardedPost, type Resolver } from '../shared/guarded-http.js';
-import type { JobRecord } from '../shared/mongo.js';
+import { ignoringDuplicate, type JobRecord } from '../shared/mongo.js';
 import { backoffMs } from '../shared/retry.js';
 import { webhookHeaders } from '../shared/webhook-signature.js';
 
@@ -78,13 +78,11 @@ export class WebhookOutbox {
       summary: job.summary ?? {}, error: job.error, createdAt: job.createdAt, finishedAt: job.finishedAt,
     });
     const now = new Date();
-    await this.outbox.updateOne(
+    await ignoringDuplicate(() => this.outbox.updateOne(
       { _id: `${job._id}:${job.status}` },
       { $setOnInsert: { tenant: job.tenant, url, body, attempts: 0, nextAt: now, leaseUntil: new Date(0), createdAt: now } },
       { upsert: true },
-    ).catch((error: { code?: number }) => {
-      if (error.code !== 11000) throw error;
-    });
+    ));
   }
 
   start(): void {

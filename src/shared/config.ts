@@ -219,6 +219,14 @@ class EnvReader {
     return value as T;
   }
 
+  /** A comma-separated list of host names or CIDRs (an address allowlist); `example` goes into the complaint. */
+  hostList(name: string, example: string): string[] {
+    const entries = this.string(name, '').split(',').map((h) => h.trim()).filter(Boolean);
+    const bad = entries.filter((entry) => parseAllowEntry(entry) === undefined);
+    this.check(bad.length === 0, `${name} must list host names or CIDRs (e.g. ${example}); not: ${bad.join(', ')}`);
+    return entries;
+  }
+
   check(ok: boolean, problem: string): void {
     if (!ok) this.problems.push(problem);
   }
@@ -290,8 +298,8 @@ export function loadConfig(env: Env = process.env): Config {
       authFailuresPerMinute: r.int('VDET_AUTH_FAILURES_PER_MIN', 30, 1, 10_000_000),
       trustProxy: trustProxy(r.string('VDET_TRUST_PROXY', 'false')),
       webhookAllowPrivate: r.oneOf('VDET_WEBHOOK_ALLOW_PRIVATE', 'false', ['true', 'false']) === 'true',
-      webhookAllowHosts: r.string('VDET_WEBHOOK_ALLOW_HOSTS', '').split(',').map((h) => h.trim()).filter(Boolean),
-      fetchAllowHosts: r.string('VDET_FETCH_ALLOW_HOSTS', '').split(',').map((h) => h.trim()).filter(Boolean),
+      webhookAllowHosts: r.hostList('VDET_WEBHOOK_ALLOW_HOSTS', 'hooks.internal,10.1.0.0/16'),
+      fetchAllowHosts: r.hostList('VDET_FETCH_ALLOW_HOSTS', 'media.internal,10.2.0.0/16'),
       fetchAnswerTimeoutS: r.int('VDET_FETCH_ANSWER_TIMEOUT_S', 15, 1, 600),
       fetchTimeoutS: r.int('VDET_FETCH_TIMEOUT_S', 1800, 1, 24 * 3600),
       mediaTokenKey: r.optionalString('VDET_MEDIA_TOKEN_KEY'),
@@ -353,10 +361,6 @@ export function loadConfig(env: Env = process.env): Config {
     const problem = value === undefined ? undefined : secretProblem(name, value);
     if (problem) r.check(false, problem);
   }
-  const badHosts = config.http.webhookAllowHosts.filter((entry) => parseAllowEntry(entry) === undefined);
-  r.check(badHosts.length === 0, `VDET_WEBHOOK_ALLOW_HOSTS must list host names or CIDRs (e.g. hooks.internal,10.1.0.0/16); not: ${badHosts.join(', ')}`);
-  const badFetchHosts = config.http.fetchAllowHosts.filter((entry) => parseAllowEntry(entry) === undefined);
-  r.check(badFetchHosts.length === 0, `VDET_FETCH_ALLOW_HOSTS must list host names or CIDRs (e.g. media.internal,10.2.0.0/16); not: ${badFetchHosts.join(', ')}`);
   const chunkBytes = chunkMessageBytes(config.processor.chunkFrames, config.model.inputSize, config.model.inputSize);
   r.check(chunkBytes <= config.kafka.maxMessageBytes,
     `VDET_CHUNK_FRAMES × frame size (${chunkBytes} bytes) must fit VDET_KAFKA_MAX_MESSAGE_BYTES`);

@@ -97,6 +97,9 @@ export function connectionOptions(security: KafkaSecurity): Pick<KafkaConfig, 's
   return { ...(ssl ? { ssl } : {}), ...(sasl ? { sasl } : {}) };
 }
 
+/** kafkajs' retries for every client and consumer of a bus. */
+const RETRY = { initialRetryTime: 300, retries: 8 };
+
 /** Whether a Kafka error says the credentials or the ACLs refuse this client: a restart cannot mend that. */
 function isAccessDenied(error: Error): boolean {
   let e: unknown = error;
@@ -119,7 +122,7 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
       if (level <= logLevel.ERROR) log.error(line, message);
       else log.warn(line, message);
     },
-    retry: { initialRetryTime: 300, retries: 8 },
+    retry: RETRY,
   });
   let producer: Producer | undefined;
   let producerReady: Promise<Producer> | undefined;
@@ -178,7 +181,7 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
       // ends a group-coordinator lookup with a "non-retriable" one, and the consumer then stopped for good while its
       // process lived on (the fault suite's rare stall after a broker restart). Every crash restarts it, but bad
       // credentials or missing ACLs, which no restart mends.
-      retry: { initialRetryTime: 300, retries: 8, restartOnFailure: async (error) => !isAccessDenied(error) },
+      retry: { ...RETRY, restartOnFailure: async (error) => !isAccessDenied(error) },
     });
     consumers.add(consumer);
     // What a consumer goes through is logged: a group joined (after a broker restart, say), and a crash. A crash it
