@@ -167,52 +167,95 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
       await probe.disconnect().catch(() => undefined);
     }
   };
-  const subscribe = async (groupId: string, topics: string[]) => {
-    await awaitCoordinator(groupId);
-    const consumer = kafka.consumer({
-      groupId,
-      allowAutoTopicCreation: false,
-      maxBytesPerPartition: config.maxMessageBytes,
-      maxBytes: config.maxMessageBytes * 2,
-      sessionTimeout: 10_000,
-      heartbeatInterval: 3_000,
-      maxWaitTimeInMs: 500,
-      // kafkajs restarts a crashed consumer only after errors it calls retriable; a broker that is down for a while
-      // ends a group-coordinator lookup with a "non-retriable" one, and the consumer then stopped for good while its
-      // process lived on (the fault suite's rare stall after a broker restart). Every crash restarts it, but bad
-      // credentials or missing ACLs, which no restart mends.
-      retry: { ...RETRY, restartOnFailure: async (error) => !isAccessDenied(error) },
-    });
-    consumers.add(consumer);
-    // What a consumer goes through is logged: a group joined (after a broker restart, say), and a crash. A crash it
-    // is not restarted after (access denied) ends the process rather than leave it idle with nothing to consume
-    // (offsets are committed only after the work: nothing is lost); its supervisor reports it and starts it again.
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      log.info({ groupId, memberId: payload.memberId, partitions: Object.values(payload.memberAssignment).reduce((n, p) => n + p.length, 0) }, 'kafka group joined');
-    });
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (stopping) return;
-      if (payload.restart) {
-        log.warn({ groupId, err: payload.error }, 'kafka consumer crashed; kafkajs restarts it');
-        return;
+  /**
+   * A consumer of `topics` in `groupId`, started by `run`, behind a handle that outlives it. kafkajs restarts a
+   * crashed consumer only after errors it calls retriable; a broker that is down or frozen for a while ends a
+   * group-coordinator lookup with a "non-retriable" one, after which kafkajs leaves the consumer stopped while its
+   * process lives on (the fault suite's stall after a broker outage). Such a consumer is replaced here by a new one,
+   * with back-off, until one runs. Bad credentials or missing ACLs, which no restart mends, end the process instead
+   * (offsets are committed only after the work: nothing is lost); its supervisor reports it and starts it again.
+   */
+  const startConsumer = async (groupId: string, topics: string[], run: (consumer: Consumer, first: boolean) => Promise<void>): Promise<ConsumerHandle> => {
+    const topicList = topics.map((topic) => ({ topic }));
+    let current: Consumer | undefined;
+    let stopped = false;
+    let paused = false;
+    const create = async (first: boolean) => {
+      await awaitCoordinator(groupId);
+      const consumer = kafka.consumer({
+        groupId,
+        allowAutoTopicCreation: false,
+        maxBytesPerPartition: config.maxMessageBytes,
+        maxBytes: config.maxMessageBytes * 2,
+        sessionTimeout: 10_000,
+        heartbeatInterval: 3_000,
+        maxWaitTimeInMs: 500,
+        retry: RETRY,
+      });
+      consumers.add(consumer);
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        log.info({ groupId, memberId: payload.memberId, partitions: Object.values(payload.memberAssignment).reduce((n, p) => n + p.length, 0) }, 'kafka group joined');
+      });
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        if (stopping || stopped) return;
+        if (payload.restart) {
+          log.warn({ groupId, err: payload.error }, 'kafka consumer crashed; kafkajs restarts it');
+          return;
+        }
+        if (isAccessDenied(payload.error)) {
+          log.fatal({ groupId, err: payload.error }, 'kafka consumer stopped for good (access denied); exiting so that the role is started again');
+          setImmediate(() => process.exit(1));
+          return;
+        }
+        log.warn({ groupId, err: payload.error }, 'kafka consumer stopped after an error kafkajs does not retry; starting a new one');
+        consumers.delete(consumer);
+        void consumer.disconnect().catch(() => undefined);
+        void replace();
+      });
+      try {
+        await consumer.connect();
+        await consumer.subscribe({ topics, fromBeginning: true });
+        await run(consumer, first);
+      } catch (error) {
+        consumers.delete(consumer);
+        await consumer.disconnect().catch(() => undefined);
+        throw error;
       }
-      log.fatal({ groupId, err: payload.error }, 'kafka consumer stopped for good (access denied); exiting so that the role is started again');
-      setImmediate(() => process.exit(1));
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topics, fromBeginning: true });
-    return consumer;
-  };
-  const handleOf = (consumer: Consumer, topicNames: string[]): ConsumerHandle => {
-    const topics = topicNames.map((topic) => ({ topic }));
+      current = consumer;
+      if (paused) consumer.pause(topicList);
+    };
+    const replace = async () => {
+      current = undefined;
+      for (let attempt = 0; !stopping && !stopped; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 1_000 * 2 ** attempt)));
+        if (stopping || stopped) return;
+        try {
+          await create(false);
+          log.info({ groupId, attempts: attempt + 1 }, 'kafka consumer replaced');
+          return;
+        } catch (error) {
+          log.warn({ groupId, err: error, attempt: attempt + 1 }, 'kafka consumer could not be started again yet; retrying');
+        }
+      }
+    };
+    await create(true);
     return {
       stop: async () => {
+        stopped = true;
         stopping = true;
+        const consumer = current;
+        if (!consumer) return;
         consumers.delete(consumer);
         await consumer.disconnect();
       },
-      pause: () => consumer.pause(topics),
-      resume: () => consumer.resume(topics),
+      pause: () => {
+        paused = true;
+        current?.pause(topicList);
+      },
+      resume: () => {
+        paused = false;
+        current?.resume(topicList);
+      },
     };
   };
   const getAdmin = async () => {
@@ -236,7 +279,6 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
     },
 
     async consume<T>(options: ConsumeOptions<T>) {
-      const consumer = await subscribe(options.groupId, options.topics);
       /** One message's handling: retried, then given up; heartbeats go on meanwhile (a retry may wait long). */
       const handleOne = async (incoming: IncomingMessage, heartbeat: () => Promise<void>, prepared?: Promise<T>) => {
         const timer = setInterval(() => void heartbeat().catch(() => undefined), 2_000);
@@ -256,30 +298,31 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
         }
       };
       const { headStart } = options;
-      if (headStart) {
-        const permits = new Permits(headStart.limit);
-        await consumer.run({
-          partitionsConsumedConcurrently: options.concurrency,
-          eachBatchAutoResolve: false,
-          eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-            await handleInOrder(batch.messages.map((m) => toIncoming(batch.topic, batch.partition, m)), permits, {
-              prepare: (message) => headStart.prepare(message),
-              handle: (message, prepared) => handleOne(message, heartbeat, prepared),
-              done: async (message) => {
-                resolveOffset(message.offset);
-                await heartbeat(); // sent at most every heartbeatInterval: a long batch keeps the group membership
-              },
-              keepGoing: () => isRunning() && !isStale(),
-            });
-          },
-        });
-      } else {
-        await consumer.run({
-          partitionsConsumedConcurrently: options.concurrency,
-          eachMessage: ({ topic, partition, message, heartbeat }) => handleOne(toIncoming(topic, partition, message), heartbeat),
-        });
-      }
-      return handleOf(consumer, options.topics);
+      const permits = headStart ? new Permits(headStart.limit) : undefined;
+      return startConsumer(options.groupId, options.topics, async (consumer) => {
+        if (headStart && permits) {
+          await consumer.run({
+            partitionsConsumedConcurrently: options.concurrency,
+            eachBatchAutoResolve: false,
+            eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+              await handleInOrder(batch.messages.map((m) => toIncoming(batch.topic, batch.partition, m)), permits, {
+                prepare: (message) => headStart.prepare(message),
+                handle: (message, prepared) => handleOne(message, heartbeat, prepared),
+                done: async (message) => {
+                  resolveOffset(message.offset);
+                  await heartbeat(); // sent at most every heartbeatInterval: a long batch keeps the group membership
+                },
+                keepGoing: () => isRunning() && !isStale(),
+              });
+            },
+          });
+        } else {
+          await consumer.run({
+            partitionsConsumedConcurrently: options.concurrency,
+            eachMessage: ({ topic, partition, message, heartbeat }) => handleOne(toIncoming(topic, partition, message), heartbeat),
+          });
+        }
+      });
     },
 
     async consumeBatches(options) {
@@ -287,25 +330,28 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
       const ends = options.startAt === 'latest'
         ? await Promise.all(options.topics.map(async (topic) => ({ topic, offsets: await (await getAdmin()).fetchTopicOffsets(topic) })))
         : [];
-      const consumer = await subscribe(options.groupId, options.topics);
-      await consumer.run({
-        partitionsConsumedConcurrently: options.concurrency,
-        eachBatchAutoResolve: false,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
-          if (!isRunning() || isStale() || batch.messages.length === 0) return;
-          const messages = batch.messages.map((message) => toIncoming(batch.topic, batch.partition, message));
-          await runWithRetry(() => options.handleBatch(messages), async (error) => {
-            throw error; // a batch is never given up whole: per-frame problems were dead-lettered inside
-          }, { maxAttempts: Number.MAX_SAFE_INTEGER, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), stopping: () => stopping });
-          resolveOffset(batch.lastOffset());
-          await commitOffsetsIfNecessary();
-          await heartbeat();
-        },
+      return startConsumer(options.groupId, options.topics, async (consumer, first) => {
+        await consumer.run({
+          partitionsConsumedConcurrently: options.concurrency,
+          eachBatchAutoResolve: false,
+          eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+            if (!isRunning() || isStale() || batch.messages.length === 0) return;
+            const messages = batch.messages.map((message) => toIncoming(batch.topic, batch.partition, message));
+            await runWithRetry(() => options.handleBatch(messages), async (error) => {
+              throw error; // a batch is never given up whole: per-frame problems were dead-lettered inside
+            }, { maxAttempts: Number.MAX_SAFE_INTEGER, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), stopping: () => stopping });
+            resolveOffset(batch.lastOffset());
+            await commitOffsetsIfNecessary();
+            await heartbeat();
+          },
+        });
+        // A replacement consumer (after a crash) goes on from the group's committed offsets.
+        if (first) {
+          for (const { topic, offsets } of ends) {
+            for (const { partition, high } of offsets) consumer.seek({ topic, partition, offset: high });
+          }
+        }
       });
-      for (const { topic, offsets } of ends) {
-        for (const { partition, high } of offsets) consumer.seek({ topic, partition, offset: high });
-      }
-      return handleOf(consumer, options.topics);
     },
 
     async ensureTopics(topics) {
