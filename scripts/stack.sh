@@ -3,13 +3,17 @@
 #   scripts/stack.sh up | down [--purge] | stop kafka|ferretdb|postgres|redis | status
 # VDET_FERRETDB_HANDLER=sqlite runs FerretDB on SQLite instead (no PostgreSQL; every query then reads its whole
 # collection: see docs/benchmarks-store.md).
-# Runtime data, logs and pid files live in <repo>/.stack/; downloaded and built artifacts are cached in
-# ${VDET_CACHE:-~/.cache/vdet} so other clones on the same machine reuse them.
+# Runtime data, logs and pid files live in <repo>/.stack/ (or VDET_STACK_DIR); downloaded and built artifacts are
+# cached in ${VDET_CACHE:-~/.cache/vdet} so other clones on the same machine reuse them.
+# VDET_STACK_ADDRESS=ADDR serves Kafka, FerretDB and Redis on ADDR instead of 127.0.0.1 (the cluster suite's data host,
+# tests/helpers/netns.ts, on its own network namespace's address); PostgreSQL and Kafka's controller stay on loopback.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-STACK="$ROOT/.stack"
+STACK="${VDET_STACK_DIR:-$ROOT/.stack}"
+ADDR="${VDET_STACK_ADDRESS:-127.0.0.1}"
+[[ $ADDR =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || { echo "VDET_STACK_ADDRESS must be an IPv4 address" >&2; exit 2; }
 CACHE="${VDET_CACHE:-$HOME/.cache/vdet}"
 KAFKA_VERSION=3.9.1
 FERRETDB_VERSION=1.24.2
@@ -40,7 +44,8 @@ SERVICES=(kafka ferretdb redis)
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# port_open PORT [ADDRESS]: something accepts connections there (ADDRESS: the stack's, by default).
+port_open() { (exec 3<>"/dev/tcp/${2:-$ADDR}/$1") 2>/dev/null; }
 
 # pid_of NAME: prints the pid in .stack/NAME/NAME.pid if that process is alive and really is NAME.
 pid_of() {
@@ -81,7 +86,7 @@ wait_for() {
 alive_and() { kill -0 "$(cat "$STACK/$1/$1.pid")" 2>/dev/null || return 2; shift; "$@"; }
 
 # guard_port NAME PORT: fails when PORT is taken by something this script does not manage.
-guard_port() { ! port_open "$2" || die "$1: port $2 is in use by another process (stop it or set VDET_*_PORT)"; }
+guard_port() { ! port_open "$2" "${3:-$ADDR}" || die "$1: port $2 is in use by another process (stop it or set VDET_*_PORT)"; }
 
 # running NAME CMD...: true when NAME is already running (after waiting for CMD to succeed).
 running() {
@@ -113,7 +118,7 @@ EOF
 kafka_up() {
   local dir="$STACK/kafka"
   running kafka port_open "$KAFKA_PORT" && return 0
-  guard_port kafka "$KAFKA_PORT" && guard_port kafka-controller "$KAFKA_CONTROLLER_PORT"
+  guard_port kafka "$KAFKA_PORT" && guard_port kafka-controller "$KAFKA_CONTROLLER_PORT" 127.0.0.1
   guard_port kafka-sasl "$KAFKA_SASL_PORT" && guard_port kafka-sasl-tls "$KAFKA_SASL_TLS_PORT"
   apt_need java openjdk-17-jre-headless && kafka_install
   mkdir -p "$dir/data"
@@ -133,8 +138,8 @@ EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_TLS_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_TLS_PORT
+listeners=PLAINTEXT://$ADDR:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,SASL_PLAINTEXT://$ADDR:$KAFKA_SASL_PORT,SASL_SSL://$ADDR:$KAFKA_SASL_TLS_PORT
+advertised.listeners=PLAINTEXT://$ADDR:$KAFKA_PORT,SASL_PLAINTEXT://$ADDR:$KAFKA_SASL_PORT,SASL_SSL://$ADDR:$KAFKA_SASL_TLS_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL
@@ -171,7 +176,7 @@ EOF
       || die "kafka storage format failed: $out"
   fi
   local offset; offset=$(stat -c %s "$dir/kafka.log" 2>/dev/null || echo 0) # readiness: only newer lines count
-  log "starting kafka on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT)"
+  log "starting kafka on $ADDR:$KAFKA_PORT (controller 127.0.0.1:$KAFKA_CONTROLLER_PORT)"
   nohup java -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
     -cp "$LIBS/*" "-Dlog4j.configuration=file:$dir/log4j.properties" \
     kafka.Kafka "$dir/server.properties" >>"$dir/kafka.log" 2>&1 </dev/null 9>&- &
@@ -184,7 +189,7 @@ EOF
   kafka_scram_users "$dir"
 }
 
-# kafka_tls_material DIR: the stack's CA and the broker's certificate for 127.0.0.1 (PKCS#12), made once.
+# kafka_tls_material DIR: the stack's CA and the broker's certificate for 127.0.0.1 and the stack's address (PKCS#12), made once.
 kafka_tls_material() {
   local d=$1
   [[ -f $d/server.p12 ]] && return 0
@@ -194,7 +199,7 @@ kafka_tls_material() {
     -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign >/dev/null 2>&1 || die "openssl could not make the stack's CA"
   openssl req -newkey rsa:2048 -nodes -keyout "$d/server.key" -out "$d/server.csr" -subj "/CN=127.0.0.1" >/dev/null 2>&1 \
     && openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -out "$d/server.pem" -days 3650 \
-      -extfile <(printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n') >/dev/null 2>&1 \
+      -extfile <(printf 'subjectAltName=IP:127.0.0.1,IP:%s,DNS:localhost\nextendedKeyUsage=serverAuth\n' "$ADDR") >/dev/null 2>&1 \
     && openssl pkcs12 -export -in "$d/server.pem" -inkey "$d/server.key" -certfile "$d/ca.pem" -out "$d/server.p12.tmp" \
       -passout "pass:$KAFKA_TLS_STORE_PASSWORD" >/dev/null 2>&1 || die "openssl could not make the broker's certificate"
   mv "$d/server.p12.tmp" "$d/server.p12"
@@ -205,7 +210,7 @@ kafka_scram_users() {
   local dir=$1 user configs=()
   [[ -f $dir/data/.scram-users ]] && return 0
   for user in "${KAFKA_USERS[@]}"; do
-    java -cp "$LIBS/*" "-Dlog4j.configuration=file:$dir/log4j.properties" kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" \
+    java -cp "$LIBS/*" "-Dlog4j.configuration=file:$dir/log4j.properties" kafka.admin.ConfigCommand --bootstrap-server "$ADDR:$KAFKA_PORT" \
       --alter --entity-type users --entity-name "${user%%:*}" \
       --add-config "SCRAM-SHA-512=[password=${user#*:}]" >>"$dir/kafka.log" 2>&1 \
       || die "kafka: could not set the SCRAM credentials of ${user%%:*} (log: $dir/kafka.log)"
@@ -245,8 +250,8 @@ ferretdb_up() {
   mkdir -p "$dir/data" "$dir/state"
   if [[ $HANDLER == postgresql ]]; then backend=(--handler=postgresql "--postgresql-url=postgres://vdet@127.0.0.1:$PG_PORT/ferretdb")
   else backend=(--handler=sqlite --sqlite-url="file:$dir/data/"); fi
-  log "starting ferretdb ($HANDLER) on 127.0.0.1:$MONGO_PORT"
-  nohup "$FERRETDB" "${backend[@]}" --listen-addr="127.0.0.1:$MONGO_PORT" \
+  log "starting ferretdb ($HANDLER) on $ADDR:$MONGO_PORT"
+  nohup "$FERRETDB" "${backend[@]}" --listen-addr="$ADDR:$MONGO_PORT" \
     --state-dir="$dir/state" --telemetry=disable --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" \
     --log-level=warn >>"$dir/ferretdb.log" 2>&1 </dev/null 9>&- &
   echo $! >"$dir/ferretdb.pid"
@@ -268,8 +273,8 @@ pg_psql() { as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U vdet -X -q -v ON_E
 pg_ready() { as_pg "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -d postgres -U vdet; }
 
 # PG_FALLBACK: where PostgreSQL's files go when its user cannot reach .stack/postgres (a checkout under a private
-# home folder, as root): a folder of its own under /var/tmp, named after this checkout.
-PG_FALLBACK="/var/tmp/vdet-postgres-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
+# home folder, as root): a folder of its own under /var/tmp, named after this stack's folder.
+PG_FALLBACK="/var/tmp/vdet-postgres-$(printf '%s' "$STACK" | md5sum | cut -c1-12)"
 pg_dir() {
   local dir="$STACK/postgres"
   mkdir -p "$dir" && chown "$(pg_user)" "$dir"
@@ -283,7 +288,7 @@ postgres_up() {
   local dir pid
   PGBIN="$(pg_bindir)" || { apt_need pg_ctlcluster postgresql; PGBIN="$(pg_bindir)" || die "postgresql installed, but no server binary under /usr/lib/postgresql"; }
   if ! running postgres pg_ready; then
-    guard_port postgres "$PG_PORT"
+    guard_port postgres "$PG_PORT" 127.0.0.1
     dir="$(pg_dir)"
     if [[ ! -s $dir/data/PG_VERSION ]]; then
       log "initialising PostgreSQL data in $dir/data"
@@ -304,14 +309,16 @@ postgres_up() {
 }
 
 # ---------------------------------------------------------------- Redis
-redis_ping() { [[ $(redis-cli -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]; }
+redis_ping() { [[ $(redis-cli -h "$ADDR" -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]; }
 redis_up() {
   local dir="$STACK/redis"
   running redis redis_ping && return 0
   guard_port redis "$REDIS_PORT" && apt_need redis-server redis-server
   mkdir -p "$dir"
-  log "starting redis on 127.0.0.1:$REDIS_PORT"
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+  log "starting redis on $ADDR:$REDIS_PORT"
+  # Off loopback, protected mode would refuse every client: the address is a test network's, reachable only there.
+  local protected=yes; [[ $ADDR == 127.0.0.1 ]] || protected=no
+  redis-server --port "$REDIS_PORT" --bind "$ADDR" --protected-mode "$protected" --save '' --appendonly no --daemonize yes \
     --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" 9>&-
   wait_for redis 15 "$dir/redis.log" redis_ping || die "redis failed to start (log: $dir/redis.log)"
 }
@@ -328,13 +335,14 @@ stop_one() { # NAME
 }
 
 status_one() { # NAME
-  local pid="" port=${PORT[$1]} note=""
-  if pid="$(pid_of "$1")" && port_open "$port"; then
-    printf '%-9s up    pid %-7s 127.0.0.1:%s\n' "$1" "$pid" "$port"; return 0
+  local pid="" port=${PORT[$1]} addr=$ADDR note=""
+  [[ $1 != postgres ]] || addr=127.0.0.1
+  if pid="$(pid_of "$1")" && port_open "$port" "$addr"; then
+    printf '%-9s up    pid %-7s %s:%s\n' "$1" "$pid" "$addr" "$port"; return 0
   fi
   if [[ -n $pid ]]; then note=" (process alive, port not answering yet)"
-  elif port_open "$port"; then note=" (port used by a process not managed here)"; fi
-  printf '%-9s down  pid %-7s 127.0.0.1:%s%s\n' "$1" "${pid:--}" "$port" "$note"
+  elif port_open "$port" "$addr"; then note=" (port used by a process not managed here)"; fi
+  printf '%-9s down  pid %-7s %s:%s%s\n' "$1" "${pid:--}" "$addr" "$port" "$note"
   return 1
 }
 

@@ -12,6 +12,8 @@ command -v mvn >/dev/null || need+=(maven)
 test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || need+=(fonts-dejavu-core) # labels in annotated videos
 command -v strace >/dev/null || need+=(strace)                                       # the hostile-media test traces ffmpeg
 command -v chromium >/dev/null || need+=(chromium)                                   # Swagger UI and viewer tests (playwright-core)
+command -v ip >/dev/null || need+=(iproute2)                                         # the cluster suite's network namespaces
+command -v nsenter >/dev/null && command -v unshare >/dev/null || need+=(util-linux)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)               # schemathesis runs from a venv
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
-import { boxIou } from '../../src/detector/yolox.js';
 import { groupId, topicNames } from '../../src/shared/topics.js';
+import { assertMatchesBaseline, type FaultCounts } from '../helpers/baseline.js';
 import { allDetections, getJob, submitJob, uploadFile, waitForJob, type FrameItem, type Target } from '../helpers/client.js';
 import { imagePath, TOUR_VIDEO } from '../helpers/paths.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
@@ -19,7 +19,7 @@ import { consumerLag, createTestEnv } from '../helpers/stack.js';
 const KEY = `vdet_faults_${Date.now()}_0123456789abcdef`;
 const stack = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY, VDET_TOPIC_PARTITIONS: '4', VDET_CHUNK_FRAMES: '8' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const counts = { faults: 0, jobs: 0, lost: 0, duplicated: 0 };
+const counts: FaultCounts = { faults: 0, jobs: 0, lost: 0, duplicated: 0 };
 
 class Cluster {
   readonly roles = new Map<string, RunningRole>();
@@ -76,38 +76,9 @@ async function midJob(api: Target, id: string, atLeast = 40): Promise<void> {
 
 let baseline: FrameItem[] = [];
 
-/** Compares a job's stored results with the fault-free run, and checks exactly one result per frame in MongoDB. */
-async function assertSameAsBaseline(api: Target, id: string, options: { trackIds?: boolean } = {}): Promise<void> {
-  const job = await waitForJob(api, id, 600_000);
-  counts.jobs++;
-  assert.equal(job.status, 'done', JSON.stringify(job.error));
-  const frames = await allDetections(api, id);
-  const mongo = new MongoClient(stack.config.mongo.url);
-  await mongo.connect();
-  try {
-    const stored = (await mongo.db(stack.config.mongo.database).collection('frames').find({ jobId: id }, { projection: { data: 1 } }).toArray())
-      .flatMap((c) => (JSON.parse(c['data'] as string) as { frame: number }[]).map((f) => ({ frame: f.frame })));
-    const distinct = new Set(stored.map((f) => f.frame)).size;
-    counts.duplicated += stored.length - distinct;
-    counts.lost += baseline.length - distinct;
-    assert.equal(stored.length, distinct, 'duplicated results');
-  } finally {
-    await mongo.close();
-  }
-  assert.equal(frames.length, baseline.length, 'frames lost');
-  for (const [i, frame] of frames.entries()) {
-    const expected = baseline[i]!;
-    assert.equal(frame.frame, expected.frame);
-    assert.deepEqual(frame.detections.map((d) => d.label), expected.detections.map((d) => d.label), `frame ${i}`);
-    frame.detections.forEach((d, j) => assert.ok(boxIou(d.box, expected.detections[j]!.box) > 0.99, `frame ${i} box ${j}`));
-    if (options.trackIds) {
-      // The merger tracks from its state in MongoDB: a kill -9 anywhere in a tracking step changes no id.
-      const ids = (f: FrameItem) => f.detections.map((d) => (d as { trackId?: number }).trackId);
-      assert.deepEqual(ids(frame), ids(expected), `frame ${i}: track ids`);
-    }
-  }
-  if (options.trackIds) assert.ok(baseline.some((f) => f.detections.some((d) => (d as { trackId?: number }).trackId !== undefined)), 'the baseline is tracked');
-}
+/** Compares a job's stored results with the fault-free run (tests/helpers/baseline.ts). */
+const assertSameAsBaseline = (api: Target, id: string, options: { trackIds?: boolean } = {}) =>
+  assertMatchesBaseline(api, id, baseline, stack.config.mongo, counts, options);
 
 describe('fault suite', () => {
   const cluster = new Cluster();
