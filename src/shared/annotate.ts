@@ -260,16 +260,17 @@ export class SlotScript {
   }
 }
 
-/** "label 0.87" when it fits inside the box, else "label", else undefined (no text). */
-function fitLabel(d: { label: string; score: number }, innerW: number, innerH: number, fontSize: number): string | undefined {
+/**
+ * "label #id 0.87" (a tracked object; "label 0.87" when not) when it fits inside the box, else "label #id", else
+ * "label", else undefined (no text).
+ */
+export function fitLabel(d: { label: string; score: number; trackId?: number | undefined }, innerW: number, innerH: number, fontSize: number): string | undefined {
   if (fontSize * 1.25 > innerH) return undefined;
   const name = labelText(d.label);
+  const tagged = d.trackId !== undefined ? `${name} #${d.trackId}` : name;
   // DejaVu Sans advances are at most about 0.64 em for lower case and digits; wide capitals are rare in labels.
   const fits = (text: string) => Math.ceil(text.length * fontSize * 0.66) + 2 <= innerW;
-  const full = `${name} ${d.score.toFixed(2)}`;
-  if (fits(full)) return full;
-  if (fits(name)) return name;
-  return undefined;
+  return [`${tagged} ${d.score.toFixed(2)}`, tagged, name].find(fits);
 }
 
 /** The filter graph: times from 0, sendcmd, then the slots' boxes (best on top), then their labels over every box. */

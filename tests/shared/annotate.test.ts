@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { SlotScript, annotatedKind, annotationStyle, classColor, filterGraph, labelText } from '../../src/shared/annotate.js';
+import { SlotScript, annotatedKind, annotationStyle, classColor, filterGraph, fitLabel, labelText } from '../../src/shared/annotate.js';
 import type { Detection } from '../../src/shared/contracts/messages.js';
 
 const style = annotationStyle(640, 360, true); // lines 2 px, labels 12 px
@@ -150,4 +150,14 @@ test('classColor: a colour and a readable ink per class id, wrapping around the 
   assert.deepEqual(classColor(2), ['0xFFE119', 'black']);
   assert.deepEqual(classColor(22), classColor(2));
   assert.deepEqual(classColor(-18), classColor(2));
+});
+
+test('fitLabel: a tracked object shows its id, "label #id score", shortened to what fits the box', () => {
+  const d = { label: 'person', score: 0.874, trackId: 12 };
+  assert.equal(fitLabel(d, 400, 100, 16), 'person #12 0.87');
+  assert.equal(fitLabel(d, 120, 100, 16), 'person #12');
+  assert.equal(fitLabel(d, 70, 100, 16), 'person');
+  assert.equal(fitLabel(d, 60, 100, 16), undefined);
+  assert.equal(fitLabel({ label: 'person', score: 0.874 }, 400, 100, 16), 'person 0.87');
+  assert.equal(fitLabel(d, 400, 16, 16), undefined, 'too low for the font');
 });

@@ -162,6 +162,10 @@ describe('the viewer at /', () => {
     assert.equal(frame?.ptsMs, 1000);
     assert.ok(frame.detections.length > 0);
     assert.equal(await canvas.getAttribute('data-boxes'), String(frame.detections.length));
+    // Each tag (and the canvas's accessible name): label, the object's track id, score.
+    const tags = frame.detections.map((d) => `${d.label}${d.trackId !== undefined ? ` #${d.trackId}` : ''} ${Math.round(d.score * 100)}%`);
+    assert.ok(frame.detections.some((d) => d.trackId !== undefined), 'the job is tracked');
+    assert.equal(await canvas.getAttribute('aria-label'), tags.join(', '));
     const colors = Object.fromEntries(await page.locator('.timeline-row').evaluateAll((rows) =>
       rows.map((r) => [(r as unknown as PageElement).dataset['label']!, (r as unknown as PageElement).dataset['color']!])));
 

@@ -19,7 +19,8 @@ export interface Job {
   createdAt: string;
   finishedAt: string | null;
 }
-export interface Detection { label: string; classId: number; score: number; box: [number, number, number, number] }
+/** `trackId`: the object's id within its job or stream, when it is tracked. */
+export interface Detection { label: string; classId: number; score: number; box: [number, number, number, number]; trackId?: number }
 export interface Frame { frame: number; ptsMs: number; detections: Detection[] }
 export interface LabelSummary { detections: number; frames: number; maxPerFrame: number; firstMs: number; lastMs: number }
 export interface Summary { id: string; status: JobStatus; labels: Record<string, LabelSummary> }

@@ -51,9 +51,15 @@ export function labelSegments(frames: readonly Frame[], keep: (d: Detection) => 
   return segments;
 }
 
+/** A box's tag: its label, its object's id when tracked (`person #3`), its score. */
+export function tagOf(d: Detection): string {
+  return `${d.label}${d.trackId !== undefined ? ` #${d.trackId}` : ''} ${Math.round(d.score * 100)}%`;
+}
+
 /**
  * Draws the boxes of one frame on a canvas laid exactly over the picture: boxes are in `width`×`height` media
- * pixels, scaled to the canvas. Each box: a 2-px outline in its label's colour, and a tag with label and score.
+ * pixels, scaled to the canvas. Each box: a 2-px outline in its label's colour, and a tag (tagOf). The tags are also
+ * the canvas's accessible name, for screen readers.
  */
 export function drawBoxes(canvas: HTMLCanvasElement, detections: readonly Detection[], width: number, height: number): void {
   const ctx = canvas.getContext('2d');
@@ -68,6 +74,7 @@ export function drawBoxes(canvas: HTMLCanvasElement, detections: readonly Detect
   ctx.font = `600 ${font}px system-ui, sans-serif`;
   ctx.textBaseline = 'top';
   noteClasses(detections);
+  canvas.setAttribute('aria-label', detections.length ? detections.map(tagOf).join(', ') : 'no detections');
   for (const d of detections) {
     const color = colorOf(d.label);
     const [x1, y1, x2, y2] = d.box;
@@ -78,7 +85,7 @@ export function drawBoxes(canvas: HTMLCanvasElement, detections: readonly Detect
     ctx.strokeStyle = color;
     ctx.lineWidth = line;
     ctx.strokeRect(x, y, w, hgt);
-    const text = `${d.label} ${Math.round(d.score * 100)}%`;
+    const text = tagOf(d);
     const tw = ctx.measureText(text).width + 6 * dpr;
     const th = font + 4 * dpr;
     const ty = y - th >= 0 ? y - th : y;

@@ -1,6 +1,6 @@
 import { getJson, readSse, type Stream, type StreamResult } from './api.js';
 import { colorOf, formatTime, h, noteClasses } from './dom.js';
-import { drawBoxes, fitCanvas } from './overlay.js';
+import { drawBoxes, fitCanvas, tagOf } from './overlay.js';
 
 /** The tenant's streams with their stats, refreshed every few seconds. */
 export async function streamsView(main: HTMLElement, signal: AbortSignal): Promise<void> {
@@ -69,7 +69,7 @@ export async function streamView(main: HTMLElement, id: string, signal: AbortSig
         redraw();
         info.textContent = `#${latest.seq} · ${new Date(latest.ts).toLocaleTimeString()} · ${latest.width}×${latest.height} · ${latest.detections.length} detections · ${latest.latencyMs} ms`;
         list.replaceChildren(...latest.detections.map((d) => h('li', {},
-          h('span', { class: 'swatch', style: `background:${colorOf(d.label)}` }), `${d.label} ${(d.score * 100).toFixed(0)}% `,
+          h('span', { class: 'swatch', style: `background:${colorOf(d.label)}` }), `${tagOf(d)} `,
           h('span', { class: 'muted small' }, `[${d.box.map((v) => Math.round(v)).join(', ')}]`))));
       }, signal).catch(() => undefined);
       if (!signal.aborted) await new Promise((r) => setTimeout(r, 2000)); // reconnect
