@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -7,6 +7,7 @@ import { MongoClient } from 'mongodb';
 import { StreamResult } from '../src/shared/contracts/stream.js';
 import { topicNames } from '../src/shared/topics.js';
 import { registerStream, submitJob, waitForJob, type Target } from '../tests/helpers/client.js';
+import { jpegFramesOf } from '../tests/helpers/jpeg-frames.js';
 import { TOUR_VIDEO } from '../tests/helpers/paths.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../tests/helpers/roles.js';
 import { createTestEnv } from '../tests/helpers/stack.js';
@@ -44,14 +45,6 @@ function soakVideos(dir: string): string[] {
   ];
 }
 
-function jpegFrames(): Buffer[] {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'vdet-soak-frames-'));
-  execFileSync('ffmpeg', ['-v', 'error', '-i', TOUR_VIDEO, '-vf', 'fps=2', '-q:v', '4', path.join(dir, '%04d.jpg')]);
-  const frames = readdirSync(dir).sort().map((f) => readFileSync(path.join(dir, f)));
-  rmSync(dir, { recursive: true, force: true });
-  return frames;
-}
-
 /** A role's /metrics address, from its start-up log line. */
 function metricsUrl(role: RunningRole): string {
   const url = /"url":"(http:\/\/[^"]+)"/.exec(role.output())?.[1];
@@ -84,7 +77,7 @@ async function main(): Promise<void> {
     await waitStarted(roles);
     const api: Target = { base: await apiUrl(roles[3]!), key: KEY };
     const videos = soakVideos(videoDir);
-    const frames = jpegFrames();
+    const frames = jpegFramesOf(TOUR_VIDEO, STREAM_FPS);
     await producer.connect();
     await consumer.connect();
     await consumer.subscribe({ topic: topics.results, fromBeginning: true });

@@ -1,11 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { StreamResult } from '../src/shared/contracts/stream.js';
 import { topicNames } from '../src/shared/topics.js';
 import { authHeaders, registerStream } from '../tests/helpers/client.js';
+import { jpegFramesOf } from '../tests/helpers/jpeg-frames.js';
 import { TOUR_VIDEO } from '../tests/helpers/paths.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../tests/helpers/roles.js';
 import { createTestEnv } from '../tests/helpers/stack.js';
@@ -40,14 +39,6 @@ function quantile(sorted: number[], q: number): number {
   return sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!) : NaN;
 }
 
-function tourFrames(): Buffer[] {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'vdet-stream-frames-'));
-  execFileSync('ffmpeg', ['-v', 'error', '-i', TOUR_VIDEO, '-vf', 'fps=5', '-q:v', '4', path.join(dir, '%04d.jpg')]);
-  const frames = readdirSync(dir).sort().map((f) => readFileSync(path.join(dir, f)));
-  rmSync(dir, { recursive: true, force: true });
-  return frames;
-}
-
 async function main(): Promise<void> {
   const loadAtStart = os.loadavg()[0]!;
   const stack = createTestEnv({ VDET_LOG_LEVEL: 'warn', VDET_BOOTSTRAP_KEY: KEY, VDET_TOPIC_PARTITIONS: '4' });
@@ -60,7 +51,7 @@ async function main(): Promise<void> {
   try {
     await waitStarted(roles);
     const api = { base: await apiUrl(roles[3]!), key: KEY };
-    const frames = tourFrames();
+    const frames = jpegFramesOf(TOUR_VIDEO, 5);
     await producer.connect();
     await consumer.connect();
     await consumer.subscribe({ topic: topics.results, fromBeginning: true });

@@ -60,6 +60,15 @@ export const JobListSchema = Type.Object({
   next: Type.Union([Type.String(), Type.Null()]),
 });
 
+const ZoneCountsSchema = Type.Object({
+  entered: Type.Integer({ description: 'Distinct objects that were inside at least once' }),
+  dwellMs: Type.Number({ description: 'Time they stayed inside, summed' }),
+  maxDwellMs: Type.Number({ description: 'The longest one object stayed' }),
+});
+const LineCountsSchema = Type.Object({
+  in: Type.Integer({ description: 'Crossings from the right of from → to (as seen on screen) to its left' }),
+  out: Type.Integer({ description: 'Crossings the other way' }),
+});
 export const SummarySchema = Type.Object({
   id: Type.String(),
   status: Type.Unsafe<JobStatus>(Type.String({ enum: [...JOB_STATUSES] })),
@@ -71,6 +80,8 @@ export const SummarySchema = Type.Object({
     lastMs: Type.Number({ description: 'Last seen' }),
     objects: Type.Optional(Type.Integer({ description: 'Tracking on: distinct objects (tracks) with this label' })),
   })),
+  zones: Type.Optional(Type.Array(Type.Object({ name: Type.String(), labels: Type.Record(Type.String(), ZoneCountsSchema) }), { description: 'A done job with zones: what each counted (GET /v1/jobs/{id}/zones)' })),
+  lines: Type.Optional(Type.Array(Type.Object({ name: Type.String(), labels: Type.Record(Type.String(), LineCountsSchema) }), { description: 'A done job with lines: their crossings' })),
 }, { examples: [{ id: '0b9a…', status: 'done', labels: { dog: { detections: 100, frames: 100, maxPerFrame: 1, firstMs: 0, lastMs: 3960 } } }] });
 
 export const DetectionsPageSchema = Type.Object({
@@ -105,6 +116,13 @@ export const TracksQuery = Type.Object({
   cursor: Type.Optional(Type.String({ maxLength: 64, description: 'The `next` value of the previous page' })),
   label: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Only tracks with this label' })),
 }, { additionalProperties: false });
+
+export const ZonesViewSchema = Type.Object({
+  id: Type.String(),
+  status: Type.String(),
+  zones: Type.Array(Type.Object({ name: Type.String(), labels: Type.Record(Type.String(), ZoneCountsSchema, { description: 'Per label' }) })),
+  lines: Type.Array(Type.Object({ name: Type.String(), labels: Type.Record(Type.String(), LineCountsSchema, { description: 'Per label' }) })),
+});
 
 export const TracksPageSchema = Type.Object({
   items: Type.Array(TrackSchema),

@@ -61,7 +61,7 @@ export function createDetector(deps: DetectorDeps) {
     const layout = layoutOf(header);
     const items: BatchItem[] = [];
     // Tracking on: decoded down to the tracker's threshold, the boxes under minScore handed on apart (trackOnly).
-    const tracking = header.source !== 'stream' && header.trackScore !== undefined && header.trackScore < header.minScore;
+    const tracking = header.trackScore !== undefined && header.trackScore < header.minScore;
     const results = header.frames.map((frame, i) => new Promise<Found | null>((resolve, reject) => {
       // Stream frames each carry their own size; a file's frames share the chunk's.
       const sourceWidth = frame.stream?.sourceWidth ?? header.sourceWidth;
@@ -98,7 +98,9 @@ export function createDetector(deps: DetectorDeps) {
           seq: f.frame, ts: f.stream!.ts, receivedAt: f.stream!.receivedAt,
           width: f.stream!.sourceWidth, height: f.stream!.sourceHeight, detections: found[i]?.detections ?? [],
           ...(found[i] === null ? { dropped: true } : {}),
+          ...(found[i]?.trackOnly?.length ? { trackOnly: found[i]!.trackOnly } : {}),
         })),
+        ...(header.tracking ? { tracking: header.tracking } : {}),
       };
     }
     const frames: ChunkFrame[] = header.frames.map((f, i) => {

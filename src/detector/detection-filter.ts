@@ -1,5 +1,6 @@
 import type { Detection } from '../shared/contracts/messages.js';
 import type { Roi } from '../shared/contracts/job-options.js';
+import { insidePolygon } from '../shared/vision/zones.js';
 
 /** The per-job filters applied after decoding: labels, region of interest, and a cap per frame. */
 export interface DetectionFilter {
@@ -23,7 +24,7 @@ export function applyDetectionFilter(detections: Detection[], filter: DetectionF
       const cy = (d.box[1] + d.box[3]) / 2 / height;
       return 'rect' in roi
         ? cx >= roi.rect[0] && cx <= roi.rect[2] && cy >= roi.rect[1] && cy <= roi.rect[3]
-        : insidePolygon(cx, cy, roi.polygon);
+        : insidePolygon([cx, cy], roi.polygon);
     });
   }
   if (filter.maxDetections !== undefined) kept = kept.slice(0, filter.maxDetections);
@@ -43,15 +44,4 @@ export function splitForTracking(
   const below: Detection[] = [];
   for (const d of decoded) (d.score >= minScore ? stored : below).push(d);
   return { detections: applyDetectionFilter(stored, filter, width, height), trackOnly: applyDetectionFilter(below, filter, width, height) };
-}
-
-/** Even-odd rule ray casting. */
-export function insidePolygon(x: number, y: number, polygon: readonly (readonly [number, number])[]): boolean {
-  let inside = false;
-  for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
-    const [xi, yi] = polygon[i]!;
-    const [xj, yj] = polygon[j]!;
-    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
-  }
-  return inside;
 }

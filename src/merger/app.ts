@@ -11,7 +11,7 @@ import { metrics } from '../shared/metrics.js';
 import { frameChunkRecord } from '../shared/frame-store.js';
 import { chunkId, type JobRecord } from '../shared/mongo.js';
 import { mongoTrackingStore, storeTracks, trackOnlyOf, type ChunkToTrack } from '../shared/track-store.js';
-import { combineSegments, objectsPerLabel, type TrackOnlyFrame, type TrackSegment } from '../shared/tracks.js';
+import { combineSegments, objectsPerLabel, restoreZones, zoneSettingsOf, type TrackOnlyFrame, type TrackSegment } from '../shared/tracks.js';
 import { resolveTrackerOptions } from '../shared/vision/tracking/options.js';
 import type { JobEvent } from '../shared/progress.js';
 import { groupId } from '../shared/topics.js';
@@ -54,7 +54,7 @@ export function createMerger(deps: MergerDeps) {
    */
   async function prepare(message: IncomingMessage): Promise<Prepared> {
     const outcome = ChunkOutcome.decode(message.value);
-    if (outcome.kind !== 'stream') return { outcome };
+    if (outcome.kind !== 'stream' || outcome.tracking) return { outcome }; // a tracked stream stores in its turn
     const stored = storeStreamFrames(deps, outcome);
     stored.catch(() => undefined); // awaited in the message's turn
     return { outcome, stored };
@@ -74,7 +74,7 @@ export function createMerger(deps: MergerDeps) {
         await completeIfDone(outcome.jobId);
         break;
       case 'stream':
-        await publishStreamFrames(deps, outcome, stored!);
+        await publishStreamFrames(deps, outcome, stored);
         break;
       case 'track':
         await continueTracking(outcome);
@@ -126,7 +126,7 @@ export function createMerger(deps: MergerDeps) {
    * partition carries on (sent before this message is committed). Completes the job when it tracked the last chunk.
    */
   async function track(job: JobRecord, options: { onlyAt: number; known?: ReadonlyMap<number, ChunkToTrack> | undefined }): Promise<number> {
-    const step = await trackingStep(tracking, { jobId: job._id, tenant: job.tenant, options: resolveTrackerOptions(job.options.tracking) }, {
+    const step = await trackingStep(tracking, { jobId: job._id, tenant: job.tenant, options: resolveTrackerOptions(job.options.tracking), zones: zoneSettingsOf(job.options) }, {
       onlyAt: options.onlyAt, ...(options.known ? { known: options.known } : {}),
     });
     if (step.more) {
@@ -180,6 +180,8 @@ export function createMerger(deps: MergerDeps) {
       const objects = objectsPerLabel(all);
       summary = withObjects(summary, objects);
       Object.assign(result, { summary, objects, tracks: { count: all.length, lastTrackId: all.at(-1)?.trackId ?? 0 } });
+      const zones = zoneSettingsOf(job.options);
+      if (zones) result.zones = restoreZones((await tracking.record(jobId))?.zones, zones).report();
     }
     if (await jobs.finish(jobId, result)) {
       metrics.jobsFinished.inc({ status: 'done' });

@@ -7,6 +7,8 @@ import { metrics } from '../shared/metrics.js';
 import { insertOnce } from '../shared/mongo.js';
 import { streamKey, type StreamStore } from '../shared/stream-store.js';
 import type { TopicNames } from '../shared/topics.js';
+import { mongoStreamTrackingStore } from '../shared/stream-track-store.js';
+import { trackStreamChunk } from './stream-tracking.js';
 
 export interface StreamMergeDeps {
   bus: KafkaBus;
@@ -23,7 +25,7 @@ export async function storeStreamFrames(deps: StreamMergeDeps, received: StreamF
   const { stream, tenant } = received;
   const ref = { tenant, name: stream };
   const dropped = received.frames.filter((f) => f.dropped).length;
-  const frames = received.frames.filter((f) => !f.dropped);
+  const frames = received.frames.filter((f) => !f.dropped).map(({ trackOnly: _trackOnly, ...f }) => f);
   await Promise.all([
     dropped > 0 ? deps.streams.count(ref, 'dropped', dropped) : undefined,
     frames.length > 0 ? insertOnce(deps.streams.frames, frames.map((f) => ({
@@ -38,8 +40,23 @@ export async function storeStreamFrames(deps: StreamMergeDeps, received: StreamF
  * it is what a live consumer waits for; the offset is committed only after all of it (commit after write), so a crash
  * in between redelivers the chunk, which publishes again: `vdet.results` is at-least-once, consumers dedupe by
  * (stream, seq).
+ *
+ * A tracked stream (the chunk carries `tracking`) is tracked here first, in order (src/merger/stream-tracking.ts);
+ * its frames are stored with their track ids in this turn (`stored` is undefined: no head start), and the tracker's
+ * state is saved last, so a redelivery at any point gives the same ids.
  */
-export async function publishStreamFrames(deps: StreamMergeDeps, received: StreamFramesDone, stored: Promise<void>): Promise<void> {
+export async function publishStreamFrames(deps: StreamMergeDeps, chunk: StreamFramesDone, stored: Promise<void> | undefined): Promise<void> {
+  const { stream, tenant } = chunk;
+  const ref = { tenant, name: stream };
+  const tracked = chunk.tracking ? await trackStreamChunk(mongoStreamTrackingStore(deps.streams.tracking, deps.streams.frames), streamKey(ref), tenant, chunk) : undefined;
+  const received = tracked ? { ...chunk, frames: tracked.frames } : chunk;
+  const storing = stored ?? storeStreamFrames(deps, received);
+  storing.catch(() => undefined); // awaited below, after the results went out
+  await publishResults(deps, received, storing);
+  await tracked?.save();
+}
+
+async function publishResults(deps: StreamMergeDeps, received: StreamFramesDone, stored: Promise<void>): Promise<void> {
   const { stream, tenant } = received;
   const ref = { tenant, name: stream };
   const now = Date.now();

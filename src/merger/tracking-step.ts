@@ -1,7 +1,8 @@
 import { VdetError } from '../shared/errors.js';
 import type { ChunkToTrack, TrackingStore } from '../shared/track-store.js';
-import { trackChunkFrames } from '../shared/tracks.js';
+import { restoreZones, trackChunkFrames } from '../shared/tracks.js';
 import { ByteTracker, type TrackerOptions } from '../shared/vision/tracking/index.js';
+import type { ZoneCounter, ZoneSettings } from '../shared/vision/zones.js';
 
 /** Chunks one step tracks at most (a chunk is at most 256 frames; the tracker takes well under 1 ms a frame). */
 export const MAX_CHUNKS_PER_STEP = 8;
@@ -10,6 +11,8 @@ export interface TrackingJob {
   jobId: string;
   tenant: string;
   options: TrackerOptions;
+  /** Zones and lines to count the tracked objects in, chunk by chunk (their state saved with the tracker's). */
+  zones?: ZoneSettings | undefined;
 }
 
 export interface StepResult {
@@ -45,12 +48,14 @@ export async function trackingStep(
   let next = record.nextChunk;
   if (options.onlyAt !== undefined && next !== options.onlyAt) return { nextChunk: next, tracked: 0, more: false };
   let tracker: ByteTracker | undefined;
+  let counter: ZoneCounter | undefined;
   let tracked = 0;
   for (;;) {
     const chunk = options.known?.get(next) ?? (await store.chunk(job.jobId, next));
     if (!chunk) return { nextChunk: next, tracked, more: false };
     if (tracked >= maxChunks) return { nextChunk: next, tracked, more: true };
     tracker ??= restore(record.state, job);
+    if (job.zones) counter ??= restoreZones(record.zones, job.zones);
     const result = (() => {
       try {
         return trackChunkFrames(tracker, chunk.frames, chunk.trackOnly);
@@ -58,8 +63,10 @@ export async function trackingStep(
         throw new VdetError('VDET_TRACKING_FAILED', `Tracking chunk ${next} failed: ${(cause as Error).message}`, { cause });
       }
     })();
+    for (const frame of result.frames) counter?.update(frame.ptsMs, frame.detections);
     if (!(await store.saveChunk(job.jobId, next, result.frames, result.segments))) return { nextChunk: next, tracked, more: false };
-    if (!(await store.advance(job.jobId, next, JSON.stringify(tracker.toJSON())))) return { nextChunk: next, tracked, more: false };
+    const zones = counter ? JSON.stringify(counter.toJSON()) : undefined;
+    if (!(await store.advance(job.jobId, next, JSON.stringify(tracker.toJSON()), zones))) return { nextChunk: next, tracked, more: false };
     await store.dropTrackOnly(job.jobId, next);
     next++;
     tracked++;

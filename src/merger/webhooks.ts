@@ -3,7 +3,7 @@ import type { Collection, Db } from 'mongodb';
 import { PUBLIC_ONLY, type AddressPolicy } from '../shared/address-policy.js';
 import type { ApiKeyStore } from '../shared/api-keys.js';
 import { AddressRefused, guardedPost, type Resolver } from '../shared/guarded-http.js';
-import { ignoringDuplicate, type JobRecord } from '../shared/mongo.js';
+import { ignoringDuplicate, jobFromStore, type JobRecord } from '../shared/mongo.js';
 import { backoffMs } from '../shared/retry.js';
 import { webhookHeaders } from '../shared/webhook-signature.js';
 
@@ -64,7 +64,7 @@ export class WebhookOutbox {
     const ended = await this.jobs.find({
       status: { $in: ['done', 'failed'] }, 'options.callbackUrl': { $exists: true }, callbackQueuedAt: { $exists: false },
     }).limit(100).toArray();
-    for (const job of ended) {
+    for (const job of ended.map(jobFromStore)) {
       await this.enqueue(job);
       await this.jobs.updateOne({ _id: job._id }, { $set: { callbackQueuedAt: new Date() } });
     }

@@ -13,6 +13,7 @@ import { groupId, type TopicNames } from '../shared/topics.js';
 import { letterboxImage } from './image-letterbox.js';
 import { DEFAULT_MAX_LAG_MS, admitFrame, chunkRuns, type AdmissionState } from './stream-policy.js';
 import type { ModelInput } from '../shared/letterbox.js';
+import { resolveTrackerOptions } from '../shared/vision/tracking/options.js';
 
 export interface StreamProcessorDeps {
   config: Config;
@@ -155,10 +156,14 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
 
   function chunkHeader(record: StreamRecord, part: PreparedFrame[]): ChunkHeader {
     const first = part[0]!;
+    const minScore = record.settings.minScore ?? config.detector.minScore;
+    const tracking = record.settings.track === false ? undefined : (record.settings.tracking ?? {});
+    const trackScore = tracking ? resolveTrackerOptions(tracking).trackThreshold : undefined;
     return {
       v: 1, source: 'stream', jobId: record.name, tenant: record.tenant, chunk: first.seq, pixelFormat: 'rgb24',
       frameWidth: input.width, frameHeight: input.height, content: { width: first.contentWidth, height: first.contentHeight }, sourceWidth: first.width, sourceHeight: first.height, scale: first.scale,
-      minScore: record.settings.minScore ?? config.detector.minScore,
+      minScore,
+      ...(tracking ? { tracking, ...(trackScore! < minScore ? { trackScore } : {}) } : {}),
       ...(record.settings.classes ? { filter: { classes: record.settings.classes } } : {}),
       frames: part.map((f) => ({
         frame: f.seq, ptsMs: 0,

@@ -1,7 +1,7 @@
 import { LABEL_WINDOWS } from './frame-store.js';
 import type { FailureReason } from './errors.js';
 import { statesBefore, type JobStatus } from './job-state.js';
-import type { JobRecord, MediaInfo, Store } from './mongo.js';
+import { jobFromStore, toStoredOptions, type JobRecord, type MediaInfo, type Store } from './mongo.js';
 import type { Summary } from './contracts/summary.js';
 import { metrics } from './metrics.js';
 
@@ -17,17 +17,17 @@ export class JobStore {
     const record: JobRecord = {
       ...job, status: 'queued', progress: { framesDone: 0, framesTotal: 0 }, labelWindows: [...LABEL_WINDOWS], createdAt: now, updatedAt: now,
     };
-    await this.store.jobs.insertOne(record);
+    await this.store.jobs.insertOne({ ...record, options: toStoredOptions(record.options) as JobRecord['options'] });
     return record;
   }
 
   /** A tenant's job, or null, exactly as if it did not exist, when it belongs to another tenant. */
-  get(tenant: string, jobId: string): Promise<JobRecord | null> {
-    return this.store.jobs.findOne({ _id: jobId, tenant });
+  async get(tenant: string, jobId: string): Promise<JobRecord | null> {
+    return jobFromStore(await this.store.jobs.findOne({ _id: jobId, tenant }));
   }
 
-  getById(jobId: string): Promise<JobRecord | null> {
-    return this.store.jobs.findOne({ _id: jobId });
+  async getById(jobId: string): Promise<JobRecord | null> {
+    return jobFromStore(await this.store.jobs.findOne({ _id: jobId }));
   }
 
   /** queued → running. Returns false when the job is not queued (already running, finished or gone). */
@@ -59,7 +59,7 @@ export class JobStore {
     });
   }
 
-  async finish(jobId: string, result: { counts: Record<string, number>; summary: Summary; framesDone: number } & Partial<Pick<JobRecord, 'objects' | 'tracks'>>): Promise<boolean> {
+  async finish(jobId: string, result: { counts: Record<string, number>; summary: Summary; framesDone: number } & Partial<Pick<JobRecord, 'objects' | 'tracks' | 'zones'>>): Promise<boolean> {
     return this.move(jobId, 'done', {
       finishedAt: new Date(),
       counts: result.counts,
@@ -67,6 +67,7 @@ export class JobStore {
       'progress.framesDone': result.framesDone,
       ...(result.objects ? { objects: result.objects } : {}),
       ...(result.tracks ? { tracks: result.tracks } : {}),
+      ...(result.zones ? { zones: result.zones } : {}),
     });
   }
 
@@ -94,7 +95,7 @@ export class JobStore {
     const found: JobRecord[] = [];
     for (const status of ['queued', 'running'] as const) {
       for await (const job of this.store.jobs.find({ status, updatedAt: { $lt: before } })) {
-        found.push(job);
+        found.push(jobFromStore(job));
         if (found.length >= limit) return found;
       }
     }

@@ -8,8 +8,35 @@ import type { JobOptions } from './contracts/job-options.js';
 import type { Summary } from './contracts/summary.js';
 import type { FrameChunkRecord } from './frame-store.js';
 import type { TrackRecord, TrackingRecord } from './track-store.js';
+import type { ZoneReport } from './vision/zones.js';
 
 /** A job as stored in MongoDB (collection `jobs`). */
+/**
+ * A job's options as MongoDB keeps them. FerretDB stores no array directly inside an array (MongoDB would), so the
+ * options that hold polygons, `roi` and `zones`, are kept as JSON text; everything else as it is (queries read
+ * `options.callbackUrl`). {@link jobFromStore} gives a record read back its options as the api took them.
+ */
+export type StoredJobOptions = Omit<JobOptions, 'roi' | 'zones'> & { roi?: JobOptions['roi'] | string; zones?: string };
+
+export function toStoredOptions(options: JobOptions): StoredJobOptions {
+  const { roi, zones, ...rest } = options;
+  return { ...rest, ...(roi !== undefined ? { roi: JSON.stringify(roi) } : {}), ...(zones !== undefined ? { zones: JSON.stringify(zones) } : {}) };
+}
+
+/** A job record as read from the store, its options decoded (a record stored before the encoding reads as it was). */
+export function jobFromStore<T extends JobRecord | null>(doc: T): T {
+  if (!doc) return doc;
+  const stored = doc.options as StoredJobOptions;
+  if (typeof stored.roi !== 'string' && typeof stored.zones !== 'string') return doc;
+  const { roi, zones, ...rest } = stored;
+  const options: JobOptions = {
+    ...rest,
+    ...(roi !== undefined ? { roi: typeof roi === 'string' ? JSON.parse(roi) as JobOptions['roi'] : roi } : {}),
+    ...(zones !== undefined ? { zones: JSON.parse(zones) as JobOptions['zones'] } : {}),
+  };
+  return { ...doc, options };
+}
+
 export interface JobRecord {
   _id: string;
   tenant: string;
@@ -31,6 +58,8 @@ export interface JobRecord {
   objects?: Record<string, number>;
   /** Tracking on, once done: how many tracks it has (collection `job_tracks`), and the highest id. */
   tracks?: { count: number; lastTrackId: number };
+  /** A job with zones or lines, once done: what they counted. */
+  zones?: ZoneReport;
   error?: FailureReason;
   /** Set once the job's callback (options.callbackUrl) is in the webhook outbox. */
   callbackQueuedAt?: Date;

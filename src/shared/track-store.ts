@@ -20,6 +20,8 @@ export interface TrackingRecord {
   nextChunk: number;
   /** ByteTracker state as JSON; null before the first chunk. */
   state: string | null;
+  /** A job with zones or lines: its ZoneCounter state after the same chunks, as JSON. */
+  zones?: string;
   updatedAt: Date;
 }
 
@@ -43,7 +45,7 @@ export interface ChunkToTrack {
 /** The tracking step's port (src/merger/tracking-step.ts); {@link mongoTrackingStore} is the real one. */
 export interface TrackingStore {
   /** The job's record; undefined before it is created. */
-  record(jobId: string): Promise<{ nextChunk: number; state: string | null } | undefined>;
+  record(jobId: string): Promise<{ nextChunk: number; state: string | null; zones?: string | undefined } | undefined>;
   /** Creates the record at chunk 0 unless it exists. */
   create(jobId: string, tenant: string): Promise<void>;
   /** A merged chunk; undefined when it is not merged (yet). */
@@ -53,8 +55,8 @@ export interface TrackingStore {
    * more, when its frames were tracked before with other ids (a step that is not the current one).
    */
   saveChunk(jobId: string, chunk: number, frames: readonly FrameDetections[], segments: readonly TrackSegment[]): Promise<boolean>;
-  /** nextChunk `from` → `from + 1` with `state`; false when it is not at `from` (another step moved it). */
-  advance(jobId: string, from: number, state: string): Promise<boolean>;
+  /** nextChunk `from` → `from + 1` with `state` (and `zones`); false when it is not at `from` (another step moved it). */
+  advance(jobId: string, from: number, state: string, zones?: string): Promise<boolean>;
   /** Drops a tracked chunk's tracker-only boxes. */
   dropTrackOnly(jobId: string, chunk: number): Promise<void>;
 }
@@ -62,8 +64,8 @@ export interface TrackingStore {
 export function mongoTrackingStore(store: Pick<Store, 'tracking' | 'chunks' | 'frames'>): TrackingStore {
   return {
     async record(jobId) {
-      const found = await store.tracking.findOne({ _id: jobId }, { projection: { nextChunk: 1, state: 1 } });
-      return found ? { nextChunk: found.nextChunk, state: found.state } : undefined;
+      const found = await store.tracking.findOne({ _id: jobId }, { projection: { nextChunk: 1, state: 1, zones: 1 } });
+      return found ? { nextChunk: found.nextChunk, state: found.state, ...(found.zones !== undefined ? { zones: found.zones } : {}) } : undefined;
     },
     async create(jobId, tenant) {
       await insertOnce(store.tracking, [{ _id: jobId, tenant, nextChunk: 0, state: null, updatedAt: new Date() }]);
@@ -91,8 +93,8 @@ export function mongoTrackingStore(store: Pick<Store, 'tracking' | 'chunks' | 'f
       await store.chunks.updateOne({ _id: id }, { $set: { tracks: JSON.stringify(segments) } });
       return true;
     },
-    async advance(jobId, from, state) {
-      const moved = await store.tracking.updateOne({ _id: jobId, nextChunk: from }, { $set: { nextChunk: from + 1, state, updatedAt: new Date() } });
+    async advance(jobId, from, state, zones) {
+      const moved = await store.tracking.updateOne({ _id: jobId, nextChunk: from }, { $set: { nextChunk: from + 1, state, ...(zones !== undefined ? { zones } : {}), updatedAt: new Date() } });
       return moved.modifiedCount === 1;
     },
     async dropTrackOnly(jobId, chunk) {

@@ -1,5 +1,9 @@
 import type { ByteTracker } from './vision/tracking/byte-tracker.js';
 import type { Detection, FrameDetections } from './contracts/messages.js';
+import type { JobOptions } from './contracts/job-options.js';
+import { VdetError } from './errors.js';
+import { resolveTrackerOptions } from './vision/tracking/options.js';
+import { ZoneCounter, type ZoneCounterState, type ZoneSettings } from './vision/zones.js';
 
 /**
  * A job's tracks, pure: the tracker run over one chunk's frames (stored detections and the boxes kept for the
@@ -89,6 +93,22 @@ export function objectsPerLabel(segments: Iterable<Pick<TrackSegment, 'trackId' 
   const ids = new Map<string, Set<number>>();
   for (const s of segments) ids.set(s.label, (ids.get(s.label) ?? new Set<number>()).add(s.trackId));
   return Object.fromEntries([...ids].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([label, set]) => [label, set.size]));
+}
+
+/** A job's zones and lines to count in, undefined when it has none; an object is let go a second after its track ends. */
+export function zoneSettingsOf(options: Pick<JobOptions, 'zones' | 'lines' | 'tracking'>): ZoneSettings | undefined {
+  if (!options.zones?.length && !options.lines?.length) return undefined;
+  return { zones: options.zones ?? [], lines: options.lines ?? [], forgetMs: resolveTrackerOptions(options.tracking ?? {}).lostTrackMs + 1000 };
+}
+
+/** The job's zone counter after the chunks tracked so far (none yet: a new one). */
+export function restoreZones(state: string | undefined, settings: ZoneSettings): ZoneCounter {
+  if (state === undefined) return new ZoneCounter(settings);
+  try {
+    return ZoneCounter.fromJSON(settings, JSON.parse(state) as ZoneCounterState);
+  } catch (cause) {
+    throw new VdetError('VDET_TRACKING_FAILED', `The stored zone counts of the job are unusable: ${(cause as Error).message}`, { cause });
+  }
 }
 
 function withoutTrackId(d: Detection): Detection {

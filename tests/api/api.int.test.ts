@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ApiKeyStore } from '../../src/shared/api-keys.js';
 import { connectStore } from '../../src/shared/mongo.js';
-import { allDetections, authHeaders, submitJob, uploadFile, waitForJob, type Target } from '../helpers/client.js';
+import { allDetections, authHeaders, getJob, submitJob, uploadFile, waitForJob, type Target } from '../helpers/client.js';
 import { imagePath, TOUR_VIDEO } from '../helpers/paths.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
 import { createTestEnv } from '../helpers/stack.js';
@@ -92,6 +92,12 @@ describe('api: keys and tenants, options, queries, live progress, lifecycle', ()
     assert.deepEqual(only!.detections.map((d) => d.label), ['dog']); // dog 0.83 > car 0.81; bicycle filtered
     const roi = await waitForJob(a, await submitJob(a, imagePath('dog'), { roi: { rect: [0.55, 0, 1, 0.5] } }));
     assert.deepEqual((await allDetections(a, roi.id))[0]!.detections.map((d) => d.label), ['car']);
+    // The same region as a polygon: stored (FerretDB keeps no nested arrays: as JSON text) and given back as sent.
+    const polygon = { polygon: [[0.55, 0], [1, 0], [1, 0.5], [0.55, 0.5]] };
+    const byPolygon = await waitForJob(a, await submitJob(a, imagePath('dog'), { roi: polygon }));
+    assert.equal(byPolygon.status, 'done');
+    assert.deepEqual((await allDetections(a, byPolygon.id))[0]!.detections.map((d) => d.label), ['car']);
+    assert.deepEqual(((await getJob(a, byPolygon.id)) as unknown as { options: { roi: unknown } }).options.roi, polygon);
     const ranged = await waitForJob(a, await submitJob(a, TOUR_VIDEO, { startMs: 4000, endMs: 8000, stride: 5 }));
     const frames = await allDetections(a, ranged.id);
     assert.equal(frames.length, 20);

@@ -249,6 +249,10 @@ describe('cluster suite: every role on its own host', () => {
       assert.deepEqual(stored.map((f) => f['seq'] as number), Array.from({ length: FRAMES }, (_, i) => i), 'every frame stored once');
       const reference = loadReference('person');
       for (const f of stored) assert.deepEqual(compareToReference(f['detections'] as never, reference.detections), [], `seq ${f['seq']}`);
+      // The same picture every frame: the same objects, so the same track ids from first to last, across the restart.
+      const ids = (f: (typeof stored)[number]) => (f['detections'] as { trackId?: number }[]).map((d) => d.trackId);
+      assert.ok(ids(stored[1]!).some((id) => id !== undefined), 'the stream is tracked');
+      for (const f of stored.slice(1)) assert.deepEqual(ids(f), ids(stored[1]!), `seq ${f['seq']}: track ids`);
     } finally {
       await mongo.close();
     }

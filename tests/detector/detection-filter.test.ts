@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyDetectionFilter, insidePolygon, splitForTracking } from '../../src/detector/detection-filter.js';
+import { applyDetectionFilter, splitForTracking } from '../../src/detector/detection-filter.js';
+import { insidePolygon } from '../../src/shared/vision/zones.js';
 import { crossCheckOptions } from '../../src/shared/contracts/job-options.js';
 import { COCO80_LABELS } from '../../src/shared/labels.js';
 
@@ -14,7 +15,7 @@ test('classes, roi (rect and polygon, by box centre) and the cap per frame', () 
   assert.deepEqual(applyDetectionFilter(frame, { roi: { polygon: triangle } }, 100, 100).map((d) => d.score), [0.9]);
   assert.deepEqual(applyDetectionFilter(frame, { maxDetections: 2 }, 100, 100).map((d) => d.score), [0.9, 0.8]);
   assert.equal(applyDetectionFilter(frame, undefined, 100, 100), frame);
-  assert.equal(insidePolygon(0.5, 0.5, [[0, 0], [1, 0], [1, 1], [0, 1]]), true);
+  assert.equal(insidePolygon([0.5, 0.5], [[0, 0], [1, 0], [1, 1], [0, 1]]), true);
 });
 
 test('options that do not hold together name the option', () => {

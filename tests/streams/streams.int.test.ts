@@ -7,7 +7,8 @@ import { StreamResult } from '../../src/shared/contracts/stream.js';
 import { connectStore } from '../../src/shared/mongo.js';
 import { topicNames } from '../../src/shared/topics.js';
 import { authHeaders, registerStream, type Target } from '../helpers/client.js';
-import { imagePath } from '../helpers/paths.js';
+import { jpegFramesOf } from '../helpers/jpeg-frames.js';
+import { imagePath, TOUR_VIDEO } from '../helpers/paths.js';
 import { compareToReference, loadReference } from '../helpers/reference.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
 import { createTestEnv } from '../helpers/stack.js';
@@ -257,6 +258,39 @@ describe('streams: frames in on vdet.frames, results out on vdet.results', () =>
       await new Promise((r) => setTimeout(r, 250));
     }
     assert.match(deadLetters.at(-1)!.headers['vdet-error']!, /revoked, or never minted/);
+  });
+
+  test('a stream is tracked in sequence order: results carry track ids, and a merger restart keeps them going', async () => {
+    const jpegs = jpegFramesOf(TOUR_VIDEO, 10, 4); // the tour's first picture (4 s of it), moving: its objects span the restart
+    const t0 = Date.now();
+    const push = async (stream: string, from: number, to: number) => {
+      for (let seq = from; seq < to; seq++) await send(stream, jpegs[seq]!, { 'vdet-seq': String(seq), 'vdet-ts': String(t0 + seq * 200) });
+      await until(`${stream} results up to ${to}`, () => new Set(resultsOf(stream).map((r) => r.seq)).size >= to, 120_000);
+    };
+    const idsOf = (stream: string) => {
+      const first = new Map<number, (number | undefined)[]>();
+      for (const r of resultsOf(stream)) if (!first.has(r.seq)) first.set(r.seq, r.detections.map((d) => d.trackId));
+      return [...first].sort(([a], [b]) => a - b).map(([, ids]) => ids);
+    };
+    const half = Math.floor(jpegs.length / 2);
+    await push('cam-track-straight', 0, jpegs.length);
+    await push('cam-track-restart', 0, half);
+    const merger = roles[0]!;
+    assert.equal(merger.role, 'merger');
+    await merger.stop();
+    roles[0] = startRole('merger', stack.env);
+    await waitStarted([roles[0]]);
+    await push('cam-track-restart', half, jpegs.length);
+    const straight = idsOf('cam-track-straight');
+    assert.equal(straight.length, jpegs.length);
+    const before = new Set(straight.slice(0, half).flat().filter((id) => id !== undefined));
+    assert.ok(straight.slice(half).flat().some((id) => id !== undefined && before.has(id)), 'a track spans the restart');
+    assert.ok(straight.flat().filter((id) => id !== undefined).length >= jpegs.length, 'objects are tracked');
+    assert.deepEqual(idsOf('cam-track-restart'), straight, 'the same ids with a merger restart half-way');
+    const stored = (await (await fetch(`${api.base}/v1/streams/cam-track-restart/detections?limit=100`, { headers: authHeaders(api) })).json()) as { items: { seq: number; detections: { trackId?: number }[] }[] };
+    assert.deepEqual(stored.items.sort((a, b) => a.seq - b.seq).map((f) => f.detections.map((d) => d.trackId)), straight, 'stored with the same ids');
+    const off = await json<{ code: string }>(api, '/v1/streams/cam-track-bad/settings', { method: 'PUT', body: JSON.stringify({ tracking: { highThreshold: 0.9, newTrackThreshold: 0.5 } }) });
+    assert.deepEqual([off.status, off.body.code], [400, 'VDET_OPTIONS_INVALID']);
   });
 
   test('stream ids are checked: not one of letters, digits, _ . : - gets a 400', async () => {

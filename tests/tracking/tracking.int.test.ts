@@ -3,7 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import { MongoClient } from 'mongodb';
 import { boxIou } from '../../src/detector/yolox.js';
 import { evaluateTracks } from '../../src/shared/vision/tracking/index.js';
-import { allDetections, authHeaders, getJob, submitJob, waitForJob, type FrameItem, type JobView, type Target } from '../helpers/client.js';
+import { zoneSettingsOf } from '../../src/shared/tracks.js';
+import { ZoneCounter } from '../../src/shared/vision/zones.js';
+import { allDetections, authHeaders, getJob, submitJob, uploadFile, waitForJob, type FrameItem, type JobView, type Target } from '../helpers/client.js';
 import { TOUR_VIDEO } from '../helpers/paths.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
 import { createTestEnv } from '../helpers/stack.js';
@@ -18,6 +20,12 @@ interface Track {
   trackId: number; label: string; firstFrame: number; lastFrame: number; firstMs: number; lastMs: number; frames: number;
   bestScore: number; firstBox: number[]; lastBox: number[];
 }
+
+/** The tracked job's zones and lines (the tour video is 640×360): its left half, and the line down its middle. */
+const REGIONS = {
+  zones: [{ name: 'left half', polygon: [[0, 0], [320, 0], [320, 360], [0, 360]] as [number, number][] }],
+  lines: [{ name: 'middle', from: [320, 0] as [number, number], to: [320, 360] as [number, number] }],
+};
 
 describe('tracking: a job\'s objects keep their ids through the service', () => {
   const KEY = `vdet_tracking_${Date.now()}_0123456789abcdef`;
@@ -34,7 +42,7 @@ describe('tracking: a job\'s objects keep their ids through the service', () => 
     for (const role of ['merger', 'detector', 'detector', 'processor', 'api']) roles.push(startRole(role, stack.env));
     await waitStarted(roles);
     api = { base: await apiUrl(roles.find((r) => r.role === 'api')!), key: KEY };
-    [trackedId, untrackedId] = await Promise.all([submitJob(api, TOUR_VIDEO), submitJob(api, TOUR_VIDEO, { track: false })]);
+    [trackedId, untrackedId] = await Promise.all([submitJob(api, TOUR_VIDEO, REGIONS), submitJob(api, TOUR_VIDEO, { track: false })]);
     const load = async (id: string) => {
       const job = await waitForJob(api, id, 600_000);
       assert.equal(job.status, 'done', JSON.stringify(job.error));
@@ -113,6 +121,31 @@ describe('tracking: a job\'s objects keep their ids through the service', () => 
     const tracks = (await (await get(`${untrackedId}/tracks`)).json()) as { items: unknown[] };
     assert.deepEqual(tracks.items, []);
     assert.equal(await (await get(`${untrackedId}/export?format=mot`)).text(), '');
+  });
+
+  test('zones and lines: what the merger counted chunk by chunk is what its stored tracks say, in the view and the summary', async () => {
+    const settings = zoneSettingsOf(REGIONS)!;
+    const counter = new ZoneCounter(settings);
+    for (const f of tracked.frames) counter.update(f.ptsMs, f.detections);
+    const expected = counter.report();
+    const view = (await (await get(`${trackedId}/zones`)).json()) as { status: string } & ReturnType<ZoneCounter['report']>;
+    assert.deepEqual({ zones: view.zones, lines: view.lines }, expected);
+    assert.equal(view.status, 'done');
+    assert.ok(expected.zones[0]!.labels['person']!.entered > 0, JSON.stringify(expected));
+    assert.ok(Object.values(expected.lines[0]!.labels).some((c) => c.in + c.out > 0), JSON.stringify(expected));
+    const summary = (await (await get(`${trackedId}/summary`)).json()) as ReturnType<ZoneCounter['report']>;
+    assert.deepEqual({ zones: summary.zones, lines: summary.lines }, expected);
+    assert.deepEqual(await (await get(`${untrackedId}/zones`)).json(), { id: untrackedId, status: 'done', zones: [], lines: [] });
+    for (const [options, pattern] of [
+      [{ ...REGIONS, track: false }, /zones.*track: false/],
+      [{ zones: [REGIONS.zones[0], REGIONS.zones[0]] }, /"left half" is used twice/],
+      [{ lines: [{ name: 'dot', from: [5, 5], to: [5, 5] }] }, /"dot" starts where it ends/],
+    ] as const) {
+      const response = await uploadFile(api, TOUR_VIDEO, options);
+      const body = (await response.json()) as { code: string; detail: string };
+      assert.deepEqual([response.status, body.code], [400, 'VDET_OPTIONS_INVALID'], JSON.stringify(body));
+      assert.match(body.detail, pattern);
+    }
   });
 
   test('the tracks endpoints agree with the detections', async () => {

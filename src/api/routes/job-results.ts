@@ -86,7 +86,7 @@ export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobE
       labels = combineSummaries(parts.map((p) => p.summary));
       if (tracks) labels = withObjects(labels, objectsPerLabel(parts.flatMap((p) => (p.tracks ? (JSON.parse(p.tracks) as TrackSegment[]) : []))));
     }
-    return { id: job._id, status: job.status, labels };
+    return { id: job._id, status: job.status, labels, ...(job.zones ?? {}) };
   });
 
   app.get('/v1/jobs/:id/events', {

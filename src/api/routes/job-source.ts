@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { VdetError } from '../../shared/errors.js';
 import type { GridFSBucket, GridFSFile } from 'mongodb';
-import type { JobRecord } from '../../shared/mongo.js';
+import { jobFromStore, type JobRecord } from '../../shared/mongo.js';
 import type { ApiDeps } from '../app.js';
 import { problems } from '../problem.js';
 import { JobIdParams } from '../schemas.js';
@@ -50,7 +50,7 @@ export const jobSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps & { annotated: A
       return job;
     }
     if (!token) throw new VdetError('VDET_UNAUTHORIZED', 'Send an API key, or a token from POST /v1/jobs/{id}/source-url.');
-    const found = await store.jobs.findOne({ _id: id });
+    const found = jobFromStore(await store.jobs.findOne({ _id: id }));
     if (!found || !verifyMediaToken('job-media', found._id, token, mediaKey)) {
       throw new VdetError('VDET_UNAUTHORIZED', 'The source token is not valid for this job or has expired.');
     }

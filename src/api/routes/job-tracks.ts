@@ -2,10 +2,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { VdetError } from '../../shared/errors.js';
 import { readFrames } from '../../shared/frame-store.js';
 import type { JobRecord } from '../../shared/mongo.js';
-import { readTrack, readTracks } from '../../shared/track-store.js';
+import { mongoTrackingStore, readTrack, readTracks } from '../../shared/track-store.js';
+import { restoreZones, zoneSettingsOf } from '../../shared/tracks.js';
 import type { ApiDeps } from '../app.js';
 import { problems } from '../problem.js';
-import { JobIdParams, TrackParams, TrackPathSchema, TracksPageSchema, TracksQuery } from '../schemas.js';
+import { JobIdParams, TrackParams, TrackPathSchema, TracksPageSchema, TracksQuery, ZonesViewSchema } from '../schemas.js';
 import { jobNotFound } from './jobs.js';
 import { integerCursor } from '../integer-cursor.js';
 
@@ -59,6 +60,26 @@ export const jobTrackRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, de
       if (d) path.push({ frame: frame.frame, ptsMs: frame.ptsMs, score: d.score, box: d.box });
     }
     return { ...track, path };
+  });
+
+  app.get('/v1/jobs/:id/zones', {
+    schema: {
+      summary: 'What the job\'s zones and lines counted',
+      description: 'Per zone (option `zones`) and label: objects that `entered` it and their `dwellMs` (summed) and '
+        + '`maxDwellMs`; per line (option `lines`) and label: crossings `in` and `out`. Objects are tracks, at their '
+        + 'box\'s bottom centre. A running job answers the counts of the frames tracked so far; a job without zones or '
+        + 'lines answers empty lists.',
+      tags: ['results'],
+      security: [{ bearer: [] }, { apiKey: [] }],
+      params: JobIdParams,
+      response: { 200: ZonesViewSchema, ...problems(400, 401, 404, 429) },
+    },
+  }, async (request) => {
+    const job = await jobs.get(request.tenant, request.params.id);
+    if (!job) throw jobNotFound();
+    const settings = zoneSettingsOf(job.options);
+    const report = job.zones ?? (settings ? restoreZones((await mongoTrackingStore(store).record(job._id))?.zones, settings).report() : { zones: [], lines: [] });
+    return { id: job._id, status: job.status, ...report };
   });
 
   async function doneJob(tenant: string, id: string): Promise<JobRecord> {

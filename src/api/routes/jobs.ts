@@ -5,7 +5,7 @@ import { JobMessage } from '../../shared/contracts/messages.js';
 import { tracksObjects } from '../../shared/contracts/job-options.js';
 import { buildAddressPolicy } from '../../shared/address-policy.js';
 import { VdetError } from '../../shared/errors.js';
-import type { JobRecord } from '../../shared/mongo.js';
+import { jobFromStore, type JobRecord } from '../../shared/mongo.js';
 import type { ApiDeps } from '../app.js';
 import { problems } from '../problem.js';
 import { JobAcceptedSchema, JobIdParams, JobListQuery, JobListSchema, JobSchema, type JobView } from '../schemas.js';
@@ -96,7 +96,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: TenantQuot
       const after = decodeJobCursor(cursor);
       filter.$or = [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, _id: { $lt: after.id } }];
     }
-    const rows = await store.jobs.find(filter).sort({ createdAt: -1, _id: -1 }).limit(limit + 1).toArray();
+    const rows = (await store.jobs.find(filter).sort({ createdAt: -1, _id: -1 }).limit(limit + 1).toArray()).map(jobFromStore);
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {

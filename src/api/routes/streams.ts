@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Filter } from 'mongodb';
 import { DetectionSchema } from '../../shared/contracts/messages.js';
+import { trackingProblem } from '../../shared/contracts/job-options.js';
 import { STREAM_NAME, StreamSettingsSchema, type StreamSettings } from '../../shared/contracts/stream.js';
 import { VdetError } from '../../shared/errors.js';
 import type { StreamFrameRecord, StreamRecord } from '../../shared/stream-store.js';
@@ -65,6 +66,8 @@ export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEven
     const settings = request.body as StreamSettings;
     const unknown = settings.classes?.find((c) => !deps.labels.includes(c));
     if (unknown) throw new VdetError('VDET_OPTIONS_INVALID', `Setting "classes": "${unknown}" is not a label of the model.`);
+    const tracking = trackingProblem(settings.tracking);
+    if (tracking) throw new VdetError('VDET_OPTIONS_INVALID', `Setting "tracking": ${tracking}.`);
     return view(await streams.putSettings({ tenant: request.tenant, name: request.params.id }, settings));
   });
 

@@ -25,6 +25,21 @@ export const TrackingOptionsSchema = Type.Object({
 }, { additionalProperties: false, description: 'The tracker\'s settings (with track on).' });
 export type TrackingOptions = Static<typeof TrackingOptionsSchema>;
 
+const Pixel = Type.Number({ minimum: 0, maximum: 32768 });
+const PointSchema = Type.Tuple([Pixel, Pixel], { description: '[x, y] in source pixels' });
+const RegionName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\w .:-]+$' });
+
+/** Zones and lines over tracked objects (src/shared/vision/zones.ts); positions are each box's bottom centre. */
+export const ZonesSchema = Type.Array(Type.Object({
+  name: RegionName,
+  polygon: Type.Array(PointSchema, { minItems: 3, maxItems: 64 }),
+}, { additionalProperties: false }), { maxItems: 32, description: 'Areas in source pixels: per zone and label, the objects that entered and how long they stayed (GET /v1/jobs/{id}/zones). Needs track.' });
+export const LinesSchema = Type.Array(Type.Object({
+  name: RegionName,
+  from: PointSchema,
+  to: PointSchema,
+}, { additionalProperties: false }), { maxItems: 32, description: 'Lines in source pixels: per line and label, crossings `in` (from the right of from → to, as seen on screen, to its left: for a line drawn left to right, moving up) and `out`. Needs track.' });
+
 /** What a user may ask of a job; validated by the api, stored on the job, carried in the job message. */
 export const JobOptionsSchema = Type.Object(
   {
@@ -38,6 +53,8 @@ export const JobOptionsSchema = Type.Object(
     roi: Type.Optional(RoiSchema),
     track: Type.Optional(Type.Boolean({ description: 'Track objects from frame to frame (ByteTrack): the detections of a confirmed track carry its `trackId` (1, 2, … within the job), `GET /v1/jobs/{id}/tracks` lists the tracks and the summary counts distinct objects per label. false: no tracking, no `trackId`. Default: true.' })),
     tracking: Type.Optional(TrackingOptionsSchema),
+    zones: Type.Optional(ZonesSchema),
+    lines: Type.Optional(LinesSchema),
     retentionDays: Type.Optional(Type.Number({ minimum: 0.00001, maximum: 36500, description: 'Remove the job with its results, upload and renders this many days after it ends (VDET_RETENTION_DAYS, when set and shorter, still applies).' })),
     callbackUrl: Type.Optional(Type.String({ maxLength: 2000, description: 'POSTed the job summary when it ends (signed: X-Vdet-Timestamp, X-Vdet-Key-Id, X-Vdet-Signature; docs/security.md). Public addresses only.' })),
   },
@@ -62,14 +79,18 @@ export function crossCheckOptions(
     const [x1, y1, x2, y2] = options.roi.rect;
     if (x2 <= x1 || y2 <= y1) return { option: 'roi', problem: 'rect must be [x1, y1, x2, y2] with x2 > x1 and y2 > y1' };
   }
-  if (options.tracking !== undefined) {
-    try {
-      resolveTrackerOptions(options.tracking);
-    } catch (error) {
-      if (error instanceof TrackerOptionsError) return { option: 'tracking', problem: error.problems.join('; ') };
-      throw error;
-    }
+  const tracking = trackingProblem(options.tracking);
+  if (tracking) return { option: 'tracking', problem: tracking };
+  if ((options.zones?.length || options.lines?.length) && options.track === false) {
+    return { option: options.zones?.length ? 'zones' : 'lines', problem: 'counts tracked objects: it cannot be combined with track: false' };
   }
+  for (const [option, regions] of [['zones', options.zones ?? []], ['lines', options.lines ?? []]] as const) {
+    const names = regions.map((r) => r.name);
+    const twice = names.find((n, i) => names.indexOf(n) !== i);
+    if (twice !== undefined) return { option, problem: `the name "${twice}" is used twice` };
+  }
+  const flat = options.lines?.find((l) => l.from[0] === l.to[0] && l.from[1] === l.to[1]);
+  if (flat) return { option: 'lines', problem: `"${flat.name}" starts where it ends` };
   if (options.callbackUrl !== undefined) {
     const problem = callbackProblem(options.callbackUrl, callbacks);
     if (problem) return { option: 'callbackUrl', problem };
@@ -88,6 +109,18 @@ function callbackProblem(url: string, policy: AddressPolicy | boolean): string |
 }
 
 const ALLOW_ALL: AddressPolicy = Object.freeze({ ...PUBLIC_ONLY, allowPrivate: true });
+
+/** What is wrong with tracker settings (of a job or a stream) beyond their schema: thresholds that cannot work together. */
+export function trackingProblem(tracking: TrackingOptions | undefined): string | undefined {
+  if (tracking === undefined) return undefined;
+  try {
+    resolveTrackerOptions(tracking);
+    return undefined;
+  } catch (error) {
+    if (error instanceof TrackerOptionsError) return error.problems.join('; ');
+    throw error;
+  }
+}
 
 /** Whether a job tracks its objects: on unless its options say `track: false`. */
 export function tracksObjects(options: Pick<JobOptions, 'track'>): boolean {

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import { jsonContract } from './json-contract.js';
-import { JobOptionsSchema } from './job-options.js';
+import { JobOptionsSchema, TrackingOptionsSchema } from './job-options.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 128 });
 const FrameIndex = Type.Integer({ minimum: 0 });
@@ -108,7 +108,11 @@ const StreamFramesDone = Type.Object({
     detections: Type.Array(DetectionSchema),
     /** Skipped by the drop-oldest policy: it waited past its deadline before reaching a device. */
     dropped: Type.Optional(Type.Boolean()),
+    /** With tracking on: the boxes from the tracker's threshold up to minScore, for the tracker only (never stored). */
+    trackOnly: Type.Optional(Type.Array(DetectionSchema)),
   })),
+  /** The stream tracks its objects, with these tracker settings (defaults for what they leave out). */
+  tracking: Type.Optional(TrackingOptionsSchema),
 });
 
 /** `vdet.detections`: what became of a chunk (detector) or of a job's plan (processor). Key: job or stream id. */

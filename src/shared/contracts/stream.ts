@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { jsonContract } from './json-contract.js';
+import { TrackingOptionsSchema } from './job-options.js';
 import { DetectionSchema } from './messages.js';
 
 /**
@@ -29,6 +30,8 @@ export const StreamSettingsSchema = Type.Object({
   minScore: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   classes: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 1000, uniqueItems: true })),
   retentionDays: Type.Optional(Type.Number({ minimum: 0.00001, maximum: 36500, description: 'Remove this stream\'s stored detections captured longer ago (VDET_RETENTION_DAYS, when set and shorter, still applies).' })),
+  track: Type.Optional(Type.Boolean({ description: 'Track objects from frame to frame (ByteTrack, in sequence order): each result\'s detections of a confirmed track carry its `trackId` (1, 2, … within the stream), kept across merger restarts. false: no tracking. Default: true.' })),
+  tracking: Type.Optional(TrackingOptionsSchema),
 }, { additionalProperties: false, $id: 'StreamSettings' });
 export type StreamSettings = Static<typeof StreamSettingsSchema>;
 

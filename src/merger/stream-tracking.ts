@@ -1,0 +1,75 @@
+import type { Detection, StreamFramesDone } from '../shared/contracts/messages.js';
+import { VdetError } from '../shared/errors.js';
+import type { StreamTrackingStore } from '../shared/stream-track-store.js';
+import { ByteTracker, resolveTrackerOptions } from '../shared/vision/tracking/index.js';
+
+type StreamFrame = StreamFramesDone['frames'][number];
+
+/**
+ * Shortest tracker time between two frames of a stream, in ms (a 60 frames/s camera's). Capture times come from the
+ * camera and are untrusted: a frame stamped at or before the last one (a burst, a clock that went back) is tracked
+ * this long after it, so the tracker's clock only moves forward and its motion steps keep a sane size.
+ */
+export const MIN_FRAME_GAP_MS = 1000 / 60;
+
+export interface TrackedStreamChunk {
+  /** The chunk's frames with their track ids (dropped frames as they came). */
+  frames: StreamFrame[];
+  /** Saves the tracker's state after this chunk (a conditional update): call once the frames are stored. */
+  save(): Promise<void>;
+}
+
+/**
+ * Tracks a stream chunk's frames in sequence order, from the stream's tracker state in the store, so any merger on
+ * any machine goes on with the same ids. Frames the state has already seen (a redelivery after the state was saved)
+ * get the ids stored with them; a chunk tracked again from the same state (a crash before the save) gets the same
+ * ids, since tracking is a function of the state and the frames.
+ */
+export async function trackStreamChunk(store: StreamTrackingStore, key: string, tenant: string, chunk: StreamFramesDone): Promise<TrackedStreamChunk> {
+  const record = await store.record(key);
+  const lastSeq = record?.lastSeq ?? -1;
+  const fresh = chunk.frames.filter((f) => !f.dropped && f.seq > lastSeq).sort((a, b) => a.seq - b.seq);
+  const seen = chunk.frames.filter((f) => !f.dropped && f.seq <= lastSeq);
+  const stored = seen.length > 0 ? await store.storedDetections(key, seen.map((f) => f.seq)) : new Map<number, Detection[]>();
+  const ids = new Map<number, Detection[]>();
+  let tracker: ByteTracker | undefined;
+  let time = record?.lastTime ?? null;
+  if (fresh.length > 0) {
+    tracker = restore(record?.state ?? null, chunk);
+    for (const f of fresh) {
+      time = time === null ? f.ts : Math.max(f.ts, time + MIN_FRAME_GAP_MS);
+      const kept = f.detections.map(withoutTrackId);
+      const found = tracker.update(time, [...kept, ...(f.trackOnly ?? [])]);
+      ids.set(f.seq, kept.map((d, i) => (found[i] === undefined ? d : { ...d, trackId: found[i] })));
+    }
+  }
+  const frames = chunk.frames.map((f): StreamFrame => {
+    const { trackOnly: _trackOnly, ...frame } = f;
+    const detections = ids.get(f.seq) ?? stored.get(f.seq);
+    return detections ? { ...frame, detections } : frame;
+  });
+  return {
+    frames,
+    async save() {
+      if (!tracker) return;
+      await store.advance(key, tenant, record?.lastSeq, { lastSeq: fresh.at(-1)!.seq, lastTime: time!, state: JSON.stringify(tracker.toJSON()) });
+    },
+  };
+}
+
+/** The stream's tracker from its state, with the settings the chunk carries (a settings change applies from the next chunk on, tracks kept). */
+function restore(state: string | null, chunk: StreamFramesDone): ByteTracker {
+  const options = resolveTrackerOptions(chunk.tracking ?? {});
+  if (state === null) return new ByteTracker(options);
+  try {
+    return ByteTracker.fromJSON({ ...(JSON.parse(state) as object), options });
+  } catch (cause) {
+    throw new VdetError('VDET_TRACKING_FAILED', `The stored tracker state of stream ${chunk.stream} is unusable: ${(cause as Error).message}`, { cause });
+  }
+}
+
+function withoutTrackId(d: Detection): Detection {
+  if (d.trackId === undefined) return d;
+  const { trackId: _trackId, ...rest } = d;
+  return rest;
+}

@@ -1,0 +1,44 @@
+import type { Collection } from 'mongodb';
+import type { Detection } from './contracts/messages.js';
+import { insertOnce } from './mongo.js';
+import type { StreamFrameRecord } from './stream-store.js';
+
+/**
+ * Where a stream's tracking stands, in MongoDB (`stream_tracking`, one document per stream, `_id` = its stream key),
+ * so that any merger on any machine goes on with the same ids: the last sequence number tracked, the tracker's clock
+ * and its state (ByteTracker.toJSON() as JSON). Only a conditional update moves it forward. Owner: the merger.
+ */
+export interface StreamTrackingRecord {
+  _id: string;
+  tenant: string;
+  lastSeq: number;
+  lastTime: number;
+  state: string;
+  updatedAt: Date;
+}
+
+/** The stream tracking step's port (src/merger/stream-tracking.ts). */
+export interface StreamTrackingStore {
+  record(key: string): Promise<Pick<StreamTrackingRecord, 'lastSeq' | 'lastTime' | 'state'> | undefined>;
+  /** Moves the record from `fromSeq` (undefined: no record yet) to `next`; another merger ahead of it wins. */
+  advance(key: string, tenant: string, fromSeq: number | undefined, next: Pick<StreamTrackingRecord, 'lastSeq' | 'lastTime' | 'state'>): Promise<void>;
+  /** The stored detections (with their track ids) of frames tracked before. */
+  storedDetections(key: string, seqs: readonly number[]): Promise<Map<number, Detection[]>>;
+}
+
+export function mongoStreamTrackingStore(tracking: Collection<StreamTrackingRecord>, frames: Collection<StreamFrameRecord>): StreamTrackingStore {
+  return {
+    async record(key) {
+      const found = await tracking.findOne({ _id: key }, { projection: { lastSeq: 1, lastTime: 1, state: 1 } });
+      return found ? { lastSeq: found.lastSeq, lastTime: found.lastTime, state: found.state } : undefined;
+    },
+    async advance(key, tenant, fromSeq, next) {
+      if (fromSeq === undefined) await insertOnce(tracking, [{ _id: key, tenant, ...next, updatedAt: new Date() }]);
+      else await tracking.updateOne({ _id: key, lastSeq: fromSeq }, { $set: { ...next, updatedAt: new Date() } });
+    },
+    async storedDetections(key, seqs) {
+      const found = await frames.find({ _id: { $in: seqs.map((seq) => `${key}:${seq}`) } }, { projection: { seq: 1, detections: 1 } }).toArray();
+      return new Map(found.map((f) => [f.seq, f.detections]));
+    },
+  };
+}

@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Detection, StreamFramesDone } from '../../src/shared/contracts/messages.js';
+import { MIN_FRAME_GAP_MS, trackStreamChunk } from '../../src/merger/stream-tracking.js';
+import type { StreamTrackingRecord, StreamTrackingStore } from '../../src/shared/stream-track-store.js';
+import { ByteTracker } from '../../src/shared/vision/tracking/index.js';
+import { loadReference, type VideoReference } from '../helpers/reference.js';
+
+/**
+ * The merger's stream tracking step against an in-memory store with the MongoDB one's semantics
+ * (stream-track-store.ts): a record moved only from where it is, frames stored once. The tour video's reference
+ * detections as a camera's frames, 25 a second, minScore 0.5 (boxes from 0.3 up are tracker-only), chunks of 5.
+ */
+const MIN_SCORE = 0.5;
+const tour = loadReference<VideoReference>('tour-640x360');
+const T0 = 1_760_000_000_000;
+const frames = tour.frames.slice(0, 200).map((f) => ({
+  seq: f.frame, ts: T0 + f.frame * 40, receivedAt: T0 + f.frame * 40, width: tour.width, height: tour.height,
+  detections: f.detections.filter((d) => d.score >= MIN_SCORE),
+  trackOnly: f.detections.filter((d) => d.score < MIN_SCORE),
+}));
+const chunkOf = (from: number, to: number): StreamFramesDone => ({ v: 1, kind: 'stream', stream: 'cam', tenant: 't', frames: frames.slice(from, to), tracking: {} });
+
+class MemoryStreamTrackingStore implements StreamTrackingStore {
+  record_: Pick<StreamTrackingRecord, 'lastSeq' | 'lastTime' | 'state'> | undefined;
+  readonly stored = new Map<number, Detection[]>();
+  async record() {
+    return this.record_ ? { ...this.record_ } : undefined;
+  }
+  async advance(_key: string, _tenant: string, fromSeq: number | undefined, next: Pick<StreamTrackingRecord, 'lastSeq' | 'lastTime' | 'state'>) {
+    if (fromSeq === undefined ? this.record_ === undefined : this.record_?.lastSeq === fromSeq) this.record_ = { ...next };
+  }
+  async storedDetections(_key: string, seqs: readonly number[]) {
+    return new Map(seqs.filter((s) => this.stored.has(s)).map((s) => [s, this.stored.get(s)!]));
+  }
+  /** What the merger stores (insert once: a second insert of a frame changes nothing). */
+  store(chunk: StreamFramesDone['frames']) {
+    for (const f of chunk) if (!this.stored.has(f.seq)) this.stored.set(f.seq, f.detections);
+  }
+}
+
+const idsOf = (chunk: StreamFramesDone['frames']) => chunk.map((f) => f.detections.map((d) => d.trackId));
+
+/** Tracks every chunk of 5 frames in order, storing and saving each: the ids per frame. */
+async function trackAll(store: MemoryStreamTrackingStore): Promise<(number | undefined)[][]> {
+  const ids: (number | undefined)[][] = [];
+  for (let i = 0; i < frames.length; i += 5) {
+    const tracked = await trackStreamChunk(store, 't/cam', 't', chunkOf(i, i + 5));
+    store.store(tracked.frames);
+    await tracked.save();
+    ids.push(...idsOf(tracked.frames));
+  }
+  return ids;
+}
+
+describe('stream tracking: ids in sequence order, from the stored state', () => {
+  test('the ids are those of one tracker that saw every frame, and trackOnly boxes never come out', async () => {
+    const tracker = new ByteTracker();
+    const straight = frames.map((f) => tracker.update(f.ts, [...f.detections, ...f.trackOnly]).slice(0, f.detections.length));
+    const store = new MemoryStreamTrackingStore();
+    assert.deepEqual(await trackAll(store), straight);
+    assert.ok(straight.flat().filter((id) => id !== undefined).length > 300, 'most boxes are on tracks');
+    const tracked = await trackStreamChunk(new MemoryStreamTrackingStore(), 't/cam', 't', chunkOf(0, 5));
+    assert.ok(tracked.frames.every((f) => !('trackOnly' in f)));
+  });
+
+  test('a crash before the save, a redelivery after it, a chunk seen twice: the same ids', async () => {
+    const expected = await trackAll(new MemoryStreamTrackingStore());
+    const store = new MemoryStreamTrackingStore();
+    const ids: (number | undefined)[][] = [];
+    for (let i = 0; i < frames.length; i += 5) {
+      const chunk = chunkOf(i, i + 5);
+      // Every third chunk: tracked, stored, and the merger dies before it saves the state; the chunk comes again.
+      if ((i / 5) % 3 === 1) store.store((await trackStreamChunk(store, 't/cam', 't', chunk)).frames);
+      const tracked = await trackStreamChunk(store, 't/cam', 't', chunk);
+      store.store(tracked.frames);
+      await tracked.save();
+      // ... and every fourth is redelivered after its save: its ids come from what was stored.
+      if ((i / 5) % 4 === 2) assert.deepEqual(idsOf((await trackStreamChunk(store, 't/cam', 't', chunk)).frames), idsOf(tracked.frames));
+      ids.push(...idsOf(tracked.frames));
+    }
+    assert.deepEqual(ids, expected);
+  });
+
+  test('capture times that repeat or go back do not stop the stream; the clock only moves forward', async () => {
+    const store = new MemoryStreamTrackingStore();
+    const chunk = chunkOf(0, 10);
+    chunk.frames = chunk.frames.map((f, i) => ({ ...f, ts: i < 5 ? T0 : T0 - 60_000 }));
+    const tracked = await trackStreamChunk(store, 't/cam', 't', chunk);
+    await tracked.save();
+    assert.ok(Math.abs(store.record_!.lastTime - (T0 + 9 * MIN_FRAME_GAP_MS)) < 0.01, String(store.record_!.lastTime));
+    assert.ok(tracked.frames.slice(1).some((f) => f.detections.some((d) => d.trackId !== undefined)), 'tracks still confirmed');
+  });
+
+  test('dropped frames pass through untracked', async () => {
+    const chunk = chunkOf(0, 4);
+    chunk.frames[2] = { ...chunk.frames[2]!, dropped: true, detections: [] };
+    const tracked = await trackStreamChunk(new MemoryStreamTrackingStore(), 't/cam', 't', chunk);
+    assert.equal(tracked.frames[2]!.dropped, true);
+    assert.deepEqual(tracked.frames.map((f) => f.seq), [0, 1, 2, 3]);
+  });
+});
+
+test('changed tracker settings apply from the next chunk, and the tracks go on', async () => {
+  const store = new MemoryStreamTrackingStore();
+  const first = await trackStreamChunk(store, 't/cam', 't', chunkOf(0, 20));
+  await first.save();
+  const later = { ...chunkOf(20, 40), tracking: { confirmFrames: 5 } };
+  const tracked = await trackStreamChunk(store, 't/cam', 't', later);
+  await tracked.save();
+  assert.equal((JSON.parse(store.record_!.state) as { options: { confirmFrames: number } }).options.confirmFrames, 5);
+  const before = new Set(idsOf(first.frames).flat());
+  assert.ok(idsOf(tracked.frames).flat().some((id) => id !== undefined && before.has(id)), 'a track goes on');
+});
