@@ -11,7 +11,8 @@ export const RoiSchema = Type.Union([
 ], { description: 'Only detections whose box centre lies inside are kept' });
 export type Roi = Static<typeof RoiSchema>;
 
-const Share = (description: string) => Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description }));
+// Shares in (0, 1]: written as minimum 0.001, since OpenAPI 3.0 (the api's document) has no numeric exclusiveMinimum.
+const Share = (description: string) => Type.Optional(Type.Number({ minimum: 0.001, maximum: 1, description }));
 
 /** The tracker's thresholds (ByteTrack's, src/shared/vision/tracking/options.ts); each defaults to ByteTrack's value. */
 export const TrackingOptionsSchema = Type.Object({
