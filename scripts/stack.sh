@@ -37,6 +37,8 @@ FERRETDB="$CACHE/bin/ferretdb"
 # Per service: a string its command line must contain (guards against stale pid files / pid reuse), its port.
 declare -A MATCH=([kafka]=kafka.Kafka [ferretdb]=bin/ferretdb [postgres]=bin/postgres [redis]=redis-server)
 declare -A PORT=([kafka]=$KAFKA_PORT [ferretdb]=$MONGO_PORT [postgres]=$PG_PORT [redis]=$REDIS_PORT)
+# ... and the address it listens on (PostgreSQL only for FerretDB, on loopback).
+declare -A HOST=([kafka]=$ADDR [ferretdb]=$ADDR [postgres]=127.0.0.1 [redis]=$ADDR)
 # Stop signal per service (PostgreSQL: fast shutdown; TERM would wait for every client to leave).
 declare -A STOPSIG=([postgres]=INT)
 SERVICES=(kafka ferretdb redis)
@@ -85,7 +87,7 @@ wait_for() {
 # liveness: right after '&' the child may not have exec'd yet, so its command line can still be ours.
 alive_and() { kill -0 "$(cat "$STACK/$1/$1.pid")" 2>/dev/null || return 2; shift; "$@"; }
 
-# guard_port NAME PORT: fails when PORT is taken by something this script does not manage.
+# guard_port NAME PORT [ADDRESS]: fails when PORT (on ADDRESS, the stack's by default) is taken by something this script does not manage.
 guard_port() { ! port_open "$2" "${3:-$ADDR}" || die "$1: port $2 is in use by another process (stop it or set VDET_*_PORT)"; }
 
 # running NAME CMD...: true when NAME is already running (after waiting for CMD to succeed).
@@ -335,8 +337,7 @@ stop_one() { # NAME
 }
 
 status_one() { # NAME
-  local pid="" port=${PORT[$1]} addr=$ADDR note=""
-  [[ $1 != postgres ]] || addr=127.0.0.1
+  local pid="" port=${PORT[$1]} addr=${HOST[$1]} note=""
   if pid="$(pid_of "$1")" && port_open "$port" "$addr"; then
     printf '%-9s up    pid %-7s %s:%s\n' "$1" "$pid" "$addr" "$port"; return 0
   fi

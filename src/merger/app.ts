@@ -168,7 +168,8 @@ export function createMerger(deps: MergerDeps) {
     const merged = await store.chunks.countDocuments({ jobId });
     if (!isComplete(job.plan, merged)) return false;
     const tracks = tracksObjects(job.options);
-    if (tracks && (await trackedChunks(jobId)) < job.plan.chunks) return false; // done once tracked too
+    const tracked = tracks ? await tracking.record(jobId) : undefined;
+    if (tracks && (tracked?.nextChunk ?? 0) < job.plan.chunks) return false; // done once tracked too
     const parts = await store.chunks.find({ jobId }, { projection: { frames: 1, summary: 1, ...(tracks ? { tracks: 1 } : {}) } }).toArray();
     const framesDone = parts.reduce((sum, p) => sum + p.frames, 0);
     let summary = combineSummaries(parts.map((p) => p.summary));
@@ -181,7 +182,7 @@ export function createMerger(deps: MergerDeps) {
       summary = withObjects(summary, objects);
       Object.assign(result, { summary, objects, tracks: { count: all.length, lastTrackId: all.at(-1)?.trackId ?? 0 } });
       const zones = zoneSettingsOf(job.options);
-      if (zones) result.zones = restoreZones((await tracking.record(jobId))?.zones, zones).report();
+      if (zones) result.zones = restoreZones(tracked?.zones, zones).report();
     }
     if (await jobs.finish(jobId, result)) {
       metrics.jobsFinished.inc({ status: 'done' });

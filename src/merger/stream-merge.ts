@@ -7,7 +7,6 @@ import { metrics } from '../shared/metrics.js';
 import { insertOnce } from '../shared/mongo.js';
 import { streamKey, type StreamStore } from '../shared/stream-store.js';
 import type { TopicNames } from '../shared/topics.js';
-import { mongoStreamTrackingStore } from '../shared/stream-track-store.js';
 import { trackStreamChunk } from './stream-tracking.js';
 
 export interface StreamMergeDeps {
@@ -25,7 +24,7 @@ export async function storeStreamFrames(deps: StreamMergeDeps, received: StreamF
   const { stream, tenant } = received;
   const ref = { tenant, name: stream };
   const dropped = received.frames.filter((f) => f.dropped).length;
-  const frames = received.frames.filter((f) => !f.dropped).map(({ trackOnly: _trackOnly, ...f }) => f);
+  const frames = received.frames.filter((f) => !f.dropped);
   await Promise.all([
     dropped > 0 ? deps.streams.count(ref, 'dropped', dropped) : undefined,
     frames.length > 0 ? insertOnce(deps.streams.frames, frames.map((f) => ({
@@ -48,7 +47,7 @@ export async function storeStreamFrames(deps: StreamMergeDeps, received: StreamF
 export async function publishStreamFrames(deps: StreamMergeDeps, chunk: StreamFramesDone, stored: Promise<void> | undefined): Promise<void> {
   const { stream, tenant } = chunk;
   const ref = { tenant, name: stream };
-  const tracked = chunk.tracking ? await trackStreamChunk(mongoStreamTrackingStore(deps.streams.tracking, deps.streams.frames), streamKey(ref), tenant, chunk) : undefined;
+  const tracked = chunk.tracking ? await trackStreamChunk(deps.streams.tracking, streamKey(ref), tenant, chunk) : undefined;
   const received = tracked ? { ...chunk, frames: tracked.frames } : chunk;
   const storing = stored ?? storeStreamFrames(deps, received);
   storing.catch(() => undefined); // awaited below, after the results went out

@@ -1,7 +1,8 @@
 import type { Detection, StreamFramesDone } from '../shared/contracts/messages.js';
 import { VdetError } from '../shared/errors.js';
 import type { StreamTrackingStore } from '../shared/stream-track-store.js';
-import { ByteTracker, resolveTrackerOptions } from '../shared/vision/tracking/index.js';
+import { withoutTrackId } from '../shared/tracks.js';
+import { ByteTracker, resolveTrackerOptions, type TrackerState } from '../shared/vision/tracking/index.js';
 
 type StreamFrame = StreamFramesDone['frames'][number];
 
@@ -33,9 +34,11 @@ export async function trackStreamChunk(store: StreamTrackingStore, key: string, 
   const stored = seen.length > 0 ? await store.storedDetections(key, seen.map((f) => f.seq)) : new Map<number, Detection[]>();
   const ids = new Map<number, Detection[]>();
   let tracker: ByteTracker | undefined;
-  let time = record?.lastTime ?? null;
+  let time: number | null = null;
   if (fresh.length > 0) {
-    tracker = restore(record?.state ?? null, chunk);
+    const state = record ? parseState(record.state, chunk) : null;
+    tracker = restore(state, chunk);
+    time = state?.lastPtsMs ?? null; // the tracker's clock: the time of the last frame it tracked
     for (const f of fresh) {
       time = time === null ? f.ts : Math.max(f.ts, time + MIN_FRAME_GAP_MS);
       const kept = f.detections.map(withoutTrackId);
@@ -52,24 +55,30 @@ export async function trackStreamChunk(store: StreamTrackingStore, key: string, 
     frames,
     async save() {
       if (!tracker) return;
-      await store.advance(key, tenant, record?.lastSeq, { lastSeq: fresh.at(-1)!.seq, lastTime: time!, state: JSON.stringify(tracker.toJSON()) });
+      await store.advance(key, tenant, record?.lastSeq, { lastSeq: fresh.at(-1)!.seq, state: JSON.stringify(tracker.toJSON()) });
     },
   };
 }
 
 /** The stream's tracker from its state, with the settings the chunk carries (a settings change applies from the next chunk on, tracks kept). */
-function restore(state: string | null, chunk: StreamFramesDone): ByteTracker {
+function restore(state: TrackerState | null, chunk: StreamFramesDone): ByteTracker {
   const options = resolveTrackerOptions(chunk.tracking ?? {});
   if (state === null) return new ByteTracker(options);
   try {
-    return ByteTracker.fromJSON({ ...(JSON.parse(state) as object), options });
+    return ByteTracker.fromJSON({ ...state, options });
   } catch (cause) {
-    throw new VdetError('VDET_TRACKING_FAILED', `The stored tracker state of stream ${chunk.stream} is unusable: ${(cause as Error).message}`, { cause });
+    throw unusable(chunk, cause);
   }
 }
 
-function withoutTrackId(d: Detection): Detection {
-  if (d.trackId === undefined) return d;
-  const { trackId: _trackId, ...rest } = d;
-  return rest;
+function parseState(state: string, chunk: StreamFramesDone): TrackerState {
+  try {
+    return JSON.parse(state) as TrackerState;
+  } catch (cause) {
+    throw unusable(chunk, cause);
+  }
+}
+
+function unusable(chunk: StreamFramesDone, cause: unknown): VdetError {
+  return new VdetError('VDET_TRACKING_FAILED', `The stored tracker state of stream ${chunk.stream} is unusable: ${(cause as Error).message}`, { cause });
 }

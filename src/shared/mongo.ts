@@ -10,7 +10,6 @@ import type { FrameChunkRecord } from './frame-store.js';
 import type { TrackRecord, TrackingRecord } from './track-store.js';
 import type { ZoneReport } from './vision/zones.js';
 
-/** A job as stored in MongoDB (collection `jobs`). */
 /**
  * A job's options as MongoDB keeps them. FerretDB stores no array directly inside an array (MongoDB would), so the
  * options that hold polygons, `roi` and `zones`, are kept as JSON text; everything else as it is (queries read
@@ -37,6 +36,7 @@ export function jobFromStore<T extends JobRecord | null>(doc: T): T {
   return { ...doc, options };
 }
 
+/** A job as stored in MongoDB (collection `jobs`). */
 export interface JobRecord {
   _id: string;
   tenant: string;

@@ -4,7 +4,7 @@ import type { Detection } from './contracts/messages.js';
 import type { StreamSettings } from './contracts/stream.js';
 import { ignoringDuplicate } from './mongo.js';
 import { RefreshingCache } from './refreshing-cache.js';
-import type { StreamTrackingRecord } from './stream-track-store.js';
+import { mongoStreamTrackingStore, type StreamTrackingRecord, type StreamTrackingStore } from './stream-track-store.js';
 
 /**
  * A stream lives in its tenant's namespace: two tenants may each have a `cam-1`. Everything kept per stream is keyed
@@ -68,14 +68,16 @@ const LATENCY_SAMPLES = 1000;
 export class StreamStore {
   readonly streams: Collection<StreamRecord>;
   readonly frames: Collection<StreamFrameRecord>;
-  /** Each tracked stream's tracker state (src/shared/stream-track-store.ts). */
-  readonly tracking: Collection<StreamTrackingRecord>;
+  /** Each tracked stream's tracker state (src/shared/stream-track-store.ts): the merger's port to it. */
+  readonly tracking: StreamTrackingStore;
+  private readonly trackingRecords: Collection<StreamTrackingRecord>;
   private readonly records = new RefreshingCache<StreamRecord>((key) => this.streams.findOne({ _id: key }), SETTINGS_CACHE_MS);
 
   constructor(db: Db, private readonly redis: Redis, private readonly defaultTenant: string) {
     this.streams = db.collection<StreamRecord>('streams');
     this.frames = db.collection<StreamFrameRecord>('stream_frames');
-    this.tracking = db.collection<StreamTrackingRecord>('stream_tracking');
+    this.trackingRecords = db.collection<StreamTrackingRecord>('stream_tracking');
+    this.tracking = mongoStreamTrackingStore(this.trackingRecords, this.frames);
   }
 
   async ensureIndexes(): Promise<void> {
@@ -133,7 +135,7 @@ export class StreamStore {
     const { deletedCount } = await this.streams.deleteOne({ _id: streamKey(ref) });
     this.records.delete(streamKey(ref));
     await this.frames.deleteMany({ tenant: ref.tenant, stream: ref.name });
-    await this.tracking.deleteOne({ _id: streamKey(ref) });
+    await this.trackingRecords.deleteOne({ _id: streamKey(ref) });
     await this.redis.del(this.key(ref, 'stats'), this.key(ref, 'latency')).catch(() => undefined);
     return deletedCount > 0;
   }

@@ -5,23 +5,23 @@ import type { StreamFrameRecord } from './stream-store.js';
 
 /**
  * Where a stream's tracking stands, in MongoDB (`stream_tracking`, one document per stream, `_id` = its stream key),
- * so that any merger on any machine goes on with the same ids: the last sequence number tracked, the tracker's clock
- * and its state (ByteTracker.toJSON() as JSON). Only a conditional update moves it forward. Owner: the merger.
+ * so that any merger on any machine goes on with the same ids: the last sequence number tracked and the tracker's
+ * state (ByteTracker.toJSON() as JSON; its lastPtsMs is the stream's tracker clock). Only a conditional update moves
+ * it forward. Owner: the merger.
  */
 export interface StreamTrackingRecord {
   _id: string;
   tenant: string;
   lastSeq: number;
-  lastTime: number;
   state: string;
   updatedAt: Date;
 }
 
 /** The stream tracking step's port (src/merger/stream-tracking.ts). */
 export interface StreamTrackingStore {
-  record(key: string): Promise<Pick<StreamTrackingRecord, 'lastSeq' | 'lastTime' | 'state'> | undefined>;
+  record(key: string): Promise<Pick<StreamTrackingRecord, 'lastSeq' | 'state'> | undefined>;
   /** Moves the record from `fromSeq` (undefined: no record yet) to `next`; another merger ahead of it wins. */
-  advance(key: string, tenant: string, fromSeq: number | undefined, next: Pick<StreamTrackingRecord, 'lastSeq' | 'lastTime' | 'state'>): Promise<void>;
+  advance(key: string, tenant: string, fromSeq: number | undefined, next: Pick<StreamTrackingRecord, 'lastSeq' | 'state'>): Promise<void>;
   /** The stored detections (with their track ids) of frames tracked before. */
   storedDetections(key: string, seqs: readonly number[]): Promise<Map<number, Detection[]>>;
 }
@@ -29,8 +29,8 @@ export interface StreamTrackingStore {
 export function mongoStreamTrackingStore(tracking: Collection<StreamTrackingRecord>, frames: Collection<StreamFrameRecord>): StreamTrackingStore {
   return {
     async record(key) {
-      const found = await tracking.findOne({ _id: key }, { projection: { lastSeq: 1, lastTime: 1, state: 1 } });
-      return found ? { lastSeq: found.lastSeq, lastTime: found.lastTime, state: found.state } : undefined;
+      const found = await tracking.findOne({ _id: key }, { projection: { lastSeq: 1, state: 1 } });
+      return found ? { lastSeq: found.lastSeq, state: found.state } : undefined;
     },
     async advance(key, tenant, fromSeq, next) {
       if (fromSeq === undefined) await insertOnce(tracking, [{ _id: key, tenant, ...next, updatedAt: new Date() }]);

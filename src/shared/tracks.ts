@@ -111,7 +111,8 @@ export function restoreZones(state: string | undefined, settings: ZoneSettings):
   }
 }
 
-function withoutTrackId(d: Detection): Detection {
+/** A detection without its track id (tracking writes the ids again, so a re-run writes the same). */
+export function withoutTrackId(d: Detection): Detection {
   if (d.trackId === undefined) return d;
   const { trackId: _trackId, ...rest } = d;
   return rest;

@@ -15,6 +15,7 @@ const trackCursor = integerCursor('t');
 
 export const jobTrackRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
   const { store, jobs } = deps;
+  const tracking = mongoTrackingStore(store);
 
   app.get('/v1/jobs/:id/tracks', {
     schema: {
@@ -78,7 +79,7 @@ export const jobTrackRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, de
     const job = await jobs.get(request.tenant, request.params.id);
     if (!job) throw jobNotFound();
     const settings = zoneSettingsOf(job.options);
-    const report = job.zones ?? (settings ? restoreZones((await mongoTrackingStore(store).record(job._id))?.zones, settings).report() : { zones: [], lines: [] });
+    const report = job.zones ?? (settings ? restoreZones((await tracking.record(job._id))?.zones, settings).report() : { zones: [], lines: [] });
     return { id: job._id, status: job.status, ...report };
   });
 

@@ -170,7 +170,7 @@ function side(p: Point, line: LineSpec): number {
 }
 
 /** Whether the move a → b meets the line within its segment (a may lie on the line; b is off it). */
-export function crossesSegment(a: Point, b: Point, line: LineSpec): boolean {
+function crossesSegment(a: Point, b: Point, line: LineSpec): boolean {
   const sa = side(a, line);
   const sb = side(b, line);
   const t = sa === 0 ? 0 : sa / (sa - sb);
