@@ -7,7 +7,9 @@ import { MongoClient } from 'mongodb';
 import { StreamResult } from '../src/shared/contracts/stream.js';
 import { topicNames } from '../src/shared/topics.js';
 import { registerStream, submitJob, waitForJob, type Target } from '../tests/helpers/client.js';
+import { storedFrameNumbers } from '../tests/helpers/baseline.js';
 import { jpegFramesOf } from '../tests/helpers/jpeg-frames.js';
+import { metricSum } from '../tests/helpers/metrics.js';
 import { TOUR_VIDEO } from '../tests/helpers/paths.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../tests/helpers/roles.js';
 import { createTestEnv } from '../tests/helpers/stack.js';
@@ -57,10 +59,6 @@ function rssMiB(pid: number): number {
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 
-function metricSum(text: string, name: string): number {
-  return text.split('\n').filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
-    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-}
 
 async function main(): Promise<void> {
   const stack = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY, VDET_TOPIC_PARTITIONS: '4' });
@@ -137,8 +135,7 @@ async function main(): Promise<void> {
     for (const job of jobs) {
       const view = await waitForJob(api, job.id, 600_000);
       if (view.status !== 'done') failed.push(`${job.id} (${job.video}): ${view.status} ${JSON.stringify(view.error)}`);
-      const stored = (await db.collection('frames').find({ jobId: job.id }, { projection: { data: 1 } }).toArray())
-        .flatMap((c) => (JSON.parse(c['data'] as string) as { frame: number }[]).map((f) => f.frame));
+      const stored = await storedFrameNumbers(db, job.id);
       const distinct = new Set(stored).size;
       duplicated += stored.length - distinct;
       lost += view.progress.framesTotal - distinct;

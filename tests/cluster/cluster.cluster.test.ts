@@ -6,8 +6,9 @@ import { MongoClient } from 'mongodb';
 import { loadConfig } from '../../src/shared/config.js';
 import { StreamResult } from '../../src/shared/contracts/stream.js';
 import { topicNames } from '../../src/shared/topics.js';
-import { assertMatchesBaseline, type FaultCounts } from '../helpers/baseline.js';
-import { allDetections, authHeaders, getJob, registerStream, submitJob, waitForJob, type FrameItem, type Target } from '../helpers/client.js';
+import { assertMatchesBaseline, midJob as waitMidJob, type FaultCounts } from '../helpers/baseline.js';
+import { allDetections, authHeaders, registerStream, submitJob, waitForJob, type FrameItem, type Target } from '../helpers/client.js';
+import { metricSum } from '../helpers/metrics.js';
 import { TestNetwork, type TestHost } from '../helpers/netns.js';
 import { imagePath, MODEL_PATH, SHARED, TOUR_VIDEO } from '../helpers/paths.js';
 import { compareToReference, loadReference } from '../helpers/reference.js';
@@ -82,17 +83,16 @@ class Cluster {
   async metric(name: string, metric: string, labels = ''): Promise<number> {
     const entry = this.roles.get(name)!;
     const text = await (await fetch(`http://${entry.host.address}:${METRICS_PORT[entry.name]}/metrics`)).text();
-    return text.split('\n').filter((line) => line.startsWith(`${metric}{`) && line.includes(labels))
-      .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+    return metricSum(text, metric, labels);
   }
 
   hostsOf(role: string): string[] {
     return [...this.roles].filter(([, e]) => e.name === role).map(([name]) => name);
   }
 
-  /** Each role's warnings and errors, for a failure's message. */
-  diagnostics(): string {
-    return [...this.roles].map(([name, e]) => `--- ${name} (${e.name}):\n${e.role.output().split('\n').filter((l) => /"level":(4|5|6)0/.test(l)).slice(-20).join('\n')}`).join('\n');
+  /** The role processes by host, for a stalled job's failure. */
+  processes(): ReadonlyMap<string, RunningRole> {
+    return new Map([...this.roles].map(([name, e]) => [name, e.role]));
   }
 
   destroy(): void {
@@ -104,16 +104,8 @@ const cluster = new Cluster();
 let baseline: FrameItem[] = [];
 const assertSameAsBaseline = (api: Target, id: string) => assertMatchesBaseline(api, id, baseline, cluster.config.mongo, counts, { trackIds: true });
 
-/** Waits until the job has made some progress but is not finished: the moment to inject a fault. */
-async function midJob(api: Target, id: string, atLeast = 40): Promise<void> {
-  for (let i = 0; i < 1200; i++) {
-    const job = await getJob(api, id).catch(() => undefined);
-    if (job && job.status === 'running' && job.progress.framesDone >= atLeast) return;
-    if (job && (job.status === 'done' || job.status === 'failed')) assert.fail(`job ended (${job.status}) before the fault`);
-    await sleep(100);
-  }
-  assert.fail(`the job never got going\n${cluster.diagnostics()}`);
-}
+/** Waits until the job has made some progress but is not finished (up to 2 min: nine roles share two cores). */
+const midJob = (api: Target, id: string) => waitMidJob(api, id, () => cluster.processes(), 40, 120_000);
 
 describe('cluster suite: every role on its own host', () => {
   before(async () => {

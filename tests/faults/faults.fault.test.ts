@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { groupId, topicNames } from '../../src/shared/topics.js';
-import { assertMatchesBaseline, type FaultCounts } from '../helpers/baseline.js';
+import { assertMatchesBaseline, midJob as waitMidJob, type FaultCounts } from '../helpers/baseline.js';
 import { allDetections, getJob, submitJob, uploadFile, waitForJob, type FrameItem, type Target } from '../helpers/client.js';
 import { imagePath, TOUR_VIDEO } from '../helpers/paths.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
@@ -52,27 +52,7 @@ const servicePid = (service: string) => Number(readFileSync(`.stack/${service}/$
 
 /** The suite's roles, whose logs a stalled job's failure shows. */
 const diagnostics: { roles?: ReadonlyMap<string, RunningRole> } = {};
-
-/** A role's log lines worth reading after a stall: warnings and worse, and Kafka group events (the last 40). */
-function notableLines(output: string): string {
-  const notable = output.split('\n').filter((line) => /"level":(4|5|6)0|kafka|group|KafkaJS/.test(line));
-  return notable.slice(-40).map((line) => line.slice(0, 600)).join('\n');
-}
-
-/** Waits until the job has made some progress but is not finished: the moment to inject a fault. */
-async function midJob(api: Target, id: string, atLeast = 40): Promise<void> {
-  let job: Awaited<ReturnType<typeof getJob>> | undefined;
-  for (let i = 0; i < 600; i++) {
-    job = await getJob(api, id).catch(() => undefined);
-    if (job && job.status === 'running' && job.progress.framesDone >= atLeast) return;
-    if (job && (job.status === 'done' || job.status === 'failed')) assert.fail(`job ended (${job.status}) before the fault`);
-    const exited = [...(diagnostics.roles ?? new Map<string, RunningRole>())].find(([, role]) => role.child.exitCode !== null || role.child.signalCode !== null);
-    if (exited) assert.fail(`the ${exited[0]} exited (${exited[1].child.exitCode ?? exited[1].child.signalCode}) while no fault was injected:\n${notableLines(exited[1].output())}`);
-    await sleep(100);
-  }
-  const logs = [...(diagnostics.roles ?? new Map<string, RunningRole>())].map(([name, role]) => `--- ${name} (warnings, errors, kafka events):\n${notableLines(role.output())}`);
-  assert.fail(`the job never got going (status ${job?.status ?? 'unknown'}, ${job?.progress.framesDone ?? 0} frames done)\n${logs.join('\n')}`);
-}
+const midJob = (api: Target, id: string, atLeast = 40) => waitMidJob(api, id, () => diagnostics.roles ?? new Map(), atLeast);
 
 let baseline: FrameItem[] = [];
 

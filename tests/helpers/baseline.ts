@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { MongoClient } from 'mongodb';
+import { MongoClient, type Db } from 'mongodb';
 import { boxIou } from '../../src/detector/yolox.js';
 import type { Config } from '../../src/shared/config.js';
-import { allDetections, waitForJob, type FrameItem, type Target } from './client.js';
+import { allDetections, getJob, waitForJob, type FrameItem, type Target } from './client.js';
+import type { RunningRole } from './roles.js';
 
 /** What the fault and cluster suites count across their scenarios: faults injected, jobs checked, frames lost or stored twice. */
 export interface FaultCounts {
@@ -10,6 +11,36 @@ export interface FaultCounts {
   jobs: number;
   lost: number;
   duplicated: number;
+}
+
+/** The frame numbers of a job's stored results, one per stored result (a frame stored twice appears twice). */
+export async function storedFrameNumbers(db: Db, jobId: string): Promise<number[]> {
+  return (await db.collection('frames').find({ jobId }, { projection: { data: 1 } }).toArray())
+    .flatMap((c) => (JSON.parse(c['data'] as string) as { frame: number }[]).map((f) => f.frame));
+}
+
+/** A role's log lines worth reading after a stall: warnings and worse, and Kafka group events (the last 40). */
+export function notableLines(output: string): string {
+  const notable = output.split('\n').filter((line) => /"level":(4|5|6)0|kafka|group|KafkaJS/.test(line));
+  return notable.slice(-40).map((line) => line.slice(0, 600)).join('\n');
+}
+
+/**
+ * Waits until the job has made some progress but is not finished: the moment to inject a fault. `roles`: the suite's
+ * roles by name, whose exit fails it at once and whose logs a job that never got going shows; `timeoutMs`: how long it polls, at least.
+ */
+export async function midJob(api: Target, id: string, roles: () => ReadonlyMap<string, RunningRole>, atLeast = 40, timeoutMs = 60_000): Promise<void> {
+  let job: Awaited<ReturnType<typeof getJob>> | undefined;
+  for (let i = 0; i < timeoutMs / 100; i++) { // polls every 100 ms (plus the request's own time)
+    job = await getJob(api, id).catch(() => undefined);
+    if (job && job.status === 'running' && job.progress.framesDone >= atLeast) return;
+    if (job && (job.status === 'done' || job.status === 'failed')) assert.fail(`job ended (${job.status}) before the fault`);
+    const exited = [...roles()].find(([, role]) => role.child.exitCode !== null || role.child.signalCode !== null);
+    if (exited) assert.fail(`the ${exited[0]} exited (${exited[1].child.exitCode ?? exited[1].child.signalCode}) while no fault was injected:\n${notableLines(exited[1].output())}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const logs = [...roles()].map(([name, role]) => `--- ${name} (warnings, errors, kafka events):\n${notableLines(role.output())}`);
+  assert.fail(`the job never got going (status ${job?.status ?? 'unknown'}, ${job?.progress.framesDone ?? 0} frames done)\n${logs.join('\n')}`);
 }
 
 /**
@@ -26,9 +57,8 @@ export async function assertMatchesBaseline(
   const client = new MongoClient(mongo.url);
   await client.connect();
   try {
-    const stored = (await client.db(mongo.database).collection('frames').find({ jobId: id }, { projection: { data: 1 } }).toArray())
-      .flatMap((c) => (JSON.parse(c['data'] as string) as { frame: number }[]).map((f) => ({ frame: f.frame })));
-    const distinct = new Set(stored.map((f) => f.frame)).size;
+    const stored = await storedFrameNumbers(client.db(mongo.database), id);
+    const distinct = new Set(stored).size;
     counts.duplicated += stored.length - distinct;
     counts.lost += baseline.length - distinct;
     assert.equal(stored.length, distinct, 'duplicated results');
