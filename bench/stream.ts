@@ -14,15 +14,18 @@ import { createTestEnv } from '../tests/helpers/stack.js';
  * frames of the tour video as JPEG, into the four roles running as processes; a real consumer reads vdet.results.
  * Reports sent, received, lost, duplicated, out of order, dropped by policy and latency from produce to result,
  * then looks for the highest total rate sustained with latency not growing, then overloads a drop-oldest stream at
- * twice that. Last line: one JSON object. Args: --streams S --fps F --seconds T (defaults 4, 10, 60).
+ * twice that. Last line: one JSON object. Args: --streams S --fps F --seconds T (defaults 4, 10, 60), --track off
+ * (streams registered with `track: false`; by default they are tracked, as a stream is unless its settings say not).
  */
-const arg = (name: string, fallback: number) => {
+const option = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  return i >= 0 ? process.argv[i + 1] : undefined;
 };
+const arg = (name: string, fallback: number) => Number(option(name) ?? fallback);
 const STREAMS = arg('streams', 4);
 const FPS = arg('fps', 10);
 const SECONDS = arg('seconds', 60);
+const TRACKED = option('track') !== 'off';
 const KEY = `vdet_bench_stream_${Date.now()}_0123456789abcdef`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -68,7 +71,7 @@ async function main(): Promise<void> {
     const phase = async (name: string, streams: number, fps: number, seconds: number, policy: 'lossless' | 'drop-oldest'): Promise<PhaseReport> => {
       const ids = Array.from({ length: streams }, (_, i) => `${name}-${i}`);
       const tokens = new Map<string, string>();
-      for (const id of ids) tokens.set(id, await registerStream(api, id, { policy })); // drop-oldest with its default lag bound
+      for (const id of ids) tokens.set(id, await registerStream(api, id, { policy, ...(TRACKED ? {} : { track: false }) })); // drop-oldest with its default lag bound
       let sent = 0;
       const started = Date.now();
       for (let tick = 0; tick < fps * seconds; tick++) {
@@ -175,7 +178,7 @@ just before the produce to the result's arrival. A 10 s warm-up at the target ra
 minus the first third's under 250 ms, p99 under 2 s); the overload phase then runs drop-oldest streams (their default
 lag bound, 500 ms) at twice that.
 
-Run of ${new Date().toISOString().slice(0, 10)}: ${os.availableParallelism()} cores, Node ${process.versions.node}, 1-minute load average
+Streams ${TRACKED ? 'tracked (the default)' : 'not tracked (`--track off`)'}. Run of ${new Date().toISOString().slice(0, 10)}: ${os.availableParallelism()} cores, Node ${process.versions.node}, 1-minute load average
 ${loadAtStart.toFixed(2)} at the start and ${os.loadavg()[0]!.toFixed(2)} at the end (the bench's own processes included). Other work on the
 cores raises every latency here.
 

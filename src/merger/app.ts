@@ -1,5 +1,4 @@
 import { writeSync } from 'node:fs';
-import type { Collection, OptionalUnlessRequiredId } from 'mongodb';
 import { ChunkOutcome, type ChunkDone, type TrackMore } from '../shared/contracts/messages.js';
 import { tracksObjects } from '../shared/contracts/job-options.js';
 import { withObjects } from '../shared/contracts/summary.js';
@@ -9,7 +8,7 @@ import type { Infra } from '../shared/infra.js';
 import type { ConsumerHandle, IncomingMessage } from '../shared/kafka.js';
 import { metrics } from '../shared/metrics.js';
 import { frameChunkRecord } from '../shared/frame-store.js';
-import { chunkId, type JobRecord } from '../shared/mongo.js';
+import { chunkId, insertedOnce, type JobRecord } from '../shared/mongo.js';
 import { mongoTrackingStore, storeTracks, trackOnlyOf, type ChunkToTrack } from '../shared/track-store.js';
 import { combineSegments, objectsPerLabel, restoreZones, zoneSettingsOf, type TrackOnlyFrame, type TrackSegment } from '../shared/tracks.js';
 import { resolveTrackerOptions } from '../shared/vision/tracking/options.js';
@@ -17,6 +16,7 @@ import type { JobEvent } from '../shared/progress.js';
 import { groupId } from '../shared/topics.js';
 import { combineSummaries, countsOf, isComplete, summarizeFrames } from './merge-rules.js';
 import { publishStreamFrames, storeStreamFrames } from './stream-merge.js';
+import { CachedStreamTrackingStore } from './stream-tracking-cache.js';
 import { retentionStore } from '../shared/job-data.js';
 import { createRetention } from './retention.js';
 import { WebhookOutbox } from './webhooks.js';
@@ -45,6 +45,8 @@ export function createMerger(deps: MergerDeps) {
     policy: buildAddressPolicy(config.http.webhookAllowPrivate, config.http.webhookAllowHosts).policy,
   });
   const tracking = mongoTrackingStore(store);
+  const streamTracking = new CachedStreamTrackingStore(deps.streams.tracking);
+  const streamDeps = { ...deps, tracking: streamTracking };
   const retention = createRetention(retentionStore(store, deps.streams.frames, deps.streams.streams), config.retention, log);
 
   /**
@@ -55,7 +57,7 @@ export function createMerger(deps: MergerDeps) {
   async function prepare(message: IncomingMessage): Promise<Prepared> {
     const outcome = ChunkOutcome.decode(message.value);
     if (outcome.kind !== 'stream' || outcome.tracking) return { outcome }; // a tracked stream stores in its turn
-    const stored = storeStreamFrames(deps, outcome);
+    const stored = storeStreamFrames(streamDeps, outcome);
     stored.catch(() => undefined); // awaited in the message's turn
     return { outcome, stored };
   }
@@ -74,7 +76,7 @@ export function createMerger(deps: MergerDeps) {
         await completeIfDone(outcome.jobId);
         break;
       case 'stream':
-        await publishStreamFrames(deps, outcome, stored);
+        await publishStreamFrames(streamDeps, outcome, stored);
         break;
       case 'track':
         await continueTracking(outcome);
@@ -227,6 +229,7 @@ export function createMerger(deps: MergerDeps) {
         concurrency: 4,
         headStart: { limit: 16, prepare },
         handle,
+        onGroupJoin: () => streamTracking.clear(), // the streams' partitions may have moved: their records are read again
         giveUp: async (message, error, attempts) => {
           await sendToDeadLetters(bus, topics.dlq, log, message, error, attempts);
           if (message.key && (await jobs.getById(message.key)) && (await jobs.fail(message.key, toFailureReason(error)))) {
@@ -251,17 +254,6 @@ export function createMerger(deps: MergerDeps) {
     reap,
     retention,
   };
-}
-
-/** Inserts a document unless one with its id is there; true when this call inserted it. */
-async function insertedOnce<T extends { _id: string }>(collection: Collection<T>, doc: OptionalUnlessRequiredId<T>): Promise<boolean> {
-  try {
-    await collection.insertOne(doc);
-    return true;
-  } catch (error) {
-    if ((error as { code?: unknown }).code === 11000) return false;
-    throw error;
-  }
 }
 
 function chunkToTrack(data: string, trackOnly: string | undefined): ChunkToTrack {

@@ -6,12 +6,15 @@ import { streamEventsChannel } from '../shared/progress.js';
 import { metrics } from '../shared/metrics.js';
 import { insertOnce } from '../shared/mongo.js';
 import { streamKey, type StreamStore } from '../shared/stream-store.js';
+import type { StreamTrackingStore } from '../shared/stream-track-store.js';
 import type { TopicNames } from '../shared/topics.js';
 import { trackStreamChunk } from './stream-tracking.js';
 
 export interface StreamMergeDeps {
   bus: KafkaBus;
   streams: StreamStore;
+  /** Where each tracked stream's tracking stands (the merger's keeps the records it saved: stream-tracking-cache.ts). */
+  tracking: StreamTrackingStore;
   topics: TopicNames;
   config: Config;
 }
@@ -47,7 +50,7 @@ export async function storeStreamFrames(deps: StreamMergeDeps, received: StreamF
 export async function publishStreamFrames(deps: StreamMergeDeps, chunk: StreamFramesDone, stored: Promise<void> | undefined): Promise<void> {
   const { stream, tenant } = chunk;
   const ref = { tenant, name: stream };
-  const tracked = chunk.tracking ? await trackStreamChunk(deps.streams.tracking, streamKey(ref), tenant, chunk) : undefined;
+  const tracked = chunk.tracking ? await trackStreamChunk(deps.tracking, streamKey(ref), tenant, chunk) : undefined;
   const received = tracked ? { ...chunk, frames: tracked.frames } : chunk;
   const storing = stored ?? storeStreamFrames(deps, received);
   storing.catch(() => undefined); // awaited below, after the results went out

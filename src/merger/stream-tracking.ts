@@ -27,11 +27,14 @@ export interface TrackedStreamChunk {
  * ids, since tracking is a function of the state and the frames.
  */
 export async function trackStreamChunk(store: StreamTrackingStore, key: string, tenant: string, chunk: StreamFramesDone): Promise<TrackedStreamChunk> {
-  const record = await store.record(key);
-  const lastSeq = record?.lastSeq ?? -1;
-  const fresh = chunk.frames.filter((f) => !f.dropped && f.seq > lastSeq).sort((a, b) => a.seq - b.seq);
-  const seen = chunk.frames.filter((f) => !f.dropped && f.seq <= lastSeq);
-  const stored = seen.length > 0 ? await store.storedDetections(key, seen.map((f) => f.seq)) : new Map<number, Detection[]>();
+  let where = await whereTrackingStands(store, key, chunk);
+  if (where.stored.size < where.seen.length && store.forget) {
+    // Frames the record says were tracked are not stored: a record kept in memory that no longer fits (the stream
+    // was deleted and registered again, its sequence numbers start anew). Once more, from MongoDB's record.
+    store.forget(key);
+    where = await whereTrackingStands(store, key, chunk);
+  }
+  const { record, fresh, stored } = where;
   const ids = new Map<number, Detection[]>();
   let tracker: ByteTracker | undefined;
   let time: number | null = null;
@@ -58,6 +61,16 @@ export async function trackStreamChunk(store: StreamTrackingStore, key: string, 
       await store.advance(key, tenant, record?.lastSeq, { lastSeq: fresh.at(-1)!.seq, state: JSON.stringify(tracker.toJSON()) });
     },
   };
+}
+
+/** The stream's tracking record, the chunk's frames it has not tracked yet (in order) and the stored ids of those it has. */
+async function whereTrackingStands(store: StreamTrackingStore, key: string, chunk: StreamFramesDone) {
+  const record = await store.record(key);
+  const lastSeq = record?.lastSeq ?? -1;
+  const fresh = chunk.frames.filter((f) => !f.dropped && f.seq > lastSeq).sort((a, b) => a.seq - b.seq);
+  const seen = chunk.frames.filter((f) => !f.dropped && f.seq <= lastSeq);
+  const stored = seen.length > 0 ? await store.storedDetections(key, seen.map((f) => f.seq)) : new Map<number, Detection[]>();
+  return { record, fresh, seen, stored };
 }
 
 /** The stream's tracker from its state, with the settings the chunk carries (a settings change applies from the next chunk on, tracks kept). */

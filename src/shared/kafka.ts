@@ -50,6 +50,11 @@ export interface ConsumeOptions<T = void> {
    * runs in order and gets that work on its first try (retries get nothing and start again).
    */
   headStart?: { limit: number; prepare(message: IncomingMessage): Promise<T> };
+  /**
+   * Called whenever the consumer (re)joins its group, before it handles anything there: its partitions may have
+   * moved, so whatever the handler keeps in memory per partition or key must be read again.
+   */
+  onGroupJoin?(): void;
 }
 
 /**
@@ -175,7 +180,7 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
    * with back-off, until one runs. Bad credentials or missing ACLs, which no restart mends, end the process instead
    * (offsets are committed only after the work: nothing is lost); its supervisor reports it and starts it again.
    */
-  const startConsumer = async (groupId: string, topics: string[], run: (consumer: Consumer, first: boolean) => Promise<void>): Promise<ConsumerHandle> => {
+  const startConsumer = async (groupId: string, topics: string[], run: (consumer: Consumer, first: boolean) => Promise<void>, onGroupJoin?: () => void): Promise<ConsumerHandle> => {
     const topicList = topics.map((topic) => ({ topic }));
     let current: Consumer | undefined;
     let stopped = false;
@@ -195,6 +200,7 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
       consumers.add(consumer);
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
         log.info({ groupId, memberId: payload.memberId, partitions: Object.values(payload.memberAssignment).reduce((n, p) => n + p.length, 0) }, 'kafka group joined');
+        onGroupJoin?.();
       });
       consumer.on(consumer.events.CRASH, ({ payload }) => {
         if (stopping || stopped) return;
@@ -322,7 +328,7 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
             eachMessage: ({ topic, partition, message, heartbeat }) => handleOne(toIncoming(topic, partition, message), heartbeat),
           });
         }
-      });
+      }, options.onGroupJoin);
     },
 
     async consumeBatches(options) {

@@ -171,6 +171,17 @@ export async function insertOnce<T extends { _id: string }>(collection: Collecti
   }
 }
 
+/** Inserts a document unless one with its id is there; true when this call inserted it. */
+export async function insertedOnce<T extends { _id: string }>(collection: Collection<T>, doc: OptionalUnlessRequiredId<T>): Promise<boolean> {
+  try {
+    await collection.insertOne(doc);
+    return true;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 11000) return false;
+    throw error;
+  }
+}
+
 /** Two processes upserting the same new document at once: one inserts, the other gets E11000 — which is success. */
 export async function ignoringDuplicate(write: () => Promise<unknown>): Promise<void> {
   try {

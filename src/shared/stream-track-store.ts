@@ -1,6 +1,6 @@
 import type { Collection } from 'mongodb';
 import type { Detection } from './contracts/messages.js';
-import { insertOnce } from './mongo.js';
+import { insertedOnce } from './mongo.js';
 import type { StreamFrameRecord } from './stream-store.js';
 
 /**
@@ -20,10 +20,15 @@ export interface StreamTrackingRecord {
 /** The stream tracking step's port (src/merger/stream-tracking.ts). */
 export interface StreamTrackingStore {
   record(key: string): Promise<Pick<StreamTrackingRecord, 'lastSeq' | 'state'> | undefined>;
-  /** Moves the record from `fromSeq` (undefined: no record yet) to `next`; another merger ahead of it wins. */
-  advance(key: string, tenant: string, fromSeq: number | undefined, next: Pick<StreamTrackingRecord, 'lastSeq' | 'state'>): Promise<void>;
+  /**
+   * Moves the record from `fromSeq` (undefined: no record yet) to `next`; another merger ahead of it wins. True when
+   * this call moved it.
+   */
+  advance(key: string, tenant: string, fromSeq: number | undefined, next: Pick<StreamTrackingRecord, 'lastSeq' | 'state'>): Promise<boolean>;
   /** The stored detections (with their track ids) of frames tracked before. */
   storedDetections(key: string, seqs: readonly number[]): Promise<Map<number, Detection[]>>;
+  /** A store that keeps records in memory (src/merger/stream-tracking-cache.ts): read this stream's from MongoDB next time. */
+  forget?(key: string): void;
 }
 
 export function mongoStreamTrackingStore(tracking: Collection<StreamTrackingRecord>, frames: Collection<StreamFrameRecord>): StreamTrackingStore {
@@ -33,8 +38,9 @@ export function mongoStreamTrackingStore(tracking: Collection<StreamTrackingReco
       return found ? { lastSeq: found.lastSeq, state: found.state } : undefined;
     },
     async advance(key, tenant, fromSeq, next) {
-      if (fromSeq === undefined) await insertOnce(tracking, [{ _id: key, tenant, ...next, updatedAt: new Date() }]);
-      else await tracking.updateOne({ _id: key, lastSeq: fromSeq }, { $set: { ...next, updatedAt: new Date() } });
+      if (fromSeq === undefined) return insertedOnce(tracking, { _id: key, tenant, ...next, updatedAt: new Date() });
+      const { matchedCount } = await tracking.updateOne({ _id: key, lastSeq: fromSeq }, { $set: { ...next, updatedAt: new Date() } });
+      return matchedCount === 1;
     },
     async storedDetections(key, seqs) {
       const found = await frames.find({ _id: { $in: seqs.map((seq) => `${key}:${seq}`) } }, { projection: { seq: 1, detections: 1 } }).toArray();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Detection, StreamFramesDone } from '../../src/shared/contracts/messages.js';
 import { MIN_FRAME_GAP_MS, trackStreamChunk } from '../../src/merger/stream-tracking.js';
+import { CachedStreamTrackingStore } from '../../src/merger/stream-tracking-cache.js';
 import type { StreamTrackingRecord, StreamTrackingStore } from '../../src/shared/stream-track-store.js';
 import { ByteTracker } from '../../src/shared/vision/tracking/index.js';
 import { loadReference, type VideoReference } from '../helpers/reference.js';
@@ -24,11 +25,15 @@ const chunkOf = (from: number, to: number): StreamFramesDone => ({ v: 1, kind: '
 class MemoryStreamTrackingStore implements StreamTrackingStore {
   record_: Pick<StreamTrackingRecord, 'lastSeq' | 'state'> | undefined;
   readonly stored = new Map<number, Detection[]>();
+  reads = 0;
   async record() {
+    this.reads++;
     return this.record_ ? { ...this.record_ } : undefined;
   }
   async advance(_key: string, _tenant: string, fromSeq: number | undefined, next: Pick<StreamTrackingRecord, 'lastSeq' | 'state'>) {
-    if (fromSeq === undefined ? this.record_ === undefined : this.record_?.lastSeq === fromSeq) this.record_ = { ...next };
+    const moves = fromSeq === undefined ? this.record_ === undefined : this.record_?.lastSeq === fromSeq;
+    if (moves) this.record_ = { ...next };
+    return moves;
   }
   async storedDetections(_key: string, seqs: readonly number[]) {
     return new Map(seqs.filter((s) => this.stored.has(s)).map((s) => [s, this.stored.get(s)!]));
@@ -42,10 +47,10 @@ class MemoryStreamTrackingStore implements StreamTrackingStore {
 const idsOf = (chunk: StreamFramesDone['frames']) => chunk.map((f) => f.detections.map((d) => d.trackId));
 
 /** Tracks every chunk of 5 frames in order, storing and saving each: the ids per frame. */
-async function trackAll(store: MemoryStreamTrackingStore): Promise<(number | undefined)[][]> {
+async function trackAll(store: MemoryStreamTrackingStore, through: StreamTrackingStore = store): Promise<(number | undefined)[][]> {
   const ids: (number | undefined)[][] = [];
   for (let i = 0; i < frames.length; i += 5) {
-    const tracked = await trackStreamChunk(store, 't/cam', 't', chunkOf(i, i + 5));
+    const tracked = await trackStreamChunk(through, 't/cam', 't', chunkOf(i, i + 5));
     store.store(tracked.frames);
     await tracked.save();
     ids.push(...idsOf(tracked.frames));
@@ -112,4 +117,50 @@ test('changed tracker settings apply from the next chunk, and the tracks go on',
   assert.equal((JSON.parse(store.record_!.state) as { options: { confirmFrames: number } }).options.confirmFrames, 5);
   const before = new Set(idsOf(first.frames).flat());
   assert.ok(idsOf(tracked.frames).flat().some((id) => id !== undefined && before.has(id)), 'a track goes on');
+});
+
+describe('stream tracking with the merger\'s cache of saved records', () => {
+  test('the same ids as from MongoDB\'s record, which is read once, not at every chunk', async () => {
+    const expected = await trackAll(new MemoryStreamTrackingStore());
+    const store = new MemoryStreamTrackingStore();
+    const cached = new CachedStreamTrackingStore(store);
+    assert.deepEqual(await trackAll(store, cached), expected);
+    assert.equal(store.reads, 1, 'only the first chunk reads the record');
+    assert.equal(cached.size, 1);
+  });
+
+  test('a stream deleted and registered again (sequence numbers from 0, record and frames gone) starts afresh', async () => {
+    const store = new MemoryStreamTrackingStore();
+    const cached = new CachedStreamTrackingStore(store);
+    const first = await trackAll(store, cached);
+    store.record_ = undefined; // what StreamStore.remove deletes
+    store.stored.clear();
+    const again = await trackStreamChunk(cached, 't/cam', 't', chunkOf(0, 5));
+    assert.deepEqual(idsOf(again.frames), first.slice(0, 5), 'the ids of a stream never seen before');
+    await again.save();
+    assert.equal(store.record_!.lastSeq, 4);
+  });
+
+  test('a record moved by another merger, or a rejoin of the group: the next chunk reads the record', async () => {
+    const store = new MemoryStreamTrackingStore();
+    const cached = new CachedStreamTrackingStore(store);
+    const first = await trackStreamChunk(cached, 't/cam', 't', chunkOf(0, 5));
+    store.store(first.frames);
+    await first.save();
+    // Another merger (the partition moved) tracks the next chunk from the stored record.
+    const elsewhere = await trackStreamChunk(store, 't/cam', 't', chunkOf(5, 10));
+    store.store(elsewhere.frames);
+    await elsewhere.save();
+    cached.clear(); // this merger rejoins its group before it sees the partition again
+    const reads = store.reads;
+    const next = await trackStreamChunk(cached, 't/cam', 't', chunkOf(10, 15));
+    assert.equal(store.reads, reads + 1);
+    await next.save();
+    assert.equal(store.record_!.lastSeq, 14, 'went on from the other merger\'s record');
+    // A save that finds the record moved (no rejoin seen) drops the cached one.
+    const stale = await trackStreamChunk(cached, 't/cam', 't', chunkOf(15, 20));
+    store.record_ = { ...store.record_!, lastSeq: 30 };
+    await stale.save();
+    assert.equal(cached.size, 0);
+  });
 });

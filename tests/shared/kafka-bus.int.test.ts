@@ -59,3 +59,41 @@ describe('Kafka bus: a consumer kafkajs leaves stopped is replaced', () => {
     }
   });
 });
+
+describe('Kafka bus: onGroupJoin', () => {
+  const stack = createTestEnv();
+  const topic = `${stack.config.kafka.topicPrefix}bus-join`;
+  after(() => stack.cleanup());
+
+  test('runs when the consumer joins its group, and again when a second member makes the partitions move', async () => {
+    const admin = new Kafka({ brokers: [...stack.config.kafka.brokers], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 2 }] });
+    await admin.disconnect();
+    const quiet = new Writable({ write: (_chunk, _encoding, done) => done() });
+    const buses = [createKafkaBus(stack.config.kafka, createLogger('warn', 'test', quiet)), createKafkaBus(stack.config.kafka, createLogger('warn', 'test', quiet))];
+    const joins = [0, 0];
+    const consume = (i: number) => buses[i]!.consume({
+      groupId: `${stack.config.kafka.topicPrefix}bus-join-group`, topics: [topic], concurrency: 1,
+      handle: async () => undefined, giveUp: async () => undefined, onGroupJoin: () => { joins[i]!++; },
+    });
+    const until = async (what: string, check: () => boolean) => {
+      for (const started = Date.now(); !check(); await new Promise((r) => setTimeout(r, 100))) {
+        assert.ok(Date.now() - started < 60_000, `timed out waiting for ${what}: joins ${joins.join(', ')}`);
+      }
+    };
+    const first = await consume(0);
+    try {
+      await until('the first member to join', () => joins[0] === 1);
+      const second = await consume(1);
+      try {
+        await until('both members in the group after the rebalance', () => joins[0]! >= 2 && joins[1]! >= 1);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await first.stop();
+      await Promise.all(buses.map((b) => b.close()));
+    }
+  });
+});
