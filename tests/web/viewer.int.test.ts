@@ -8,7 +8,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { MEDIA_TOKEN_MAX_TTL_MS, signMediaToken, verifyMediaToken } from '../../src/api/media-token.js';
 import { parseRange } from '../../src/api/stored-file.js';
 import { ApiKeyStore } from '../../src/shared/api-keys.js';
-import { authHeaders, type FrameItem, type Target } from '../helpers/client.js';
+import { allDetections, authHeaders, submitJob, waitForJob, type FrameItem, type Target } from '../helpers/client.js';
 import { TOUR_VIDEO } from '../helpers/paths.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
 import { createTestEnv } from '../helpers/stack.js';
@@ -166,6 +166,12 @@ describe('the viewer at /', () => {
     const tags = frame.detections.map((d) => `${d.label}${d.trackId !== undefined ? ` #${d.trackId}` : ''} ${Math.round(d.score * 100)}%`);
     assert.ok(frame.detections.some((d) => d.trackId !== undefined), 'the job is tracked');
     assert.equal(await canvas.getAttribute('aria-label'), tags.join(', '));
+    // A trail under each tracked box seen at least once more in the 1.5 s before (its bottom centre, frame by frame).
+    const recent = await allDetections(api, jobId, 1000, { fromMs: '0', toMs: '1001' });
+    const trailed = frame.detections.filter((d) => d.trackId !== undefined
+      && recent.some((f) => f.ptsMs < 1000 && f.ptsMs > 1000 - 1500 && f.detections.some((e) => e.trackId === d.trackId)));
+    assert.ok(trailed.length >= 1, 'an object tracked since before 1 s');
+    assert.equal(await canvas.getAttribute('data-trails'), String(trailed.length));
     const colors = Object.fromEntries(await page.locator('.timeline-row').evaluateAll((rows) =>
       rows.map((r) => [(r as unknown as PageElement).dataset['label']!, (r as unknown as PageElement).dataset['color']!])));
 
@@ -237,6 +243,10 @@ describe('the viewer at /', () => {
       return !video.seeking && video.currentTime >= 3.9;
     }, undefined, { timeout: 10_000 });
     assert.ok(await page.locator('#counts tr[data-label="dog"]').count() === 1, 'counts per label from the summary');
+    // Tracked: objects per label beside detections, as the summary counts them.
+    const summary = (await (await fetch(`${base}/v1/jobs/${jobId}/summary`, { headers: authHeaders(api) })).json()) as { labels: Record<string, { objects?: number }> };
+    assert.ok(summary.labels['dog']!.objects! >= 1);
+    assert.equal(await page.locator('#counts tr[data-label="dog"] td[data-objects]').getAttribute('data-objects'), String(summary.labels['dog']!.objects));
 
     // The min-score filter hides weaker boxes.
     await page.evaluate(() => {
@@ -248,6 +258,42 @@ describe('the viewer at /', () => {
     assert.equal(await canvas.getAttribute('data-boxes'), '0');
     await page.locator('#min-score').fill('0');
     assert.equal(await canvas.getAttribute('data-boxes'), String(frame.detections.length));
+  });
+
+  test('a job with zones and lines: drawn over the video, and what they counted in tables', async (t) => {
+    const zones = [{ name: 'everywhere', polygon: [[1, 1], [639, 1], [639, 359], [1, 359]] }];
+    const lines = [{ name: 'top', from: [40, 20], to: [600, 20] }, { name: 'middle', from: [320, 0], to: [320, 360] }];
+    const id = await submitJob(api, TOUR_VIDEO, { fps: 5, zones, lines });
+    assert.equal((await waitForJob(api, id)).status, 'done');
+    const counted = (await (await fetch(`${base}/v1/jobs/${id}/zones`, { headers: authHeaders(api) })).json()) as {
+      zones: { name: string; labels: Record<string, { entered: number }> }[]; lines: { name: string; labels: Record<string, { in: number; out: number }> }[];
+    };
+    await page.goto(`${base}/#/jobs/${encodeURIComponent(id)}`);
+    const canvas = page.locator('canvas#overlay');
+    await page.waitForFunction(() => (globalThis as unknown as PageWindow).document.querySelector('canvas#overlay')?.dataset['regions'] === '3', undefined, { timeout: 30_000 });
+    // The top line is drawn in white across the frame (nothing else is drawn that high at 0 s).
+    const white = await canvas.evaluate((el) => {
+      const c = el as unknown as PageElement;
+      const [x, y] = [Math.round((320 / 640) * c.width), Math.round((20 / 360) * c.height)];
+      const column = Array.from(c.getContext('2d').getImageData(x, y - 2, 1, 5).data);
+      return [0, 1, 2, 3, 4].some((i) => column[i * 4]! > 230 && column[i * 4 + 1]! > 230 && column[i * 4 + 2]! > 230 && column[i * 4 + 3]! > 200);
+    });
+    assert.ok(white, 'the line "top" is drawn where it is');
+    const shot = path.join(os.tmpdir(), 'vdet-viewer-zones.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    t.diagnostic(`screenshot: ${shot}`);
+    const zoneRows = await page.locator('#zone-counts tbody tr').evaluateAll((rows) => rows.map((r) => {
+      const d = (r as unknown as PageElement).dataset;
+      return `${d['zone']}/${d['label']}=${d['entered']}`;
+    }));
+    const expectedZones = counted.zones.flatMap((z) => Object.entries(z.labels).map(([label, c]) => `${z.name}/${label}=${c.entered}`));
+    assert.ok(expectedZones.length >= 1 && counted.zones[0]!.labels['dog']!.entered >= 1, JSON.stringify(counted));
+    assert.deepEqual(zoneRows, expectedZones);
+    const lineRows = await page.locator('#line-counts tbody tr').evaluateAll((rows) => rows.map((r) => {
+      const d = (r as unknown as PageElement).dataset;
+      return `${d['line']}/${d['label']}=${d['in']},${d['out']}`;
+    }));
+    assert.deepEqual(lineRows, counted.lines.flatMap((l) => Object.entries(l.labels).map(([label, c]) => `${l.name}/${label}=${c.in},${c.out}`)));
   });
 
   test('/source: the upload with ranges, by key or by a signed token for that job only', async () => {

@@ -11,7 +11,7 @@ export interface Job {
   id: string;
   status: JobStatus;
   filename: string;
-  options: { fps?: number; minScore?: number; classes?: string[] };
+  options: { fps?: number; minScore?: number; classes?: string[]; track?: boolean; zones?: ZoneOption[]; lines?: LineOption[] };
   progress: { framesDone: number; framesTotal: number };
   media: Media | null;
   counts: Record<string, number>;
@@ -22,8 +22,18 @@ export interface Job {
 /** `trackId`: the object's id within its job or stream, when it is tracked. */
 export interface Detection { label: string; classId: number; score: number; box: [number, number, number, number]; trackId?: number }
 export interface Frame { frame: number; ptsMs: number; detections: Detection[] }
-export interface LabelSummary { detections: number; frames: number; maxPerFrame: number; firstMs: number; lastMs: number }
-export interface Summary { id: string; status: JobStatus; labels: Record<string, LabelSummary> }
+/** `objects`: distinct tracks with the label, when the job is tracked. */
+export interface LabelSummary { detections: number; frames: number; maxPerFrame: number; firstMs: number; lastMs: number; objects?: number }
+/** Job options `zones` and `lines`, in source pixels. */
+export interface ZoneOption { name: string; polygon: [number, number][] }
+export interface LineOption { name: string; from: [number, number]; to: [number, number] }
+export interface ZoneCounts { entered: number; dwellMs: number; maxDwellMs: number }
+export interface LineCounts { in: number; out: number }
+export interface Summary {
+  id: string; status: JobStatus; labels: Record<string, LabelSummary>;
+  zones?: { name: string; labels: Record<string, ZoneCounts> }[];
+  lines?: { name: string; labels: Record<string, LineCounts> }[];
+}
 export interface StreamStats {
   framesIn: number; processed: number; dropped: number; failed: number; fps: number; lastSeen: number | null;
   latencyMs: { p50: number | null; p99: number | null };

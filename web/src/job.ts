@@ -1,6 +1,7 @@
 import { allFrames, download, getJson, openInTab, readSse, type Detection, type Job, type Summary } from './api.js';
 import { colorOf, formatMs, formatTime, h, noteClasses } from './dom.js';
 import { drawBoxes, fitCanvas, frameAt, labelSegments } from './overlay.js';
+import { drawRegions, drawTrails, recentTrail, trailsOf } from './scene.js';
 
 /** requestVideoFrameCallback is in the DOM types but not in every browser. */
 type VideoWithFrameCallback = Omit<HTMLVideoElement, 'requestVideoFrameCallback' | 'cancelVideoFrameCallback'> & {
@@ -10,7 +11,8 @@ type VideoWithFrameCallback = Omit<HTMLVideoElement, 'requestVideoFrameCallback'
 
 /**
  * A job: the original video with every box drawn over it in sync with playback, label and score filters, a
- * timeline per label (click to seek), counts per label, and the raw JSON and exports.
+ * timeline per label (click to seek), counts per label (objects too, when tracked), each tracked object's recent trail,
+ * the job's zones and lines with what they counted, and the raw JSON and exports.
  */
 export async function jobView(main: HTMLElement, id: string, signal: AbortSignal): Promise<void> {
   const path = `/v1/jobs/${encodeURIComponent(id)}`;
@@ -60,14 +62,25 @@ export async function jobView(main: HTMLElement, id: string, signal: AbortSignal
   const timeText = h('span', { id: 'time', class: 'mono' }, formatMs(0));
   const frameText = h('span', { id: 'frame-info', class: 'muted' });
 
+  // Zones and lines (job options) under everything; each shown object's recent trail under its box.
+  const zones = job.options.zones ?? [];
+  const lines = job.options.lines ?? [];
+  const trails = trailsOf(frames);
   let lastMs = 0;
   const draw = (ms: number) => {
     lastMs = ms;
     const frame = isImage ? frames[0] : frameAt(frames, ms);
     const detections = frame ? frame.detections.filter(keep) : [];
-    drawBoxes(canvas, detections, media.width, media.height);
+    let trailCount = 0;
+    drawBoxes(canvas, detections, media.width, media.height, (ctx, scale) => {
+      drawRegions(ctx, zones, lines, scale);
+      const shown = detections.flatMap((d) => (d.trackId === undefined ? [] : [{ label: d.label, points: recentTrail(trails.get(d.trackId) ?? [], frame!.ptsMs) }]));
+      trailCount = drawTrails(ctx, shown, scale);
+    });
     canvas.dataset['pts'] = frame ? String(frame.ptsMs) : '';
     canvas.dataset['boxes'] = String(detections.length);
+    canvas.dataset['trails'] = String(trailCount);
+    canvas.dataset['regions'] = String(zones.length + lines.length);
     timeText.textContent = formatMs(ms);
     frameText.textContent = frame ? `frame ${frame.frame} · ${detections.length} box${detections.length === 1 ? '' : 'es'}` : 'no frame';
     playhead(ms);
@@ -179,11 +192,14 @@ export async function jobView(main: HTMLElement, id: string, signal: AbortSignal
   }
   renderTimeline();
 
+  // Tracked jobs count objects (distinct track ids) beside detections.
+  const tracked = Object.values(summary.labels).some((s) => s.objects !== undefined);
   const counts = h('table', { class: 'counts', id: 'counts' },
     h('caption', {}, 'Per label, over the whole job'),
-    h('thead', {}, h('tr', {}, ...['Label', 'Detections', 'Frames', 'Most in a frame', 'First seen', 'Last seen'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('thead', {}, h('tr', {}, ...['Label', ...(tracked ? ['Objects'] : []), 'Detections', 'Frames', 'Most in a frame', 'First seen', 'Last seen'].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', {}, ...Object.entries(summary.labels).sort((a, b) => b[1].detections - a[1].detections).map(([label, s]) => h('tr', { 'data-label': label },
       h('th', { scope: 'row' }, h('span', { class: 'swatch', style: `background:${colorOf(label)}` }), label),
+      tracked ? h('td', { 'data-objects': s.objects ?? 0 }, s.objects ?? 0) : null,
       h('td', {}, s.detections), h('td', {}, s.frames), h('td', {}, s.maxPerFrame),
       h('td', {}, h('button', { type: 'button', class: 'link', onclick: () => seek(s.firstMs) }, formatMs(s.firstMs))),
       h('td', {}, h('button', { type: 'button', class: 'link', onclick: () => seek(s.lastMs) }, formatMs(s.lastMs)))))));
@@ -222,8 +238,27 @@ export async function jobView(main: HTMLElement, id: string, signal: AbortSignal
         labelBoxes)),
     h('section', { class: 'card', 'aria-labelledby': 'timeline-title' }, h('h2', { id: 'timeline-title' }, 'Timeline'), timeline),
     h('section', { class: 'card', 'aria-labelledby': 'counts-title' }, h('h2', { id: 'counts-title' }, 'Counts'), counts),
+    ...[regionCounts(summary)].filter((section) => section !== null),
     links);
   draw(0);
+}
+
+/** What the job's zones (objects in, time inside) and lines (crossings each way) counted, per label; null without any. */
+function regionCounts(summary: Summary): HTMLElement | null {
+  const zones = summary.zones ?? [];
+  const lines = summary.lines ?? [];
+  if (zones.length + lines.length === 0) return null;
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const table = (id: string, caption: string, heads: string[], rows: HTMLElement[]) => h('table', { class: 'counts', id },
+    h('caption', {}, caption), h('thead', {}, h('tr', {}, ...heads.map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, ...rows));
+  const labelCell = (label: string) => h('td', {}, h('span', { class: 'swatch', style: `background:${colorOf(label)}` }), label);
+  const zoneRows = zones.flatMap((z) => Object.entries(z.labels).map(([label, c]) => h('tr', { 'data-zone': z.name, 'data-label': label, 'data-entered': c.entered },
+    h('th', { scope: 'row' }, z.name), labelCell(label), h('td', {}, c.entered), h('td', {}, seconds(c.dwellMs)), h('td', {}, seconds(c.maxDwellMs)))));
+  const lineRows = lines.flatMap((l) => Object.entries(l.labels).map(([label, c]) => h('tr', { 'data-line': l.name, 'data-label': label, 'data-in': c.in, 'data-out': c.out },
+    h('th', { scope: 'row' }, l.name), labelCell(label), h('td', {}, c.in), h('td', {}, c.out))));
+  return h('section', { class: 'card', 'aria-labelledby': 'regions-title' }, h('h2', { id: 'regions-title' }, 'Zones and lines'),
+    zones.length ? table('zone-counts', 'Objects that entered each zone, and how long they stayed', ['Zone', 'Label', 'Objects in', 'Time inside', 'Longest stay'], zoneRows) : null,
+    lines.length ? table('line-counts', 'Crossings of each line: in is from the right of its arrow to the left', ['Line', 'Label', 'In', 'Out'], lineRows) : null);
 }
 
 /**

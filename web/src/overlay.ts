@@ -1,5 +1,6 @@
 import type { Detection, Frame } from './api.js';
 import { colorOf, noteClasses, textOn } from './dom.js';
+import type { CanvasScale } from './scene.js';
 
 /** The frame shown at `ms`: the one whose ptsMs is nearest at or before it (frames sorted by ptsMs). */
 export function frameAt(frames: readonly Frame[], ms: number): Frame | undefined {
@@ -59,9 +60,9 @@ export function tagOf(d: Detection): string {
 /**
  * Draws the boxes of one frame on a canvas laid exactly over the picture: boxes are in `width`×`height` media
  * pixels, scaled to the canvas. Each box: a 2-px outline in its label's colour, and a tag (tagOf). The tags are also
- * the canvas's accessible name, for screen readers.
+ * the canvas's accessible name, for screen readers. `underlay` draws first, under the boxes (zones, trails).
  */
-export function drawBoxes(canvas: HTMLCanvasElement, detections: readonly Detection[], width: number, height: number): void {
+export function drawBoxes(canvas: HTMLCanvasElement, detections: readonly Detection[], width: number, height: number, underlay?: (ctx: CanvasRenderingContext2D, scale: CanvasScale) => void): void {
   const ctx = canvas.getContext('2d');
   if (!ctx) return;
   ctx.clearRect(0, 0, canvas.width, canvas.height);
@@ -69,6 +70,7 @@ export function drawBoxes(canvas: HTMLCanvasElement, detections: readonly Detect
   const sx = canvas.width / width;
   const sy = canvas.height / height;
   const dpr = Math.max(1, canvas.width / Math.max(1, canvas.clientWidth || canvas.width));
+  underlay?.(ctx, { sx, sy, dpr });
   const line = Math.max(2, Math.round(2 * dpr));
   const font = Math.round(12 * dpr);
   ctx.font = `600 ${font}px system-ui, sans-serif`;
