@@ -8,7 +8,9 @@ import { insertOnce } from '../shared/mongo.js';
 import { streamKey, type StreamStore } from '../shared/stream-store.js';
 import type { StreamTrackingStore } from '../shared/stream-track-store.js';
 import type { TopicNames } from '../shared/topics.js';
-import { trackStreamChunk } from './stream-tracking.js';
+import { zoneSettingsOf } from '../shared/tracks.js';
+import type { ZoneEvent } from '../shared/vision/zones.js';
+import { trackStreamChunk, type TrackedStreamChunk } from './stream-tracking.js';
 
 export interface StreamMergeDeps {
   bus: KafkaBus;
@@ -45,30 +47,36 @@ export async function storeStreamFrames(deps: StreamMergeDeps, received: StreamF
  *
  * A tracked stream (the chunk carries `tracking`) is tracked here first, in order (src/merger/stream-tracking.ts);
  * its frames are stored with their track ids in this turn (`stored` is undefined: no head start), and the tracker's
- * state is saved last, so a redelivery at any point gives the same ids.
+ * state is saved last, so a redelivery at any point gives the same ids. With zones or lines in its settings, each
+ * result carries what its frame changed in them (`events`); the counts are saved with the tracker's state.
  */
 export async function publishStreamFrames(deps: StreamMergeDeps, chunk: StreamFramesDone, stored: Promise<void> | undefined): Promise<void> {
   const { stream, tenant } = chunk;
   const ref = { tenant, name: stream };
-  const tracked = chunk.tracking ? await trackStreamChunk(deps.tracking, streamKey(ref), tenant, chunk) : undefined;
+  let tracked: TrackedStreamChunk | undefined;
+  if (chunk.tracking) {
+    const record = await deps.streams.get(ref); // cached: its zones and lines as of at most 2 s ago
+    tracked = await trackStreamChunk(deps.tracking, streamKey(ref), tenant, chunk, record ? zoneSettingsOf(record.settings) : undefined);
+  }
   const received = tracked ? { ...chunk, frames: tracked.frames } : chunk;
   const storing = stored ?? storeStreamFrames(deps, received);
   storing.catch(() => undefined); // awaited below, after the results went out
-  await publishResults(deps, received, storing);
+  await publishResults(deps, received, storing, tracked?.events);
   await tracked?.save();
 }
 
-async function publishResults(deps: StreamMergeDeps, received: StreamFramesDone, stored: Promise<void>): Promise<void> {
+async function publishResults(deps: StreamMergeDeps, received: StreamFramesDone, stored: Promise<void>, events?: ReadonlyMap<number, ZoneEvent[]>): Promise<void> {
   const { stream, tenant } = received;
   const ref = { tenant, name: stream };
   const now = Date.now();
-  const results = received.frames.filter((f) => !f.dropped).map((f) => ({
-    stream, tenant, seq: f.seq, ts: f.ts, width: f.width, height: f.height, detections: f.detections, latencyMs: now - f.ts,
-  }));
+  const results = received.frames.filter((f) => !f.dropped).map((f): StreamResult => {
+    const changed = events?.get(f.seq);
+    return { stream, tenant, seq: f.seq, ts: f.ts, width: f.width, height: f.height, detections: f.detections, latencyMs: now - f.ts, ...(changed ? { events: changed } : {}) };
+  });
   if (results.length === 0) return stored;
   await deps.bus.send(deps.topics.results, results.map((r) => ({ key: stream, value: StreamResult.encode(r) })));
   metrics.framesMerged.inc({ source: 'stream' }, results.length);
   for (const r of results) metrics.streamLatencySeconds.observe(r.latencyMs / 1000);
-  const events = { channel: streamEventsChannel(deps.config.redis, ref), messages: results.map((r) => JSON.stringify(r)) };
-  await Promise.all([stored, deps.streams.recordProcessed(ref, results.map((r) => r.latencyMs), events)]);
+  const live = { channel: streamEventsChannel(deps.config.redis, ref), messages: results.map((r) => JSON.stringify(r)) };
+  await Promise.all([stored, deps.streams.recordProcessed(ref, results.map((r) => r.latencyMs), live)]);
 }

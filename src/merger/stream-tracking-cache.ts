@@ -1,6 +1,4 @@
-import type { StreamTrackingRecord, StreamTrackingStore } from '../shared/stream-track-store.js';
-
-type Record = Pick<StreamTrackingRecord, 'lastSeq' | 'state'>;
+import type { StreamTrackingState, StreamTrackingStore } from '../shared/stream-track-store.js';
 
 /**
  * Each stream's last saved tracker record, kept by the merger that saved it, so that a stream's next chunk is
@@ -14,17 +12,17 @@ type Record = Pick<StreamTrackingRecord, 'lastSeq' | 'state'>;
  * first).
  */
 export class CachedStreamTrackingStore implements StreamTrackingStore {
-  private readonly records = new Map<string, Record>();
+  private readonly records = new Map<string, StreamTrackingState>();
 
   constructor(private readonly store: StreamTrackingStore, private readonly capacity = 1024) {}
 
-  async record(key: string): Promise<Record | undefined> {
+  async record(key: string): Promise<StreamTrackingState | undefined> {
     const cached = this.records.get(key);
     if (cached) return { ...cached };
     return this.store.record(key);
   }
 
-  async advance(key: string, tenant: string, fromSeq: number | undefined, next: Record): Promise<boolean> {
+  async advance(key: string, tenant: string, fromSeq: number | undefined, next: StreamTrackingState): Promise<boolean> {
     this.records.delete(key); // until it is saved: a failed save leaves the store's record the one to read
     const moved = await this.store.advance(key, tenant, fromSeq, next);
     if (moved) {

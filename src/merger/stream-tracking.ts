@@ -1,7 +1,8 @@
 import type { Detection, StreamFramesDone } from '../shared/contracts/messages.js';
 import { VdetError } from '../shared/errors.js';
 import type { StreamTrackingStore } from '../shared/stream-track-store.js';
-import { withoutTrackId } from '../shared/tracks.js';
+import { restoreZones, withoutTrackId } from '../shared/tracks.js';
+import type { ZoneCounter, ZoneEvent, ZoneSettings } from '../shared/vision/zones.js';
 import { ByteTracker, resolveTrackerOptions, type TrackerState } from '../shared/vision/tracking/index.js';
 
 type StreamFrame = StreamFramesDone['frames'][number];
@@ -16,6 +17,8 @@ export const MIN_FRAME_GAP_MS = 1000 / 60;
 export interface TrackedStreamChunk {
   /** The chunk's frames with their track ids (dropped frames as they came). */
   frames: StreamFrame[];
+  /** With zones or lines: what each newly tracked frame (by seq) changed in them; frames with no change are left out. */
+  events: ReadonlyMap<number, ZoneEvent[]>;
   /** Saves the tracker's state after this chunk (a conditional update): call once the frames are stored. */
   save(): Promise<void>;
 }
@@ -24,9 +27,10 @@ export interface TrackedStreamChunk {
  * Tracks a stream chunk's frames in sequence order, from the stream's tracker state in the store, so any merger on
  * any machine goes on with the same ids. Frames the state has already seen (a redelivery after the state was saved)
  * get the ids stored with them; a chunk tracked again from the same state (a crash before the save) gets the same
- * ids, since tracking is a function of the state and the frames.
+ * ids, since tracking is a function of the state and the frames. With `regions` (the stream's zones and lines), the
+ * tracked frames are counted in them too, from the counter saved with the tracker, and say what they changed.
  */
-export async function trackStreamChunk(store: StreamTrackingStore, key: string, tenant: string, chunk: StreamFramesDone): Promise<TrackedStreamChunk> {
+export async function trackStreamChunk(store: StreamTrackingStore, key: string, tenant: string, chunk: StreamFramesDone, regions?: ZoneSettings): Promise<TrackedStreamChunk> {
   let where = await whereTrackingStands(store, key, chunk);
   if (where.stored.size < where.seen.length && store.forget) {
     // Frames the record says were tracked are not stored: a record kept in memory that no longer fits (the stream
@@ -36,17 +40,23 @@ export async function trackStreamChunk(store: StreamTrackingStore, key: string, 
   }
   const { record, fresh, stored } = where;
   const ids = new Map<number, Detection[]>();
+  const events = new Map<number, ZoneEvent[]>();
   let tracker: ByteTracker | undefined;
+  let counter: ZoneCounter | undefined;
   let time: number | null = null;
   if (fresh.length > 0) {
     const state = record ? parseState(record.state, chunk) : null;
     tracker = restore(state, chunk);
+    counter = regions ? restoreZones(record?.zones, regions) : undefined;
     time = state?.lastPtsMs ?? null; // the tracker's clock: the time of the last frame it tracked
     for (const f of fresh) {
       time = time === null ? f.ts : Math.max(f.ts, time + MIN_FRAME_GAP_MS);
       const kept = f.detections.map(withoutTrackId);
       const found = tracker.update(time, [...kept, ...(f.trackOnly ?? [])]);
-      ids.set(f.seq, kept.map((d, i) => (found[i] === undefined ? d : { ...d, trackId: found[i] })));
+      const tracked = kept.map((d, i) => (found[i] === undefined ? d : { ...d, trackId: found[i] }));
+      ids.set(f.seq, tracked);
+      const changed = counter?.update(time, tracked) ?? [];
+      if (changed.length > 0) events.set(f.seq, changed);
     }
   }
   const frames = chunk.frames.map((f): StreamFrame => {
@@ -56,9 +66,11 @@ export async function trackStreamChunk(store: StreamTrackingStore, key: string, 
   });
   return {
     frames,
+    events,
     async save() {
       if (!tracker) return;
-      await store.advance(key, tenant, record?.lastSeq, { lastSeq: fresh.at(-1)!.seq, state: JSON.stringify(tracker.toJSON()) });
+      const zones = counter ? JSON.stringify(counter.toJSON()) : record?.zones;
+      await store.advance(key, tenant, record?.lastSeq, { lastSeq: fresh.at(-1)!.seq, state: JSON.stringify(tracker.toJSON()), ...(zones !== undefined ? { zones } : {}) });
     },
   };
 }

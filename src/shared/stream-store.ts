@@ -29,6 +29,21 @@ export interface StreamRecord extends StreamRef {
   updatedAt: Date;
 }
 
+/** Settings as stored: zones as JSON text, since FerretDB refuses arrays directly inside arrays (a polygon's points). */
+type StoredStreamSettings = Omit<StreamSettings, 'zones'> & { zones?: string | StreamSettings['zones'] };
+
+function toStoredSettings(settings: StreamSettings): StoredStreamSettings {
+  const { zones, ...rest } = settings;
+  return { ...rest, ...(zones !== undefined ? { zones: JSON.stringify(zones) } : {}) };
+}
+
+/** A stream record as read from the store, its settings as the api took them. */
+function streamFromStore(doc: StreamRecord | null): StreamRecord | null {
+  const stored = doc?.settings as StoredStreamSettings | undefined;
+  if (!doc || typeof stored?.zones !== 'string') return doc;
+  return { ...doc, settings: { ...stored, zones: JSON.parse(stored.zones) as StreamSettings['zones'] } };
+}
+
 /** One processed stream frame (collection `stream_frames`, `_id` = `{streamKey}:{seq}`), unique per (tenant, stream, seq). */
 export interface StreamFrameRecord {
   _id: string;
@@ -71,7 +86,7 @@ export class StreamStore {
   /** Each tracked stream's tracker state (src/shared/stream-track-store.ts): the merger's port to it. */
   readonly tracking: StreamTrackingStore;
   private readonly trackingRecords: Collection<StreamTrackingRecord>;
-  private readonly records = new RefreshingCache<StreamRecord>((key) => this.streams.findOne({ _id: key }), SETTINGS_CACHE_MS);
+  private readonly records = new RefreshingCache<StreamRecord>(async (key) => streamFromStore(await this.streams.findOne({ _id: key })), SETTINGS_CACHE_MS);
 
   constructor(db: Db, private readonly redis: Redis, private readonly defaultTenant: string) {
     this.streams = db.collection<StreamRecord>('streams');
@@ -115,8 +130,14 @@ export class StreamStore {
   }
 
   /** A tenant's stream, read now (the api's view), or null exactly as if it did not exist. */
-  findForTenant(tenant: string, name: string): Promise<StreamRecord | null> {
-    return this.streams.findOne({ _id: streamKey({ tenant, name }) });
+  async findForTenant(tenant: string, name: string): Promise<StreamRecord | null> {
+    return streamFromStore(await this.streams.findOne({ _id: streamKey({ tenant, name }) }));
+  }
+
+  /** A tenant's streams by name (at most a thousand), read now. */
+  async list(tenant: string): Promise<StreamRecord[]> {
+    const records = await this.streams.find({ tenant }).sort({ name: 1 }).limit(1000).toArray();
+    return records.map((r) => streamFromStore(r)!);
   }
 
   /** Sets a stream's settings in the tenant's namespace, registering the stream when it is new. */
@@ -124,10 +145,10 @@ export class StreamStore {
     const now = new Date();
     const key = streamKey(ref);
     await ignoringDuplicate(() => this.streams.updateOne(
-      { _id: key }, { $set: { settings, updatedAt: now }, $setOnInsert: { ...ref, createdAt: now } }, { upsert: true },
+      { _id: key }, { $set: { settings: toStoredSettings(settings) as StreamSettings, updatedAt: now }, $setOnInsert: { ...ref, createdAt: now } }, { upsert: true },
     ));
     this.records.delete(key);
-    return (await this.streams.findOne({ _id: key }))!;
+    return streamFromStore(await this.streams.findOne({ _id: key }))!;
   }
 
   /** Forgets a stream: its record, stored frames and counters (its tokens are the token store's). */

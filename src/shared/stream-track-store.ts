@@ -14,17 +14,22 @@ export interface StreamTrackingRecord {
   tenant: string;
   lastSeq: number;
   state: string;
+  /** With zones or lines set: the stream's zone counter (ZoneCounter.toJSON() as JSON), counted since they were first set. */
+  zones?: string;
   updatedAt: Date;
 }
 
+/** What the tracking step reads and saves of the record. */
+export type StreamTrackingState = Pick<StreamTrackingRecord, 'lastSeq' | 'state' | 'zones'>;
+
 /** The stream tracking step's port (src/merger/stream-tracking.ts). */
 export interface StreamTrackingStore {
-  record(key: string): Promise<Pick<StreamTrackingRecord, 'lastSeq' | 'state'> | undefined>;
+  record(key: string): Promise<StreamTrackingState | undefined>;
   /**
    * Moves the record from `fromSeq` (undefined: no record yet) to `next`; another merger ahead of it wins. True when
    * this call moved it.
    */
-  advance(key: string, tenant: string, fromSeq: number | undefined, next: Pick<StreamTrackingRecord, 'lastSeq' | 'state'>): Promise<boolean>;
+  advance(key: string, tenant: string, fromSeq: number | undefined, next: StreamTrackingState): Promise<boolean>;
   /** The stored detections (with their track ids) of frames tracked before. */
   storedDetections(key: string, seqs: readonly number[]): Promise<Map<number, Detection[]>>;
   /** A store that keeps records in memory (src/merger/stream-tracking-cache.ts): read this stream's from MongoDB next time. */
@@ -34,8 +39,8 @@ export interface StreamTrackingStore {
 export function mongoStreamTrackingStore(tracking: Collection<StreamTrackingRecord>, frames: Collection<StreamFrameRecord>): StreamTrackingStore {
   return {
     async record(key) {
-      const found = await tracking.findOne({ _id: key }, { projection: { lastSeq: 1, state: 1 } });
-      return found ? { lastSeq: found.lastSeq, state: found.state } : undefined;
+      const found = await tracking.findOne({ _id: key }, { projection: { lastSeq: 1, state: 1, zones: 1 } });
+      return found ? { lastSeq: found.lastSeq, state: found.state, ...(found.zones !== undefined ? { zones: found.zones } : {}) } : undefined;
     },
     async advance(key, tenant, fromSeq, next) {
       if (fromSeq === undefined) return insertedOnce(tracking, { _id: key, tenant, ...next, updatedAt: new Date() });

@@ -107,7 +107,7 @@ export function restoreZones(state: string | undefined, settings: ZoneSettings):
   try {
     return ZoneCounter.fromJSON(settings, JSON.parse(state) as ZoneCounterState);
   } catch (cause) {
-    throw new VdetError('VDET_TRACKING_FAILED', `The stored zone counts of the job are unusable: ${(cause as Error).message}`, { cause });
+    throw new VdetError('VDET_TRACKING_FAILED', `The stored zone counts are unusable: ${(cause as Error).message}`, { cause });
   }
 }
 

@@ -3,8 +3,10 @@ import { describe, test } from 'node:test';
 import type { Detection, StreamFramesDone } from '../../src/shared/contracts/messages.js';
 import { MIN_FRAME_GAP_MS, trackStreamChunk } from '../../src/merger/stream-tracking.js';
 import { CachedStreamTrackingStore } from '../../src/merger/stream-tracking-cache.js';
-import type { StreamTrackingRecord, StreamTrackingStore } from '../../src/shared/stream-track-store.js';
+import type { StreamTrackingState, StreamTrackingStore } from '../../src/shared/stream-track-store.js';
 import { ByteTracker } from '../../src/shared/vision/tracking/index.js';
+import { ZoneCounter, type ZoneEvent, type ZoneSettings } from '../../src/shared/vision/zones.js';
+import { restoreZones } from '../../src/shared/tracks.js';
 import { loadReference, type VideoReference } from '../helpers/reference.js';
 
 /**
@@ -23,14 +25,14 @@ const frames = tour.frames.slice(0, 200).map((f) => ({
 const chunkOf = (from: number, to: number): StreamFramesDone => ({ v: 1, kind: 'stream', stream: 'cam', tenant: 't', frames: frames.slice(from, to), tracking: {} });
 
 class MemoryStreamTrackingStore implements StreamTrackingStore {
-  record_: Pick<StreamTrackingRecord, 'lastSeq' | 'state'> | undefined;
+  record_: StreamTrackingState | undefined;
   readonly stored = new Map<number, Detection[]>();
   reads = 0;
   async record() {
     this.reads++;
     return this.record_ ? { ...this.record_ } : undefined;
   }
-  async advance(_key: string, _tenant: string, fromSeq: number | undefined, next: Pick<StreamTrackingRecord, 'lastSeq' | 'state'>) {
+  async advance(_key: string, _tenant: string, fromSeq: number | undefined, next: StreamTrackingState) {
     const moves = fromSeq === undefined ? this.record_ === undefined : this.record_?.lastSeq === fromSeq;
     if (moves) this.record_ = { ...next };
     return moves;
@@ -163,4 +165,33 @@ describe('stream tracking with the merger\'s cache of saved records', () => {
     await stale.save();
     assert.equal(cached.size, 0);
   });
+});
+
+test('zones and lines: the events and counts of one counter that saw every frame, through crashes and the cache', async () => {
+  const regions: ZoneSettings = {
+    zones: [{ name: 'left', polygon: [[0, 0], [320, 0], [320, 360], [0, 360]] }],
+    lines: [{ name: 'middle', from: [320, 0], to: [320, 360] }],
+    forgetMs: 2000,
+  };
+  const tracker = new ByteTracker();
+  const straightCounter = new ZoneCounter(regions);
+  const straight = frames.map((f) => {
+    const ids = tracker.update(f.ts, [...f.detections, ...f.trackOnly]);
+    return straightCounter.update(f.ts, f.detections.map((d, i) => ({ ...d, trackId: ids[i] })));
+  });
+  assert.ok(straight.flat().length >= 5, 'the tour\'s objects enter, leave and cross');
+  const store = new MemoryStreamTrackingStore();
+  const cached = new CachedStreamTrackingStore(store);
+  const events: ZoneEvent[][] = [];
+  for (let i = 0; i < frames.length; i += 5) {
+    const chunk = chunkOf(i, i + 5);
+    if ((i / 5) % 3 === 1) store.store((await trackStreamChunk(cached, 't/cam', 't', chunk, regions)).frames); // dies before the save
+    const tracked = await trackStreamChunk(cached, 't/cam', 't', chunk, regions);
+    store.store(tracked.frames);
+    await tracked.save();
+    events.push(...chunk.frames.map((f) => tracked.events.get(f.seq) ?? []));
+  }
+  assert.deepEqual(events, straight);
+  const saved = restoreZones(store.record_!.zones, regions);
+  assert.deepEqual(saved.report(), straightCounter.report(), 'the counts are saved with the tracker');
 });

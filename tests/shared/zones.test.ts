@@ -61,3 +61,25 @@ test('objects gone longer than forgetMs leave the state but stay counted; a coun
   assert.equal(counter.report().zones[0]!.labels['person']!.entered, 2);
   assert.throws(() => ZoneCounter.fromJSON(settings, { v: 2 } as never), TypeError);
 });
+
+test('each frame says what changed: entered, left (with the visit\'s time inside), crossed; an object forgotten inside leaves', () => {
+  const counter = new ZoneCounter(settings);
+  const events = [
+    counter.update(0, [at(1, 50, 150)]), // outside the door
+    counter.update(100, [at(1, 150, 150)]), // in
+    counter.update(600, [at(1, 160, 150)]), // still in: nothing
+    counter.update(700, [at(1, 250, 150)]), // out after 500 ms inside
+    counter.update(800, [at(1, 250, 290), at(2, 150, 150, 'dog')]), // the dog appears inside
+    counter.update(900, [at(1, 250, 310)]), // person crosses the gate downwards: out
+  ];
+  assert.deepEqual(events, [
+    [],
+    [{ type: 'entered', zone: 'door', label: 'person', trackId: 1 }],
+    [],
+    [{ type: 'left', zone: 'door', label: 'person', trackId: 1, dwellMs: 500 }],
+    [{ type: 'entered', zone: 'door', label: 'dog', trackId: 2 }],
+    [{ type: 'crossed', line: 'gate', direction: 'out', label: 'person', trackId: 1 }],
+  ]);
+  // The dog is not seen again: once forgotten (forgetMs 2000), it left, with no time inside (seen in one frame).
+  assert.deepEqual(counter.update(3000, [at(1, 250, 310)]), [{ type: 'left', zone: 'door', label: 'dog', trackId: 2, dwellMs: 0 }]);
+});

@@ -293,6 +293,40 @@ describe('streams: frames in on vdet.frames, results out on vdet.results', () =>
     assert.deepEqual([off.status, off.body.code], [400, 'VDET_OPTIONS_INVALID']);
   });
 
+  test('zones and lines on a stream: each result carries what its frame changed, GET /zones counts the same', async (t) => {
+    const zones = [{ name: 'everywhere', polygon: [[1, 1], [639, 1], [639, 359], [1, 359]] }];
+    const lines = [{ name: 'middle', from: [320, 0], to: [320, 360] }];
+    tokens.set('cam-zones', await registerStream(api, 'cam-zones', { zones, lines }));
+    const view = await json<{ settings: { zones: unknown; lines: unknown } }>(api, '/v1/streams/cam-zones');
+    assert.deepEqual([view.body.settings.zones, view.body.settings.lines], [zones, lines], 'stored and read back as given');
+    const jpegs = jpegFramesOf(TOUR_VIDEO, 10, 4);
+    const t0 = Date.now();
+    for (let seq = 0; seq < jpegs.length; seq++) await send('cam-zones', jpegs[seq]!, { 'vdet-seq': String(seq), 'vdet-ts': String(t0 + seq * 100) });
+    await until('cam-zones results', () => new Set(resultsOf('cam-zones').map((r) => r.seq)).size >= jpegs.length, 120_000);
+    const bySeq = new Map(resultsOf('cam-zones').map((r) => [r.seq, r]));
+    const events = [...bySeq.values()].sort((a, b) => a.seq - b.seq).flatMap((r) => (r.events ?? []).map((e) => ({ ...e, seq: r.seq })));
+    const entered = events.filter((e) => e.type === 'entered');
+    assert.ok(entered.length >= 2, JSON.stringify(events));
+    t.diagnostic(`events over ${jpegs.length} frames: ${['entered', 'left', 'crossed'].map((type) => `${events.filter((e) => e.type === type).length} ${type}`).join(', ')}`);
+    for (const e of entered) assert.ok(bySeq.get(e.seq)!.detections.some((d) => d.trackId === e.trackId && d.label === e.label), `track ${e.trackId} is in frame ${e.seq}`);
+    const counted = await json<{ zones: { name: string; labels: Record<string, { entered: number }> }[]; lines: { name: string; labels: Record<string, { in: number; out: number }> }[] }>(api, '/v1/streams/cam-zones/zones');
+    assert.equal(counted.status, 200);
+    const objectsIn: Record<string, Set<number>> = {};
+    for (const e of entered) (objectsIn[e.label] ??= new Set()).add(e.trackId);
+    assert.deepEqual(Object.fromEntries(Object.entries(counted.body.zones[0]!.labels).map(([label, c]) => [label, c.entered])),
+      Object.fromEntries(Object.entries(objectsIn).sort(([a], [b]) => (a < b ? -1 : 1)).map(([label, ids]) => [label, ids.size])), 'distinct objects that entered, per label');
+    const crossings: Record<string, { in: number; out: number }> = {};
+    for (const e of events) if (e.type === 'crossed') (crossings[e.label] ??= { in: 0, out: 0 })[e.direction]++;
+    assert.deepEqual(counted.body.lines, [{ name: 'middle', labels: Object.fromEntries(Object.entries(crossings).sort(([a], [b]) => (a < b ? -1 : 1))) }]);
+    // Bad zones and lines get the same answers as a job's options.
+    const untracked = await json<{ code: string }>(api, '/v1/streams/cam-zones/settings', { method: 'PUT', body: JSON.stringify({ track: false, zones }) });
+    assert.deepEqual([untracked.status, untracked.body.code], [400, 'VDET_OPTIONS_INVALID']);
+    const threeD = await json<{ code: string }>(api, '/v1/streams/cam-zones/settings', { method: 'PUT', body: JSON.stringify({ lines: [{ name: 'l', from: [0, 0, 0], to: [5, 5] }] }) });
+    assert.deepEqual([threeD.status, threeD.body.code], [400, 'VDET_VALIDATION']);
+    const none = await json<{ zones: unknown[]; lines: unknown[] }>(api, '/v1/streams/cam-track-straight/zones');
+    assert.deepEqual([none.status, none.body.zones, none.body.lines], [200, [], []]);
+  });
+
   test('stream ids are checked: not one of letters, digits, _ . : - gets a 400', async () => {
     for (const id of ['cam$1', 'a'.repeat(129), 'cam%20one', 'cam%C3%A9ra']) {
       const put = await json<{ code: string }>(api, `/v1/streams/${id}/settings`, { method: 'PUT', body: '{}' });

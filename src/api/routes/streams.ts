@@ -2,14 +2,16 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Filter } from 'mongodb';
 import { DetectionSchema } from '../../shared/contracts/messages.js';
-import { trackingProblem } from '../../shared/contracts/job-options.js';
+import { regionsProblem, trackingProblem } from '../../shared/contracts/job-options.js';
 import { STREAM_NAME, StreamSettingsSchema, type StreamSettings } from '../../shared/contracts/stream.js';
 import { VdetError } from '../../shared/errors.js';
-import type { StreamFrameRecord, StreamRecord } from '../../shared/stream-store.js';
+import { streamKey, type StreamFrameRecord, type StreamRecord } from '../../shared/stream-store.js';
+import { restoreZones, zoneSettingsOf } from '../../shared/tracks.js';
 import type { ApiDeps } from '../app.js';
 import type { JobEventHub } from '../job-events.js';
 import type { TenantQuotas } from '../tenant-quotas.js';
 import { problems } from '../problem.js';
+import { ZonesViewSchema } from '../schemas.js';
 
 export const StreamParams = Type.Object({
   id: Type.String({ pattern: STREAM_NAME.source, description: 'The stream id in your namespace: letters, digits, _ . : -, at most 128' }),
@@ -20,6 +22,7 @@ const StatsSchema = Type.Object({
   lastSeen: Type.Union([Type.Integer(), Type.Null()], { description: 'When its last frame arrived (ms since the epoch)' }),
   latencyMs: Type.Object({ p50: Type.Union([Type.Number(), Type.Null()]), p99: Type.Union([Type.Number(), Type.Null()]) }),
 });
+const StreamZonesSchema = Type.Composite([Type.Object({ id: Type.String() }), Type.Pick(ZonesViewSchema, ['zones', 'lines'])]);
 const StreamSchema = Type.Object({ id: Type.String(), settings: Type.Ref(StreamSettingsSchema), stats: StatsSchema, createdAt: Type.String() });
 const FramesQuery = Type.Object({
   from: Type.Optional(Type.Number({ description: 'Capture time from (ms since the epoch), inclusive' })),
@@ -43,8 +46,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEven
   app.get('/v1/streams', {
     schema: { summary: "The tenant's streams", tags: ['streams'], security, response: { 200: Type.Object({ items: Type.Array(StreamSchema) }), ...problems(400, 401, 429) } },
   }, async (request) => {
-    const records = await streams.streams.find({ tenant: request.tenant }).sort({ name: 1 }).limit(1000).toArray();
-    return { items: await Promise.all(records.map(view)) };
+    return { items: await Promise.all((await streams.list(request.tenant)).map(view)) };
   });
 
   app.get('/v1/streams/:id', {
@@ -56,7 +58,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEven
 
   app.put('/v1/streams/:id/settings', {
     schema: {
-      summary: "Register a stream, or set its policy, fps cap, min score and classes (applies within 2 s, no restart)",
+      summary: 'Register a stream, or set its policy, fps cap, min score, classes, tracking, zones and lines (applies within 2 s, no restart)',
       description: 'A stream id is yours alone: another tenant\'s `cam-1` is another stream. Frames reach a registered stream '
         + 'with one of its ingest tokens (`POST /v1/streams/{id}/tokens`). Classes are checked against the model\'s labels.',
       tags: ['streams'], security, params: StreamParams, body: Type.Ref(StreamSettingsSchema),
@@ -68,6 +70,8 @@ export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEven
     if (unknown) throw new VdetError('VDET_OPTIONS_INVALID', `Setting "classes": "${unknown}" is not a label of the model.`);
     const tracking = trackingProblem(settings.tracking);
     if (tracking) throw new VdetError('VDET_OPTIONS_INVALID', `Setting "tracking": ${tracking}.`);
+    const regions = regionsProblem(settings);
+    if (regions) throw new VdetError('VDET_OPTIONS_INVALID', `Setting "${regions.option}": ${regions.problem}.`);
     return view(await streams.putSettings({ tenant: request.tenant, name: request.params.id }, settings));
   });
 
@@ -104,6 +108,22 @@ export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEven
     const items = rows.slice(0, limit).map(({ seq, ts, width, height, detections }) => ({ seq, ts, width, height, detections }));
     const next = rows.length > limit ? Buffer.from(`s:${items.at(-1)!.seq}`).toString('base64url') : null;
     return { items, next };
+  });
+
+  app.get('/v1/streams/:id/zones', {
+    schema: {
+      summary: 'What the stream\'s zones and lines counted so far',
+      description: 'Per zone (setting `zones`) and label: objects that `entered` it and their `dwellMs` (summed) and `maxDwellMs`; '
+        + 'per line (setting `lines`) and label: crossings `in` and `out`. Counted from when they were first set, over '
+        + 'tracked objects at their box\'s bottom centre; live, each result (`vdet.results`, `GET /v1/streams/{id}/events`) '
+        + 'carries the `entered`, `left` and `crossed` events of its frame. A stream without zones or lines answers empty lists.',
+      tags: ['streams'], security, params: StreamParams, response: { 200: StreamZonesSchema, ...problems(400, 401, 404, 429) },
+    },
+  }, async (request) => {
+    const record = await owned(request.tenant, request.params.id);
+    const settings = zoneSettingsOf(record.settings);
+    const report = settings ? restoreZones((await streams.tracking.record(streamKey(record)))?.zones, settings).report() : { zones: [], lines: [] };
+    return { id: record.name, ...report };
   });
 
   app.get('/v1/streams/:id/events', {

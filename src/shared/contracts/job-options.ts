@@ -27,19 +27,20 @@ export const TrackingOptionsSchema = Type.Object({
 export type TrackingOptions = Static<typeof TrackingOptionsSchema>;
 
 const Pixel = Type.Number({ minimum: 0, maximum: 32768 });
-const PointSchema = Type.Tuple([Pixel, Pixel], { description: '[x, y] in source pixels' });
+/** [x, y]: an array of two, not a tuple schema (`items` as a list), which OpenAPI 3.0 documents cannot hold. */
+const PointSchema = Type.Unsafe<[number, number]>(Type.Array(Pixel, { minItems: 2, maxItems: 2, description: '[x, y] in source pixels' }));
 const RegionName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\w .:-]+$' });
 
 /** Zones and lines over tracked objects (src/shared/vision/zones.ts); positions are each box's bottom centre. */
 export const ZonesSchema = Type.Array(Type.Object({
   name: RegionName,
   polygon: Type.Array(PointSchema, { minItems: 3, maxItems: 64 }),
-}, { additionalProperties: false }), { maxItems: 32, description: 'Areas in source pixels: per zone and label, the objects that entered and how long they stayed (GET /v1/jobs/{id}/zones). Needs track.' });
+}, { additionalProperties: false }), { maxItems: 32, description: 'Areas in source pixels: per zone and label, the objects that entered and how long they stayed (GET /v1/jobs/{id}/zones, GET /v1/streams/{id}/zones; a stream\'s results carry `entered` and `left` events). Needs track.' });
 export const LinesSchema = Type.Array(Type.Object({
   name: RegionName,
   from: PointSchema,
   to: PointSchema,
-}, { additionalProperties: false }), { maxItems: 32, description: 'Lines in source pixels: per line and label, crossings `in` (from the right of from → to, as seen on screen, to its left: for a line drawn left to right, moving up) and `out`. Needs track.' });
+}, { additionalProperties: false }), { maxItems: 32, description: 'Lines in source pixels: per line and label, crossings `in` (from the right of from → to, as seen on screen, to its left: for a line drawn left to right, moving up) and `out` (a stream\'s results carry `crossed` events). Needs track.' });
 
 /** What a user may ask of a job; validated by the api, stored on the job, carried in the job message. */
 export const JobOptionsSchema = Type.Object(
@@ -82,16 +83,8 @@ export function crossCheckOptions(
   }
   const tracking = trackingProblem(options.tracking);
   if (tracking) return { option: 'tracking', problem: tracking };
-  if ((options.zones?.length || options.lines?.length) && options.track === false) {
-    return { option: options.zones?.length ? 'zones' : 'lines', problem: 'counts tracked objects: it cannot be combined with track: false' };
-  }
-  for (const [option, regions] of [['zones', options.zones ?? []], ['lines', options.lines ?? []]] as const) {
-    const names = regions.map((r) => r.name);
-    const twice = names.find((n, i) => names.indexOf(n) !== i);
-    if (twice !== undefined) return { option, problem: `the name "${twice}" is used twice` };
-  }
-  const flat = options.lines?.find((l) => l.from[0] === l.to[0] && l.from[1] === l.to[1]);
-  if (flat) return { option: 'lines', problem: `"${flat.name}" starts where it ends` };
+  const regions = regionsProblem(options);
+  if (regions) return regions;
   if (options.callbackUrl !== undefined) {
     const problem = callbackProblem(options.callbackUrl, callbacks);
     if (problem) return { option: 'callbackUrl', problem };
@@ -110,6 +103,21 @@ function callbackProblem(url: string, policy: AddressPolicy | boolean): string |
 }
 
 const ALLOW_ALL: AddressPolicy = Object.freeze({ ...PUBLIC_ONLY, allowPrivate: true });
+
+/** What is wrong with zones and lines (of a job or a stream) beyond their schema. */
+export function regionsProblem(options: Pick<JobOptions, 'zones' | 'lines' | 'track'>): { option: 'zones' | 'lines'; problem: string } | undefined {
+  if ((options.zones?.length || options.lines?.length) && options.track === false) {
+    return { option: options.zones?.length ? 'zones' : 'lines', problem: 'counts tracked objects: it cannot be combined with track: false' };
+  }
+  for (const [option, regions] of [['zones', options.zones ?? []], ['lines', options.lines ?? []]] as const) {
+    const names = regions.map((r) => r.name);
+    const twice = names.find((n, i) => names.indexOf(n) !== i);
+    if (twice !== undefined) return { option, problem: `the name "${twice}" is used twice` };
+  }
+  const flat = options.lines?.find((l) => l.from[0] === l.to[0] && l.from[1] === l.to[1]);
+  if (flat) return { option: 'lines', problem: `"${flat.name}" starts where it ends` };
+  return undefined;
+}
 
 /** What is wrong with tracker settings (of a job or a stream) beyond their schema: thresholds that cannot work together. */
 export function trackingProblem(tracking: TrackingOptions | undefined): string | undefined {

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { jsonContract } from './json-contract.js';
-import { TrackingOptionsSchema } from './job-options.js';
+import { LinesSchema, TrackingOptionsSchema, ZonesSchema } from './job-options.js';
 import { DetectionSchema } from './messages.js';
 
 /**
@@ -32,7 +32,17 @@ export const StreamSettingsSchema = Type.Object({
   retentionDays: Type.Optional(Type.Number({ minimum: 0.00001, maximum: 36500, description: 'Remove this stream\'s stored detections captured longer ago (VDET_RETENTION_DAYS, when set and shorter, still applies).' })),
   track: Type.Optional(Type.Boolean({ description: 'Track objects from frame to frame (ByteTrack, in sequence order): each result\'s detections of a confirmed track carry its `trackId` (1, 2, … within the stream), kept across merger restarts. false: no tracking. Default: true.' })),
   tracking: Type.Optional(TrackingOptionsSchema),
+  zones: Type.Optional(ZonesSchema),
+  lines: Type.Optional(LinesSchema),
 }, { additionalProperties: false, $id: 'StreamSettings' });
+
+const Who = { label: Type.String(), trackId: Type.Integer({ minimum: 1 }) };
+/** What a frame changed in the stream's zones and lines (src/shared/vision/zones.ts ZoneEvent). */
+export const ZoneEventSchema = Type.Union([
+  Type.Object({ type: Type.Literal('entered'), zone: Type.String(), ...Who }),
+  Type.Object({ type: Type.Literal('left'), zone: Type.String(), ...Who, dwellMs: Type.Number({ description: 'Its time inside, summed over its visits' }) }),
+  Type.Object({ type: Type.Literal('crossed'), line: Type.String(), direction: Type.Union([Type.Literal('in'), Type.Literal('out')]), ...Who }),
+]);
 export type StreamSettings = Static<typeof StreamSettingsSchema>;
 
 /** `vdet.results`: one frame's detections (key = the stream's id). */
@@ -47,5 +57,7 @@ export const StreamResult = jsonContract('StreamResult', Type.Object({
   detections: Type.Array(DetectionSchema),
   /** From the frame's capture time (vdet-ts) to this result being produced. */
   latencyMs: Type.Number(),
+  /** With zones or lines set: what this frame changed in them (absent when nothing). */
+  events: Type.Optional(Type.Array(ZoneEventSchema)),
 }));
 export type StreamResult = Static<typeof StreamResult.schema>;

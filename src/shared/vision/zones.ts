@@ -40,6 +40,15 @@ export interface LineLabelCounts {
   out: number;
 }
 
+/**
+ * What one frame changed, as it happened (a stream's live events): an object came into a zone, went out of it (with
+ * how long that visit lasted), or crossed a line.
+ */
+export type ZoneEvent =
+  | { type: 'entered'; zone: string; label: string; trackId: number }
+  | { type: 'left'; zone: string; label: string; trackId: number; dwellMs: number }
+  | { type: 'crossed'; line: string; direction: 'in' | 'out'; label: string; trackId: number };
+
 export interface ZoneReport {
   zones: { name: string; labels: Record<string, ZoneLabelCounts> }[];
   lines: { name: string; labels: Record<string, LineLabelCounts> }[];
@@ -76,19 +85,29 @@ export class ZoneCounter {
 
   constructor(private readonly settings: ZoneSettings) {}
 
-  /** One frame at `ptsMs` (later than the last); detections without a trackId are not counted. */
-  update(ptsMs: number, detections: readonly TrackedBox[]): void {
+  /**
+   * One frame at `ptsMs` (later than the last); detections without a trackId are not counted. Returns what changed
+   * in it ({@link ZoneEvent}; the dwell of a visit that ends is its time inside so far, summed over its visits).
+   */
+  update(ptsMs: number, detections: readonly TrackedBox[]): ZoneEvent[] {
+    const events: ZoneEvent[] = [];
     for (const d of detections) {
       if (d.trackId === undefined) continue;
       const id = String(d.trackId);
       const point: Point = [(d.box[0] + d.box[2]) / 2, d.box[3]];
       const seen = this.state.objects[id];
       const object: ObjectState = seen ?? { label: d.label, lastMs: ptsMs, point, inside: {}, sides: {} };
+      const who = { label: object.label, trackId: d.trackId };
       for (const zone of this.settings.zones) {
         const inside = insidePolygon(point, zone.polygon);
         const was = object.inside[zone.name];
-        if (inside) object.inside[zone.name] = { dwellMs: (was?.dwellMs ?? 0) + (was?.now ? ptsMs - object.lastMs : 0), now: true };
-        else if (was) was.now = false;
+        if (inside) {
+          object.inside[zone.name] = { dwellMs: (was?.dwellMs ?? 0) + (was?.now ? ptsMs - object.lastMs : 0), now: true };
+          if (!was?.now) events.push({ type: 'entered', zone: zone.name, ...who });
+        } else if (was?.now) {
+          was.now = false;
+          events.push({ type: 'left', zone: zone.name, ...who, dwellMs: was.dwellMs });
+        }
       }
       for (const line of this.settings.lines) {
         const now = Math.sign(side(point, line));
@@ -97,7 +116,9 @@ export class ZoneCounter {
         object.sides[line.name] = now;
         if (before === undefined || before === now || !crossesSegment(object.point, point, line)) continue;
         const counts = ((this.state.crossings[line.name] ??= {})[object.label] ??= { in: 0, out: 0 });
-        counts[before > 0 ? 'in' : 'out']++;
+        const direction = before > 0 ? 'in' : 'out';
+        counts[direction]++;
+        events.push({ type: 'crossed', line: line.name, direction, ...who });
       }
       object.point = point;
       object.lastMs = ptsMs;
@@ -105,10 +126,14 @@ export class ZoneCounter {
     }
     for (const [id, object] of Object.entries(this.state.objects)) {
       if (ptsMs - object.lastMs > this.settings.forgetMs) {
+        for (const [zone, visit] of Object.entries(object.inside)) {
+          if (visit.now) events.push({ type: 'left', zone, label: object.label, trackId: Number(id), dwellMs: visit.dwellMs });
+        }
         this.fold(object);
         delete this.state.objects[id];
       }
     }
+    return events;
   }
 
   /** The counts so far (objects still on screen included). */
