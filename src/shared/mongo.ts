@@ -183,6 +183,20 @@ export async function insertedOnce<T extends { _id: string }>(collection: Collec
 }
 
 /** Two processes upserting the same new document at once: one inserts, the other gets E11000 — which is success. */
+/**
+ * An upsert whose every field must land: one that lost the race to insert the document (E11000) runs again, and is
+ * then an update of the document the other inserted.
+ */
+export async function upsertRetried<T>(upsert: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await upsert();
+    } catch (error) {
+      if ((error as { code?: number }).code !== 11000 || attempt >= 3) throw error;
+    }
+  }
+}
+
 export async function ignoringDuplicate(write: () => Promise<unknown>): Promise<void> {
   try {
     await write();

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Collection, Db } from 'mongodb';
 import type { Detection } from './contracts/messages.js';
 import type { StreamSettings } from './contracts/stream.js';
-import { ignoringDuplicate } from './mongo.js';
+import { ignoringDuplicate, upsertRetried } from './mongo.js';
 import { RefreshingCache } from './refreshing-cache.js';
 import { mongoStreamTrackingStore, type StreamTrackingRecord, type StreamTrackingStore } from './stream-track-store.js';
 
@@ -144,11 +144,13 @@ export class StreamStore {
   async putSettings(ref: StreamRef, settings: StreamSettings): Promise<StreamRecord> {
     const now = new Date();
     const key = streamKey(ref);
-    await ignoringDuplicate(() => this.streams.updateOne(
-      { _id: key }, { $set: { settings: toStoredSettings(settings) as StreamSettings, updatedAt: now }, $setOnInsert: { ...ref, createdAt: now } }, { upsert: true },
+    // One atomic write that answers the record as written: a read after it could find the stream deleted meanwhile.
+    const record = await upsertRetried(() => this.streams.findOneAndUpdate(
+      { _id: key }, { $set: { settings: toStoredSettings(settings) as StreamSettings, updatedAt: now }, $setOnInsert: { ...ref, createdAt: now } },
+      { upsert: true, returnDocument: 'after' },
     ));
     this.records.delete(key);
-    return streamFromStore(await this.streams.findOne({ _id: key }))!;
+    return streamFromStore(record)!;
   }
 
   /** Forgets a stream: its record, stored frames and counters (its tokens are the token store's). */

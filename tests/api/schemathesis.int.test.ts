@@ -29,6 +29,7 @@ describe('the api against its own OpenAPI document', () => {
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     t.diagnostic(output.split('\n').filter((l) => /passed|failed|operations|Test cases/i.test(l)).slice(-6).join('\n'));
+    if (code !== 0) console.error(api.output().split('\n').filter((l) => l.includes('"level":50')).slice(-3).join('\n'));
     assert.equal(code, 0, output.slice(-6000));
     assert.doesNotMatch(api.output(), /"level":50/, 'the api logged an error');
   });

@@ -327,6 +327,18 @@ describe('streams: frames in on vdet.frames, results out on vdet.results', () =>
     assert.deepEqual([none.status, none.body.zones, none.body.lines], [200, [], []]);
   });
 
+  test('settings written at once: each PUT lands and answers its own settings; a DELETE meanwhile fails none of them', async () => {
+    for (let round = 0; round < 3; round++) {
+      const id = `cam-race-${round}`;
+      const puts = Array.from({ length: 8 }, (_, i) => json<{ settings: { minScore?: number } }>(api, `/v1/streams/${id}/settings`, { method: 'PUT', body: JSON.stringify({ minScore: i / 10 }) }));
+      const removed = round > 0 ? json(api, `/v1/streams/${id}`, { method: 'DELETE' }) : undefined;
+      const answers = await Promise.all(puts);
+      assert.deepEqual(answers.map((a) => a.status), Array(8).fill(200), `round ${round}`);
+      assert.deepEqual(answers.map((a) => a.body.settings.minScore), Array.from({ length: 8 }, (_, i) => i / 10), 'each answers what it wrote');
+      assert.ok([204, 404].includes((await removed)?.status ?? 204));
+    }
+  });
+
   test('stream ids are checked: not one of letters, digits, _ . : - gets a 400', async () => {
     for (const id of ['cam$1', 'a'.repeat(129), 'cam%20one', 'cam%C3%A9ra']) {
       const put = await json<{ code: string }>(api, `/v1/streams/${id}/settings`, { method: 'PUT', body: '{}' });
