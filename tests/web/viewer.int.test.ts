@@ -3,15 +3,28 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { MEDIA_TOKEN_MAX_TTL_MS, signMediaToken, verifyMediaToken } from '../../src/api/media-token.js';
 import { parseRange } from '../../src/api/stored-file.js';
 import { ApiKeyStore } from '../../src/shared/api-keys.js';
-import { allDetections, authHeaders, submitJob, waitForJob, type FrameItem, type Target } from '../helpers/client.js';
+import { allDetections, authHeaders, registerStream, submitJob, waitForJob, type FrameItem, type Target } from '../helpers/client.js';
+import { jpegFramesOf } from '../helpers/jpeg-frames.js';
 import { TOUR_VIDEO } from '../helpers/paths.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
 import { createTestEnv } from '../helpers/stack.js';
+import { topicNames } from '../../src/shared/topics.js';
+
+/** Every stored frame of a stream, in sequence order. */
+async function allStreamFrames(target: Target, id: string): Promise<{ seq: number; detections: { label: string; trackId?: number }[] }[]> {
+  const items: { seq: number; detections: { label: string; trackId?: number }[] }[] = [];
+  for (let cursor: string | null = null; ;) {
+    const page = (await (await fetch(`${target.base}/v1/streams/${id}/detections?limit=1000${cursor ? `&cursor=${cursor}` : ''}`, { headers: authHeaders(target) })).json()) as { items: typeof items; next: string | null };
+    items.push(...page.items);
+    if (!(cursor = page.next)) return items;
+  }
+}
 
 /** The browser globals the page functions below use (the tests compile without the DOM lib). */
 interface PageElement {
@@ -362,6 +375,58 @@ describe('the viewer at /', () => {
     await page.goto(`${base}/#/streams`);
     await page.getByRole('heading', { name: 'Streams' }).waitFor();
     await page.locator('#streams-body').waitFor({ state: 'attached' });
+    assert.deepEqual(errors, []);
+  });
+
+  test('a stream\'s page, live: boxes with trails, objects per label, zone and line events, their counts', async (t) => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const zones = [{ name: 'everywhere', polygon: [[1, 1], [639, 1], [639, 359], [1, 359]] }];
+    const lines = [{ name: 'middle', from: [320, 0], to: [320, 360] }];
+    const token = await registerStream(api, 'cam-live', { zones, lines });
+    const counted = page.waitForResponse((r) => r.url().endsWith('/v1/streams/cam-live/zones'));
+    await page.goto(`${base}/#/streams/cam-live`);
+    await counted; // the page has its first counts: it listens for results from now on
+    await new Promise((r) => setTimeout(r, 500));
+    const producer = new Kafka({ brokers: [...stack.config.kafka.brokers], logLevel: logLevel.NOTHING }).producer();
+    await producer.connect();
+    const jpegs = jpegFramesOf(TOUR_VIDEO, 10, 3);
+    const t0 = Date.now();
+    await producer.send({
+      topic: topicNames(stack.config.kafka.topicPrefix).frames,
+      messages: jpegs.map((value, seq) => ({ key: 'cam-live', value, headers: { 'vdet-token': token, 'vdet-seq': String(seq), 'vdet-ts': String(t0 - (jpegs.length - seq) * 100) } })), // captured over the last 3 s
+    });
+    await producer.disconnect();
+    const last = jpegs.length - 1;
+    await page.locator('#stream-latest', { hasText: `#${last} ·` }).waitFor({ timeout: 120_000 });
+    const stored = await allStreamFrames(api, 'cam-live');
+    assert.equal(stored.length, jpegs.length);
+    const idsPerLabel = (frames: { detections: { label: string; trackId?: number }[] }[]) => {
+      const ids: Record<string, Set<number>> = {};
+      for (const d of frames.flatMap((f) => f.detections)) if (d.trackId !== undefined) (ids[d.label] ??= new Set()).add(d.trackId);
+      return ids;
+    };
+    const seen = idsPerLabel(stored);
+    const inView = idsPerLabel(stored.filter((f) => f.seq === last));
+    const rows = await page.locator('#stream-objects tr').evaluateAll((trs) => trs.map((r) => {
+      const d = (r as unknown as PageElement).dataset;
+      return [d['label'], Number(d['inView']), Number(d['seen'])];
+    }));
+    assert.deepEqual(rows, Object.keys(seen).sort().map((label) => [label, inView[label]?.size ?? 0, seen[label]!.size]), 'in view at the last frame, distinct since the page opened');
+    assert.ok(Number(await page.locator('#stream-overlay').getAttribute('data-trails')) >= 1, 'trails under the tracked boxes');
+    assert.ok(await page.locator('#stream-events li', { hasText: 'entered everywhere' }).count() >= 1, 'zone events listed');
+    // The counts card, refreshed every 2 s, ends equal to GET /zones.
+    const expected = await (await fetch(`${base}/v1/streams/cam-live/zones`, { headers: authHeaders(api) })).json() as { zones: { labels: Record<string, { entered: number }> }[] };
+    const zoneRows = () => page.locator('#stream-regions #zone-counts tbody tr').evaluateAll((trs) => trs.map((r) => `${(r as unknown as PageElement).dataset['label']}=${(r as unknown as PageElement).dataset['entered']}`));
+    const want = Object.entries(expected.zones[0]!.labels).map(([label, c]) => `${label}=${c.entered}`);
+    assert.ok(want.length >= 1);
+    for (const deadline = Date.now() + 10_000; JSON.stringify(await zoneRows()) !== JSON.stringify(want);) {
+      assert.ok(Date.now() < deadline, `zone rows ${JSON.stringify(await zoneRows())}, want ${JSON.stringify(want)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const shot = path.join(os.tmpdir(), 'vdet-viewer-stream.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    t.diagnostic(`screenshot: ${shot}`);
     assert.deepEqual(errors, []);
   });
 

@@ -38,8 +38,14 @@ export interface StreamStats {
   framesIn: number; processed: number; dropped: number; failed: number; fps: number; lastSeen: number | null;
   latencyMs: { p50: number | null; p99: number | null };
 }
-export interface Stream { id: string; settings: Record<string, unknown>; stats: StreamStats; createdAt: string }
-export interface StreamResult { stream: string; seq: number; ts: number; width: number; height: number; detections: Detection[]; latencyMs: number }
+export interface Stream { id: string; settings: Record<string, unknown> & { zones?: ZoneOption[]; lines?: LineOption[] }; stats: StreamStats; createdAt: string }
+/** What a stream frame changed in its zones and lines. */
+export type ZoneEvent =
+  | { type: 'entered'; zone: string; label: string; trackId: number }
+  | { type: 'left'; zone: string; label: string; trackId: number; dwellMs: number }
+  | { type: 'crossed'; line: string; direction: 'in' | 'out'; label: string; trackId: number };
+export interface StreamResult { stream: string; seq: number; ts: number; width: number; height: number; detections: Detection[]; latencyMs: number; events?: ZoneEvent[] }
+export interface RegionCounts { zones: NonNullable<Summary['zones']>; lines: NonNullable<Summary['lines']> }
 
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {

@@ -1,6 +1,7 @@
 import { allFrames, download, getJson, openInTab, readSse, type Detection, type Job, type Summary } from './api.js';
 import { colorOf, formatMs, formatTime, h, noteClasses } from './dom.js';
 import { drawBoxes, fitCanvas, frameAt, labelSegments } from './overlay.js';
+import { regionCounts } from './region-counts.js';
 import { drawRegions, drawTrails, recentTrail, trailsOf } from './scene.js';
 
 /** requestVideoFrameCallback is in the DOM types but not in every browser. */
@@ -241,24 +242,6 @@ export async function jobView(main: HTMLElement, id: string, signal: AbortSignal
     ...[regionCounts(summary)].filter((section) => section !== null),
     links);
   draw(0);
-}
-
-/** What the job's zones (objects in, time inside) and lines (crossings each way) counted, per label; null without any. */
-function regionCounts(summary: Summary): HTMLElement | null {
-  const zones = summary.zones ?? [];
-  const lines = summary.lines ?? [];
-  if (zones.length + lines.length === 0) return null;
-  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-  const table = (id: string, caption: string, heads: string[], rows: HTMLElement[]) => h('table', { class: 'counts', id },
-    h('caption', {}, caption), h('thead', {}, h('tr', {}, ...heads.map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, ...rows));
-  const labelCell = (label: string) => h('td', {}, h('span', { class: 'swatch', style: `background:${colorOf(label)}` }), label);
-  const zoneRows = zones.flatMap((z) => Object.entries(z.labels).map(([label, c]) => h('tr', { 'data-zone': z.name, 'data-label': label, 'data-entered': c.entered },
-    h('th', { scope: 'row' }, z.name), labelCell(label), h('td', {}, c.entered), h('td', {}, seconds(c.dwellMs)), h('td', {}, seconds(c.maxDwellMs)))));
-  const lineRows = lines.flatMap((l) => Object.entries(l.labels).map(([label, c]) => h('tr', { 'data-line': l.name, 'data-label': label, 'data-in': c.in, 'data-out': c.out },
-    h('th', { scope: 'row' }, l.name), labelCell(label), h('td', {}, c.in), h('td', {}, c.out))));
-  return h('section', { class: 'card', 'aria-labelledby': 'regions-title' }, h('h2', { id: 'regions-title' }, 'Zones and lines'),
-    zones.length ? table('zone-counts', 'Objects that entered each zone, and how long they stayed', ['Zone', 'Label', 'Objects in', 'Time inside', 'Longest stay'], zoneRows) : null,
-    lines.length ? table('line-counts', 'Crossings of each line: in is from the right of its arrow to the left', ['Line', 'Label', 'In', 'Out'], lineRows) : null);
 }
 
 /**
