@@ -43,7 +43,8 @@ export async function streamView(main: HTMLElement, id: string, signal: AbortSig
   const list = h('ul', { class: 'detections', id: 'stream-detections' });
   const objects = h('tbody', { id: 'stream-objects' });
   const regions = h('div', { id: 'stream-regions' });
-  const events = h('ul', { class: 'detections', id: 'stream-events' });
+  const events = h('ul', { class: 'detections', id: 'stream-events' }, h('li', { class: 'muted' }, 'None yet'));
+  const eventsCard = h('section', { class: 'card', 'aria-labelledby': 'events-title', hidden: true }, h('h2', { id: 'events-title' }, 'Zone and line events'), events);
   main.append(h('p', {}, h('a', { href: '#/streams' }, '← All streams')), h('h1', {}, id),
     h('div', { class: 'job-layout' },
       h('section', { class: 'player', 'aria-label': 'Latest frame' }, stage, info),
@@ -51,8 +52,7 @@ export async function streamView(main: HTMLElement, id: string, signal: AbortSig
     h('section', { class: 'card', 'aria-labelledby': 'objects-title' }, h('h2', { id: 'objects-title' }, 'Objects'),
       h('table', { class: 'counts' }, h('caption', {}, 'Per label: tracked objects in the latest frame, and distinct ones since this page opened'),
         h('thead', {}, h('tr', {}, ...['Label', 'In view', 'Seen'].map((t) => h('th', { scope: 'col' }, t)))), objects)),
-    regions,
-    h('section', { class: 'card', 'aria-labelledby': 'events-title' }, h('h2', { id: 'events-title' }, 'Zone and line events'), events));
+    regions, eventsCard);
 
   let latest: StreamResult | undefined;
   let settings: Stream['settings'] = {};
@@ -80,7 +80,8 @@ export async function streamView(main: HTMLElement, id: string, signal: AbortSig
     stats.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
   };
   const showRegions = async (s: Stream) => {
-    if (!s.settings.zones?.length && !s.settings.lines?.length) return regions.replaceChildren();
+    eventsCard.hidden = !s.settings.zones?.length && !s.settings.lines?.length;
+    if (eventsCard.hidden) return regions.replaceChildren();
     const counts = await getJson<RegionCounts>(`${path}/zones`, { signal });
     regions.replaceChildren(...[regionCounts(counts)].filter((card) => card !== null));
   };
