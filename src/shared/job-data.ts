@@ -1,20 +1,31 @@
-import type { Collection, GridFSBucket } from 'mongodb';
+import { MongoRuntimeError, type Collection, type GridFSBucket } from 'mongodb';
 import type { JobRecord, Store } from './mongo.js';
 import type { StreamFrameRecord, StreamRecord } from './stream-store.js';
 
-/** Deletes every stored file of a GridFS bucket with this name (an upload's id, a job's annotated video). */
+/**
+ * Deletes every stored file of a GridFS bucket with this name (an upload's id, a job's annotated video). A file
+ * another delete removed meanwhile is fine; any other failure throws, so that whoever deletes can try again.
+ */
 export async function deleteFilesNamed(bucket: GridFSBucket, filename: string): Promise<void> {
   const files = await bucket.find({ filename }, { projection: { _id: 1 } }).toArray();
-  for (const file of files) await bucket.delete(file._id).catch(() => undefined);
+  for (const file of files) {
+    await bucket.delete(file._id).catch((error: unknown) => {
+      if (!(error instanceof MongoRuntimeError && error.message.startsWith('File not found'))) throw error;
+    });
+  }
 }
 
 /**
- * Deletes a job and everything stored of it: the record first (so that workers looking the job up skip what is left
- * of it), then its frames and chunks, its upload, its annotated video and its idempotency keys. Each step is an
- * equality on the job's id: its cost is the job's size, whatever else is stored.
+ * Deletes a job and everything stored of it: its frames and chunks, its tracks, its upload, its annotated video and
+ * its idempotency keys, and its record. A job still running loses its record first, so that workers looking the job
+ * up skip what is left of it. A job that ended (`ended`: what retention deletes, and a DELETE of a finished job) loses
+ * its record last: workers skip ended jobs anyway, and a failure or crash halfway leaves the record for the next
+ * retention pass or DELETE to finish, instead of an upload and results no record points to. Each step is an equality
+ * on the job's id: its cost is the job's size, whatever else is stored.
  */
-export async function deleteJobRecords(store: Store, job: Pick<JobRecord, '_id' | 'tenant' | 'uploadId'>): Promise<void> {
-  await store.jobs.deleteOne({ _id: job._id, tenant: job.tenant });
+export async function deleteJobRecords(store: Store, job: Pick<JobRecord, '_id' | 'tenant' | 'uploadId'>, ended: boolean): Promise<void> {
+  const record = () => store.jobs.deleteOne({ _id: job._id, tenant: job.tenant });
+  if (!ended) await record();
   await store.frames.deleteMany({ tenant: job.tenant, jobId: job._id });
   await store.chunks.deleteMany({ jobId: job._id });
   await store.tracking.deleteOne({ _id: job._id });
@@ -22,6 +33,7 @@ export async function deleteJobRecords(store: Store, job: Pick<JobRecord, '_id' 
   await deleteFilesNamed(store.uploads, job.uploadId);
   await deleteFilesNamed(store.annotated, job._id);
   await store.db.collection('idempotency').deleteMany({ jobId: job._id });
+  if (ended) await record();
 }
 
 /**
@@ -35,7 +47,7 @@ export function retentionStore(store: Store, streamFrames: Collection<StreamFram
       store.jobs.find({ finishedAt: { $lt: before } }, { projection: { _id: 1, tenant: 1, uploadId: 1 } }).limit(limit).toArray(),
     expiredJobs: (now: Date, limit: number) =>
       store.jobs.find({ expiresAt: { $lt: now } }, { projection: { _id: 1, tenant: 1, uploadId: 1 } }).limit(limit).toArray(),
-    deleteJob: (job: Pick<JobRecord, '_id' | 'tenant' | 'uploadId'>) => deleteJobRecords(store, job),
+    deleteJob: (job: Pick<JobRecord, '_id' | 'tenant' | 'uploadId'>) => deleteJobRecords(store, job, true), // only ended jobs are old
     async deleteStreamFrames(beforeMs: number, limit: number, stream?: { tenant: string; name: string }): Promise<number> {
       const filter = { ...(stream ? { tenant: stream.tenant, stream: stream.name } : {}), ts: { $lt: beforeMs } };
       const old = await streamFrames.find(filter, { projection: { _id: 1 } }).limit(limit).toArray();

@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
+import { retentionStore } from '../../src/shared/job-data.js';
+import { connectStore } from '../../src/shared/mongo.js';
 import { topicNames } from '../../src/shared/topics.js';
 import { authHeaders, registerStream, submitJob, waitForJob, type Target } from '../helpers/client.js';
 import { imagePath } from '../helpers/paths.js';
@@ -49,12 +51,35 @@ describe('retention per job and per stream', () => {
       const uploadId = (await db.collection('jobs').findOne({ _id: short.id as never }))!['uploadId'] as string;
       const waited = await until('the short job removed', async () => (await status(`/v1/jobs/${short.id}`)) === 404);
       t.diagnostic(`removed ${waited} ms after it was seen done (retention 3 s, a pass every second)`);
-      // The record goes first (workers then skip the job), what it owns right after: a 404 can come before that ends.
-      await until('its upload removed too', async () => (await db.collection('uploads.files').countDocuments({ filename: uploadId })) === 0, 10_000);
+      assert.equal(await db.collection('uploads.files').countDocuments({ filename: uploadId }), 0, 'its upload too (the record goes last)');
       assert.equal(await db.collection('frames').countDocuments({ jobId: short.id }), 0, 'its detections too');
       assert.equal(await status(`/v1/jobs/${kept.id}`), 200);
     } finally {
       await mongo.close();
+    }
+  });
+
+  test('a deletion that fails halfway keeps the ended job\'s record, so that the next one finishes it', async () => {
+    const done = await waitForJob(api, await submitJob(api, imagePath('dog')));
+    assert.equal(done.status, 'done');
+    const store = await connectStore(stack.config.mongo);
+    try {
+      const job = (await store.jobs.findOne({ _id: done.id }))!;
+      const retention = retentionStore(store, store.db.collection('stream_frames'), store.db.collection('streams'));
+      const uploadsLeft = () => store.db.collection('uploads.files').countDocuments({ filename: job.uploadId });
+      assert.equal(await uploadsLeft(), 1);
+      const deleteFile = store.uploads.delete.bind(store.uploads);
+      store.uploads.delete = async () => { throw new Error('injected: the store went away mid-delete'); };
+      await assert.rejects(retention.deleteJob(job), /injected/);
+      assert.equal(await status(`/v1/jobs/${done.id}`), 200, 'the record stays: the next pass finds the job again');
+      assert.equal(await uploadsLeft(), 1);
+      store.uploads.delete = deleteFile;
+      await retention.deleteJob(job);
+      assert.equal(await status(`/v1/jobs/${done.id}`), 404);
+      assert.equal(await uploadsLeft(), 0);
+      assert.equal(await store.frames.countDocuments({ jobId: done.id }), 0);
+    } finally {
+      await store.close();
     }
   });
 
