@@ -17,7 +17,7 @@ export class JobStore {
     const record: JobRecord = {
       ...job, status: 'queued', progress: { framesDone: 0, framesTotal: 0 }, labelWindows: [...LABEL_WINDOWS], createdAt: now, updatedAt: now,
     };
-    await this.store.jobs.insertOne({ ...record, options: toStoredOptions(record.options) as JobRecord['options'] });
+    await this.store.jobs.insertOne({ ...record, options: toStoredOptions(record.options) });
     return record;
   }
 

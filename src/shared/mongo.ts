@@ -11,29 +11,37 @@ import type { TrackRecord, TrackingRecord } from './track-store.js';
 import type { ZoneReport } from './vision/zones.js';
 
 /**
- * A job's options as MongoDB keeps them. FerretDB stores no array directly inside an array (MongoDB would), so the
- * options that hold polygons, `roi` and `zones`, are kept as JSON text; everything else as it is (queries read
- * `options.callbackUrl`). {@link jobFromStore} gives a record read back its options as the api took them.
+ * FerretDB stores no array directly inside an array (MongoDB would): the fields that hold polygons (a job's `roi` and
+ * `zones`, a stream's `zones`) are kept as JSON text, everything else as it is. {@link withJsonText} writes them so;
+ * {@link fromJsonText} reads them back as they were given (a value stored before the encoding reads as it was). Both
+ * keep the type of the value they encode: only the store ever sees the text.
  */
-export type StoredJobOptions = Omit<JobOptions, 'roi' | 'zones'> & { roi?: JobOptions['roi'] | string; zones?: string };
-
-export function toStoredOptions(options: JobOptions): StoredJobOptions {
-  const { roi, zones, ...rest } = options;
-  return { ...rest, ...(roi !== undefined ? { roi: JSON.stringify(roi) } : {}), ...(zones !== undefined ? { zones: JSON.stringify(zones) } : {}) };
+export function withJsonText<T extends object>(value: T, fields: readonly (keyof T & string)[]): T {
+  const stored = { ...value } as Record<string, unknown>;
+  for (const field of fields) if (stored[field] !== undefined) stored[field] = JSON.stringify(stored[field]);
+  return stored as T;
 }
 
-/** A job record as read from the store, its options decoded (a record stored before the encoding reads as it was). */
+export function fromJsonText<T extends object>(stored: T, fields: readonly (keyof T & string)[]): T {
+  const value = { ...stored } as Record<string, unknown>;
+  const encoded = fields.filter((field) => typeof value[field] === 'string');
+  if (encoded.length === 0) return stored;
+  for (const field of encoded) value[field] = JSON.parse(value[field] as string);
+  return value as T;
+}
+
+/** A job's options that hold polygons (see {@link withJsonText}); queries read the others, e.g. `options.callbackUrl`. */
+const JSON_TEXT_OPTIONS = ['roi', 'zones'] as const satisfies readonly (keyof JobOptions)[];
+
+export function toStoredOptions(options: JobOptions): JobOptions {
+  return withJsonText(options, JSON_TEXT_OPTIONS);
+}
+
+/** A job record as read from the store, its options decoded. */
 export function jobFromStore<T extends JobRecord | null>(doc: T): T {
   if (!doc) return doc;
-  const stored = doc.options as StoredJobOptions;
-  if (typeof stored.roi !== 'string' && typeof stored.zones !== 'string') return doc;
-  const { roi, zones, ...rest } = stored;
-  const options: JobOptions = {
-    ...rest,
-    ...(roi !== undefined ? { roi: typeof roi === 'string' ? JSON.parse(roi) as JobOptions['roi'] : roi } : {}),
-    ...(zones !== undefined ? { zones: JSON.parse(zones) as JobOptions['zones'] } : {}),
-  };
-  return { ...doc, options };
+  const options = fromJsonText(doc.options, JSON_TEXT_OPTIONS);
+  return options === doc.options ? doc : { ...doc, options };
 }
 
 /** A job as stored in MongoDB (collection `jobs`). */
@@ -182,7 +190,6 @@ export async function insertedOnce<T extends { _id: string }>(collection: Collec
   }
 }
 
-/** Two processes upserting the same new document at once: one inserts, the other gets E11000 — which is success. */
 /**
  * An upsert whose every field must land: one that lost the race to insert the document (E11000) runs again, and is
  * then an update of the document the other inserted.
@@ -197,6 +204,7 @@ export async function upsertRetried<T>(upsert: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Two processes upserting the same new document at once: one inserts, the other gets E11000 — which is success. */
 export async function ignoringDuplicate(write: () => Promise<unknown>): Promise<void> {
   try {
     await write();

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Collection, Db } from 'mongodb';
 import type { Detection } from './contracts/messages.js';
 import type { StreamSettings } from './contracts/stream.js';
-import { ignoringDuplicate, upsertRetried } from './mongo.js';
+import { fromJsonText, ignoringDuplicate, upsertRetried, withJsonText } from './mongo.js';
 import { RefreshingCache } from './refreshing-cache.js';
 import { mongoStreamTrackingStore, type StreamTrackingRecord, type StreamTrackingStore } from './stream-track-store.js';
 
@@ -29,19 +29,14 @@ export interface StreamRecord extends StreamRef {
   updatedAt: Date;
 }
 
-/** Settings as stored: zones as JSON text, since FerretDB refuses arrays directly inside arrays (a polygon's points). */
-type StoredStreamSettings = Omit<StreamSettings, 'zones'> & { zones?: string | StreamSettings['zones'] };
-
-function toStoredSettings(settings: StreamSettings): StoredStreamSettings {
-  const { zones, ...rest } = settings;
-  return { ...rest, ...(zones !== undefined ? { zones: JSON.stringify(zones) } : {}) };
-}
+/** A stream's settings that hold polygons, kept as JSON text (see withJsonText). */
+const JSON_TEXT_SETTINGS = ['zones'] as const satisfies readonly (keyof StreamSettings)[];
 
 /** A stream record as read from the store, its settings as the api took them. */
 function streamFromStore(doc: StreamRecord | null): StreamRecord | null {
-  const stored = doc?.settings as StoredStreamSettings | undefined;
-  if (!doc || typeof stored?.zones !== 'string') return doc;
-  return { ...doc, settings: { ...stored, zones: JSON.parse(stored.zones) as StreamSettings['zones'] } };
+  if (!doc) return doc;
+  const settings = fromJsonText(doc.settings, JSON_TEXT_SETTINGS);
+  return settings === doc.settings ? doc : { ...doc, settings };
 }
 
 /** One processed stream frame (collection `stream_frames`, `_id` = `{streamKey}:{seq}`), unique per (tenant, stream, seq). */
@@ -146,7 +141,7 @@ export class StreamStore {
     const key = streamKey(ref);
     // One atomic write that answers the record as written: a read after it could find the stream deleted meanwhile.
     const record = await upsertRetried(() => this.streams.findOneAndUpdate(
-      { _id: key }, { $set: { settings: toStoredSettings(settings) as StreamSettings, updatedAt: now }, $setOnInsert: { ...ref, createdAt: now } },
+      { _id: key }, { $set: { settings: withJsonText(settings, JSON_TEXT_SETTINGS), updatedAt: now }, $setOnInsert: { ...ref, createdAt: now } },
       { upsert: true, returnDocument: 'after' },
     ));
     this.records.delete(key);
