@@ -50,6 +50,6 @@ export async function releaseIdempotencyKey(store: Store, tenant: string, key: s
 export async function deleteJobData(deps: Pick<ApiDeps, 'store' | 'progress'>, job: JobRecord): Promise<void> {
   const { store, progress } = deps;
   await progress.markCancelled(job._id).catch(() => undefined);
-  await deleteJobRecords(store, job, job.status === 'done' || job.status === 'failed');
+  await deleteJobRecords(store, job);
   await progress.forget(job._id).catch(() => undefined);
 }

@@ -1,7 +1,8 @@
 import type { Config } from '../shared/config.js';
+import type { JobStatus } from '../shared/job-state.js';
 import type { Logger } from '../shared/logger.js';
 
-type JobRef = { _id: string; tenant: string; uploadId: string };
+type JobRef = { _id: string; tenant: string; uploadId: string; status: JobStatus };
 
 /** What retention needs of the store: the old jobs, a way to delete one with all it owns, and old stream frames. */
 export interface RetentionStore {

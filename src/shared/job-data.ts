@@ -1,4 +1,5 @@
 import { MongoRuntimeError, type Collection, type GridFSBucket } from 'mongodb';
+import { isFinished } from './job-state.js';
 import type { JobRecord, Store } from './mongo.js';
 import type { StreamFrameRecord, StreamRecord } from './stream-store.js';
 
@@ -18,12 +19,13 @@ export async function deleteFilesNamed(bucket: GridFSBucket, filename: string): 
 /**
  * Deletes a job and everything stored of it: its frames and chunks, its tracks, its upload, its annotated video and
  * its idempotency keys, and its record. A job still running loses its record first, so that workers looking the job
- * up skip what is left of it. A job that ended (`ended`: what retention deletes, and a DELETE of a finished job) loses
- * its record last: workers skip ended jobs anyway, and a failure or crash halfway leaves the record for the next
+ * up skip what is left of it. A job that ended (what retention deletes, and a DELETE of a finished job) loses its
+ * record last: workers skip ended jobs anyway, and a failure or crash halfway leaves the record for the next
  * retention pass or DELETE to finish, instead of an upload and results no record points to. Each step is an equality
  * on the job's id: its cost is the job's size, whatever else is stored.
  */
-export async function deleteJobRecords(store: Store, job: Pick<JobRecord, '_id' | 'tenant' | 'uploadId'>, ended: boolean): Promise<void> {
+export async function deleteJobRecords(store: Store, job: Pick<JobRecord, '_id' | 'tenant' | 'uploadId' | 'status'>): Promise<void> {
+  const ended = isFinished(job.status);
   const record = () => store.jobs.deleteOne({ _id: job._id, tenant: job.tenant });
   if (!ended) await record();
   await store.frames.deleteMany({ tenant: job.tenant, jobId: job._id });
@@ -36,6 +38,9 @@ export async function deleteJobRecords(store: Store, job: Pick<JobRecord, '_id' 
   if (ended) await record();
 }
 
+/** What deleting a job needs of its record. */
+const JOB_REF = { _id: 1, tenant: 1, uploadId: 1, status: 1 } as const;
+
 /**
  * The store side of the merger's retention (see src/merger/retention.ts). Finding what is old is a range query,
  * which FerretDB runs over every job and stream frame in its own memory: a background pass, in batches, never a
@@ -44,10 +49,10 @@ export async function deleteJobRecords(store: Store, job: Pick<JobRecord, '_id' 
 export function retentionStore(store: Store, streamFrames: Collection<StreamFrameRecord>, streams: Collection<StreamRecord>) {
   return {
     endedJobs: (before: Date, limit: number) =>
-      store.jobs.find({ finishedAt: { $lt: before } }, { projection: { _id: 1, tenant: 1, uploadId: 1 } }).limit(limit).toArray(),
+      store.jobs.find({ finishedAt: { $lt: before } }, { projection: JOB_REF }).limit(limit).toArray(),
     expiredJobs: (now: Date, limit: number) =>
-      store.jobs.find({ expiresAt: { $lt: now } }, { projection: { _id: 1, tenant: 1, uploadId: 1 } }).limit(limit).toArray(),
-    deleteJob: (job: Pick<JobRecord, '_id' | 'tenant' | 'uploadId'>) => deleteJobRecords(store, job, true), // only ended jobs are old
+      store.jobs.find({ expiresAt: { $lt: now } }, { projection: JOB_REF }).limit(limit).toArray(),
+    deleteJob: (job: Pick<JobRecord, '_id' | 'tenant' | 'uploadId' | 'status'>) => deleteJobRecords(store, job),
     async deleteStreamFrames(beforeMs: number, limit: number, stream?: { tenant: string; name: string }): Promise<number> {
       const filter = { ...(stream ? { tenant: stream.tenant, stream: stream.name } : {}), ts: { $lt: beforeMs } };
       const old = await streamFrames.find(filter, { projection: { _id: 1 } }).limit(limit).toArray();

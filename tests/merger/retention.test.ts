@@ -10,7 +10,7 @@ function fakeStore(ages: (number | [number, number])[], streamFrameAges: (number
   const jobs = ages.map((age, i) => {
     const [days, keep] = Array.isArray(age) ? age : [age, undefined];
     const finishedAt = new Date(NOW - days * DAY);
-    return { _id: `j${i}`, tenant: 't', uploadId: `u${i}`, finishedAt, expiresAt: keep === undefined ? undefined : new Date(finishedAt.getTime() + keep * DAY) };
+    return { _id: `j${i}`, tenant: 't', uploadId: `u${i}`, status: 'done' as const, finishedAt, expiresAt: keep === undefined ? undefined : new Date(finishedAt.getTime() + keep * DAY) };
   });
   const frames = streamFrameAges.map((age) => (Array.isArray(age) ? { ts: NOW - age[0] * DAY, stream: age[1] } : { ts: NOW - age * DAY, stream: 's' }));
   const calls = { endedJobs: [] as number[], deleteStreamFrames: [] as number[] };
