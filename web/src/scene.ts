@@ -1,8 +1,13 @@
-import type { Frame, LineOption, ZoneOption } from './api.js';
+import type { Detection, Frame, LineOption, ZoneOption } from './api.js';
 import { colorOf } from './dom.js';
 
 /** Where a tracked object stood in one frame: its box's bottom centre (the point zones and lines count), media pixels. */
 export interface TrailPoint { ptsMs: number; x: number; y: number }
+
+/** Where a box's object stands: its bottom centre, as zones and lines count it (src/shared/vision/zones.ts). */
+export function footOf(d: Detection): { x: number; y: number } {
+  return { x: (d.box[0] + d.box[2]) / 2, y: d.box[3] };
+}
 
 /** How far back a trail reaches. */
 export const TRAIL_MS = 1500;
@@ -15,7 +20,7 @@ export function trailsOf(frames: readonly Frame[]): Map<number, TrailPoint[]> {
       if (d.trackId === undefined) continue;
       let points = trails.get(d.trackId);
       if (!points) trails.set(d.trackId, (points = []));
-      points.push({ ptsMs: frame.ptsMs, x: (d.box[0] + d.box[2]) / 2, y: d.box[3] });
+      points.push({ ptsMs: frame.ptsMs, ...footOf(d) });
     }
   }
   return trails;

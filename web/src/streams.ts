@@ -2,7 +2,7 @@ import { getJson, readSse, type RegionCounts, type Stream, type StreamResult } f
 import { colorOf, formatTime, h, noteClasses } from './dom.js';
 import { drawBoxes, fitCanvas, tagOf } from './overlay.js';
 import { regionCounts } from './region-counts.js';
-import { drawRegions, drawTrails, TRAIL_MS, type TrailPoint } from './scene.js';
+import { drawRegions, drawTrails, footOf, TRAIL_MS, type TrailPoint } from './scene.js';
 
 /** The tenant's streams with their stats, refreshed every few seconds. */
 export async function streamsView(main: HTMLElement, signal: AbortSignal): Promise<void> {
@@ -100,7 +100,7 @@ export async function streamView(main: HTMLElement, id: string, signal: AbortSig
     for (const d of result.detections) {
       if (d.trackId === undefined) continue;
       const trail = trails.get(d.trackId) ?? { label: d.label, points: [] };
-      trail.points.push({ ptsMs: result.ts, x: (d.box[0] + d.box[2]) / 2, y: d.box[3] });
+      trail.points.push({ ptsMs: result.ts, ...footOf(d) });
       trails.set(d.trackId, trail);
       let ids = seen.get(d.label);
       if (!ids) seen.set(d.label, (ids = new Set()));

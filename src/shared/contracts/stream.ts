@@ -35,6 +35,7 @@ export const StreamSettingsSchema = Type.Object({
   zones: Type.Optional(ZonesSchema),
   lines: Type.Optional(LinesSchema),
 }, { additionalProperties: false, $id: 'StreamSettings' });
+export type StreamSettings = Static<typeof StreamSettingsSchema>;
 
 const Who = { label: Type.String(), trackId: Type.Integer({ minimum: 1 }) };
 /** What a frame changed in the stream's zones and lines (src/shared/vision/zones.ts ZoneEvent). */
@@ -43,7 +44,6 @@ export const ZoneEventSchema = Type.Union([
   Type.Object({ type: Type.Literal('left'), zone: Type.String(), ...Who, dwellMs: Type.Number({ description: 'Its time inside, summed over its visits' }) }),
   Type.Object({ type: Type.Literal('crossed'), line: Type.String(), direction: Type.Union([Type.Literal('in'), Type.Literal('out')]), ...Who }),
 ]);
-export type StreamSettings = Static<typeof StreamSettingsSchema>;
 
 /** `vdet.results`: one frame's detections (key = the stream's id). */
 export const StreamResult = jsonContract('StreamResult', Type.Object({
