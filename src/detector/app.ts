@@ -101,6 +101,8 @@ export function createDetector(deps: DetectorDeps) {
           ...(found[i]?.trackOnly?.length ? { trackOnly: found[i]!.trackOnly } : {}),
         })),
         ...(header.tracking ? { tracking: header.tracking } : {}),
+        ...(header.zones ? { zones: header.zones } : {}),
+        ...(header.lines ? { lines: header.lines } : {}),
       };
     }
     const frames: ChunkFrame[] = header.frames.map((f, i) => {

@@ -10,7 +10,7 @@ import type { StreamTrackingStore } from '../shared/stream-track-store.js';
 import type { TopicNames } from '../shared/topics.js';
 import { zoneSettingsOf } from '../shared/tracks.js';
 import type { ZoneEvent } from '../shared/vision/zones.js';
-import { trackStreamChunk, type TrackedStreamChunk } from './stream-tracking.js';
+import { trackStreamChunk } from './stream-tracking.js';
 
 export interface StreamMergeDeps {
   bus: KafkaBus;
@@ -47,17 +47,14 @@ export async function storeStreamFrames(deps: StreamMergeDeps, received: StreamF
  *
  * A tracked stream (the chunk carries `tracking`) is tracked here first, in order (src/merger/stream-tracking.ts);
  * its frames are stored with their track ids in this turn (`stored` is undefined: no head start), and the tracker's
- * state is saved last, so a redelivery at any point gives the same ids. With zones or lines in its settings, each
- * result carries what its frame changed in them (`events`); the counts are saved with the tracker's state.
+ * state is saved last, so a redelivery at any point gives the same ids. With zones or lines (they come in the chunk,
+ * with the tracker settings, from the stream's settings when the processor read them), each result carries what its
+ * frame changed in them (`events`); the counts are saved with the tracker's state.
  */
 export async function publishStreamFrames(deps: StreamMergeDeps, chunk: StreamFramesDone, stored: Promise<void> | undefined): Promise<void> {
   const { stream, tenant } = chunk;
   const ref = { tenant, name: stream };
-  let tracked: TrackedStreamChunk | undefined;
-  if (chunk.tracking) {
-    const record = await deps.streams.get(ref); // cached: its zones and lines as of at most 2 s ago
-    tracked = await trackStreamChunk(deps.tracking, streamKey(ref), tenant, chunk, record ? zoneSettingsOf(record.settings) : undefined);
-  }
+  const tracked = chunk.tracking ? await trackStreamChunk(deps.tracking, streamKey(ref), tenant, chunk, zoneSettingsOf(chunk)) : undefined;
   const received = tracked ? { ...chunk, frames: tracked.frames } : chunk;
   const storing = stored ?? storeStreamFrames(deps, received);
   storing.catch(() => undefined); // awaited below, after the results went out

@@ -163,7 +163,7 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
       v: 1, source: 'stream', jobId: record.name, tenant: record.tenant, chunk: first.seq, pixelFormat: 'rgb24',
       frameWidth: input.width, frameHeight: input.height, content: { width: first.contentWidth, height: first.contentHeight }, sourceWidth: first.width, sourceHeight: first.height, scale: first.scale,
       minScore,
-      ...(tracking ? { tracking, ...(trackScore! < minScore ? { trackScore } : {}) } : {}),
+      ...(tracking ? { tracking, ...(trackScore! < minScore ? { trackScore } : {}), ...regionsOf(record.settings) } : {}),
       ...(record.settings.classes ? { filter: { classes: record.settings.classes } } : {}),
       frames: part.map((f) => ({
         frame: f.seq, ptsMs: 0,
@@ -191,3 +191,7 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
   };
 }
 
+/** A tracked stream's zones and lines for the chunk header (the merger counts them as it tracks). */
+function regionsOf(settings: StreamRecord['settings']): Pick<ChunkHeader, 'zones' | 'lines'> {
+  return { ...(settings.zones?.length ? { zones: settings.zones } : {}), ...(settings.lines?.length ? { lines: settings.lines } : {}) };
+}

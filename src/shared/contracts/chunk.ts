@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { VdetError } from '../errors.js';
-import { RoiSchema, TrackingOptionsSchema } from './job-options.js';
+import { LinesSchema, RoiSchema, TrackingOptionsSchema, ZonesSchema } from './job-options.js';
 
 /**
  * `vdet.chunks`: a run of letterboxed frames of one job, ready for the model. Key: job id.
@@ -57,6 +57,9 @@ export const ChunkHeaderSchema = Type.Object({
   trackScore: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   /** A stream with tracking on: its tracker settings, handed on to the merger (which tracks streams in order). */
   tracking: Type.Optional(TrackingOptionsSchema),
+  /** A tracked stream's zones and lines, handed on to the merger with its tracker settings (it counts them as it tracks). */
+  zones: Type.Optional(ZonesSchema),
+  lines: Type.Optional(LinesSchema),
   /** The job's detection filters, applied by the detector after decoding. */
   filter: Type.Optional(Type.Object({
     classes: Type.Optional(Type.Array(Type.String())),

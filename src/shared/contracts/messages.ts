@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import { jsonContract } from './json-contract.js';
-import { JobOptionsSchema, TrackingOptionsSchema } from './job-options.js';
+import { JobOptionsSchema, LinesSchema, TrackingOptionsSchema, ZonesSchema } from './job-options.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 128 });
 const FrameIndex = Type.Integer({ minimum: 0 });
@@ -113,6 +113,9 @@ const StreamFramesDone = Type.Object({
   })),
   /** The stream tracks its objects, with these tracker settings (defaults for what they leave out). */
   tracking: Type.Optional(TrackingOptionsSchema),
+  /** A tracked stream's zones and lines: the merger counts its objects in them. */
+  zones: Type.Optional(ZonesSchema),
+  lines: Type.Optional(LinesSchema),
 });
 
 /** `vdet.detections`: what became of a chunk (detector) or of a job's plan (processor). Key: job or stream id. */
