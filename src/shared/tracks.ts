@@ -3,7 +3,7 @@ import type { Detection, FrameDetections } from './contracts/messages.js';
 import type { JobOptions } from './contracts/job-options.js';
 import { VdetError } from './errors.js';
 import { resolveTrackerOptions } from './vision/tracking/options.js';
-import { ZoneCounter, type ZoneCounterState, type ZoneSettings } from './vision/zones.js';
+import { ZoneCounter, type ZoneCounterState, type ZoneReport, type ZoneSettings } from './vision/zones.js';
 
 /**
  * A job's tracks, pure: the tracker run over one chunk's frames (stored detections and the boxes kept for the
@@ -109,6 +109,14 @@ export function restoreZones(state: string | undefined, settings: ZoneSettings):
   } catch (cause) {
     throw new VdetError('VDET_TRACKING_FAILED', `The stored zone counts are unusable: ${(cause as Error).message}`, { cause });
   }
+}
+
+/**
+ * What zones and lines counted so far, from the counter state `stored` reads (only when there are zones or lines);
+ * empty lists without any. The api's view of a job's or a stream's.
+ */
+export async function countedSoFar(settings: ZoneSettings | undefined, stored: () => Promise<string | undefined>): Promise<ZoneReport> {
+  return settings ? restoreZones(await stored(), settings).report() : { zones: [], lines: [] };
 }
 
 /** A detection without its track id (tracking writes the ids again, so a re-run writes the same). */

@@ -3,7 +3,7 @@ import { VdetError } from '../../shared/errors.js';
 import { readFrames } from '../../shared/frame-store.js';
 import type { JobRecord } from '../../shared/mongo.js';
 import { mongoTrackingStore, readTrack, readTracks } from '../../shared/track-store.js';
-import { restoreZones, zoneSettingsOf } from '../../shared/tracks.js';
+import { countedSoFar, zoneSettingsOf } from '../../shared/tracks.js';
 import type { ApiDeps } from '../app.js';
 import { problems } from '../problem.js';
 import { JobIdParams, TrackParams, TrackPathSchema, TracksPageSchema, TracksQuery, ZonesViewSchema } from '../schemas.js';
@@ -78,8 +78,7 @@ export const jobTrackRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, de
   }, async (request) => {
     const job = await jobs.get(request.tenant, request.params.id);
     if (!job) throw jobNotFound();
-    const settings = zoneSettingsOf(job.options);
-    const report = job.zones ?? (settings ? restoreZones((await tracking.record(job._id))?.zones, settings).report() : { zones: [], lines: [] });
+    const report = job.zones ?? await countedSoFar(zoneSettingsOf(job.options), async () => (await tracking.record(job._id))?.zones);
     return { id: job._id, status: job.status, ...report };
   });
 

@@ -6,7 +6,7 @@ import { regionsProblem, trackingProblem } from '../../shared/contracts/job-opti
 import { STREAM_NAME, StreamSettingsSchema, type StreamSettings } from '../../shared/contracts/stream.js';
 import { VdetError } from '../../shared/errors.js';
 import { streamKey, type StreamFrameRecord, type StreamRecord } from '../../shared/stream-store.js';
-import { restoreZones, zoneSettingsOf } from '../../shared/tracks.js';
+import { countedSoFar, zoneSettingsOf } from '../../shared/tracks.js';
 import type { ApiDeps } from '../app.js';
 import type { JobEventHub } from '../job-events.js';
 import type { TenantQuotas } from '../tenant-quotas.js';
@@ -121,8 +121,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEven
     },
   }, async (request) => {
     const record = await owned(request.tenant, request.params.id);
-    const settings = zoneSettingsOf(record.settings);
-    const report = settings ? restoreZones((await streams.tracking.record(streamKey(record)))?.zones, settings).report() : { zones: [], lines: [] };
+    const report = await countedSoFar(zoneSettingsOf(record.settings), async () => (await streams.tracking.record(streamKey(record)))?.zones);
     return { id: record.name, ...report };
   });
 
