@@ -323,7 +323,8 @@ describe('streams: frames in on vdet.frames, results out on vdet.results', () =>
     assert.deepEqual([untracked.status, untracked.body.code], [400, 'VDET_OPTIONS_INVALID']);
     const threeD = await json<{ code: string }>(api, '/v1/streams/cam-zones/settings', { method: 'PUT', body: JSON.stringify({ lines: [{ name: 'l', from: [0, 0, 0], to: [5, 5] }] }) });
     assert.deepEqual([threeD.status, threeD.body.code], [400, 'VDET_VALIDATION']);
-    const none = await json<{ zones: unknown[]; lines: unknown[] }>(api, '/v1/streams/cam-track-straight/zones');
+    await registerStream(api, 'cam-no-zones');
+    const none = await json<{ zones: unknown[]; lines: unknown[] }>(api, '/v1/streams/cam-no-zones/zones');
     assert.deepEqual([none.status, none.body.zones, none.body.lines], [200, [], []]);
   });
 
