@@ -57,19 +57,32 @@ export async function waitForJob(target: Target, id: string, timeoutMs = 300_000
   }
 }
 
-/** Every frame of a job, following the cursor through all pages. */
-export async function allDetections(target: Target, id: string, limit = 1000, filters: Record<string, string> = {}): Promise<FrameItem[]> {
-  const items: FrameItem[] = [];
+/** Every item of a paged listing, following the cursor through all pages. */
+async function allPages<T>(target: Target, path: string, query: Record<string, string>): Promise<T[]> {
+  const items: T[] = [];
   let cursor: string | null = null;
   do {
-    const query = new URLSearchParams({ limit: String(limit), ...filters, ...(cursor ? { cursor } : {}) });
-    const response = await fetch(`${target.base}/v1/jobs/${id}/detections?${query}`, { headers: authHeaders(target) });
-    if (!response.ok) throw new Error(`detections answered ${response.status}`);
-    const page = (await response.json()) as { items: FrameItem[]; next: string | null };
+    const params = new URLSearchParams({ ...query, ...(cursor ? { cursor } : {}) });
+    const response = await fetch(`${target.base}${path}?${params}`, { headers: authHeaders(target) });
+    if (!response.ok) throw new Error(`${path} answered ${response.status}`);
+    const page = (await response.json()) as { items: T[]; next: string | null };
     items.push(...page.items);
     cursor = page.next;
   } while (cursor);
   return items;
+}
+
+/** Every frame of a job. */
+export function allDetections(target: Target, id: string, limit = 1000, filters: Record<string, string> = {}): Promise<FrameItem[]> {
+  return allPages(target, `/v1/jobs/${id}/detections`, { limit: String(limit), ...filters });
+}
+
+/** A stored stream frame, as `GET /v1/streams/{id}/detections` lists it. */
+export interface StreamFrameItem { seq: number; ts: number; width: number; height: number; detections: FrameItem['detections'] }
+
+/** Every stored frame of a stream, in sequence order. */
+export function allStreamDetections(target: Target, id: string): Promise<StreamFrameItem[]> {
+  return allPages(target, `/v1/streams/${id}/detections`, { limit: '1000' });
 }
 
 /** Registers a stream (PUT settings) and mints an ingest token for it; returns the token. */

@@ -10,6 +10,7 @@ import { authHeaders, registerStream, submitJob, waitForJob, type Target } from 
 import { imagePath } from '../helpers/paths.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
 import { createTestEnv } from '../helpers/stack.js';
+import { until } from '../helpers/until.js';
 
 /** A job's and a stream's own retention, without VDET_RETENTION_DAYS, on the real stack (a pass every second). */
 describe('retention per job and per stream', () => {
@@ -31,14 +32,6 @@ describe('retention per job and per stream', () => {
   });
 
   const status = async (path: string) => (await fetch(`${api.base}${path}`, { headers: authHeaders(api) })).status;
-  async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<number> {
-    const started = Date.now();
-    while (!(await check())) {
-      assert.ok(Date.now() - started < timeoutMs, `timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    return Date.now() - started;
-  }
 
   test('a job with retentionDays is removed with its upload that long after it ends; a job without stays', async (t) => {
     const short = await waitForJob(api, await submitJob(api, imagePath('dog'), { retentionDays: SECONDS_3 }));
@@ -49,7 +42,7 @@ describe('retention per job and per stream', () => {
     try {
       const db = mongo.db(stack.config.mongo.database);
       const uploadId = (await db.collection('jobs').findOne({ _id: short.id as never }))!['uploadId'] as string;
-      const waited = await until('the short job removed', async () => (await status(`/v1/jobs/${short.id}`)) === 404);
+      const waited = await until('the short job removed', async () => (await status(`/v1/jobs/${short.id}`)) === 404, 30_000);
       t.diagnostic(`removed ${waited} ms after it was seen done (retention 3 s, a pass every second)`);
       assert.equal(await db.collection('uploads.files').countDocuments({ filename: uploadId }), 0, 'its upload too (the record goes last)');
       assert.equal(await db.collection('frames').countDocuments({ jobId: short.id }), 0, 'its detections too');
@@ -97,7 +90,7 @@ describe('retention per job and per stream', () => {
     await producer.disconnect();
     const stored = async (id: string) => ((await (await fetch(`${api.base}/v1/streams/${id}/detections`, { headers: authHeaders(api) })).json()) as { items: unknown[] }).items.length;
     await until('both frames stored', async () => (await stored('cam-brief')) === 1 && (await stored('cam-kept')) === 1, 60_000);
-    await until('cam-brief\'s frame removed', async () => (await stored('cam-brief')) === 0);
+    await until('cam-brief\'s frame removed', async () => (await stored('cam-brief')) === 0, 30_000);
     assert.equal(await stored('cam-kept'), 1);
   });
 });

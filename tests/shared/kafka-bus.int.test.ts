@@ -6,6 +6,7 @@ import { VdetError } from '../../src/shared/errors.js';
 import { createKafkaBus, type IncomingMessage } from '../../src/shared/kafka.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { createTestEnv } from '../helpers/stack.js';
+import { until } from '../helpers/until.js';
 
 /**
  * A consumer that kafkajs gives up on (an error it does not call retriable; a broker away long enough ends a
@@ -77,17 +78,12 @@ describe('Kafka bus: onGroupJoin', () => {
       groupId: `${stack.config.kafka.topicPrefix}bus-join-group`, topics: [topic], concurrency: 1,
       handle: async () => undefined, giveUp: async () => undefined, onGroupJoin: () => { joins[i]!++; },
     });
-    const until = async (what: string, check: () => boolean) => {
-      for (const started = Date.now(); !check(); await new Promise((r) => setTimeout(r, 100))) {
-        assert.ok(Date.now() - started < 60_000, `timed out waiting for ${what}: joins ${joins.join(', ')}`);
-      }
-    };
     const first = await consume(0);
     try {
-      await until('the first member to join', () => joins[0] === 1);
+      await until(() => `the first member to join: joins ${joins.join(', ')}`, () => joins[0] === 1);
       const second = await consume(1);
       try {
-        await until('both members in the group after the rebalance', () => joins[0]! >= 2 && joins[1]! >= 1);
+        await until(() => `both members in the group after the rebalance: joins ${joins.join(', ')}`, () => joins[0]! >= 2 && joins[1]! >= 1);
       } finally {
         await second.stop();
       }

@@ -12,6 +12,7 @@ import { imagePath, TOUR_VIDEO } from '../helpers/paths.js';
 import { compareToReference, loadReference } from '../helpers/reference.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
 import { createTestEnv } from '../helpers/stack.js';
+import { until } from '../helpers/until.js';
 
 /** Frames pushed straight into Kafka, through the four roles as processes, read back from vdet.results. */
 describe('streams: frames in on vdet.frames, results out on vdet.results', () => {
@@ -40,12 +41,6 @@ describe('streams: frames in on vdet.frames, results out on vdet.results', () =>
     const response = await fetch(`${target.base}${path}`, { ...init, headers: authHeaders(target, init.body ? { 'content-type': 'application/json' } : {}) });
     return { status: response.status, body: (response.status === 204 ? null : await response.json()) as T };
   };
-  async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-    for (const deadline = Date.now() + timeoutMs; !(await check());) {
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 
   before(async () => {
     for (const role of ['merger', 'detector', 'processor', 'api']) roles.push(startRole(role, stack.env));

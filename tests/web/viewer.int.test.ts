@@ -9,22 +9,12 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { MEDIA_TOKEN_MAX_TTL_MS, signMediaToken, verifyMediaToken } from '../../src/api/media-token.js';
 import { parseRange } from '../../src/api/stored-file.js';
 import { ApiKeyStore } from '../../src/shared/api-keys.js';
-import { allDetections, authHeaders, registerStream, submitJob, waitForJob, type FrameItem, type Target } from '../helpers/client.js';
+import { allDetections, allStreamDetections, authHeaders, registerStream, submitJob, waitForJob, type FrameItem, type Target } from '../helpers/client.js';
 import { jpegFramesOf } from '../helpers/jpeg-frames.js';
 import { TOUR_VIDEO } from '../helpers/paths.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
 import { createTestEnv } from '../helpers/stack.js';
 import { topicNames } from '../../src/shared/topics.js';
-
-/** Every stored frame of a stream, in sequence order. */
-async function allStreamFrames(target: Target, id: string): Promise<{ seq: number; detections: { label: string; trackId?: number }[] }[]> {
-  const items: { seq: number; detections: { label: string; trackId?: number }[] }[] = [];
-  for (let cursor: string | null = null; ;) {
-    const page = (await (await fetch(`${target.base}/v1/streams/${id}/detections?limit=1000${cursor ? `&cursor=${cursor}` : ''}`, { headers: authHeaders(target) })).json()) as { items: typeof items; next: string | null };
-    items.push(...page.items);
-    if (!(cursor = page.next)) return items;
-  }
-}
 
 /** The browser globals the page functions below use (the tests compile without the DOM lib). */
 interface PageElement {
@@ -399,7 +389,7 @@ describe('the viewer at /', () => {
     await producer.disconnect();
     const last = jpegs.length - 1;
     await page.locator('#stream-latest', { hasText: `#${last} ·` }).waitFor({ timeout: 120_000 });
-    const stored = await allStreamFrames(api, 'cam-live');
+    const stored = await allStreamDetections(api, 'cam-live');
     assert.equal(stored.length, jpegs.length);
     const idsPerLabel = (frames: { detections: { label: string; trackId?: number }[] }[]) => {
       const ids: Record<string, Set<number>> = {};
