@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { numberArgument } from './args.js';
 
 /**
  * What blocks a role's event loop: the longest runs of consecutive busy samples in a V8 CPU profile (a role started
@@ -13,10 +14,6 @@ import { readFileSync } from 'node:fs';
 interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
 
-const option = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
 const file = process.argv[2];
 if (!file || file.startsWith('--')) {
   console.error('usage: node --import tsx bench/event-loop-runs.ts <role.cpuprofile> [--runs N] [--skip-startup-ms MS]');
@@ -50,8 +47,8 @@ for (let i = 0; i < profile.samples.length; i++) {
 }
 if (current) runs.push(current);
 
-const skip = option('skip-startup-ms', 5000);
-const longest = runs.filter((r) => r.atMs >= skip).sort((a, b) => b.ms - a.ms).slice(0, option('runs', 5));
+const skip = numberArgument('skip-startup-ms', 5000);
+const longest = runs.filter((r) => r.atMs >= skip).sort((a, b) => b.ms - a.ms).slice(0, numberArgument('runs', 5));
 for (const run of longest) {
   const self = new Map<string, number>();
   const stacks = new Map<string, number>();

@@ -14,6 +14,7 @@ import { TOUR_VIDEO } from '../tests/helpers/paths.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../tests/helpers/roles.js';
 import { createTestEnv } from '../tests/helpers/stack.js';
 import { soakVerdict, writeSoakReport, type Sample } from './soak-report.js';
+import { numberArgument } from './args.js';
 
 /**
  * npm run soak -- --minutes N (not in CI): a mixed load on the local stack for N minutes — a job every 30 s, cycling
@@ -22,11 +23,7 @@ import { soakVerdict, writeSoakReport, type Sample } from './soak-report.js';
  * delay (p99), consumer lag and frames in flight; at the end it checks every job and stream frame stored exactly
  * once, and writes docs/soak.md (and docs/soak.svg) with the curves and the verdict.
  */
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const MINUTES = arg('minutes', 30);
+const MINUTES = numberArgument('minutes', 30);
 const STREAMS = 4;
 const STREAM_FPS = 2;
 const KEY = `vdet_soak_${Date.now()}_0123456789abcdef`;

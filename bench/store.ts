@@ -8,6 +8,7 @@ import { combineSummaries, countsOf, summarizeFrames } from '../src/merger/merge
 import { LABEL_WINDOWS, frameChunkRecord } from '../src/shared/frame-store.js';
 import { openInfra } from '../src/shared/infra.js';
 import { chunkId, connectStore, ensureIndexes, insertOnce, type JobRecord, type Store } from '../src/shared/mongo.js';
+import { numberArgument } from './args.js';
 
 /**
  * npm run bench:store -- --frames N [--clean] — seeds N frames (jobs of a bench tenant, ~10 detections a frame) through
@@ -17,13 +18,9 @@ import { chunkId, connectStore, ensureIndexes, insertOnce, type JobRecord, type 
  * against an empty store. Seeding is kept between runs (--clean starts again). Writes docs/benchmarks-store.md
  * (one section per N, replaced on a rerun) and prints one JSON line.
  */
-const arg = (name: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-};
-const FRAMES = Number(arg('frames') ?? 10_000);
+const FRAMES = numberArgument('frames', 10_000);
 const CLEAN = process.argv.includes('--clean');
-const REPS = Number(arg('reps') ?? 20);
+const REPS = numberArgument('reps', 20);
 const TENANT = 'bench-store';
 const CHUNK = 16;
 const BIG = 15_000;

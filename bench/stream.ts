@@ -8,6 +8,7 @@ import { jpegFramesOf } from '../tests/helpers/jpeg-frames.js';
 import { TOUR_VIDEO } from '../tests/helpers/paths.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../tests/helpers/roles.js';
 import { createTestEnv } from '../tests/helpers/stack.js';
+import { argument, numberArgument } from './args.js';
 
 /**
  * npm run bench:stream — a load generator (a real kafkajs producer) pushes S streams × F frames/s for T seconds,
@@ -17,15 +18,10 @@ import { createTestEnv } from '../tests/helpers/stack.js';
  * twice that. Last line: one JSON object. Args: --streams S --fps F --seconds T (defaults 4, 10, 60), --track off
  * (streams registered with `track: false`; by default they are tracked, as a stream is unless its settings say not).
  */
-const option = (name: string): string | undefined => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-};
-const arg = (name: string, fallback: number) => Number(option(name) ?? fallback);
-const STREAMS = arg('streams', 4);
-const FPS = arg('fps', 10);
-const SECONDS = arg('seconds', 60);
-const TRACKED = option('track') !== 'off';
+const STREAMS = numberArgument('streams', 4);
+const FPS = numberArgument('fps', 10);
+const SECONDS = numberArgument('seconds', 60);
+const TRACKED = argument('track') !== 'off';
 const KEY = `vdet_bench_stream_${Date.now()}_0123456789abcdef`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ByteTracker, evaluateTracks, type TrackedFrame, type TrackingEvaluation } from '../src/shared/vision/tracking/index.js';
 import { loadReference, type VideoReference } from '../tests/helpers/reference.js';
 import { MODEL_PATH, TOUR_VIDEO } from '../tests/helpers/paths.js';
-import { loadTourTracks, trackingTargetProblems } from '../tests/helpers/tracks.js';
+import { loadTourTracks, trackReferenceFrames, trackingTargetProblems } from '../tests/helpers/tracks.js';
 
 /**
  * npm run bench:tracking — how well and how cheaply objects keep their ids, against the tour video's reference
@@ -18,15 +18,10 @@ import { loadTourTracks, trackingTargetProblems } from '../tests/helpers/tracks.
 const ROUNDS = 20;
 const tour = loadReference<VideoReference>('tour-640x360');
 const reference = loadTourTracks();
-const frameMs = 1000 / tour.fps;
 
 function trackReference(): { frames: TrackedFrame[]; ms: number } {
-  const tracker = new ByteTracker();
   const started = performance.now();
-  const frames = tour.frames.map((f) => {
-    const ids = tracker.update(f.frame * frameMs, f.detections);
-    return { frame: f.frame, detections: f.detections.map((d, i) => ({ ...d, trackId: ids[i] })) };
-  });
+  const frames = trackReferenceFrames(new ByteTracker(), tour.frames, tour.fps);
   return { frames, ms: performance.now() - started };
 }
 

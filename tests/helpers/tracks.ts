@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { ReferenceTrackFrame, TrackingEvaluation } from '../../src/shared/vision/tracking/index.js';
+import type { ByteTracker, ReferenceTrackFrame, TrackedFrame, TrackingEvaluation } from '../../src/shared/vision/tracking/index.js';
+import type { VideoReference } from './reference.js';
 import { referencePath } from './paths.js';
 
 /** The tour video's reference tracks (../shared/reference/tour-640x360.tracks.json): 25 frames/s, 400 frames. */
@@ -25,4 +26,12 @@ export function describeEvaluation(e: TrackingEvaluation, minBoxes = 20): string
     ...e.objects.filter((o) => o.boxes >= minBoxes).map((o) => `object ${o.id} ${o.label}${e.longObjects.includes(o) ? ' (≥ 4 s)' : ''}: `
       + `${(o.onScreenMs / 1000).toFixed(2)} s, ${o.matched}/${o.boxes} found, ${(100 * o.consistency).toFixed(1)} % on track ${o.majorityTrackId}, ${o.idSwitches} switches`),
   ];
+}
+
+/** A reference video's detections through a tracker, frame by frame at the video's rate: each detection with its track id. */
+export function trackReferenceFrames(tracker: ByteTracker, frames: VideoReference['frames'], fps: number): TrackedFrame[] {
+  return frames.map((f) => {
+    const ids = tracker.update(f.frame * (1000 / fps), f.detections);
+    return { frame: f.frame, detections: f.detections.map((d, i) => ({ ...d, trackId: ids[i] })) };
+  });
 }

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Detection } from '../../../src/shared/contracts/messages.js';
-import { ByteTracker, evaluateTracks, type TrackedFrame } from '../../../src/shared/vision/tracking/index.js';
+import { ByteTracker, evaluateTracks } from '../../../src/shared/vision/tracking/index.js';
 import { loadReference, type VideoReference } from '../../helpers/reference.js';
-import { describeEvaluation, loadTourTracks, trackingTargetProblems } from '../../helpers/tracks.js';
+import { describeEvaluation, loadTourTracks, trackReferenceFrames, trackingTargetProblems } from '../../helpers/tracks.js';
 
 /**
  * The tracker over the tour video's reference detections (every box scoring ≥ 0.3, 25 frames/s), judged against
@@ -11,14 +10,8 @@ import { describeEvaluation, loadTourTracks, trackingTargetProblems } from '../.
  */
 const tour = loadReference<VideoReference>('tour-640x360');
 const referenceTracks = loadTourTracks();
-const frameMs = 1000 / tour.fps;
 
-function track(tracker: ByteTracker, frames: VideoReference['frames']): TrackedFrame[] {
-  return frames.map((f) => {
-    const ids = tracker.update(f.frame * frameMs, f.detections);
-    return { frame: f.frame, detections: f.detections.map((d: Detection, i) => ({ ...d, trackId: ids[i] })) };
-  });
-}
+const track = (tracker: ByteTracker, frames: VideoReference['frames']) => trackReferenceFrames(tracker, frames, tour.fps);
 
 describe('ByteTracker on the tour video\'s reference detections', () => {
   test('each object on screen ≥ 4 s keeps one id on ≥ 95 % of its boxes, no two share one', (t) => {
