@@ -16,6 +16,11 @@ export interface Config {
     readonly topicPrefix: string;
     readonly partitions: number;
     readonly maxMessageBytes: number;
+    /**
+     * How long one send may wait for the brokers' acknowledgement, kafkajs' own retries included, before the
+     * producer is taken for stuck: the send fails as an outage (retried) and the next one gets a new producer.
+     */
+    readonly sendTimeoutMs: number;
     /** How every client authenticates to the brokers (KAFKA_SECURITY_PROTOCOL and friends); plaintext when absent. */
     readonly security: KafkaSecurity;
   };
@@ -283,6 +288,7 @@ export function loadConfig(env: Env = process.env): Config {
       topicPrefix,
       partitions: r.int('VDET_TOPIC_PARTITIONS', 4, 1, 1024),
       maxMessageBytes: r.int('VDET_KAFKA_MAX_MESSAGE_BYTES', 16 * 1024 * 1024, 1024 * 1024, 64 * 1024 * 1024),
+      sendTimeoutMs: r.int('VDET_KAFKA_SEND_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
       security: readKafkaSecurity(r),
     },
     mongo: { url: mongoUrl, database: r.string('VDET_MONGO_DB', 'vdet') },
@@ -409,6 +415,7 @@ export function loadClientConfig(env: Env = process.env, flags: { api?: string; 
       topicPrefix,
       partitions: r.int('VDET_TOPIC_PARTITIONS', 4, 1, 1024),
       maxMessageBytes: r.int('VDET_KAFKA_MAX_MESSAGE_BYTES', 16 * 1024 * 1024, 1024 * 1024, 64 * 1024 * 1024),
+      sendTimeoutMs: r.int('VDET_KAFKA_SEND_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
       security: readKafkaSecurity(r),
     },
   };

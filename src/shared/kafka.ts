@@ -277,11 +277,28 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
     async send(topic, messages) {
       if (messages.length === 0) return;
       const p = await getProducer();
-      await p.send({
+      const sending = p.send({
         topic,
         acks: -1,
         messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
       });
+      // kafkajs can leave a send unanswered for good after a request timed out on a frozen broker (its "Response
+      // without match" case): bounded here, the caller retries as for an outage, on a new producer.
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<'expired'>((resolve) => { timer = setTimeout(() => resolve('expired'), config.sendTimeoutMs); });
+      try {
+        if ((await Promise.race([sending, expired])) !== 'expired') return;
+      } finally {
+        clearTimeout(timer);
+      }
+      sending.catch(() => undefined); // may still settle, either way, once nobody listens
+      if (producer === p) {
+        producer = undefined;
+        producerReady = undefined;
+      }
+      log.warn({ topic, timeoutMs: config.sendTimeoutMs }, 'kafka send not acknowledged in time; the producer is replaced');
+      void p.disconnect().catch(() => undefined);
+      throw new VdetError('VDET_DEPENDENCY_UNAVAILABLE', `Kafka did not acknowledge a send to ${topic} within ${config.sendTimeoutMs} ms.`);
     },
 
     async consume<T>(options: ConsumeOptions<T>) {
@@ -297,7 +314,15 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
               return options.handle(incoming, work);
             },
             (error, attempts) => options.giveUp(incoming, error, attempts),
-            { maxAttempts: MAX_ATTEMPTS, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), stopping: () => stopping },
+            {
+              maxAttempts: MAX_ATTEMPTS,
+              sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+              stopping: () => stopping,
+              onRetry: (error, attempt, kind, waitMs) => log.warn(
+                { groupId: options.groupId, topic: incoming.topic, partition: incoming.partition, offset: incoming.offset, key: incoming.key, attempt, kind, waitMs, err: error },
+                'message handling failed; retrying',
+              ),
+            },
           );
         } finally {
           clearInterval(timer);
@@ -345,7 +370,15 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
             const messages = batch.messages.map((message) => toIncoming(batch.topic, batch.partition, message));
             await runWithRetry(() => options.handleBatch(messages), async (error) => {
               throw error; // a batch is never given up whole: per-frame problems were dead-lettered inside
-            }, { maxAttempts: Number.MAX_SAFE_INTEGER, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), stopping: () => stopping });
+            }, {
+              maxAttempts: Number.MAX_SAFE_INTEGER,
+              sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+              stopping: () => stopping,
+              onRetry: (error, attempt, kind, waitMs) => log.warn(
+                { groupId: options.groupId, topic: batch.topic, partition: batch.partition, messages: messages.length, attempt, kind, waitMs, err: error },
+                'batch handling failed; retrying',
+              ),
+            });
             resolveOffset(batch.lastOffset());
             await commitOffsetsIfNecessary();
             await heartbeat();

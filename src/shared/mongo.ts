@@ -124,6 +124,9 @@ export interface Store {
 export async function connectStore(config: Config['mongo']): Promise<Store> {
   const client = new MongoClient(config.url, {
     serverSelectionTimeoutMS: 10_000,
+    // A server that stops answering without closing its sockets must not hold an operation for ever. Every query
+    // vdet makes is bounded (a page, a batch, one job's documents), far below this.
+    socketTimeoutMS: 120_000,
     retryWrites: false, // FerretDB v1 has no retryable writes; our writes are idempotent upserts anyway.
   });
   await client.connect();

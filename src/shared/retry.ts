@@ -38,6 +38,8 @@ export interface RetryPolicy {
   sleep(ms: number): Promise<void>;
   /** True once the process is shutting down: stop retrying and let the message be redelivered later. */
   stopping(): boolean;
+  /** Told of each failed attempt that will be tried again, before the wait (an operator's log line). */
+  onRetry?(error: unknown, attempt: number, kind: FailureKind, waitMs: number): void;
 }
 
 /**
@@ -60,7 +62,9 @@ export async function runWithRetry(
         return;
       }
       if (policy.stopping()) throw error;
-      await policy.sleep(backoffMs(n, 200, kind === 'dependency' ? 30_000 : 5_000));
+      const waitMs = backoffMs(n, 200, kind === 'dependency' ? 30_000 : 5_000);
+      policy.onRetry?.(error, n, kind, waitMs);
+      await policy.sleep(waitMs);
     }
   }
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import kafkajs, { Kafka, logLevel } from 'kafkajs';
@@ -90,6 +91,60 @@ describe('Kafka bus: onGroupJoin', () => {
     } finally {
       await first.stop();
       await Promise.all(buses.map((b) => b.close()));
+    }
+  });
+});
+
+/** The stack's broker process (scripts/stack.sh writes its pid file). */
+function brokerPid(): number {
+  const dir = process.env.VDET_STACK_DIR ?? new URL('../../.stack', import.meta.url).pathname;
+  return Number(readFileSync(`${dir}/kafka/kafka.pid`, 'utf8').trim());
+}
+
+describe('Kafka bus: a send the brokers never acknowledge', () => {
+  const stack = createTestEnv({ VDET_KAFKA_SEND_TIMEOUT_MS: '2000' });
+  const topic = `${stack.config.kafka.topicPrefix}bus-frozen`;
+  after(() => stack.cleanup());
+
+  test('fails as an outage after VDET_KAFKA_SEND_TIMEOUT_MS, and the next send goes through on a new producer', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => { lines.push(chunk.toString()); done(); } });
+    const bus = createKafkaBus(stack.config.kafka, createLogger('warn', 'test', sink));
+    const admin = new Kafka({ brokers: [...stack.config.kafka.brokers], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] });
+    await admin.disconnect();
+    const received: string[] = [];
+    const consumer = await bus.consume({
+      groupId: `${stack.config.kafka.topicPrefix}bus-frozen-group`, topics: [topic], concurrency: 1,
+      handle: async (message) => { received.push(message.value!.toString()); }, giveUp: async () => undefined,
+    });
+    try {
+      await bus.send(topic, [{ key: 'k', value: Buffer.from('before') }]); // the producer is connected
+      const pid = brokerPid();
+      process.kill(pid, 'SIGSTOP'); // the broker keeps its sockets open and answers nothing: kafkajs waits 30 s a request
+      const thaw = setTimeout(() => process.kill(pid, 'SIGCONT'), 8_000); // whatever the send does, the broker comes back
+      const started = Date.now();
+      let outcome: unknown;
+      try {
+        await bus.send(topic, [{ key: 'k', value: Buffer.from('during') }]);
+      } catch (error) {
+        outcome = error;
+      } finally {
+        clearTimeout(thaw);
+        process.kill(pid, 'SIGCONT');
+      }
+      const waited = Date.now() - started;
+      assert.ok(outcome instanceof VdetError && outcome.code === 'VDET_DEPENDENCY_UNAVAILABLE' && /within 2000 ms/.test(outcome.message),
+        `the send to a frozen broker fails as an outage, not ${String(outcome)}`);
+      assert.ok(waited >= 1_900 && waited < 6_000, `the send failed after ${waited} ms, not after its 2000 ms bound`);
+      assert.ok(lines.some((l) => l.includes('the producer is replaced')), `the replacement is logged:\n${lines.join('')}`);
+      await bus.send(topic, [{ key: 'k', value: Buffer.from('after') }]);
+      await until(() => `"after" to be consumed; got ${received.join(', ')}`, () => received.includes('after'));
+      assert.equal(received[0], 'before');
+    } finally {
+      await consumer.stop();
+      await bus.close();
     }
   });
 });

@@ -53,3 +53,16 @@ test('while stopping, the error propagates so the offset is not committed', asyn
     throw Object.assign(new Error('down'), { name: 'MongoNetworkError' });
   }, async () => undefined, fastPolicy(true)), /down/);
 });
+
+test('each failed attempt that will be tried again is reported with its kind and wait; the last one is not', async () => {
+  const reported: [number, string, number][] = [];
+  let calls = 0;
+  await runWithRetry(async () => {
+    calls++;
+    if (calls === 1) throw new VdetError('VDET_DEPENDENCY_UNAVAILABLE', 'away');
+    throw new TypeError('flaky');
+  }, async () => undefined, { ...fastPolicy(), onRetry: (_error, attempt, kind, waitMs) => reported.push([attempt, kind, waitMs]) });
+  assert.equal(calls, 3);
+  assert.deepEqual(reported.map(([attempt, kind]) => [attempt, kind]), [[1, 'dependency'], [2, 'retriable']]);
+  assert.ok(reported.every(([, , waitMs]) => waitMs >= 0 && waitMs <= 30_000));
+});
