@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { TenantLeases } from '../../src/api/tenant-quotas.js';
 import { ApiKeyStore } from '../../src/shared/api-keys.js';
 import { connectStore } from '../../src/shared/mongo.js';
-import { authHeaders, submitJob, uploadFile, type Target } from '../helpers/client.js';
-import { imagePath } from '../helpers/paths.js';
+import { authHeaders, submitJob, uploadFile, waitForJob, type Target } from '../helpers/client.js';
+import { imagePath, TOUR_VIDEO } from '../helpers/paths.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
 import { createTestEnv } from '../helpers/stack.js';
+import { until } from '../helpers/until.js';
 
 /**
  * Per-tenant caps over two api replicas on one stack, no other role: the jobs stay queued, their event streams open.
@@ -101,5 +105,79 @@ describe('tenant quotas: jobs in flight, open event streams; one tenant at its c
     } finally {
       redis.disconnect();
     }
+  });
+});
+
+/**
+ * The renders cap needs done jobs, so the whole pipeline runs here. A render is the synchronous first GET of
+ * annotated.mp4: its lease in Redis is held from before the render starts until its response is sent, so seeing the
+ * lease there (not a sleep) says the render is under way. Each job is sampled at 1 fps (quick to detect), yet its render
+ * encodes all 400 frames of the source, long enough for the requests made meanwhile.
+ */
+describe('tenant quotas: renders of annotated videos; one tenant at its cap does not stop another', () => {
+  const KEY = `vdet_quotas_renders_${Date.now()}_0123456789abcdef`;
+  const TENANT = 'quota-renders';
+  const workDir = path.join(os.tmpdir(), `vdet-quotas-test-${process.pid}`);
+  const stack = createTestEnv({
+    VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY, VDET_BOOTSTRAP_TENANT: TENANT, VDET_WORK_DIR: workDir, VDET_TENANT_MAX_RENDERS: '1',
+  });
+  const roles: RunningRole[] = [];
+  let a: Target;
+  let other: Target;
+  let redis: Redis;
+  const jobIds: string[] = [];
+  let theirJob = '';
+  const render = (target: Target, id: string) => fetch(`${target.base}/v1/jobs/${id}/annotated.mp4`, { headers: authHeaders(target) });
+
+  before(async () => {
+    for (const role of ['merger', 'detector', 'processor', 'api']) roles.push(startRole(role, stack.env));
+    await waitStarted(roles);
+    const base = await apiUrl(roles[3]!);
+    a = { base, key: KEY };
+    const store = await connectStore(stack.config.mongo);
+    other = { base, key: (await new ApiKeyStore(store.db).create('quota-renders-other', 'test')).key };
+    await store.close();
+    redis = new Redis(stack.config.redis.url, { keyPrefix: stack.config.redis.keyPrefix });
+    for (let i = 0; i < 2; i++) jobIds.push(await submitJob(a, TOUR_VIDEO, { fps: 1 }));
+    theirJob = await submitJob(other, TOUR_VIDEO, { fps: 1 });
+    for (const [target, id] of [[a, jobIds[0]!], [a, jobIds[1]!], [other, theirJob]] as const) {
+      const job = await waitForJob(target, id);
+      assert.equal(job.status, 'done', JSON.stringify(job.error));
+    }
+  });
+
+  after(async () => {
+    for (const role of roles) {
+      const { exitCode, signalCode } = role.child;
+      if (exitCode !== null || signalCode !== null) console.error(`${role.role} exited early (${exitCode ?? signalCode}):\n${role.output().slice(-4000)}`);
+      await role.stop();
+    }
+    redis?.disconnect();
+    await stack.cleanup();
+    await rm(workDir, { recursive: true, force: true });
+  });
+
+  test('with VDET_TENANT_MAX_RENDERS=1, a second render while one is under way gets 429; another tenant renders meanwhile', async () => {
+    let firstEnded = false;
+    const first = render(a, jobIds[0]!).finally(() => { firstEnded = true; });
+    await until('the first render to hold its lease', async () => (await redis.zcard(`quota:renders:${TENANT}`)) === 1 || firstEnded);
+    assert.equal(firstEnded, false, 'the first render ended before the test saw its lease');
+    const [refused, theirs] = await Promise.all([render(a, jobIds[1]!), render(other, theirJob)]);
+    assert.equal(refused.status, 429);
+    assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+    const body = (await refused.json()) as { code: string; detail: string };
+    assert.equal(body.code, 'VDET_QUOTA_EXCEEDED');
+    assert.match(body.detail, /1 annotated videos rendering, the most it may \(VDET_TENANT_MAX_RENDERS\)/);
+    assert.equal(theirs.status, 200, 'another tenant\'s renders are counted apart');
+    assert.equal(theirs.headers.get('x-vdet-cache'), 'miss');
+    await theirs.body?.cancel();
+    const done = await first;
+    assert.equal(done.status, 200);
+    await done.body?.cancel();
+    // The lease is released before the first response is sent, on the connection the next acquire uses.
+    const freed = await render(a, jobIds[1]!);
+    assert.equal(freed.status, 200, 'an ended render\'s place is free again');
+    assert.equal(freed.headers.get('x-vdet-cache'), 'miss');
+    await freed.body?.cancel();
   });
 });
