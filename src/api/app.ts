@@ -14,6 +14,7 @@ import { jobExportRoutes } from './routes/job-export.js';
 import { AnnotatedVideos } from './annotated-video.js';
 import { webUiRoutes } from './web-ui.js';
 import { streamRoutes } from './routes/streams.js';
+import { streamSourceRoutes } from './routes/stream-source.js';
 import { streamTokenRoutes } from './routes/stream-tokens.js';
 import { TenantQuotas } from './tenant-quotas.js';
 import { StreamSettingsSchema } from '../shared/contracts/stream.js';
@@ -97,6 +98,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(jobResultRoutes, { ...deps, events, quotas });
   await app.register(streamRoutes, { ...deps, events, quotas });
   await app.register(streamTokenRoutes, deps);
+  await app.register(streamSourceRoutes, deps);
   const mediaKey = deps.config.http.mediaTokenKey ?? await deps.apiKeys.mediaTokenKey();
   await app.register(jobSourceRoutes, { ...deps, annotated: new AnnotatedVideos({ ...deps, quotas }), mediaKey });
   await app.register(jobExportRoutes, deps);

@@ -257,7 +257,7 @@ const JPEG_END = Buffer.from([0xff, 0xd9]);
  * Cuts ffmpeg's MJPEG output (whole JPEG files back to back) into files. Inside a JPEG's entropy-coded data 0xFF is
  * always followed by 0x00, and ffmpeg writes no thumbnails, so each end-of-image marker (FF D9) ends a file.
  */
-class JpegSplitter {
+export class JpegSplitter {
   private rest: Buffer = Buffer.alloc(0);
 
   /** Bytes not yet part of a whole file. */

@@ -1,10 +1,19 @@
+import type { Logger } from 'pino';
 import type { Infra } from '../shared/infra.js';
 import type { Service } from '../shared/service.js';
 import { chunkMessageBytes, type Config } from '../shared/config.js';
 import { VdetError } from '../shared/errors.js';
 import type { ModelInput } from '../shared/letterbox.js';
 import { modelGeometry } from '../shared/model-file.js';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { buildAddressPolicy } from '../shared/address-policy.js';
+import { systemResolver } from '../shared/guarded-http.js';
 import { createProcessor } from './app.js';
+import { pullCamera } from './camera-ffmpeg.js';
+import { CameraPuller } from './camera-puller.js';
+import { CameraSupervisor } from './camera-supervisor.js';
+import { mediaLimits } from './ffmpeg.js';
 import { createStreamProcessor } from './stream-app.js';
 
 /** Both sides of the processor: uploaded files (vdet.jobs) and pushed frames (vdet.frames). */
@@ -18,13 +27,35 @@ export async function startProcessor(infra: Infra): Promise<Service> {
   const streams = createStreamProcessor({ ...infra, log, modelInput });
   await processor.start();
   await streams.start();
+  const cameras = infra.config.cameras.enabled ? startCameras(infra, log, streams) : undefined;
   return {
     name: 'processor',
     close: async () => {
+      await cameras?.close();
       await streams.close();
       await processor.close();
     },
   };
+}
+
+/** The cameras this processor pulls (`PUT /v1/streams/{id}/source`), shared with the other processors by lease. */
+function startCameras(infra: Infra, log: Logger, streams: ReturnType<typeof createStreamProcessor>): CameraSupervisor {
+  const { config } = infra;
+  const policy = buildAddressPolicy(false, config.cameras.allowHosts).policy;
+  const processorId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const supervisor = new CameraSupervisor({
+    log, streams: infra.streams, leases: infra.cameras, processorId,
+    leaseMs: config.cameras.leaseMs, maxPerProcessor: config.cameras.maxPerProcessor,
+    startPuller: (record) => new CameraPuller({
+      source: record.source!, policy, resolve: systemResolver, limits: mediaLimits(config.processor),
+      log: log.child({ stream: record._id }), pull: pullCamera,
+      deliver: (frames) => streams.deliverCameraFrames(record, frames),
+      dropped: (n) => void infra.streams.countAll(new Map([[record._id, { ref: record, fields: { framesIn: n, dropped: n } }]])),
+    }),
+  });
+  supervisor.start();
+  log.info({ processorId, leaseMs: config.cameras.leaseMs }, 'processor taking camera sources');
+  return supervisor;
 }
 
 /** A chunk of VDET_CHUNK_FRAMES frames of the model's input must fit one Kafka message. */

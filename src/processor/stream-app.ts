@@ -7,9 +7,10 @@ import { VdetError } from '../shared/errors.js';
 import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.js';
 import { sniffImage } from '../shared/media-sniff.js';
 import { metrics } from '../shared/metrics.js';
-import { type StreamCounter, type StreamRecord, type StreamStore } from '../shared/stream-store.js';
+import { type StreamCounter, type StreamRecord, type StreamRef, type StreamStore } from '../shared/stream-store.js';
 import type { StreamTokenStore } from '../shared/stream-tokens.js';
 import { groupId, type TopicNames } from '../shared/topics.js';
+import type { PulledFrame } from './camera-puller.js';
 import { letterboxImage } from './image-letterbox.js';
 import { DEFAULT_MAX_LAG_MS, admitFrame, chunkRuns, type AdmissionState } from './stream-policy.js';
 import type { ModelInput } from '../shared/letterbox.js';
@@ -103,7 +104,8 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
     return { frame };
   }
 
-  async function handleBatch(messages: IncomingMessage[]): Promise<void> {
+  /** `known`: the stream the frames belong to, when that is not theirs to say (a camera vdet pulls itself). */
+  async function handleBatch(messages: IncomingMessage[], known?: StreamRecord): Promise<void> {
     const now = Date.now();
     const byStream = new Map<string, { record: StreamRecord; frames: PreparedFrame[] }>();
     // The batch's counters go to Redis in one round trip at its end, off the frames' way.
@@ -123,7 +125,7 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
     for (const message of messages) {
       let record: StreamRecord | undefined;
       try {
-        record = await identify(message);
+        record = known ?? await identify(message);
         const { frame } = await admit(message, record, now, tally);
         if (frame) admitted.push({ message, record, frame });
       } catch (error) {
@@ -176,6 +178,18 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
   }
 
   return {
+    /**
+     * Frames a processor pulled from a stream's camera: the same path as pushed frames (policy, fps cap, checks,
+     * chunks), for the stream as registered now, which the source's registration proves; no token is involved.
+     */
+    async deliverCameraFrames(ref: StreamRef, frames: readonly PulledFrame[]): Promise<void> {
+      const record = await streams.get(ref);
+      if (!record) return; // removed meanwhile: its puller stops at the next lease renewal
+      await handleBatch(frames.map((f) => ({
+        topic: `camera:${record._id}`, partition: -1, offset: String(f.seq), key: record.name, value: f.jpeg,
+        headers: { [FRAME_HEADERS.ts]: String(f.ts), [FRAME_HEADERS.seq]: String(f.seq) }, timestamp: String(f.ts),
+      })), record);
+    },
     async start(): Promise<void> {
       consumer = await bus.consumeBatches({
         groupId: groupId(config.kafka.topicPrefix, 'processor-streams'),

@@ -100,6 +100,17 @@ export interface Config {
     /** With tokens off: the tenant of every stream, registered on its first frame. */
     readonly defaultTenant: string;
   };
+  /** Cameras a processor pulls itself (`PUT /v1/streams/{id}/source`). */
+  readonly cameras: {
+    /** Whether this processor takes camera sources at all (VDET_CAMERAS=off: pushed frames and jobs only). */
+    readonly enabled: boolean;
+    /** How long a processor's lease on a source lasts unless renewed (renewed every third of it). */
+    readonly leaseMs: number;
+    /** Most sources one processor pulls at once. */
+    readonly maxPerProcessor: number;
+    /** Hosts or CIDRs a camera URL may name beyond public addresses (VDET_CAMERA_ALLOW_HOSTS; cameras mostly sit on private networks). */
+    readonly allowHosts: readonly string[];
+  };
   /** Per-tenant caps (429 VDET_QUOTA_EXCEEDED beyond), shared by every api replica. */
   readonly quotas: {
     readonly jobsInFlight: number;
@@ -342,6 +353,12 @@ export function loadConfig(env: Env = process.env): Config {
       chunkFrames: r.int('VDET_STREAM_CHUNK_FRAMES', 4, 1, 64),
       tokens: r.oneOf('VDET_STREAM_TOKENS', 'on', ['on', 'off']) === 'on',
       defaultTenant: r.string('VDET_STREAM_TENANT', 'default'),
+    },
+    cameras: {
+      enabled: r.oneOf('VDET_CAMERAS', 'on', ['on', 'off']) === 'on',
+      leaseMs: r.int('VDET_CAMERA_LEASE_MS', 9_000, 1_000, 600_000),
+      maxPerProcessor: r.int('VDET_CAMERA_MAX_PER_PROCESSOR', 16, 1, 1000),
+      allowHosts: r.hostList('VDET_CAMERA_ALLOW_HOSTS', 'cameras.internal,192.168.1.0/24'),
     },
     quotas: {
       jobsInFlight: r.int('VDET_TENANT_MAX_JOBS_IN_FLIGHT', 100, 1, 1_000_000),

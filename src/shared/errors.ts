@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   VDET_FRAME_INVALID: { status: 422, retriable: false, title: 'A pushed frame is not a readable image' },
   VDET_FRAME_UNAUTHORIZED: { status: 401, retriable: false, title: 'A pushed frame has no valid ingest token for its stream' },
   VDET_STREAM_NOT_FOUND: { status: 404, retriable: false, title: 'No such stream' },
+  VDET_CAMERA_REFUSED: { status: 422, retriable: false, title: 'vdet does not pull a camera from this URL' },
+  VDET_CAMERA_SOURCE_NOT_FOUND: { status: 404, retriable: false, title: 'The stream has no camera source' },
   VDET_STREAM_TOKEN_NOT_FOUND: { status: 404, retriable: false, title: 'No such ingest token' },
   VDET_STREAM_TOKEN_LIMIT: { status: 409, retriable: false, title: 'The stream has as many ingest tokens as it may' },
   VDET_JOB_NOT_FOUND: { status: 404, retriable: false, title: 'No such job' },

@@ -5,6 +5,7 @@ import { createKafkaBus, type KafkaBus } from './kafka.js';
 import { connectStore, ensureIndexes, type Store } from './mongo.js';
 import type { Redis } from 'ioredis';
 import { ApiKeyStore } from './api-keys.js';
+import { CameraLeaseStore } from './camera-leases.js';
 import { StreamStore } from './stream-store.js';
 import { StreamTokenStore } from './stream-tokens.js';
 import { connectRedis, createProgressStore, type ProgressStore } from './progress.js';
@@ -22,6 +23,8 @@ export interface Infra {
   apiKeys: ApiKeyStore;
   streams: StreamStore;
   streamTokens: StreamTokenStore;
+  /** Which processor pulls which camera, and how its puller is doing. */
+  cameras: CameraLeaseStore;
   topics: TopicNames;
   close(): Promise<void>;
 }
@@ -55,7 +58,7 @@ export async function openInfra(config: Config, log: Logger): Promise<Infra> {
   }
   const connected = store;
   return {
-    config, log, bus, store: connected, jobs: new JobStore(connected), progress, redis, apiKeys, streams, streamTokens, topics,
+    config, log, bus, store: connected, jobs: new JobStore(connected), progress, redis, apiKeys, streams, streamTokens, cameras: new CameraLeaseStore(connected.db), topics,
     async close() {
       // Each step runs even when an earlier one fails: Kafka first (stop consuming, flush), then the stores.
       for (const [name, step] of [['kafka', () => bus.close()], ['redis', async () => redis.disconnect()], ['mongo', () => connected.close()]] as const) {

@@ -24,4 +24,9 @@ export const metrics = {
   annotatedRenders: new Counter({ name: 'vdet_annotated_renders_total', help: 'Annotated videos rendered by the api (outcome: ok, failed)', labelNames: ['outcome'], registers: [registry] }),
   annotatedRenderSeconds: new Histogram({ name: 'vdet_annotated_render_seconds', help: 'Time to render and store one annotated video', buckets: [1, 2.5, 5, 10, 30, 60, 300, 900, 3600], registers: [registry] }),
   deadLetters: new Counter({ name: 'vdet_dead_letters_total', help: 'Messages sent to vdet.dlq', labelNames: ['topic', 'code'], registers: [registry] }),
+  cameraSources: new Gauge({ name: 'vdet_camera_sources', help: 'Camera sources this processor pulls, by state', labelNames: ['state'], registers: [registry] }),
+  cameraReconnects: new Counter({ name: 'vdet_camera_reconnects_total', help: 'Camera connections lost or refused, then tried again', registers: [registry] }),
+  cameraFramesPulled: new Counter({ name: 'vdet_camera_frames_pulled_total', help: 'Frames pulled from cameras', registers: [registry] }),
+  cameraFramesDropped: new Counter({ name: 'vdet_camera_frames_dropped_total', help: 'Pulled frames dropped before the stream path (it fell behind the camera)', registers: [registry] }),
+  cameraLeaseMoves: new Counter({ name: 'vdet_camera_lease_moves_total', help: 'Sources taken over from a processor whose lease lapsed', registers: [registry] }),
 };

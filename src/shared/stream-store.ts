@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Collection, Db } from 'mongodb';
 import type { Detection } from './contracts/messages.js';
+import type { CameraSource } from './contracts/camera.js';
 import type { StreamSettings } from './contracts/stream.js';
 import { fromJsonText, ignoringDuplicate, upsertRetried, withJsonText } from './mongo.js';
 import { RefreshingCache } from './refreshing-cache.js';
@@ -25,6 +26,8 @@ export function streamKey(ref: StreamRef): string {
 export interface StreamRecord extends StreamRef {
   _id: string;
   settings: StreamSettings;
+  /** A camera vdet pulls for this stream (`PUT /v1/streams/{id}/source`); absent for pushed streams. */
+  source?: CameraSource & { setAt: Date };
   createdAt: Date;
   updatedAt: Date;
 }
@@ -146,6 +149,31 @@ export class StreamStore {
     ));
     this.records.delete(key);
     return streamFromStore(record)!;
+  }
+
+  /** Sets the camera a processor pulls for the stream, registering the stream when it is new. */
+  async putSource(ref: StreamRef, source: CameraSource): Promise<StreamRecord> {
+    const now = new Date();
+    const key = streamKey(ref);
+    const record = await upsertRetried(() => this.streams.findOneAndUpdate(
+      { _id: key }, { $set: { source: { ...source, setAt: now }, updatedAt: now }, $setOnInsert: { ...ref, settings: {}, createdAt: now } },
+      { upsert: true, returnDocument: 'after' },
+    ));
+    this.records.delete(key);
+    return streamFromStore(record)!;
+  }
+
+  /** Stops pulling the stream's camera (the stream stays, and frames may still be pushed to it). */
+  async removeSource(ref: StreamRef): Promise<boolean> {
+    const { modifiedCount } = await this.streams.updateOne({ _id: streamKey(ref), source: { $exists: true } }, { $unset: { source: '' }, $set: { updatedAt: new Date() } });
+    this.records.delete(streamKey(ref));
+    return modifiedCount > 0;
+  }
+
+  /** Every stream with a camera source, of every tenant (what processors share out), read now. */
+  async withSources(limit = 10_000): Promise<StreamRecord[]> {
+    const records = await this.streams.find({ source: { $exists: true } }).limit(limit).toArray();
+    return records.map((r) => streamFromStore(r)!);
   }
 
   /** Forgets a stream: its record, stored frames and counters (its tokens are the token store's). */

@@ -38,7 +38,9 @@ export interface StreamStats {
   framesIn: number; processed: number; dropped: number; failed: number; fps: number; lastSeen: number | null;
   latencyMs: { p50: number | null; p99: number | null };
 }
-export interface Stream { id: string; settings: Record<string, unknown> & { zones?: ZoneOption[]; lines?: LineOption[] }; stats: StreamStats; createdAt: string }
+/** A camera vdet pulls for a stream (`PUT /v1/streams/{id}/source`), and where its puller stands. */
+export interface CameraSource { url: string; fps: number; state: string; lastError: string | null; since: number | null; reconnects: number; framesPulled: number; processor: string | null }
+export interface Stream { id: string; settings: Record<string, unknown> & { zones?: ZoneOption[]; lines?: LineOption[] }; stats: StreamStats; source?: CameraSource; createdAt: string }
 /** What a stream frame changed in its zones and lines. */
 export type ZoneEvent =
   | { type: 'entered'; zone: string; label: string; trackId: number }

@@ -76,6 +76,7 @@ export async function streamView(main: HTMLElement, id: string, signal: AbortSig
       ['Frames in', String(s.stats.framesIn)], ['Processed', String(s.stats.processed)], ['Dropped', String(s.stats.dropped)],
       ['Failed', String(s.stats.failed)], ['fps', s.stats.fps.toFixed(1)], ['Latency p50 / p99', latency(s)],
       ['Last seen', formatTime(s.stats.lastSeen)], ['Policy', String(s.settings['policy'] ?? 'lossless')],
+      ...cameraRows(s),
     ];
     stats.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
   };
@@ -148,4 +149,15 @@ export async function streamView(main: HTMLElement, id: string, signal: AbortSig
 function latency(s: Stream): string {
   const { p50, p99 } = s.stats.latencyMs;
   return p50 === null ? '—' : `${Math.round(p50)} / ${Math.round(p99 ?? p50)} ms`;
+}
+
+/** A pulled camera's rows: its URL (no password), state since when, the last error, frames pulled, reconnects. */
+function cameraRows(s: Stream): [string, string][] {
+  const camera = s.source;
+  if (!camera) return [];
+  return [
+    ['Camera', camera.url], ['Camera state', `${camera.state}${camera.since ? ` since ${formatTime(camera.since)}` : ''}`],
+    ...(camera.lastError ? [['Last camera error', camera.lastError] as [string, string]] : []),
+    ['Frames pulled', String(camera.framesPulled)], ['Reconnects', String(camera.reconnects)],
+  ];
 }

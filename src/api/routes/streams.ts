@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Filter } from 'mongodb';
+import { CameraSourceViewSchema } from '../../shared/contracts/camera.js';
 import { DetectionSchema } from '../../shared/contracts/messages.js';
 import { regionsProblem, trackingProblem } from '../../shared/contracts/job-options.js';
 import { STREAM_NAME, StreamSettingsSchema, type StreamSettings } from '../../shared/contracts/stream.js';
@@ -12,6 +13,7 @@ import type { JobEventHub } from '../job-events.js';
 import type { TenantQuotas } from '../tenant-quotas.js';
 import { problems } from '../problem.js';
 import { ZonesViewSchema } from '../schemas.js';
+import { cameraSourceView } from '../camera-source-view.js';
 
 export const StreamParams = Type.Object({
   id: Type.String({ pattern: STREAM_NAME.source, description: 'The stream id in your namespace: letters, digits, _ . : -, at most 128' }),
@@ -23,7 +25,11 @@ const StatsSchema = Type.Object({
   latencyMs: Type.Object({ p50: Type.Union([Type.Number(), Type.Null()]), p99: Type.Union([Type.Number(), Type.Null()]) }),
 });
 const StreamZonesSchema = Type.Composite([Type.Object({ id: Type.String() }), Type.Pick(ZonesViewSchema, ['zones', 'lines'])]);
-const StreamSchema = Type.Object({ id: Type.String(), settings: Type.Ref(StreamSettingsSchema), stats: StatsSchema, createdAt: Type.String() });
+const StreamSchema = Type.Object({
+  id: Type.String(), settings: Type.Ref(StreamSettingsSchema), stats: StatsSchema,
+  source: Type.Optional(Type.Composite([CameraSourceViewSchema], { description: 'The camera vdet pulls for it (`PUT /v1/streams/{id}/source`)' })),
+  createdAt: Type.String(),
+});
 const FramesQuery = Type.Object({
   from: Type.Optional(Type.Number({ description: 'Capture time from (ms since the epoch), inclusive' })),
   to: Type.Optional(Type.Number({ description: 'Capture time to, exclusive' })),
@@ -39,7 +45,9 @@ export const security: { [label: string]: string[] }[] = [{ bearer: [] }, { apiK
 export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEventHub; quotas: TenantQuotas }> = async (app, deps) => {
   const { streams } = deps;
   const view = async (record: StreamRecord) => ({
-    id: record.name, settings: record.settings, stats: await streams.stats(record), createdAt: record.createdAt.toISOString(),
+    id: record.name, settings: record.settings, stats: await streams.stats(record),
+    ...(record.source ? { source: await cameraSourceView(deps.cameras, { ...record, source: record.source }) } : {}),
+    createdAt: record.createdAt.toISOString(),
   });
   const owned = (tenant: string, id: string) => ownedStream(deps, tenant, id);
 

@@ -1,0 +1,70 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { addressProblem, buildAddressPolicy } from '../../shared/address-policy.js';
+import { CameraSourceSchema, CameraSourceViewSchema, cameraUrlProblem, type CameraSource } from '../../shared/contracts/camera.js';
+import { VdetError } from '../../shared/errors.js';
+import { systemResolver } from '../../shared/guarded-http.js';
+import type { StreamRecord } from '../../shared/stream-store.js';
+import type { ApiDeps } from '../app.js';
+import { cameraSourceView } from '../camera-source-view.js';
+import { problems } from '../problem.js';
+import { StreamParams, ownedStream, security } from './streams.js';
+
+const withSource = (record: StreamRecord): record is StreamRecord & { source: CameraSource } => record.source !== undefined;
+
+/**
+ * Cameras vdet pulls itself: a processor takes each source by lease, pulls it with ffmpeg at its fps and feeds the
+ * stream's usual path (policy, detections, results on `vdet.results`); no ingest token is involved, the source is
+ * the tenant's own registration.
+ */
+export const streamSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
+  const policy = buildAddressPolicy(false, deps.config.cameras.allowHosts).policy;
+  /** The rules the processor applies again at each connection: refused here already when they refuse now. */
+  const checkUrl = async (url: string) => {
+    const problem = cameraUrlProblem(url, policy);
+    if (problem) throw new VdetError('VDET_CAMERA_REFUSED', `The camera URL ${problem}.`);
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    const addresses = await systemResolver(host).catch(() => []); // a name only the cameras' network resolves: the processor checks it
+    for (const { address } of addresses) {
+      const refused = addressProblem(address, policy, host);
+      if (refused) throw new VdetError('VDET_CAMERA_REFUSED', `The camera URL's host ${host} ${refused}; the operator may allow it with VDET_CAMERA_ALLOW_HOSTS.`);
+    }
+  };
+
+  app.put('/v1/streams/:id/source', {
+    schema: {
+      summary: 'Pull a camera into the stream (RTSP over TCP, RTSP over TLS, SRT), registering the stream when it is new',
+      description: 'A processor takes the source within a few seconds and keeps it while it lives; when that processor dies another '
+        + 'takes it over. Frames go the stream\'s usual way (settings, detections, `vdet.results`, events). Putting a new URL or fps '
+        + 'restarts the pull. The URL\'s password is never shown back.',
+      tags: ['streams'], security, params: StreamParams, body: CameraSourceSchema,
+      response: { 200: CameraSourceViewSchema, ...problems(400, 401, 422, 429) },
+    },
+  }, async (request) => {
+    const source: CameraSource = { url: request.body.url, ...(request.body.fps !== undefined ? { fps: request.body.fps } : {}) };
+    await checkUrl(source.url);
+    const record = await deps.streams.putSource({ tenant: request.tenant, name: request.params.id }, source);
+    return cameraSourceView(deps.cameras, { ...record, source: record.source ?? { ...source, setAt: new Date() } });
+  });
+
+  app.get('/v1/streams/:id/source', {
+    schema: {
+      summary: "The stream's camera: connected, reconnecting or failed (with the last error), frames pulled, which processor pulls it",
+      tags: ['streams'], security, params: StreamParams, response: { 200: CameraSourceViewSchema, ...problems(400, 401, 404, 429) },
+    },
+  }, async (request) => {
+    const record = await ownedStream(deps, request.tenant, request.params.id);
+    if (!withSource(record)) throw new VdetError('VDET_CAMERA_SOURCE_NOT_FOUND', 'The stream has no camera source.');
+    return cameraSourceView(deps.cameras, record);
+  });
+
+  app.delete('/v1/streams/:id/source', {
+    schema: {
+      summary: 'Stop pulling the camera (within a few seconds); the stream, its settings and detections stay',
+      tags: ['streams'], security, params: StreamParams, response: { 204: { type: 'null', description: 'Stopped' }, ...problems(400, 401, 404, 429) },
+    },
+  }, async (request, reply) => {
+    const record = await ownedStream(deps, request.tenant, request.params.id);
+    if (!(await deps.streams.removeSource(record))) throw new VdetError('VDET_CAMERA_SOURCE_NOT_FOUND', 'The stream has no camera source.');
+    return reply.status(204).send(null);
+  });
+};

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { StreamResult } from '../../src/shared/contracts/stream.js';
+import { topicNames } from '../../src/shared/topics.js';
+import { authHeaders, type Target } from '../helpers/client.js';
+import { TOUR_VIDEO } from '../helpers/paths.js';
+import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
+import { LoopbackCamera } from '../helpers/rtsp-camera.js';
+import { createTestEnv } from '../helpers/stack.js';
+import { until } from '../helpers/until.js';
+
+interface SourceView { url: string; fps: number; state: string; lastError: string | null; reconnects: number; framesPulled: number; processor: string | null }
+
+/**
+ * Cameras vdet pulls itself: an RTSP camera on loopback (a Go RTSP server fed by ffmpeg), two processors sharing
+ * it by lease, results read back from vdet.results.
+ */
+describe('cameras: a stream pulled over RTSP, with a lease that fails over', () => {
+  const KEY = `vdet_cameras_${Date.now()}_0123456789abcdef`;
+  const LEASE_MS = 3_000;
+  const stack = createTestEnv({
+    VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY, VDET_CAMERA_ALLOW_HOSTS: '127.0.0.1', VDET_CAMERA_LEASE_MS: String(LEASE_MS),
+  });
+  const topics = topicNames(stack.config.kafka.topicPrefix);
+  const camera = new LoopbackCamera(20_000 + Math.floor(Math.random() * 20_000), TOUR_VIDEO);
+  const roles: RunningRole[] = [];
+  const processors: RunningRole[] = [];
+  const results: (StreamResult & { arrivedAt: number })[] = [];
+  let consumer: Consumer | undefined;
+  let api: Target;
+
+  const call = async <T>(method: string, path: string, body?: object) => {
+    const response = await fetch(`${api.base}${path}`, {
+      method, headers: authHeaders(api, body ? { 'content-type': 'application/json' } : {}), ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    return { status: response.status, body: (response.status === 204 ? null : await response.json()) as T };
+  };
+  const source = async (stream: string) => (await call<SourceView>('GET', `/v1/streams/${stream}/source`)).body;
+  const resultsOf = (stream: string, since = 0) => results.filter((r) => r.stream === stream && r.arrivedAt >= since);
+  /** Results of frames pulled after `since` (a frame's ts is when the processor received it from the camera). */
+  const pulledAfter = (stream: string, since: number) => results.filter((r) => r.stream === stream && r.ts > since);
+
+  before(async () => {
+    await camera.startRelay();
+    await camera.start();
+    for (const role of ['merger', 'detector', 'api']) roles.push(startRole(role, stack.env));
+    for (let i = 0; i < 2; i++) processors.push(startRole('processor', stack.env));
+    await waitStarted([...roles, ...processors]);
+    api = { base: await apiUrl(roles[2]!), key: KEY };
+    const kafka = new Kafka({ brokers: [...stack.config.kafka.brokers], logLevel: logLevel.NOTHING });
+    consumer = kafka.consumer({ groupId: `${stack.id}-results-reader`, maxWaitTimeInMs: 100 });
+    await consumer.connect();
+    await consumer.subscribe({ topic: topics.results, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => { results.push({ ...StreamResult.decode(message.value), arrivedAt: Date.now() }); } });
+  });
+
+  after(async () => {
+    await consumer?.disconnect();
+    for (const role of [...processors, ...roles]) await role.stop();
+    await camera.close();
+    await stack.cleanup();
+  });
+
+  test('a camera URL is checked: other schemes, and addresses the rules do not allow, are refused with a reason', async () => {
+    for (const url of ['http://127.0.0.1/cam.m3u8', 'rtsp://10.1.2.3/cam', 'rtsp://169.254.169.254/latest', 'rtsp://[::ffff:7f00:2]/cam', 'rtsp://localhost/cam', 'srt://127.0.0.1:9000?passphrase=x']) {
+      const { status, body } = await call<{ code: string; detail: string }>('PUT', '/v1/streams/cam-refused/source', { url });
+      assert.equal(status, 422, url);
+      assert.equal(body.code, 'VDET_CAMERA_REFUSED', url);
+      assert.ok(body.detail.length > 20, `${url}: a sentence says why (${body.detail})`);
+    }
+    assert.equal((await call('GET', '/v1/streams/cam-refused')).status, 404, 'nothing was registered');
+    assert.equal((await call('PUT', '/v1/streams/cam-refused/source', { url: camera.url, fps: 100 })).status, 400, 'fps is bounded');
+  });
+
+  test('an RTSP camera gives results on vdet.results at its fps, its password never shown', async () => {
+    const url = camera.url.replace('rtsp://', 'rtsp://viewer:s3cret-pass@');
+    const put = await call<SourceView>('PUT', '/v1/streams/cam-rtsp/source', { url, fps: 4 });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    assert.ok(!put.body.url.includes('s3cret') && put.body.url.includes('***'), put.body.url);
+    await until(() => `results of cam-rtsp (${resultsOf('cam-rtsp').length}); source ${JSON.stringify(put.body)}`, () => resultsOf('cam-rtsp').length >= 3, 60_000);
+    const from = Date.now();
+    await new Promise((r) => setTimeout(r, 8_000));
+    const window = resultsOf('cam-rtsp', from).filter((r) => r.arrivedAt < from + 8_000);
+    const fps = window.length / 8;
+    assert.ok(fps >= 2.5 && fps <= 5, `results at the source's fps (4): ${fps.toFixed(2)} a second`);
+    const seqs = resultsOf('cam-rtsp').map((r) => r.seq);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'in order');
+    assert.equal(new Set(seqs).size, seqs.length, 'each frame once');
+    assert.ok(resultsOf('cam-rtsp').some((r) => r.detections.some((d) => d.label === 'person')), 'the tour video\'s people are detected');
+    const view = await source('cam-rtsp');
+    assert.equal(view.state, 'connected');
+    assert.ok(view.framesPulled > 0 && view.processor, JSON.stringify(view));
+    const stream = (await call<{ source?: SourceView; stats: { processed: number } }>('GET', '/v1/streams/cam-rtsp')).body;
+    assert.equal(stream.source?.state, 'connected');
+    assert.ok(stream.stats.processed > 0);
+    const listed = JSON.stringify((await call('GET', '/v1/streams')).body);
+    assert.ok(!listed.includes('s3cret'), 'the password is in no listing');
+  });
+
+  test('killing the processor that holds the lease moves the camera to the other within 15 s', async () => {
+    const holder = (await source('cam-rtsp')).processor!;
+    const victim = processors.find((p) => holder.includes(`-${p.child.pid}-`));
+    assert.ok(victim, `the holder ${holder} is one of the two processors`);
+    const killedAt = Date.now();
+    await victim.stop('SIGKILL');
+    await until('results of frames pulled after the kill', () => pulledAfter('cam-rtsp', killedAt).length >= 2, 30_000);
+    const resumedAfter = pulledAfter('cam-rtsp', killedAt)[0]!.arrivedAt - killedAt;
+    assert.ok(resumedAfter < 15_000, `results resumed ${resumedAfter} ms after the kill`);
+    const view = await source('cam-rtsp');
+    assert.ok(view.processor && view.processor !== holder, `another processor holds it: ${view.processor}`);
+  });
+
+  test('a camera that drops shows reconnecting with the last error; when it comes back, results resume', async () => {
+    await camera.stop();
+    let dropped = await source('cam-rtsp');
+    await until(() => `reconnecting: ${JSON.stringify(dropped)}`, async () => (dropped = await source('cam-rtsp')).state === 'reconnecting', 30_000);
+    assert.ok(dropped.lastError && dropped.reconnects >= 1, JSON.stringify(dropped));
+    await camera.start();
+    const back = Date.now();
+    await until('results of frames pulled after the camera came back', () => pulledAfter('cam-rtsp', back).length >= 2, 45_000);
+    let view = await source('cam-rtsp');
+    await until(() => `connected again: ${JSON.stringify(view)}`, async () => (view = await source('cam-rtsp')).state === 'connected', 10_000);
+  });
+
+  test('DELETE stops the pull: no more results, and the source is gone', async () => {
+    assert.equal((await call('DELETE', '/v1/streams/cam-rtsp/source')).status, 204);
+    const deleted = Date.now();
+    await new Promise((r) => setTimeout(r, LEASE_MS + 3_000));
+    const settledAt = Date.now();
+    await new Promise((r) => setTimeout(r, 3_000));
+    assert.equal(resultsOf('cam-rtsp', settledAt).length, 0, `results stopped within ${settledAt - deleted} ms`);
+    const gone = await call<{ code: string }>('GET', '/v1/streams/cam-rtsp/source');
+    assert.equal(gone.status, 404);
+    assert.equal(gone.body.code, 'VDET_CAMERA_SOURCE_NOT_FOUND');
+    assert.equal((await call('GET', '/v1/streams/cam-rtsp')).status, 200, 'the stream itself stays');
+  });
+});
