@@ -4,6 +4,7 @@ import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { StreamResult } from '../../src/shared/contracts/stream.js';
 import { topicNames } from '../../src/shared/topics.js';
 import { authHeaders, type Target } from '../helpers/client.js';
+import { metricSum } from '../helpers/metrics.js';
 import { TOUR_VIDEO } from '../helpers/paths.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
 import { LoopbackCamera } from '../helpers/rtsp-camera.js';
@@ -26,6 +27,8 @@ describe('cameras: a stream pulled over RTSP, with a lease that fails over', () 
   const camera = new LoopbackCamera(20_000 + Math.floor(Math.random() * 20_000), TOUR_VIDEO);
   const roles: RunningRole[] = [];
   const processors: RunningRole[] = [];
+  const metricsPorts = [0, 1].map(() => 20_000 + Math.floor(Math.random() * 20_000));
+  const processorMetric = async (i: number, name: string) => metricSum(await (await fetch(`http://127.0.0.1:${metricsPorts[i]}/metrics`)).text(), name);
   const results: (StreamResult & { arrivedAt: number })[] = [];
   let consumer: Consumer | undefined;
   let api: Target;
@@ -45,7 +48,7 @@ describe('cameras: a stream pulled over RTSP, with a lease that fails over', () 
     await camera.startRelay();
     await camera.start();
     for (const role of ['merger', 'detector', 'api']) roles.push(startRole(role, stack.env));
-    for (let i = 0; i < 2; i++) processors.push(startRole('processor', stack.env));
+    for (const port of metricsPorts) processors.push(startRole('processor', { ...stack.env, VDET_METRICS_PORT: String(port) }));
     await waitStarted([...roles, ...processors]);
     api = { base: await apiUrl(roles[2]!), key: KEY };
     const kafka = new Kafka({ brokers: [...stack.config.kafka.brokers], logLevel: logLevel.NOTHING });
@@ -73,7 +76,7 @@ describe('cameras: a stream pulled over RTSP, with a lease that fails over', () 
     assert.equal((await call('PUT', '/v1/streams/cam-refused/source', { url: camera.url, fps: 100 })).status, 400, 'fps is bounded');
   });
 
-  test('an RTSP camera gives results on vdet.results at its fps, its password never shown', async () => {
+  test('an RTSP camera gives results on vdet.results at its fps, its password never shown', async (t) => {
     const url = camera.url.replace('rtsp://', 'rtsp://viewer:s3cret-pass@');
     const put = await call<SourceView>('PUT', '/v1/streams/cam-rtsp/source', { url, fps: 4 });
     assert.equal(put.status, 200, JSON.stringify(put.body));
@@ -84,10 +87,12 @@ describe('cameras: a stream pulled over RTSP, with a lease that fails over', () 
     const window = resultsOf('cam-rtsp', from).filter((r) => r.arrivedAt < from + 8_000);
     const fps = window.length / 8;
     assert.ok(fps >= 2.5 && fps <= 5, `results at the source's fps (4): ${fps.toFixed(2)} a second`);
+    t.diagnostic(`results at ${fps.toFixed(2)} frames/s for a source of fps 4`);
     const seqs = resultsOf('cam-rtsp').map((r) => r.seq);
     assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'in order');
     assert.equal(new Set(seqs).size, seqs.length, 'each frame once');
-    assert.ok(resultsOf('cam-rtsp').some((r) => r.detections.some((d) => d.label === 'person')), 'the tour video\'s people are detected');
+    const labels = new Set(resultsOf('cam-rtsp').flatMap((r) => r.detections.map((d) => d.label)));
+    assert.ok(['person', 'bicycle', 'dog', 'bird'].some((l) => labels.has(l)), `the tour video's objects are detected: ${[...labels].join(', ')}`);
     const view = await source('cam-rtsp');
     assert.equal(view.state, 'connected');
     assert.ok(view.framesPulled > 0 && view.processor, JSON.stringify(view));
@@ -98,7 +103,18 @@ describe('cameras: a stream pulled over RTSP, with a lease that fails over', () 
     assert.ok(!listed.includes('s3cret'), 'the password is in no listing');
   });
 
-  test('killing the processor that holds the lease moves the camera to the other within 15 s', async () => {
+  test('two cameras are shared out over the two processors, one each', async () => {
+    assert.equal((await call('PUT', '/v1/streams/cam-second/source', { url: camera.url, fps: 2 })).status, 200);
+    await until('results of the second camera', () => resultsOf('cam-second').length >= 2, 60_000);
+    let holders: (string | null)[] = [];
+    await until(() => `one camera each: ${holders.join(', ')}`, async () => {
+      holders = [(await source('cam-rtsp')).processor, (await source('cam-second')).processor];
+      return holders.every(Boolean) && holders[0] !== holders[1];
+    }, 30_000);
+    assert.equal((await call('DELETE', '/v1/streams/cam-second/source')).status, 204);
+  });
+
+  test('killing the processor that holds the lease moves the camera to the other within 15 s', async (t) => {
     const holder = (await source('cam-rtsp')).processor!;
     const victim = processors.find((p) => holder.includes(`-${p.child.pid}-`));
     assert.ok(victim, `the holder ${holder} is one of the two processors`);
@@ -107,18 +123,25 @@ describe('cameras: a stream pulled over RTSP, with a lease that fails over', () 
     await until('results of frames pulled after the kill', () => pulledAfter('cam-rtsp', killedAt).length >= 2, 30_000);
     const resumedAfter = pulledAfter('cam-rtsp', killedAt)[0]!.arrivedAt - killedAt;
     assert.ok(resumedAfter < 15_000, `results resumed ${resumedAfter} ms after the kill`);
+    t.diagnostic(`results of newly pulled frames resumed ${resumedAfter} ms after kill -9 of the lease holder (lease ${LEASE_MS} ms)`);
     const view = await source('cam-rtsp');
     assert.ok(view.processor && view.processor !== holder, `another processor holds it: ${view.processor}`);
+    const survivor = processors.findIndex((p) => p !== victim);
+    assert.ok(await processorMetric(survivor, 'vdet_camera_lease_moves_total') >= 1, 'the move is counted');
+    assert.ok(await processorMetric(survivor, 'vdet_camera_frames_pulled_total') > 0);
   });
 
-  test('a camera that drops shows reconnecting with the last error; when it comes back, results resume', async () => {
+  test('a camera that drops shows reconnecting with the last error; when it comes back, results resume', async (t) => {
     await camera.stop();
     let dropped = await source('cam-rtsp');
     await until(() => `reconnecting: ${JSON.stringify(dropped)}`, async () => (dropped = await source('cam-rtsp')).state === 'reconnecting', 30_000);
     assert.ok(dropped.lastError && dropped.reconnects >= 1, JSON.stringify(dropped));
+    const holder = processors.findIndex((p) => dropped.processor!.includes(`-${p.child.pid}-`));
+    assert.ok(await processorMetric(holder, 'vdet_camera_reconnects_total') >= 1, 'the reconnect is counted');
     await camera.start();
     const back = Date.now();
     await until('results of frames pulled after the camera came back', () => pulledAfter('cam-rtsp', back).length >= 2, 45_000);
+    t.diagnostic(`reconnecting with "${dropped.lastError}"; results again ${pulledAfter('cam-rtsp', back)[0]!.arrivedAt - back} ms after the camera came back`);
     let view = await source('cam-rtsp');
     await until(() => `connected again: ${JSON.stringify(view)}`, async () => (view = await source('cam-rtsp')).state === 'connected', 10_000);
   });
