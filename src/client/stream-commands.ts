@@ -9,6 +9,10 @@ export const STREAMS_USAGE = `usage: vdet streams                      your stre
        vdet streams tokens ID            the stream's tokens (ids and last use, never the secrets)
        vdet streams revoke ID TOKEN_ID   revoke a token (frames with it are refused within about 2 s)
        vdet streams remove ID            remove the stream, its tokens, stored detections and counters
+       vdet streams camera ID URL [--fps N]
+                                         pull a camera into the stream (rtsp://, rtsps://, srt://), registering it if new
+       vdet streams camera ID            the camera's state: connected, reconnecting or failed, last error, frames
+       vdet streams camera ID --stop     stop pulling it (the stream stays)
 
 A camera puts its token in each frame's vdet-token header (vdet push: --token or VDET_STREAM_TOKEN).
 Api: VDET_API_URL (default http://127.0.0.1:8080), VDET_API_KEY; or --api URL, --key KEY.`;
@@ -20,7 +24,7 @@ interface StreamView {
 
 /** `vdet streams`: register streams, mint and revoke their ingest tokens, from a terminal. */
 export async function runStreams(argv: readonly string[], io: ClientIo): Promise<number> {
-  const { values, positionals } = parse(argv, { ...CONNECTION, settings: { type: 'string' } });
+  const { values, positionals } = parse(argv, { ...CONNECTION, settings: { type: 'string' }, fps: { type: 'string' }, stop: { type: 'boolean' } });
   if (values.help) return usage(io, STREAMS_USAGE);
   const [sub, id, tokenId, ...extra] = positionals;
   if (extra.length > 0) throw new UsageError(`too many arguments\n\n${STREAMS_USAGE}`);
@@ -58,9 +62,36 @@ export async function runStreams(argv: readonly string[], io: ClientIo): Promise
       await api.json('DELETE', path);
       io.stdout.write(`removed stream ${id}\n`);
       return 0;
+    case 'camera':
+      return camera(api, io, id, tokenId, values);
     default:
       throw new UsageError(`unknown streams command "${sub}"\n\n${STREAMS_USAGE}`);
   }
+}
+
+interface CameraView { url: string; fps: number; state: string; lastError: string | null; reconnects: number; framesPulled: number; processor: string | null }
+
+/** `vdet streams camera ID [URL] [--fps N] [--stop]`: set, show or stop the camera a processor pulls for the stream. */
+async function camera(api: ReturnType<typeof client>, io: ClientIo, id: string, url: string | undefined, values: { fps?: string; stop?: boolean }): Promise<number> {
+  const path = `/v1/streams/${id}/source`;
+  if (values.stop) {
+    if (url !== undefined) throw new UsageError(`vdet streams camera ID --stop takes no URL\n\n${STREAMS_USAGE}`);
+    await api.json('DELETE', path);
+    io.stdout.write(`stopped pulling the camera of stream ${id}\n`);
+    return 0;
+  }
+  let view: CameraView;
+  if (url === undefined) {
+    view = await api.json<CameraView>('GET', path);
+  } else {
+    const fps = values.fps === undefined ? undefined : Number(values.fps);
+    if (fps !== undefined && !(fps > 0)) throw new UsageError('--fps must be a number of frames a second, e.g. 5');
+    view = await api.json<CameraView>('PUT', path, { url, ...(fps !== undefined ? { fps } : {}) });
+  }
+  const rows = [['camera', view.url], ['fps', String(view.fps)], ['state', view.state], ['last error', view.lastError ?? '-'],
+    ['frames pulled', String(view.framesPulled)], ['reconnects', String(view.reconnects)], ['processor', view.processor ?? '-']];
+  io.stdout.write(`${alignedTable(['stream', id], rows, 2)}\n`);
+  return 0;
 }
 
 function jsonObject(raw: string): object {

@@ -170,7 +170,7 @@ describe('vdet submit, jobs, results, push against a running vdet', { timeout: 6
     assert.ok(wanted > 30 && matched / wanted >= 0.95, `${matched} of ${wanted} confident job detections found in the pushed frames' results`);
   });
 
-  test('streams: the list, the tokens without secrets, revoke, remove; a bad id is a usage error', async () => {
+  test('streams: the list, the tokens without secrets, revoke, a camera set, shown and stopped, remove; a bad id is a usage error', async () => {
     const list = await vdet(['streams'], env);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /^id\s+in\s+processed\s+dropped\s+failed\s+fps\s+last seen\nclient-cam\s+12\s+12\s+0\s+0\s/);
@@ -185,6 +185,19 @@ describe('vdet submit, jobs, results, push against a running vdet', { timeout: 6
     assert.match(again.stderr, /^vdet: .*no ingest token with this id/);
     const bad = await vdet(['streams', 'token', 'no/slash'], env);
     assert.equal(bad.code, 2);
+    const refused = await vdet(['streams', 'camera', 'client-cam', 'rtsp://10.9.9.9/cam'], env);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^vdet: VDET_CAMERA_REFUSED: [^\n]+\n$/);
+    const set = await vdet(['streams', 'camera', 'client-cam', 'rtsp://viewer:pw@8.8.8.8:1/cam', '--fps', '2'], env);
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /^stream\s+client-cam\ncamera\s+rtsp:\/\/viewer:\*\*\*@8\.8\.8\.8:1\/cam\nfps\s+2\nstate\s+(waiting|connecting|reconnecting|failed)\n/);
+    const shown = await vdet(['streams', 'camera', 'client-cam'], env);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.doesNotMatch(shown.stdout, /:pw@/);
+    assert.equal((await vdet(['streams', 'camera', 'client-cam', '--stop'], env)).stdout, 'stopped pulling the camera of stream client-cam\n');
+    const none = await vdet(['streams', 'camera', 'client-cam'], env);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /^vdet: VDET_CAMERA_SOURCE_NOT_FOUND: /);
     const removed = await vdet(['streams', 'remove', 'client-cam'], env);
     assert.equal(removed.stdout, 'removed stream client-cam\n');
     assert.equal((await vdet(['streams'], env)).stdout, 'no streams\n');
