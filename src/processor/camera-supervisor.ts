@@ -84,7 +84,7 @@ export class CameraSupervisor {
       if (renewed) held.renewedAt = now;
       else await this.drop(key, 'the lease was lost', false);
     }
-    const live = Math.max(1, await leases.liveProcessors(now, leaseMs * 2));
+    const live = Math.max(1, await leases.liveProcessors(now, leaseMs)); // a live one heartbeats every third of it
     const share = Math.min(this.deps.maxPerProcessor, Math.ceil(sources.length / live));
     if (this.held.size > share) {
       const newest = [...this.held.keys()].at(-1)!;

@@ -356,7 +356,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     cameras: {
       enabled: r.oneOf('VDET_CAMERAS', 'on', ['on', 'off']) === 'on',
-      leaseMs: r.int('VDET_CAMERA_LEASE_MS', 9_000, 1_000, 600_000),
+      leaseMs: r.int('VDET_CAMERA_LEASE_MS', 6_000, 1_000, 600_000),
       maxPerProcessor: r.int('VDET_CAMERA_MAX_PER_PROCESSOR', 16, 1, 1000),
       allowHosts: r.hostList('VDET_CAMERA_ALLOW_HOSTS', 'cameras.internal,192.168.1.0/24'),
     },
