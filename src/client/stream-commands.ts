@@ -10,7 +10,7 @@ export const STREAMS_USAGE = `usage: vdet streams                      your stre
        vdet streams revoke ID TOKEN_ID   revoke a token (frames with it are refused within about 2 s)
        vdet streams remove ID            remove the stream, its tokens, stored detections and counters
        vdet streams camera ID URL [--fps N]
-                                         pull a camera into the stream (rtsp://, rtsps://, srt://), registering it if new
+                                         pull a camera into the stream (rtsp://, rtsps://, srt://, http(s):// HLS)
        vdet streams camera ID            the camera's state: connected, reconnecting or failed, last error, frames
        vdet streams camera ID --stop     stop pulling it (the stream stays)
 

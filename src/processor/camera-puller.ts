@@ -7,6 +7,7 @@ import type { Resolver } from '../shared/guarded-http.js';
 import { metrics } from '../shared/metrics.js';
 import type { CameraPull, CameraPullRequest } from './camera-ffmpeg.js';
 import type { MediaLimits } from './ffmpeg.js';
+import type { HlsSourceOptions } from './hls-source.js';
 
 /** One frame pulled from a camera: its JPEG, when it arrived, and a sequence number that only grows. */
 export interface PulledFrame {
@@ -22,6 +23,8 @@ export interface CameraPullerDeps {
   limits: MediaLimits;
   log: Logger;
   pull(request: CameraPullRequest): CameraPull;
+  /** An HLS stream's segments, fetched through the address rules (src/processor/hls-source.ts). */
+  hls(url: string, options: HlsSourceOptions): AsyncIterable<Buffer>;
   /** Hands frames to the stream path, oldest first; the next batch waits for it. */
   deliver(frames: PulledFrame[]): Promise<void>;
   /** Frames dropped because the stream path fell behind the camera. */
@@ -84,12 +87,16 @@ export class CameraPuller {
     this.status = { ...this.status, lastError };
   }
 
-  /** The URL to hand ffmpeg: its host replaced by an address the rules allow, or why there is none. */
-  private async target(): Promise<{ url: string } | { refused: string }> {
+  /**
+   * What to hand ffmpeg: for RTSP and SRT the URL with its host replaced by an address the rules allow; for HLS the
+   * URL, whose every request (playlists, segments, redirects) vdet checks as it makes it; or why there is none.
+   */
+  private async target(): Promise<{ url: string } | { hls: string } | { refused: string }> {
     const { url } = this.deps.source;
     const problem = cameraUrlProblem(url, this.deps.policy);
     if (problem) return { refused: `The camera URL ${problem}.` };
     const parsed = new URL(url);
+    if (parsed.protocol === 'http:' || parsed.protocol === 'https:') return { hls: url };
     const host = parsed.hostname.replace(/^\[|\]$/g, '');
     let address = host;
     if (!ipaddr.isValid(host)) {
@@ -117,11 +124,14 @@ export class CameraPuller {
           refused = true;
           error = target.refused;
         } else if (!this.stopped) {
-          this.current = this.deps.pull({
-            url: target.url, fps: this.deps.source.fps ?? 5, limits: this.deps.limits, stallMs: STALL_MS,
-            onFrame: (jpeg) => this.received(jpeg),
-          });
-          ({ frames, error } = await this.current.ended);
+          const aborted = new AbortController();
+          const input = 'hls' in target
+            ? { segments: this.deps.hls(target.hls, { policy: this.deps.policy, resolve: this.deps.resolve, signal: aborted.signal }) }
+            : { url: target.url };
+          const pull = this.deps.pull({ input, fps: this.deps.source.fps ?? 5, limits: this.deps.limits, stallMs: STALL_MS, onFrame: (jpeg) => this.received(jpeg) });
+          this.current = { stop: () => { aborted.abort(); pull.stop(); }, ended: pull.ended };
+          ({ frames, error } = await pull.ended);
+          aborted.abort();
           this.current = undefined;
         }
       } catch (cause) {

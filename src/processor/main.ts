@@ -14,6 +14,7 @@ import { pullCamera } from './camera-ffmpeg.js';
 import { CameraPuller } from './camera-puller.js';
 import { CameraSupervisor } from './camera-supervisor.js';
 import { mediaLimits } from './ffmpeg.js';
+import { hlsSegments } from './hls-source.js';
 import { createStreamProcessor } from './stream-app.js';
 
 /** Both sides of the processor: uploaded files (vdet.jobs) and pushed frames (vdet.frames). */
@@ -48,7 +49,7 @@ function startCameras(infra: Infra, log: Logger, streams: ReturnType<typeof crea
     leaseMs: config.cameras.leaseMs, maxPerProcessor: config.cameras.maxPerProcessor,
     startPuller: (record) => new CameraPuller({
       source: record.source!, policy, resolve: systemResolver, limits: mediaLimits(config.processor),
-      log: log.child({ stream: record._id }), pull: pullCamera,
+      log: log.child({ stream: record._id }), pull: pullCamera, hls: hlsSegments,
       deliver: (frames) => streams.deliverCameraFrames(record, frames),
       dropped: (n) => void infra.streams.countAll(new Map([[record._id, { ref: record, fields: { framesIn: n, dropped: n } }]])),
     }),

@@ -9,6 +9,9 @@ import { CameraPuller, type CameraPullerDeps, type PulledFrame } from '../../src
 const quiet = createLogger('fatal', 'test', new Writable({ write: (_c, _e, done) => done() }));
 const LIMITS = { maxWidth: 4096, maxHeight: 4096, maxStreams: 16, timeoutS: 60 };
 const tick = () => new Promise((r) => setImmediate(r));
+async function* segmentsOf(parts: Buffer[]): AsyncGenerator<Buffer> {
+  yield* parts;
+}
 
 /** A camera scripted attempt by attempt: each attempt sends `frames` frames, then ends with `error`. */
 function scriptedCamera(attempts: { frames: number; error?: string }[]) {
@@ -33,7 +36,7 @@ function puller(overrides: Partial<CameraPullerDeps>, waits: number[], stopAfter
   const holder: { puller?: CameraPuller } = {};
   const p = new CameraPuller({
     source: { url: 'rtsp://user:pw@8.8.8.8:554/cam', fps: 5 }, policy: PUBLIC_ONLY, resolve: async () => [], limits: LIMITS, log: quiet,
-    pull: scriptedCamera([]).pull, deliver: async () => undefined, dropped: () => undefined,
+    pull: scriptedCamera([]).pull, hls: () => segmentsOf([]), deliver: async () => undefined, dropped: () => undefined,
     sleep: async (ms) => {
       waits.push(ms);
       if (waits.length >= stopAfterWaits) void holder.puller?.stop();
@@ -53,7 +56,7 @@ test('a camera that drops is tried again with backoff from 1 s; 10 attempts in a
   const p = puller({ pull: camera.pull, deliver: async (frames) => { delivered.push(...frames); states.push(p.status.state); } }, waits, 11);
   await until(() => waits.length >= 11);
   await p.stop();
-  assert.equal(camera.requests[0]!.url, 'rtsp://user:pw@8.8.8.8:554/cam');
+  assert.deepEqual(camera.requests[0]!.input, { url: 'rtsp://user:pw@8.8.8.8:554/cam' });
   assert.equal(camera.requests[0]!.fps, 5);
   assert.ok(states.includes('connected'), 'connected while frames came');
   assert.deepEqual(delivered.map((f) => f.jpeg[2]), [0, 1, 2]);
@@ -86,7 +89,7 @@ test('ffmpeg is handed the checked address in place of the name (DNS cannot move
   const p = puller({ source: { url: 'rtsp://admin:pw@door.lan:8554/live?x=1' }, policy, pull: camera.pull, resolve: async () => [{ address: '192.168.1.20', family: 4 }] }, waits, 1);
   await until(() => waits.length >= 1);
   await p.stop();
-  assert.equal(camera.requests[0]!.url, 'rtsp://admin:pw@192.168.1.20:8554/live?x=1');
+  assert.deepEqual(camera.requests[0]!.input, { url: 'rtsp://admin:pw@192.168.1.20:8554/live?x=1' });
   assert.equal(camera.requests[0]!.fps, 5, 'the default fps');
 });
 
@@ -114,3 +117,18 @@ async function until(check: () => boolean): Promise<void> {
   for (let i = 0; i < 10_000 && !check(); i++) await tick();
   assert.ok(check(), 'timed out');
 }
+
+test('an HLS source is handed to ffmpeg as segments vdet fetches, through the same address rules', async () => {
+  const camera = scriptedCamera([{ frames: 1 }]);
+  const waits: number[] = [];
+  const asked: { url: string; policy: unknown }[] = [];
+  const policy = buildAddressPolicy(false, ['10.2.0.0/16']).policy;
+  const p = puller({
+    source: { url: 'https://media.example.com/live/index.m3u8' }, policy, pull: camera.pull,
+    hls: (url, options) => { asked.push({ url, policy: options.policy }); return segmentsOf([Buffer.from('ts')]); },
+  }, waits, 1);
+  await until(() => waits.length >= 1);
+  await p.stop();
+  assert.deepEqual(asked, [{ url: 'https://media.example.com/live/index.m3u8', policy }]);
+  assert.ok('segments' in camera.requests[0]!.input);
+});

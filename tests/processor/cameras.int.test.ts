@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { StreamResult } from '../../src/shared/contracts/stream.js';
@@ -65,7 +70,7 @@ describe('cameras: a stream pulled over RTSP, with a lease that fails over', () 
   });
 
   test('a camera URL is checked: other schemes, and addresses the rules do not allow, are refused with a reason', async () => {
-    for (const url of ['http://127.0.0.1/cam.m3u8', 'rtsp://10.1.2.3/cam', 'rtsp://169.254.169.254/latest', 'rtsp://[::ffff:7f00:2]/cam', 'rtsp://localhost/cam', 'srt://127.0.0.1:9000?passphrase=x']) {
+    for (const url of ['ftp://127.0.0.1/cam', 'file:///etc/passwd', 'https://user:pw@127.0.0.1/live.m3u8', 'http://10.1.2.3/live.m3u8', 'rtsp://10.1.2.3/cam', 'rtsp://169.254.169.254/latest', 'rtsp://[::ffff:7f00:2]/cam', 'rtsp://localhost/cam', 'srt://127.0.0.1:9000?passphrase=x']) {
       const { status, body } = await call<{ code: string; detail: string }>('PUT', '/v1/streams/cam-refused/source', { url });
       assert.equal(status, 422, url);
       assert.equal(body.code, 'VDET_CAMERA_REFUSED', url);
@@ -116,6 +121,45 @@ describe('cameras: a stream pulled over RTSP, with a lease that fails over', () 
     }
   });
 
+  test('an HLS camera: vdet fetches the live playlist and its segments itself; a playlist naming a refused host gets nothing from it', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vdet-hls-'));
+    const live = spawn('ffmpeg', ['-nostdin', '-v', 'error', '-re', '-stream_loop', '-1', '-i', TOUR_VIDEO, '-an', '-c', 'copy',
+      '-f', 'hls', '-hls_time', '1', '-hls_list_size', '6', '-hls_flags', 'delete_segments', path.join(dir, 'live.m3u8')], { stdio: 'ignore' });
+    const elsewhere: string[] = [];
+    const serve = (host: string, handle: (url: string) => { status: number; body?: Buffer | string }) => new Promise<Server>((resolve) => {
+      const server = createServer((request, response) => {
+        const { status, body } = handle(request.url ?? '/');
+        response.writeHead(status).end(body);
+      });
+      server.listen(0, host, () => resolve(server));
+    });
+    const origin = await serve('127.0.0.1', (url) => {
+      if (url === '/evil.m3u8') return { status: 200, body: `#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nhttp://127.0.0.2:${(other.address() as AddressInfo).port}/secret.ts\n` };
+      try {
+        return { status: 200, body: readFileSync(path.join(dir, path.basename(url))) };
+      } catch {
+        return { status: 404 };
+      }
+    });
+    const other = await serve('127.0.0.2', (url) => { elsewhere.push(url); return { status: 200, body: 'internal' }; });
+    const base = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+    try {
+      assert.equal((await call('PUT', '/v1/streams/cam-hls/source', { url: `${base}/live.m3u8`, fps: 2 })).status, 200);
+      await until('results of the HLS camera', () => resultsOf('cam-hls').length >= 3, 60_000);
+      assert.equal((await call('PUT', '/v1/streams/cam-evil/source', { url: `${base}/evil.m3u8` })).status, 200);
+      let view = await source('cam-evil');
+      await until(() => `the refused segment host in the last error: ${JSON.stringify(view)}`, async () => /127\.0\.0\.2/.test((view = await source('cam-evil')).lastError ?? ''), 30_000);
+      assert.deepEqual(elsewhere, [], 'nothing was asked of the host the rules refuse');
+      assert.equal(resultsOf('cam-evil').length, 0);
+      for (const stream of ['cam-hls', 'cam-evil']) assert.equal((await call('DELETE', `/v1/streams/${stream}/source`)).status, 204);
+    } finally {
+      live.kill('SIGKILL');
+      origin.close();
+      other.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('two cameras are shared out over the two processors, one each', async () => {
     assert.equal((await call('PUT', '/v1/streams/cam-second/source', { url: camera.url, fps: 2 })).status, 200);
     await until('results of the second camera', () => resultsOf('cam-second').length >= 2, 60_000);
@@ -149,6 +193,7 @@ describe('cameras: a stream pulled over RTSP, with a lease that fails over', () 
     let dropped = await source('cam-rtsp');
     await until(() => `reconnecting: ${JSON.stringify(dropped)}`, async () => (dropped = await source('cam-rtsp')).state === 'reconnecting', 30_000);
     assert.ok(dropped.lastError && dropped.reconnects >= 1, JSON.stringify(dropped));
+    assert.ok(!JSON.stringify(dropped).includes('s3cret'), `the camera's password is not in what ffmpeg said: ${dropped.lastError}`);
     const holder = processors.findIndex((p) => dropped.processor!.includes(`-${p.child.pid}-`));
     assert.ok(await processorMetric(holder, 'vdet_camera_reconnects_total') >= 1, 'the reconnect is counted');
     await camera.start();
@@ -170,5 +215,6 @@ describe('cameras: a stream pulled over RTSP, with a lease that fails over', () 
     assert.equal(gone.status, 404);
     assert.equal(gone.body.code, 'VDET_CAMERA_SOURCE_NOT_FOUND');
     assert.equal((await call('GET', '/v1/streams/cam-rtsp')).status, 200, 'the stream itself stays');
+    for (const role of [...processors, ...roles]) assert.ok(!role.output().includes('s3cret'), `the camera's password is in no ${role.role} log line`);
   });
 });

@@ -32,7 +32,7 @@ export const streamSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app
 
   app.put('/v1/streams/:id/source', {
     schema: {
-      summary: 'Pull a camera into the stream (RTSP over TCP, RTSP over TLS, SRT), registering the stream when it is new',
+      summary: 'Pull a camera into the stream (RTSP over TCP, RTSP over TLS, SRT, HLS), registering the stream when it is new',
       description: 'A processor takes the source within a few seconds and keeps it while it lives; when that processor dies another '
         + 'takes it over. Frames go the stream\'s usual way (settings, detections, `vdet.results`, events). Putting a new URL or fps '
         + 'restarts the pull. The URL\'s password is never shown back.',

@@ -4,16 +4,16 @@ import { addressProblem, normalHost, type AddressPolicy } from '../address-polic
 
 /**
  * Cameras vdet pulls itself: a stream's `source` (`PUT /v1/streams/{id}/source`). RTSP (TCP, or RTSP over TLS) and
- * SRT: one connection to the checked address carries the whole stream. HLS is not taken: its playlists name further
- * hosts (segments, variants) that ffmpeg would open without vdet's address checks.
+ * SRT: one connection to the checked address carries the whole stream. HLS (http, https): vdet fetches the playlists
+ * and segments itself, each request checked (a playlist may name other hosts), and hands ffmpeg the segments' bytes.
  */
-export const CAMERA_SCHEMES = ['rtsp:', 'rtsps:', 'srt:'] as const;
+export const CAMERA_SCHEMES = ['rtsp:', 'rtsps:', 'srt:', 'http:', 'https:'] as const;
 
 /** Frames a second pulled from a camera when its source names none. */
 export const DEFAULT_CAMERA_FPS = 5;
 
 export const CameraSourceSchema = Type.Object({
-  url: Type.String({ minLength: 1, maxLength: 2048, description: 'rtsp://, rtsps:// or srt:// (user:password@ allowed; never shown back). The host must be public, or allowed by the operator (VDET_CAMERA_ALLOW_HOSTS).' }),
+  url: Type.String({ minLength: 1, maxLength: 2048, description: 'rtsp://, rtsps:// or srt:// (user:password@ allowed; never shown back), or an http(s):// HLS playlist (MPEG-TS segments). The host must be public, or allowed by the operator (VDET_CAMERA_ALLOW_HOSTS).' }),
   fps: Type.Optional(Type.Number({ minimum: 0.1, maximum: 30, description: `Frames a second pulled from the camera (default ${DEFAULT_CAMERA_FPS}); the stream's own fpsCap still applies.` })),
 }, { additionalProperties: false, $id: 'CameraSource' });
 export type CameraSource = Static<typeof CameraSourceSchema>;
@@ -45,7 +45,8 @@ export function cameraUrlProblem(url: string, policy: AddressPolicy): string | u
   } catch {
     return 'must be an absolute URL';
   }
-  if (!(CAMERA_SCHEMES as readonly string[]).includes(parsed.protocol)) return 'must be an rtsp://, rtsps:// or srt:// URL';
+  if (!(CAMERA_SCHEMES as readonly string[]).includes(parsed.protocol)) return 'must be an rtsp://, rtsps://, srt:// or http(s):// (HLS) URL';
+  if ((parsed.protocol === 'http:' || parsed.protocol === 'https:') && (parsed.username || parsed.password)) return 'must not carry credentials for HLS (put a token in its path or query)';
   const host = normalHost(parsed.hostname.replace(/^\[|\]$/g, ''));
   if (host === '') return 'must name a host';
   if (parsed.protocol === 'srt:' && parsed.search) return 'must not carry SRT options (vdet sets them)';
