@@ -87,7 +87,9 @@ export function createMerger(deps: MergerDeps) {
   async function mergeChunk(chunk: ChunkDone): Promise<void> {
     const job = await jobs.getById(chunk.jobId);
     if (!job || job.status === 'done' || job.status === 'failed') return; // cancelled or already ended
-    const record = frameChunkRecord(chunk);
+    // Stored under the job's own tenant, never the one the message names: a forged outcome lands nowhere but its job.
+    if (chunk.tenant !== job.tenant) log.warn({ jobId: job._id, messageTenant: chunk.tenant }, 'chunk outcome disagrees with the stored job; the stored job wins');
+    const record = frameChunkRecord({ ...chunk, tenant: job.tenant });
     const tracks = tracksObjects(job.options);
     // Whether this merge wrote both documents: then the chunk in hand is what is stored, and tracking need not read it.
     let first = record ? await insertedOnce(store.frames, record) : true;

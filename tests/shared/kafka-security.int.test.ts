@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import kafkajs, { Kafka, logLevel, type Admin, type AclEntry } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
-import { JobMessage } from '../../src/shared/contracts/messages.js';
+import { ChunkOutcome, JobMessage } from '../../src/shared/contracts/messages.js';
 import { StreamResult } from '../../src/shared/contracts/stream.js';
 import { connectStore, type JobRecord } from '../../src/shared/mongo.js';
 import { topicNames } from '../../src/shared/topics.js';
@@ -142,6 +142,33 @@ describe('Kafka authentication and TLS: every role over SASL_SSL with the docume
       assert.deepEqual(forged!.counts, ownRecord!.counts, 'its own upload (horses) was processed, not the victim\'s (dog)');
       assert.ok(!('dog' in (forged!.counts ?? {})));
       assert.match(service!.output(), /job message disagrees with the stored job; the stored job wins/);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a forged chunk outcome naming another tenant is stored under its job\'s own tenant, never the one it names', async () => {
+    const store = await connectStore(stack.config.mongo);
+    try {
+      const api = { base: await apiUrl(service!), key: KEY };
+      const victim = await store.jobs.findOne({ _id: (await waitForJob(api, await submitJob(api, imagePath('dog')))).id });
+      const own = await store.jobs.findOne({ tenant: { $ne: 'attacker' }, status: 'done' });
+      const id = randomUUID();
+      const now = new Date();
+      await store.jobs.insertOne({ ...own!, _id: id, tenant: 'attacker', status: 'running', progress: { framesDone: 0, framesTotal: 2 }, createdAt: now, updatedAt: now } as JobRecord);
+      const producer = new Kafka({ brokers: [...stack.config.kafka.brokers], logLevel: logLevel.NOTHING }).producer();
+      await producer.connect();
+      const frames = [{ frame: 0, ptsMs: 0, detections: [{ label: 'dog', classId: 16, score: 0.9, box: [1, 2, 3, 4] as [number, number, number, number] }] }];
+      await producer.send({ topic: topics.detections, messages: [{ key: id, value: ChunkOutcome.encode({ v: 1, kind: 'chunk', jobId: id, tenant: victim!.tenant, chunk: 0, frames }) }] });
+      await producer.disconnect();
+      for (const deadline = Date.now() + 60_000; (await store.frames.countDocuments({ jobId: id })) === 0;) {
+        assert.ok(Date.now() < deadline, 'the forged chunk was not merged within 60 s');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const stored = await store.frames.find({ jobId: id }).toArray();
+      assert.ok(stored.every((f) => f.tenant === 'attacker'), `stored under the job's tenant: ${stored.map((f) => f.tenant).join(', ')}`);
+      assert.equal(await store.frames.countDocuments({ jobId: id, tenant: victim!.tenant }), 0, 'nothing reaches the tenant it names');
+      assert.match(service!.output(), /chunk outcome disagrees with the stored job; the stored job wins/);
     } finally {
       await store.close();
     }
