@@ -98,7 +98,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(jobResultRoutes, { ...deps, events, quotas });
   await app.register(streamRoutes, { ...deps, events, quotas });
   await app.register(streamTokenRoutes, deps);
-  await app.register(streamSourceRoutes, deps);
+  await app.register(streamSourceRoutes, { ...deps, quotas });
   const mediaKey = deps.config.http.mediaTokenKey ?? await deps.apiKeys.mediaTokenKey();
   await app.register(jobSourceRoutes, { ...deps, annotated: new AnnotatedVideos({ ...deps, quotas }), mediaKey });
   await app.register(jobExportRoutes, deps);

@@ -59,8 +59,10 @@ export class TenantLeases {
 export class TenantQuotas {
   readonly eventStreams: TenantLeases;
   readonly renders: TenantLeases;
+  readonly maxStreams: number;
 
   constructor(redis: Redis, private readonly jobs: JobStore, private readonly limits: Config['quotas']) {
+    this.maxStreams = limits.streams;
     this.eventStreams = new TenantLeases(redis, 'event-streams', limits.eventStreams);
     this.renders = new TenantLeases(redis, 'renders', limits.renders);
   }
@@ -70,6 +72,28 @@ export class TenantQuotas {
     const inFlight = await this.jobs.countInFlight(tenant, this.limits.jobsInFlight);
     if (inFlight >= this.limits.jobsInFlight) {
       throw quotaExceeded(`This tenant has ${inFlight} jobs queued or running, the most it may (VDET_TENANT_MAX_JOBS_IN_FLIGHT); wait for one to end`, 30);
+    }
+  }
+
+  /**
+   * Refuses an upload while the tenant's stored uploads reach VDET_TENANT_MAX_STORED_BYTES; with `incoming`, also
+   * one that would pass it once stored (checked before the upload is read, and again with its size).
+   */
+  async admitUpload(tenant: string, incoming = 0): Promise<void> {
+    const max = this.limits.storedUploadBytes;
+    if (max === 0) return;
+    const stored = await this.jobs.storedUploadBytes(tenant);
+    if (stored + incoming > max || (incoming === 0 && stored >= max)) {
+      throw quotaExceeded(`This tenant keeps ${stored} bytes of uploads${incoming ? ` and this one has ${incoming}` : ''}, over the ${max} it may (VDET_TENANT_MAX_STORED_BYTES); delete old jobs or let retention remove them`, 3600);
+    }
+  }
+
+  /** Refuses registering one more stream once the tenant has VDET_TENANT_MAX_STREAMS (an existing one may always change). */
+  async admitStream(tenant: string, isNew: boolean, count: () => Promise<number>): Promise<void> {
+    if (!isNew) return;
+    const streams = await count();
+    if (streams >= this.limits.streams) {
+      throw quotaExceeded(`This tenant has ${streams} streams, the most it may (VDET_TENANT_MAX_STREAMS); remove one first`, 3600);
     }
   }
 

@@ -116,6 +116,10 @@ export interface Config {
     readonly jobsInFlight: number;
     readonly eventStreams: number;
     readonly renders: number;
+    /** Streams a tenant may register. */
+    readonly streams: number;
+    /** Bytes of uploads a tenant may keep stored (its jobs' uploads until retention or DELETE); 0: no cap. */
+    readonly storedUploadBytes: number;
   };
   readonly merger: {
     readonly jobStallS: number;
@@ -364,6 +368,8 @@ export function loadConfig(env: Env = process.env): Config {
       jobsInFlight: r.int('VDET_TENANT_MAX_JOBS_IN_FLIGHT', 100, 1, 1_000_000),
       eventStreams: r.int('VDET_TENANT_MAX_EVENT_STREAMS', 100, 1, 1_000_000),
       renders: r.int('VDET_TENANT_MAX_RENDERS', 2, 1, 1000),
+      streams: r.int('VDET_TENANT_MAX_STREAMS', 1000, 1, 1_000_000),
+      storedUploadBytes: r.int('VDET_TENANT_MAX_STORED_BYTES', 500 * 1024 ** 3, 0, Number.MAX_SAFE_INTEGER),
     },
     merger: {
       jobStallS: r.int('VDET_JOB_STALL_S', 600, 5, 7 * 24 * 3600),

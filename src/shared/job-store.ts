@@ -81,6 +81,14 @@ export class JobStore {
   }
 
   /** How many of the tenant's jobs are queued or running, counting up to `atMost` (one equality per status, as below). */
+  /** Bytes of upload the tenant's jobs keep stored (reads the tenant's own jobs only). */
+  async storedUploadBytes(tenant: string): Promise<number> {
+    const [row] = await this.store.jobs.aggregate<{ bytes: number }>([
+      { $match: { tenant } }, { $group: { _id: null, bytes: { $sum: '$uploadBytes' } } },
+    ]).toArray();
+    return row?.bytes ?? 0;
+  }
+
   async countInFlight(tenant: string, atMost: number): Promise<number> {
     let n = 0;
     for (const status of ['queued', 'running'] as const) n += await this.store.jobs.countDocuments({ tenant, status }, { limit: atMost });

@@ -132,6 +132,11 @@ export class StreamStore {
     return streamFromStore(await this.streams.findOne({ _id: streamKey({ tenant, name }) }));
   }
 
+  /** How many streams the tenant has registered (counted up to `atMost`). */
+  countForTenant(tenant: string, atMost: number): Promise<number> {
+    return this.streams.countDocuments({ tenant }, { limit: atMost });
+  }
+
   /** A tenant's streams by name (at most a thousand), read now. */
   async list(tenant: string): Promise<StreamRecord[]> {
     const records = await this.streams.find({ tenant }).sort({ name: 1 }).limit(1000).toArray();

@@ -181,3 +181,65 @@ describe('tenant quotas: renders of annotated videos; one tenant at its cap does
     await freed.body?.cancel();
   });
 });
+
+/** Caps on what a tenant keeps: bytes of uploads stored, streams registered (one api, no other role). */
+describe('tenant quotas: stored upload bytes and streams; changing what a tenant has is never refused', () => {
+  const KEY = `vdet_storage_${Date.now()}_0123456789abcdef`;
+  // Room for two dog.jpg uploads (163 759 bytes each), not three.
+  const stack = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY, VDET_TENANT_MAX_STORED_BYTES: String(400_000), VDET_TENANT_MAX_STREAMS: '2' });
+  let api: RunningRole;
+  let own: Target;
+  let other: Target;
+  const put = (target: Target, path: string, body: object) => fetch(`${target.base}${path}`, { method: 'PUT', headers: authHeaders(target, { 'content-type': 'application/json' }), body: JSON.stringify(body) });
+
+  before(async () => {
+    api = startRole('api', stack.env);
+    await waitStarted([api]);
+    const base = await apiUrl(api);
+    own = { base, key: KEY };
+    const store = await connectStore(stack.config.mongo);
+    other = { base, key: (await new ApiKeyStore(store.db).create('storage-other', 'test')).key };
+    await store.close();
+  });
+
+  after(async () => {
+    await api.stop();
+    await stack.cleanup();
+  });
+
+  test('an upload that would pass VDET_TENANT_MAX_STORED_BYTES is refused and not kept; deleting a job makes room', async () => {
+    const first = await submitJob(own, imagePath('dog'));
+    await submitJob(own, imagePath('dog'));
+    const refused = await uploadFile(own, imagePath('dog'));
+    assert.equal(refused.status, 429);
+    const body = (await refused.json()) as { code: string; detail: string };
+    assert.equal(body.code, 'VDET_QUOTA_EXCEEDED');
+    assert.match(body.detail, /keeps 327518 bytes of uploads and this one has 163759, over the 400000 it may \(VDET_TENANT_MAX_STORED_BYTES\)/);
+    const store = await connectStore(stack.config.mongo);
+    try {
+      assert.equal(await store.db.collection('uploads.files').countDocuments({}), 2, 'the refused upload is not kept');
+    } finally {
+      await store.close();
+    }
+    const theirs = await uploadFile(other, imagePath('dog'));
+    assert.equal(theirs.status, 202, 'another tenant\'s bytes are counted apart');
+    await theirs.body?.cancel();
+    assert.equal((await fetch(`${own.base}/v1/jobs/${first}`, { method: 'DELETE', headers: authHeaders(own) })).status, 204);
+    const room = await uploadFile(own, imagePath('dog'));
+    assert.equal(room.status, 202, await room.text());
+  });
+
+  test('a third stream is refused with VDET_TENANT_MAX_STREAMS=2; the two may still change; removing one makes room', async () => {
+    assert.equal((await put(own, '/v1/streams/cam-1/settings', {})).status, 200);
+    assert.equal((await put(own, '/v1/streams/cam-2/source', { url: 'rtsp://8.8.8.8:1/cam' })).status, 200);
+    for (const path of ['/v1/streams/cam-3/settings', '/v1/streams/cam-3/source']) {
+      const refused = await put(own, path, path.endsWith('source') ? { url: 'rtsp://8.8.8.8:1/cam' } : {});
+      assert.equal(refused.status, 429, path);
+      assert.match(((await refused.json()) as { detail: string }).detail, /2 streams, the most it may \(VDET_TENANT_MAX_STREAMS\)/);
+    }
+    assert.equal((await put(own, '/v1/streams/cam-1/settings', { fpsCap: 5 })).status, 200, 'an existing stream may change');
+    assert.equal((await put(other, '/v1/streams/cam-3/settings', {})).status, 200, 'another tenant\'s streams are counted apart');
+    assert.equal((await fetch(`${own.base}/v1/streams/cam-2`, { method: 'DELETE', headers: authHeaders(own) })).status, 204);
+    assert.equal((await put(own, '/v1/streams/cam-3/settings', {})).status, 200);
+  });
+});

@@ -48,12 +48,18 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: TenantQuot
       if (existing !== id) return reply.status(202).header('location', `/v1/jobs/${existing}`).send({ id: existing, status: 'queued' as const });
     }
     await deps.quotas.admitJob(tenant); // before a byte of the upload is read
+    await deps.quotas.admitUpload(tenant);
     const forgetKey = async () => {
       if (idempotencyKey !== undefined) await releaseIdempotencyKey(store, tenant, idempotencyKey).catch(() => undefined);
     };
     const byUrl = request.headers['content-type']?.startsWith('application/json') === true;
     const receive = byUrl ? receiveFromUrl(request.body, store, tenant, deps.labels, fetching, callbacks) : receiveUpload(request, store, tenant, deps.labels, callbacks);
     const upload = await receive.catch(async (error: unknown) => {
+      await forgetKey();
+      throw error;
+    });
+    await deps.quotas.admitUpload(tenant, upload.bytes).catch(async (error: unknown) => {
+      await deleteUpload(store, upload.uploadId).catch(() => undefined);
       await forgetKey();
       throw error;
     });

@@ -7,7 +7,8 @@ import type { StreamRecord } from '../../shared/stream-store.js';
 import type { ApiDeps } from '../app.js';
 import { cameraSourceView } from '../camera-source-view.js';
 import { problems } from '../problem.js';
-import { StreamParams, ownedStream, security } from './streams.js';
+import type { TenantQuotas } from '../tenant-quotas.js';
+import { StreamParams, admitStream, ownedStream, security } from './streams.js';
 
 const withSource = (record: StreamRecord): record is StreamRecord & { source: CameraSource } => record.source !== undefined;
 
@@ -16,7 +17,7 @@ const withSource = (record: StreamRecord): record is StreamRecord & { source: Ca
  * stream's usual path (policy, detections, results on `vdet.results`); no ingest token is involved, the source is
  * the tenant's own registration.
  */
-export const streamSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
+export const streamSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: TenantQuotas }> = async (app, deps) => {
   const policy = buildAddressPolicy(false, deps.config.cameras.allowHosts).policy;
   /** The rules the processor applies again at each connection: refused here already when they refuse now. */
   const checkUrl = async (url: string) => {
@@ -42,6 +43,7 @@ export const streamSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app
   }, async (request) => {
     const source: CameraSource = { url: request.body.url, ...(request.body.fps !== undefined ? { fps: request.body.fps } : {}) };
     await checkUrl(source.url);
+    await admitStream(deps, request.tenant, request.params.id);
     const record = await deps.streams.putSource({ tenant: request.tenant, name: request.params.id }, source);
     return cameraSourceView(deps.cameras, { ...record, source: record.source ?? { ...source, setAt: new Date() } });
   });

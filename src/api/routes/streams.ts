@@ -80,6 +80,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEven
     if (tracking) throw new VdetError('VDET_OPTIONS_INVALID', `Setting "tracking": ${tracking}.`);
     const regions = regionsProblem(settings);
     if (regions) throw new VdetError('VDET_OPTIONS_INVALID', `Setting "${regions.option}": ${regions.problem}.`);
+    await admitStream(deps, request.tenant, request.params.id);
     return view(await streams.putSettings({ tenant: request.tenant, name: request.params.id }, settings));
   });
 
@@ -161,4 +162,10 @@ export async function ownedStream(deps: Pick<ApiDeps, 'streams'>, tenant: string
   const record = await deps.streams.findForTenant(tenant, id);
   if (!record) throw new VdetError('VDET_STREAM_NOT_FOUND', 'There is no stream with this id.');
   return record;
+}
+
+/** A new stream counts against the tenant's VDET_TENANT_MAX_STREAMS; changing one it has never does. */
+export async function admitStream(deps: Pick<ApiDeps, 'streams'> & { quotas: TenantQuotas }, tenant: string, id: string): Promise<void> {
+  const isNew = !(await deps.streams.findForTenant(tenant, id));
+  await deps.quotas.admitStream(tenant, isNew, () => deps.streams.countForTenant(tenant, deps.quotas.maxStreams));
 }
