@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
@@ -212,6 +213,17 @@ describe('streams: frames in on vdet.frames, results out on vdet.results', () =>
     const list = await json<{ items: { id: string; createdAt: string; lastUsedAt: string | null }[] }>(api, '/v1/streams/cam-rotate/tokens');
     assert.equal(list.body.items.length, 2);
     assert.ok(!JSON.stringify(list.body).includes(second.body.token.slice(-20)), 'no secret in the list');
+    // Stored as its SHA-256 only: what the store holds does not hold the token, or its secret part.
+    const store = await connectStore(stack.config.mongo);
+    try {
+      const stored = JSON.stringify(await store.db.collection('stream_tokens').find({}).toArray());
+      for (const token of [tokens.get('cam-rotate')!, second.body.token]) {
+        assert.ok(!stored.includes(token.slice(-20)), 'no token in the store');
+        assert.ok(stored.includes(createHash('sha256').update(token).digest('hex')), 'its SHA-256 is');
+      }
+    } finally {
+      await store.close();
+    }
     // Both work at once: the camera moves to the second, then the first is revoked.
     await rawSend('cam-rotate', frame, { 'vdet-seq': '0', 'vdet-token': tokens.get('cam-rotate')! });
     await rawSend('cam-rotate', frame, { 'vdet-seq': '1', 'vdet-token': second.body.token });
