@@ -10,7 +10,7 @@ const BINARY = path.resolve('.stack/bin/rtsp-relay');
 export function rtspRelayBinary(): string {
   const built = existsSync(BINARY) ? statSync(BINARY).mtimeMs : 0;
   if (built < statSync(path.join(SOURCE, 'main.go')).mtimeMs || built < statSync(path.join(SOURCE, 'go.sum')).mtimeMs) {
-    execFileSync('go', ['build', '-o', BINARY, '.'], { cwd: SOURCE, stdio: 'inherit', timeout: 300_000 });
+    execFileSync('go', ['build', '-o', BINARY, '.'], { cwd: SOURCE, stdio: 'inherit', timeout: 300_000, env: { ...process.env, GOFLAGS: '-buildvcs=false' } });
   }
   return BINARY;
 }
