@@ -29,6 +29,8 @@ export interface CameraPullerDeps {
   deliver(frames: PulledFrame[]): Promise<void>;
   /** Frames dropped because the stream path fell behind the camera. */
   dropped(n: number): void;
+  /** Told when the state changes (connected, reconnecting, failed), so it can be reported before the next renewal. */
+  changed?(): void;
   sleep?(ms: number): Promise<void>;
   now?(): number;
 }
@@ -83,8 +85,10 @@ export class CameraPuller {
   }
 
   private setState(state: CameraStatus['state'], lastError: string | null): void {
-    if (state !== this.status.state) this.status = { ...this.status, state, since: this.now() };
+    const changed = state !== this.status.state;
+    if (changed) this.status = { ...this.status, state, since: this.now() };
     this.status = { ...this.status, lastError };
+    if (changed) this.deps.changed?.();
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { CameraLeaseStore } from '../shared/camera-leases.js';
+import type { CameraLeases } from '../shared/camera-leases.js';
 import { CAMERA_STATES, redactedCameraUrl, type CameraSource } from '../shared/contracts/camera.js';
 import { metrics } from '../shared/metrics.js';
 import type { StreamRecord, StreamStore } from '../shared/stream-store.js';
@@ -8,12 +8,13 @@ import type { CameraPuller } from './camera-puller.js';
 export interface CameraSupervisorDeps {
   log: Logger;
   streams: Pick<StreamStore, 'withSources'>;
-  leases: CameraLeaseStore;
+  leases: CameraLeases;
   /** This processor instance, as leases name it. */
   processorId: string;
   leaseMs: number;
   maxPerProcessor: number;
-  startPuller(record: StreamRecord): CameraPuller;
+  /** `changed`: to be called when the puller's state changes (reported at once, not at the next renewal). */
+  startPuller(record: StreamRecord, changed: () => void): CameraPuller;
   now?(): number;
 }
 
@@ -64,8 +65,16 @@ export class CameraSupervisor {
   async tick(): Promise<void> {
     const { leases, processorId: me, leaseMs } = this.deps;
     const now = this.now();
-    await leases.heartbeat(me, now);
-    const sources = await this.deps.streams.withSources();
+    let sources: StreamRecord[];
+    try {
+      await leases.heartbeat(me, now);
+      sources = await this.deps.streams.withSources();
+    } catch (error) {
+      // The store is away: nothing can be renewed, so what may lapse by now is given up (another processor that
+      // still reaches the store may take it), and the rest goes on until then.
+      for (const [key, held] of this.held) if (now >= held.renewedAt + leaseMs) await this.drop(key, 'its lease could not be renewed in time', false);
+      throw error;
+    }
     const wanted = new Map(sources.map((r) => [r._id, r]));
     for (const [key, held] of this.held) {
       const record = wanted.get(key);
@@ -97,8 +106,18 @@ export class CameraSupervisor {
       if (!acquired) continue;
       if (previous) metrics.cameraLeaseMoves.inc();
       this.deps.log.info({ stream: record._id, camera: redactedCameraUrl(record.source.url), from: previous ?? null }, 'camera source taken');
-      this.held.set(record._id, { record, puller: this.deps.startPuller(record), renewedAt: now });
+      this.held.set(record._id, { record, puller: this.deps.startPuller(record, () => void this.reportNow(record._id)), renewedAt: now });
     }
+    this.report();
+  }
+
+  /** Writes a held source's state now (a renewal: it also extends the lease); a failure waits for the next round. */
+  private async reportNow(key: string): Promise<void> {
+    const held = this.held.get(key);
+    if (!held) return;
+    const now = this.now();
+    const renewed = await this.deps.leases.renew(key, this.deps.processorId, now, this.deps.leaseMs, held.puller.status).catch(() => false);
+    if (renewed && this.held.get(key) === held) held.renewedAt = now;
     this.report();
   }
 

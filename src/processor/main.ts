@@ -47,11 +47,12 @@ function startCameras(infra: Infra, log: Logger, streams: ReturnType<typeof crea
   const supervisor = new CameraSupervisor({
     log, streams: infra.streams, leases: infra.cameras, processorId,
     leaseMs: config.cameras.leaseMs, maxPerProcessor: config.cameras.maxPerProcessor,
-    startPuller: (record) => new CameraPuller({
+    startPuller: (record, changed) => new CameraPuller({
       source: record.source!, policy, resolve: systemResolver, limits: mediaLimits(config.processor),
       log: log.child({ stream: record._id }), pull: pullCamera, hls: hlsSegments,
       deliver: (frames) => streams.deliverCameraFrames(record, frames),
       dropped: (n) => void infra.streams.countAll(new Map([[record._id, { ref: record, fields: { framesIn: n, dropped: n } }]])),
+      changed,
     }),
   });
   supervisor.start();

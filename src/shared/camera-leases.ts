@@ -34,7 +34,17 @@ export interface Acquired {
   previous?: string;
 }
 
-export class CameraLeaseStore {
+/** The leases as the processors' supervisor uses them (a port: MongoDB below, a fake in the unit tests). */
+export interface CameraLeases {
+  acquire(key: string, holder: string, now: number, leaseMs: number): Promise<Acquired>;
+  renew(key: string, holder: string, now: number, leaseMs: number, status: CameraStatus): Promise<boolean>;
+  release(key: string, holder: string): Promise<void>;
+  heartbeat(processor: string, now: number): Promise<void>;
+  liveProcessors(now: number, windowMs: number): Promise<number>;
+  leave(processor: string): Promise<void>;
+}
+
+export class CameraLeaseStore implements CameraLeases {
   private readonly leases: Collection<CameraLeaseRecord>;
   private readonly processors: Collection<ProcessorRecord>;
 
