@@ -7,7 +7,7 @@ import { loadConfig, type Config } from '../shared/config.js';
 import { crossCheckOptions } from '../shared/contracts/job-options.js';
 import type { FrameDetections } from '../shared/contracts/messages.js';
 import { combineSummaries } from '../shared/contracts/summary.js';
-import { isVdetError } from '../shared/errors.js';
+import { isVdetError, VdetError } from '../shared/errors.js';
 import { describeModelFile, type DescribedModel } from '../shared/model-file.js';
 import { mediaLimits, probeMedia } from '../processor/ffmpeg.js';
 import { openEngine, type OpenEngine } from './engine.js';
@@ -214,7 +214,10 @@ async function detectInputs(run: DetectRun, io: CommandIo): Promise<void> {
       await symlink(path.resolve(file), link);
       planned.push(await planFile(file, options, probing, link));
     } catch (error) {
-      if (!input.folder) throw new Error(`${file}: ${oneLine(error)}`);
+      if (!input.folder) {
+        // The file named, the code kept: "VDET_MEDIA_UNREADABLE: clip.txt: The file is not a video …".
+        throw isVdetError(error) ? new VdetError(error.code, `${file}: ${error.message}`, { cause: error.cause }) : new Error(`${file}: ${oneLine(error)}`);
+      }
       warn(`vdet: skipping ${file}: ${oneLine(error)}`);
     }
   }
@@ -343,10 +346,11 @@ function fileLine(r: FileResult): string {
 }
 
 /** An error as one line; a failed render also gets ffmpeg's last words (the api never shows those). */
+/** The error as one line, led by its stable code when it has one (as the service's and the client's errors are). */
 function oneLine(error: unknown): string {
   let text = error instanceof Error ? error.message : String(error);
   if (isVdetError(error) && error.code === 'VDET_RENDER_FAILED' && error.cause instanceof Error) {
     text += ` (ffmpeg: ${error.cause.message.trim().split('\n').at(-1)})`;
   }
-  return text.replace(/\s*\n\s*/g, ' ').trim();
+  return `${isVdetError(error) ? `${error.code}: ` : ''}${text}`.replace(/\s*\n\s*/g, ' ').trim();
 }

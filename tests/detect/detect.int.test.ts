@@ -285,7 +285,7 @@ describe('vdet detect', { timeout: 600_000 }, () => {
     ]);
     const cases: [string, CliRun, number, RegExp][] = [
       ['missing file', missing, 1, /^vdet: .*no-such-video\.mp4: no such file or folder$/],
-      ['text file', notVideo, 1, /^vdet: .*notes\.txt: The file is not a video or image/],
+      ['text file', notVideo, 1, /^vdet: VDET_[A-Z_]+: .*notes\.txt: The file is not a video or image/],
       ['unknown option', badOption, 2, /^vdet: unknown option --speed/],
       ['value out of range', badValue, 2, /^vdet: --min-score must be a number from 0 to 1 \(got "2"\)$/],
       ['annotate name', badAnnotate, 2, /^vdet: --annotate: an image renders to \.png, \.jpg or \.mp4/],

@@ -61,7 +61,7 @@ describe('model layouts: yolox, ultralytics, end2end', () => {
       ['ultralytics', 416, 'rgb', 'center', 80, '212d4ba6facddb24eac954ecbb5d271ee79c259dd1aa8b5fbcc3530ba9359ad7']);
     const broken = await vdetDetect([TOUR_VIDEO, '--model', path.resolve('package.json')]);
     assert.equal(broken.code, 1);
-    assert.match(broken.stderr, /vdet: The model .*package\.json is not an ONNX model/);
+    assert.match(broken.stderr, /^vdet: VDET_MODEL_INVALID: The model .*package\.json is not an ONNX model/);
   });
 
   test('the Ultralytics layouts centred (their default): the same objects as the YOLOX reference, boxes mapped back through the padding', async (t) => {
