@@ -1,8 +1,9 @@
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
-import { addressProblem, type AddressPolicy } from '../shared/address-policy.js';
+import type { AddressPolicy } from '../shared/address-policy.js';
+import { cameraAddress } from '../shared/camera-address.js';
 import type { CameraStatus } from '../shared/camera-leases.js';
-import { cameraUrlProblem, redactedCameraUrl, type CameraSource } from '../shared/contracts/camera.js';
+import { DEFAULT_CAMERA_FPS, cameraUrlProblem, redactedCameraUrl, type CameraSource } from '../shared/contracts/camera.js';
 import type { Resolver } from '../shared/guarded-http.js';
 import { metrics } from '../shared/metrics.js';
 import type { CameraPull, CameraPullRequest } from './camera-ffmpeg.js';
@@ -97,24 +98,17 @@ export class CameraPuller {
    */
   private async target(): Promise<{ url: string } | { hls: string } | { refused: string }> {
     const { url } = this.deps.source;
-    const problem = cameraUrlProblem(url, this.deps.policy);
-    if (problem) return { refused: `The camera URL ${problem}.` };
     const parsed = new URL(url);
-    if (parsed.protocol === 'http:' || parsed.protocol === 'https:') return { hls: url };
-    const host = parsed.hostname.replace(/^\[|\]$/g, '');
-    let address = host;
-    if (!ipaddr.isValid(host)) {
-      const addresses = await this.deps.resolve(host);
-      if (addresses.length === 0) throw new Error(`${host} has no address`);
-      for (const a of addresses) {
-        const refused = addressProblem(a.address, this.deps.policy, host);
-        if (refused) return { refused: `${host} ${refused}.` };
-      }
-      address = addresses[0]!.address;
+    if (parsed.protocol === 'http:' || parsed.protocol === 'https:') {
+      const problem = cameraUrlProblem(url, this.deps.policy);
+      return problem ? { refused: `The camera URL ${problem}.` } : { hls: url };
     }
-    parsed.hostname = ipaddr.parse(address).kind() === 'ipv6' ? `[${address}]` : address;
+    const checked = await cameraAddress(url, this.deps.policy, this.deps.resolve);
+    if ('refused' in checked) return checked;
+    parsed.hostname = ipaddr.parse(checked.address).kind() === 'ipv6' ? `[${checked.address}]` : checked.address;
     return { url: parsed.toString() };
   }
+
 
   private async connectLoop(): Promise<void> {
     let failures = 0;
@@ -132,7 +126,7 @@ export class CameraPuller {
           const input = 'hls' in target
             ? { segments: this.deps.hls(target.hls, { policy: this.deps.policy, resolve: this.deps.resolve, signal: aborted.signal }) }
             : { url: target.url };
-          const pull = this.deps.pull({ input, fps: this.deps.source.fps ?? 5, limits: this.deps.limits, stallMs: STALL_MS, onFrame: (jpeg) => this.received(jpeg) });
+          const pull = this.deps.pull({ input, fps: this.deps.source.fps ?? DEFAULT_CAMERA_FPS, limits: this.deps.limits, stallMs: STALL_MS, onFrame: (jpeg) => this.received(jpeg) });
           this.current = { stop: () => { aborted.abort(); pull.stop(); }, ended: pull.ended };
           ({ frames, error } = await pull.ended);
           aborted.abort();

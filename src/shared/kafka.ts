@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Config, KafkaSecurity } from './config.js';
 import { VdetError } from './errors.js';
 import { Permits, handleInOrder } from './head-start.js';
-import { runWithRetry } from './retry.js';
+import { runWithRetry, type RetryPolicy } from './retry.js';
 import type { TopicNames } from './topics.js';
 
 /** Attempts for an unexpected (non-outage) failure before a message is given up. */
@@ -264,6 +264,13 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
       },
     };
   };
+  /** How a consumer retries a message or a batch (src/shared/retry.ts), each retry logged with where it stands. */
+  const retryPolicy = (maxAttempts: number, what: 'message' | 'batch', where: Record<string, unknown>): RetryPolicy => ({
+    maxAttempts,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    stopping: () => stopping,
+    onRetry: (error, attempt, kind, waitMs) => log.warn({ ...where, attempt, kind, waitMs, err: error }, `${what} handling failed; retrying`),
+  });
   const getAdmin = async () => {
     if (!admin) {
       const a = kafka.admin();
@@ -314,15 +321,7 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
               return options.handle(incoming, work);
             },
             (error, attempts) => options.giveUp(incoming, error, attempts),
-            {
-              maxAttempts: MAX_ATTEMPTS,
-              sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-              stopping: () => stopping,
-              onRetry: (error, attempt, kind, waitMs) => log.warn(
-                { groupId: options.groupId, topic: incoming.topic, partition: incoming.partition, offset: incoming.offset, key: incoming.key, attempt, kind, waitMs, err: error },
-                'message handling failed; retrying',
-              ),
-            },
+            retryPolicy(MAX_ATTEMPTS, 'message', { groupId: options.groupId, topic: incoming.topic, partition: incoming.partition, offset: incoming.offset, key: incoming.key }),
           );
         } finally {
           clearInterval(timer);
@@ -370,15 +369,7 @@ export function createKafkaBus(config: Config['kafka'], log: Logger): KafkaBus {
             const messages = batch.messages.map((message) => toIncoming(batch.topic, batch.partition, message));
             await runWithRetry(() => options.handleBatch(messages), async (error) => {
               throw error; // a batch is never given up whole: per-frame problems were dead-lettered inside
-            }, {
-              maxAttempts: Number.MAX_SAFE_INTEGER,
-              sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-              stopping: () => stopping,
-              onRetry: (error, attempt, kind, waitMs) => log.warn(
-                { groupId: options.groupId, topic: batch.topic, partition: batch.partition, messages: messages.length, attempt, kind, waitMs, err: error },
-                'batch handling failed; retrying',
-              ),
-            });
+            }, retryPolicy(Number.MAX_SAFE_INTEGER, 'batch', { groupId: options.groupId, topic: batch.topic, partition: batch.partition, messages: messages.length }));
             resolveOffset(batch.lastOffset());
             await commitOffsetsIfNecessary();
             await heartbeat();

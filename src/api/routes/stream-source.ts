@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { addressProblem, buildAddressPolicy } from '../../shared/address-policy.js';
-import { CameraSourceSchema, CameraSourceViewSchema, cameraUrlProblem, type CameraSource } from '../../shared/contracts/camera.js';
+import { buildAddressPolicy } from '../../shared/address-policy.js';
+import { cameraAddress } from '../../shared/camera-address.js';
+import { CameraSourceSchema, CameraSourceViewSchema, type CameraSource } from '../../shared/contracts/camera.js';
 import { VdetError } from '../../shared/errors.js';
 import { systemResolver } from '../../shared/guarded-http.js';
 import type { StreamRecord } from '../../shared/stream-store.js';
@@ -21,15 +22,13 @@ export const streamSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: T
   const policy = buildAddressPolicy(false, deps.config.cameras.allowHosts).policy;
   /** The rules the processor applies again at each connection: refused here already when they refuse now. */
   const checkUrl = async (url: string) => {
-    const problem = cameraUrlProblem(url, policy);
-    if (problem) throw new VdetError('VDET_CAMERA_REFUSED', `The camera URL ${problem}.`);
-    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
-    const addresses = await systemResolver(host).catch(() => []); // a name only the cameras' network resolves: the processor checks it
-    for (const { address } of addresses) {
-      const refused = addressProblem(address, policy, host);
-      if (refused) throw new VdetError('VDET_CAMERA_REFUSED', `The camera URL's host ${host} ${refused}; the operator may allow it with VDET_CAMERA_ALLOW_HOSTS.`);
+    // A name only the cameras' network resolves is let through: the processor checks it at every connection.
+    const checked = await cameraAddress(url, policy, systemResolver).catch(() => undefined);
+    if (checked && 'refused' in checked) {
+      throw new VdetError('VDET_CAMERA_REFUSED', `${checked.refused} The operator may allow a host with VDET_CAMERA_ALLOW_HOSTS.`);
     }
   };
+
 
   app.put('/v1/streams/:id/source', {
     schema: {
@@ -45,7 +44,7 @@ export const streamSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: T
     await checkUrl(source.url);
     await admitStream(deps, request.tenant, request.params.id);
     const record = await deps.streams.putSource({ tenant: request.tenant, name: request.params.id }, source);
-    return cameraSourceView(deps.cameras, { ...record, source: record.source ?? { ...source, setAt: new Date() } });
+    return cameraSourceView(deps.cameras, { ...record, source: record.source! }); // putSource's answer holds it
   });
 
   app.get('/v1/streams/:id/source', {
