@@ -15,7 +15,7 @@ import { resolveTrackerOptions } from '../shared/vision/tracking/options.js';
 import type { JobEvent } from '../shared/progress.js';
 import { groupId } from '../shared/topics.js';
 import { combineSummaries, countsOf, isComplete, summarizeFrames } from './merge-rules.js';
-import { publishStreamFrames, storeStreamFrames } from './stream-merge.js';
+import { publishStreamFrames } from './stream-merge.js';
 import { CachedStreamTrackingStore } from './stream-tracking-cache.js';
 import { retentionStore } from '../shared/job-data.js';
 import { createRetention } from './retention.js';
@@ -24,12 +24,6 @@ import { trackingStep } from './tracking-step.js';
 import { buildAddressPolicy } from '../shared/address-policy.js';
 
 export type MergerDeps = Omit<Infra, 'close'>;
-
-interface Prepared {
-  outcome: ChunkOutcome;
-  /** A stream chunk's frames being stored. */
-  stored?: Promise<void>;
-}
 
 /**
  * The merger role: stores each chunk's detections with idempotent writes (one document per frame, one per chunk),
@@ -49,21 +43,8 @@ export function createMerger(deps: MergerDeps) {
   const streamDeps = { ...deps, tracking: streamTracking };
   const retention = createRetention(retentionStore(store, deps.streams.frames, deps.streams.streams), config.retention, log);
 
-  /**
-   * A message's head start: a stream chunk's frames are stored before its turn (order does not matter there), so
-   * several streams sharing a partition do not wait for each other's MongoDB writes. A bad message is fatal: given up
-   * (dead letter, job failed).
-   */
-  async function prepare(message: IncomingMessage): Promise<Prepared> {
+  async function handle(message: IncomingMessage): Promise<void> {
     const outcome = ChunkOutcome.decode(message.value);
-    if (outcome.kind !== 'stream' || outcome.tracking) return { outcome }; // a tracked stream stores in its turn
-    const stored = storeStreamFrames(streamDeps, outcome);
-    stored.catch(() => undefined); // awaited in the message's turn
-    return { outcome, stored };
-  }
-
-  async function handle(message: IncomingMessage, prepared?: Promise<Prepared>): Promise<void> {
-    const { outcome, stored } = await (prepared ?? prepare(message));
     switch (outcome.kind) {
       case 'chunk':
         await mergeChunk(outcome);
@@ -76,7 +57,7 @@ export function createMerger(deps: MergerDeps) {
         await completeIfDone(outcome.jobId);
         break;
       case 'stream':
-        await publishStreamFrames(streamDeps, outcome, stored);
+        await publishStreamFrames(streamDeps, outcome);
         break;
       case 'track':
         await continueTracking(outcome);
@@ -229,9 +210,11 @@ export function createMerger(deps: MergerDeps) {
         groupId: groupId(config.kafka.topicPrefix, 'merger'),
         topics: [topics.detections],
         concurrency: 4,
-        headStart: { limit: 16, prepare },
         handle,
-        onGroupJoin: () => streamTracking.clear(), // the streams' partitions may have moved: their records are read again
+        onGroupJoin: () => { // the streams' partitions may have moved: their records are read again
+          streamTracking.clear();
+          deps.streams.frames.forgetAll();
+        },
         giveUp: async (message, error, attempts) => {
           await sendToDeadLetters(bus, topics.dlq, log, message, error, attempts);
           if (message.key && (await jobs.getById(message.key)) && (await jobs.fail(message.key, toFailureReason(error)))) {

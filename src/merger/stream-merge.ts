@@ -4,7 +4,6 @@ import { StreamResult } from '../shared/contracts/stream.js';
 import type { KafkaBus } from '../shared/kafka.js';
 import { streamEventsChannel } from '../shared/progress.js';
 import { metrics } from '../shared/metrics.js';
-import { insertOnce } from '../shared/mongo.js';
 import { streamKey, type StreamStore } from '../shared/stream-store.js';
 import type { StreamTrackingStore } from '../shared/stream-track-store.js';
 import type { TopicNames } from '../shared/topics.js';
@@ -22,8 +21,9 @@ export interface StreamMergeDeps {
 }
 
 /**
- * Stores a stream chunk's frames (inserts, unique per stream and sequence number: a redelivery changes nothing) and
- * counts its dropped frames. Order does not matter here, so the merger starts it early, before the chunk's turn.
+ * Stores a stream chunk's frames (frames at or below the stream's highest stored sequence number are a redelivery's
+ * and change nothing) and counts its dropped frames. In the chunk's turn: the stream's chunks are numbered in the
+ * order they are stored (src/shared/stream-frame-store.ts).
  */
 export async function storeStreamFrames(deps: StreamMergeDeps, received: StreamFramesDone): Promise<void> {
   const { stream, tenant } = received;
@@ -32,31 +32,29 @@ export async function storeStreamFrames(deps: StreamMergeDeps, received: StreamF
   const frames = received.frames.filter((f) => !f.dropped);
   await Promise.all([
     dropped > 0 ? deps.streams.count(ref, 'dropped', dropped) : undefined,
-    frames.length > 0 ? insertOnce(deps.streams.frames, frames.map((f) => ({
-      _id: `${streamKey(ref)}:${f.seq}`, tenant, stream, seq: f.seq, ts: f.ts, width: f.width, height: f.height, detections: f.detections,
-    }))) : undefined,
+    frames.length > 0 ? deps.streams.frames.append(ref, frames.map(({ seq, ts, width, height, detections }) => ({ seq, ts, width, height, detections }))) : undefined,
   ]);
 }
 
 /**
  * A stream chunk's turn, in partition order: publishes each frame's result to `vdet.results` in sequence order, then
- * counts and announces them, and waits for `stored` (see {@link storeStreamFrames}). The result goes out first, as
- * it is what a live consumer waits for; the offset is committed only after all of it (commit after write), so a crash
+ * counts and announces them, while its frames are stored (see {@link storeStreamFrames}). The result goes out first,
+ * as it is what a live consumer waits for; the offset is committed only after all of it (commit after write), so a crash
  * in between redelivers the chunk, which publishes again: `vdet.results` is at-least-once, consumers dedupe by
  * (stream, seq).
  *
  * A tracked stream (the chunk carries `tracking`) is tracked here first, in order (src/merger/stream-tracking.ts);
- * its frames are stored with their track ids in this turn (`stored` is undefined: no head start), and the tracker's
+ * its frames are stored with their track ids, and the tracker's
  * state is saved last, so a redelivery at any point gives the same ids. With zones or lines (they come in the chunk,
  * with the tracker settings, from the stream's settings when the processor read them), each result carries what its
  * frame changed in them (`events`); the counts are saved with the tracker's state.
  */
-export async function publishStreamFrames(deps: StreamMergeDeps, chunk: StreamFramesDone, stored: Promise<void> | undefined): Promise<void> {
+export async function publishStreamFrames(deps: StreamMergeDeps, chunk: StreamFramesDone): Promise<void> {
   const { stream, tenant } = chunk;
   const ref = { tenant, name: stream };
   const tracked = chunk.tracking ? await trackStreamChunk(deps.tracking, streamKey(ref), tenant, chunk, zoneSettingsOf(chunk)) : undefined;
   const received = tracked ? { ...chunk, frames: tracked.frames } : chunk;
-  const storing = stored ?? storeStreamFrames(deps, received);
+  const storing = storeStreamFrames(deps, received);
   storing.catch(() => undefined); // awaited below, after the results went out
   await publishResults(deps, received, storing, tracked?.events);
   await tracked?.save();

@@ -1,7 +1,8 @@
 import { MongoRuntimeError, type Collection, type GridFSBucket } from 'mongodb';
 import { isFinished } from './job-state.js';
 import type { JobRecord, Store } from './mongo.js';
-import type { StreamFrameRecord, StreamRecord } from './stream-store.js';
+import type { StreamFrameStore } from './stream-frame-store.js';
+import type { StreamRecord } from './stream-store.js';
 
 /**
  * Deletes every stored file of a GridFS bucket with this name (an upload's id, a job's annotated video). A file
@@ -46,18 +47,24 @@ const JOB_REF = { _id: 1, tenant: 1, uploadId: 1, status: 1 } as const;
  * which FerretDB runs over every job and stream frame in its own memory: a background pass, in batches, never a
  * request; the deletions are equalities on ids.
  */
-export function retentionStore(store: Store, streamFrames: Collection<StreamFrameRecord>, streams: Collection<StreamRecord>) {
+export function retentionStore(store: Store, streamFrames: StreamFrameStore, streams: Collection<StreamRecord>) {
   return {
     endedJobs: (before: Date, limit: number) =>
       store.jobs.find({ finishedAt: { $lt: before } }, { projection: JOB_REF }).limit(limit).toArray(),
     expiredJobs: (now: Date, limit: number) =>
       store.jobs.find({ expiresAt: { $lt: now } }, { projection: JOB_REF }).limit(limit).toArray(),
     deleteJob: (job: Pick<JobRecord, '_id' | 'tenant' | 'uploadId' | 'status'>) => deleteJobRecords(store, job),
+    /** Legacy frames first (one document each: a range over all of them), then each stream's oldest chunks (by number). */
     async deleteStreamFrames(beforeMs: number, limit: number, stream?: { tenant: string; name: string }): Promise<number> {
       const filter = { ...(stream ? { tenant: stream.tenant, stream: stream.name } : {}), ts: { $lt: beforeMs } };
-      const old = await streamFrames.find(filter, { projection: { _id: 1 } }).limit(limit).toArray();
-      for (const frame of old) await streamFrames.deleteOne({ _id: frame._id });
-      return old.length;
+      const old = await streamFrames.legacy.find(filter, { projection: { _id: 1 } }).limit(limit).toArray();
+      for (const frame of old) await streamFrames.legacy.deleteOne({ _id: frame._id });
+      let removed = old.length;
+      for (const each of stream ? [stream] : await streamFrames.streamsStored(10_000)) {
+        if (removed >= limit) break;
+        removed += await streamFrames.deleteBefore(each, beforeMs, limit - removed);
+      }
+      return removed;
     },
     async streamsWithRetention() {
       const found = await streams.find({ 'settings.retentionDays': { $exists: true } }, { projection: { tenant: 1, name: 1, settings: 1 } }).limit(1000).toArray();

@@ -1,26 +1,14 @@
 import type { Redis } from 'ioredis';
 import type { Collection, Db } from 'mongodb';
-import type { Detection } from './contracts/messages.js';
 import type { CameraSource } from './contracts/camera.js';
 import type { StreamSettings } from './contracts/stream.js';
 import { fromJsonText, ignoringDuplicate, upsertRetried, withJsonText } from './mongo.js';
 import { RefreshingCache } from './refreshing-cache.js';
+import { StreamFrameStore } from './stream-frame-store.js';
+import { streamKey, type StreamRef } from './stream-ref.js';
 import { mongoStreamTrackingStore, type StreamTrackingRecord, type StreamTrackingStore } from './stream-track-store.js';
 
-/**
- * A stream lives in its tenant's namespace: two tenants may each have a `cam-1`. Everything kept per stream is keyed
- * by both (record, counters, events channel, stored frames).
- */
-export interface StreamRef {
-  tenant: string;
-  /** The stream's id as its tenant names it (the Kafka key of its frames). */
-  name: string;
-}
-
-/** The one string that names a stream across tenants (tenant ids have no `/`). */
-export function streamKey(ref: StreamRef): string {
-  return `${ref.tenant}/${ref.name}`;
-}
+export { streamKey, type StreamRef } from './stream-ref.js';
 
 /** A stream (collection `streams`, `_id` = {@link streamKey}): who owns it and how it is processed. */
 export interface StreamRecord extends StreamRef {
@@ -40,19 +28,6 @@ function streamFromStore(doc: StreamRecord | null): StreamRecord | null {
   if (!doc) return doc;
   const settings = fromJsonText(doc.settings, JSON_TEXT_SETTINGS);
   return settings === doc.settings ? doc : { ...doc, settings };
-}
-
-/** One processed stream frame (collection `stream_frames`, `_id` = `{streamKey}:{seq}`), unique per (tenant, stream, seq). */
-export interface StreamFrameRecord {
-  _id: string;
-  tenant: string;
-  /** The stream's name in its tenant's namespace. */
-  stream: string;
-  seq: number;
-  ts: number;
-  width: number;
-  height: number;
-  detections: Detection[];
 }
 
 /** Live counters of a stream, kept in Redis. */
@@ -80,7 +55,8 @@ const LATENCY_SAMPLES = 1000;
  */
 export class StreamStore {
   readonly streams: Collection<StreamRecord>;
-  readonly frames: Collection<StreamFrameRecord>;
+  /** Its stored frames (src/shared/stream-frame-store.ts). */
+  readonly frames: StreamFrameStore;
   /** Each tracked stream's tracker state (src/shared/stream-track-store.ts): the merger's port to it. */
   readonly tracking: StreamTrackingStore;
   private readonly trackingRecords: Collection<StreamTrackingRecord>;
@@ -88,15 +64,14 @@ export class StreamStore {
 
   constructor(db: Db, private readonly redis: Redis, private readonly defaultTenant: string) {
     this.streams = db.collection<StreamRecord>('streams');
-    this.frames = db.collection<StreamFrameRecord>('stream_frames');
+    this.frames = new StreamFrameStore(db);
     this.trackingRecords = db.collection<StreamTrackingRecord>('stream_tracking');
     this.tracking = mongoStreamTrackingStore(this.trackingRecords, this.frames);
   }
 
   async ensureIndexes(): Promise<void> {
     await this.streams.createIndex({ tenant: 1, name: 1 }, { name: 'tenant_name' });
-    await this.frames.createIndex({ stream: 1, ts: 1 }, { name: 'stream_ts' });
-    await this.frames.createIndex({ tenant: 1, stream: 1, seq: 1 }, { name: 'tenant_stream_seq', unique: true });
+    await this.frames.ensureIndexes();
     await this.moveIntoNamespaces();
   }
 
@@ -185,7 +160,7 @@ export class StreamStore {
   async remove(ref: StreamRef): Promise<boolean> {
     const { deletedCount } = await this.streams.deleteOne({ _id: streamKey(ref) });
     this.records.delete(streamKey(ref));
-    await this.frames.deleteMany({ tenant: ref.tenant, stream: ref.name });
+    await this.frames.remove(ref);
     await this.trackingRecords.deleteOne({ _id: streamKey(ref) });
     await this.redis.del(this.key(ref, 'stats'), this.key(ref, 'latency')).catch(() => undefined);
     return deletedCount > 0;

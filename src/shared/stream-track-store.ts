@@ -1,7 +1,7 @@
 import type { Collection } from 'mongodb';
 import type { Detection } from './contracts/messages.js';
 import { insertedOnce } from './mongo.js';
-import type { StreamFrameRecord } from './stream-store.js';
+import type { StreamFrameStore } from './stream-frame-store.js';
 
 /**
  * Where a stream's tracking stands, in MongoDB (`stream_tracking`, one document per stream, `_id` = its stream key),
@@ -36,7 +36,7 @@ export interface StreamTrackingStore {
   forget?(key: string): void;
 }
 
-export function mongoStreamTrackingStore(tracking: Collection<StreamTrackingRecord>, frames: Collection<StreamFrameRecord>): StreamTrackingStore {
+export function mongoStreamTrackingStore(tracking: Collection<StreamTrackingRecord>, frames: Pick<StreamFrameStore, 'detectionsOf'>): StreamTrackingStore {
   return {
     async record(key) {
       const found = await tracking.findOne({ _id: key }, { projection: { lastSeq: 1, state: 1, zones: 1 } });
@@ -47,9 +47,9 @@ export function mongoStreamTrackingStore(tracking: Collection<StreamTrackingReco
       const { matchedCount } = await tracking.updateOne({ _id: key, lastSeq: fromSeq }, { $set: { ...next, updatedAt: new Date() } });
       return matchedCount === 1;
     },
-    async storedDetections(key, seqs) {
-      const found = await frames.find({ _id: { $in: seqs.map((seq) => `${key}:${seq}`) } }, { projection: { seq: 1, detections: 1 } }).toArray();
-      return new Map(found.map((f) => [f.seq, f.detections]));
+    storedDetections(key, seqs) {
+      const slash = key.indexOf('/'); // a stream key is "tenant/name" (tenant ids have no "/")
+      return frames.detectionsOf({ tenant: key.slice(0, slash), name: key.slice(slash + 1) }, seqs);
     },
   };
 }

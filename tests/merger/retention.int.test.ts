@@ -5,6 +5,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { retentionStore } from '../../src/shared/job-data.js';
 import { connectStore } from '../../src/shared/mongo.js';
+import { StreamFrameStore } from '../../src/shared/stream-frame-store.js';
 import { topicNames } from '../../src/shared/topics.js';
 import { authHeaders, registerStream, submitJob, waitForJob, type Target } from '../helpers/client.js';
 import { imagePath } from '../helpers/paths.js';
@@ -58,7 +59,7 @@ describe('retention per job and per stream', () => {
     const store = await connectStore(stack.config.mongo);
     try {
       const job = (await store.jobs.findOne({ _id: done.id }))!;
-      const retention = retentionStore(store, store.db.collection('stream_frames'), store.db.collection('streams'));
+      const retention = retentionStore(store, new StreamFrameStore(store.db), store.db.collection('streams'));
       const uploadsLeft = () => store.db.collection('uploads.files').countDocuments({ filename: job.uploadId });
       assert.equal(await uploadsLeft(), 1);
       const deleteFile = store.uploads.delete.bind(store.uploads);

@@ -1,12 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Filter } from 'mongodb';
 import { CameraSourceViewSchema } from '../../shared/contracts/camera.js';
 import { DetectionSchema } from '../../shared/contracts/messages.js';
 import { regionsProblem, trackingProblem } from '../../shared/contracts/job-options.js';
 import { STREAM_NAME, StreamSettingsSchema, type StreamSettings } from '../../shared/contracts/stream.js';
 import { VdetError } from '../../shared/errors.js';
-import { streamKey, type StreamFrameRecord, type StreamRecord } from '../../shared/stream-store.js';
+import { streamKey, type StreamRecord } from '../../shared/stream-store.js';
 import { countedSoFar, zoneSettingsOf } from '../../shared/tracks.js';
 import type { ApiDeps } from '../app.js';
 import type { JobEventHub } from '../job-events.js';
@@ -104,19 +103,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEven
     },
   }, async (request) => {
     const record = await owned(request.tenant, request.params.id);
-    const { from, to, limit, cursor } = request.query;
-    const filter: Filter<StreamFrameRecord> = { tenant: record.tenant, stream: record.name };
-    if (from !== undefined || to !== undefined) filter.ts = { ...(from !== undefined ? { $gte: from } : {}), ...(to !== undefined ? { $lt: to } : {}) };
-    if (cursor !== undefined) {
-      const match = /^s:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-      if (!match) throw new VdetError('VDET_CURSOR_INVALID', 'The cursor is not one this api returned.');
-      filter.seq = { $gt: Number(match[1]) };
-    }
-    const rows = await streams.frames.find(filter, { projection: { _id: 0, seq: 1, ts: 1, width: 1, height: 1, detections: 1 } })
-      .sort({ seq: 1 }).limit(limit + 1).toArray();
-    const items = rows.slice(0, limit).map(({ seq, ts, width, height, detections }) => ({ seq, ts, width, height, detections }));
-    const next = rows.length > limit ? Buffer.from(`s:${items.at(-1)!.seq}`).toString('base64url') : null;
-    return { items, next };
+    return streams.frames.page(record, request.query);
   });
 
   app.get('/v1/streams/:id/zones', {
