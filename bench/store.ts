@@ -7,7 +7,9 @@ import type { FrameDetections } from '../src/shared/contracts/messages.js';
 import { combineSummaries, countsOf, summarizeFrames } from '../src/merger/merge-rules.js';
 import { LABEL_WINDOWS, frameChunkRecord } from '../src/shared/frame-store.js';
 import { openInfra } from '../src/shared/infra.js';
+import { indexRareLabels } from '../src/shared/label-pages.js';
 import { chunkId, connectStore, ensureIndexes, insertOnce, type JobRecord, type Store } from '../src/shared/mongo.js';
+import { StreamFrameStore, type StoredStreamFrame } from '../src/shared/stream-frame-store.js';
 import { numberArgument } from './args.js';
 
 /**
@@ -15,7 +17,9 @@ import { numberArgument } from './args.js';
  * the merger's own store code, then measures through the real api, started in this process on the configured store
  * (MONGO_URL, VDET_MONGO_DB default vdet_bench_store): a page of detections (first, middle, last; per label; by time),
  * the summary, an export's first byte and total, deleting a 15 000-frame job, and the merger's store work per chunk
- * against an empty store. Seeding is kept between runs (--clean starts again). Writes docs/benchmarks-store.md
+ * against an empty store; and for a stream of N/10 frames (10 frames/s, chunks of 4, stored as the merger stores them),
+ * a page (first, middle, last, by time) and the merger's store work per chunk, beside the same stream stored one
+ * document a frame as versions before stream chunks did (stream_frames, still read). Seeding is kept between runs (--clean starts again). Writes docs/benchmarks-store.md
  * (one section per N, replaced on a rerun) and prints one JSON line.
  */
 const FRAMES = numberArgument('frames', 10_000);
@@ -26,6 +30,11 @@ const CHUNK = 16;
 const BIG = 15_000;
 const LABELS = ['person', 'car', 'dog', 'horse', 'cow', 'bicycle', 'bird', 'sheep'];
 const KEY = 'vdet_bench_store_key_0123456789abcdef';
+const STREAM = 'bench-cam';
+const LEGACY_STREAM = 'bench-cam-legacy';
+const STREAM_FRAMES = Math.max(100, Math.floor(FRAMES / 10));
+const STREAM_CHUNK = 4;
+const STREAM_T0 = Date.UTC(2026, 0, 1);
 
 const env = { VDET_MONGO_DB: 'vdet_bench_store', VDET_HTTP_PORT: '0', VDET_METRICS_PORT: '0', VDET_LOG_LEVEL: 'warn',
   VDET_RATE_LIMIT_PER_MIN: '10000000', ...process.env, VDET_BOOTSTRAP_KEY: KEY, VDET_BOOTSTRAP_TENANT: TENANT };
@@ -41,6 +50,45 @@ function frameOf(frame: number): FrameDetections {
       box: [10 + i, 20 + i, 110 + i, 220 + i] as [number, number, number, number],
     })),
   };
+}
+
+function streamFrameOf(seq: number): StoredStreamFrame {
+  const { detections } = frameOf(seq);
+  return { seq, ts: STREAM_T0 + seq * 100, width: 640, height: 360, detections };
+}
+
+/** A stream of STREAM_FRAMES frames, stored as the merger stores them, and the same frames as the legacy layout held them. */
+async function seedStreams(store: Store): Promise<void> {
+  const now = new Date();
+  const frames = new StreamFrameStore(store.db);
+  await frames.ensureIndexes();
+  for (const name of [STREAM, LEGACY_STREAM]) {
+    await store.db.collection('streams').insertOne({ _id: `${TENANT}/${name}` as never, tenant: TENANT, name, settings: {}, createdAt: now, updatedAt: now });
+  }
+  const ref = { tenant: TENANT, name: STREAM };
+  for (let s = 0; s < STREAM_FRAMES; s += STREAM_CHUNK) {
+    await frames.append(ref, Array.from({ length: Math.min(STREAM_CHUNK, STREAM_FRAMES - s) }, (_, i) => streamFrameOf(s + i)));
+    if (s % 4000 === 0) process.stderr.write(`\rseeded ${s} / ${STREAM_FRAMES} stream frames`);
+  }
+  for (let s = 0; s < STREAM_FRAMES; s += 1000) {
+    await insertOnce(frames.legacy, Array.from({ length: Math.min(1000, STREAM_FRAMES - s) }, (_, i) => ({
+      _id: `${TENANT}/${LEGACY_STREAM}:${s + i}`, tenant: TENANT, stream: LEGACY_STREAM, ...streamFrameOf(s + i),
+    })));
+  }
+  process.stderr.write('\n');
+}
+
+/** The merger's store work for one stream chunk (StreamFrameStore.append), for `chunks` chunks of a new stream. */
+async function streamStoreWork(store: Store, name: string, chunks: number): Promise<{ p50: number; p99: number }> {
+  const frames = new StreamFrameStore(store.db);
+  const ref = { tenant: TENANT, name };
+  let s = 0;
+  const result = await timeIt(async () => {
+    await frames.append(ref, Array.from({ length: STREAM_CHUNK }, (_, i) => streamFrameOf(s + i)));
+    s += STREAM_CHUNK;
+  }, chunks);
+  await frames.remove(ref);
+  return result;
 }
 
 /** A job's chunk as the merger writes it: the frames' document and the chunk's record. */
@@ -76,6 +124,7 @@ async function seedJob(store: Store, jobId: string, frames: number): Promise<voi
   };
   await store.jobs.deleteOne({ _id: jobId });
   await store.jobs.insertOne(job);
+  await indexRareLabels(store, jobId); // as the merger does once a job is done
 }
 
 /** Jobs of the bench: two of 15 000 frames (one read, one deleted), the rest of 1 000; their ids in seeding order. */
@@ -93,6 +142,8 @@ async function seed(store: Store): Promise<number> {
   if (done && done.frames === FRAMES && !CLEAN) {
     // The delete job is gone after a run: seed it again.
     if (!(await store.jobs.findOne({ _id: 'delete' })) && done.jobs.includes('delete')) await seedJob(store, 'delete', BIG);
+    // Seeded before label pages existed: page the rare labels now, as the merger would have.
+    for (const job of await store.jobs.find({ tenant: TENANT, labelPages: { $exists: false } }, { projection: { _id: 1 } }).toArray()) await indexRareLabels(store, job._id);
     return 0;
   }
   await store.db.dropDatabase();
@@ -106,6 +157,7 @@ async function seed(store: Store): Promise<number> {
     process.stderr.write(`\rseeded ${seeded} / ${FRAMES} frames`);
   }
   process.stderr.write('\n');
+  await seedStreams(store);
   await meta.insertOne({ _id: 'seed', frames: FRAMES, jobs: jobs.map((j) => j.id) });
   return (performance.now() - started) / 1000;
 }
@@ -157,9 +209,11 @@ async function main(): Promise<void> {
   await empty.db.dropDatabase();
   await ensureIndexes(empty);
   const mergeEmpty = await mergerStoreWork(empty, 'merge-empty', 200);
+  const streamMergeEmpty = await streamStoreWork(empty, 'merge-empty-cam', 200);
   await empty.db.dropDatabase();
   await empty.close();
   const mergeFull = await mergerStoreWork(store, 'merge-full', 200);
+  const streamMergeFull = await streamStoreWork(store, 'merge-full-cam', 200);
 
   const infra = await openInfra(config, log);
   const api = await startApi(infra);
@@ -194,6 +248,15 @@ async function main(): Promise<void> {
   const sortBy = (k: 'first' | 'total') => exportRuns.map((r) => r[k]).sort((a, b) => a - b);
   rows.push([`export jsonl (${big} frames), first byte`, { p50: q(sortBy('first'), 0.5), p99: q(sortBy('first'), 0.99) }]);
   rows.push([`export jsonl (${big} frames), total`, { p50: q(sortBy('total'), 0.5), p99: q(sortBy('total'), 0.99) }]);
+  const streamCursor = (n: number) => Buffer.from(`c:${n}:${n * STREAM_CHUNK + STREAM_CHUNK - 1}`).toString('base64url');
+  const streamChunks = Math.ceil(STREAM_FRAMES / STREAM_CHUNK);
+  const streamPath = `/v1/streams/${STREAM}/detections?limit=100`;
+  const streamMiddleMs = STREAM_T0 + Math.floor(STREAM_FRAMES / 2) * 100;
+  await measure(`stream (${STREAM_FRAMES} frames): page of 100, first`, streamPath);
+  await measure(`stream (${STREAM_FRAMES} frames): page of 100, middle`, `${streamPath}&cursor=${streamCursor(Math.floor(streamChunks / 2))}`);
+  await measure(`stream (${STREAM_FRAMES} frames): page of 100, last`, `${streamPath}&cursor=${streamCursor(streamChunks - 26)}`);
+  await measure(`stream (${STREAM_FRAMES} frames): page of 100, from/to (middle)`, `${streamPath}&from=${streamMiddleMs}&to=${streamMiddleMs + 60_000}`);
+  rows.push([`stream (${STREAM_FRAMES} frames) stored a document a frame (before): page of 100, first`, await timeIt(() => get(`/v1/streams/${LEGACY_STREAM}/detections?limit=100`), 3)]);
   let deleteMs: number | undefined;
   if (FRAMES >= 2 * BIG) {
     const s = performance.now();
@@ -204,6 +267,8 @@ async function main(): Promise<void> {
   }
   rows.push(['merger store work per chunk, empty store', mergeEmpty]);
   rows.push([`merger store work per chunk, ${FRAMES} frames stored`, mergeFull]);
+  rows.push([`merger store work per stream chunk (${STREAM_CHUNK} frames), empty store`, streamMergeEmpty]);
+  rows.push([`merger store work per stream chunk, ${FRAMES} + ${2 * STREAM_FRAMES} stream frames stored`, streamMergeFull]);
   await api.close();
   await infra.close();
   await store.close();

@@ -8,6 +8,7 @@ import type { Infra } from '../shared/infra.js';
 import type { ConsumerHandle, IncomingMessage } from '../shared/kafka.js';
 import { metrics } from '../shared/metrics.js';
 import { frameChunkRecord } from '../shared/frame-store.js';
+import { indexRareLabels } from '../shared/label-pages.js';
 import { chunkId, insertedOnce, type JobRecord } from '../shared/mongo.js';
 import { mongoTrackingStore, storeTracks, trackOnlyOf, type ChunkToTrack } from '../shared/track-store.js';
 import { combineSegments, objectsPerLabel, restoreZones, zoneSettingsOf, type TrackOnlyFrame, type TrackSegment } from '../shared/tracks.js';
@@ -174,8 +175,18 @@ export function createMerger(deps: MergerDeps) {
       metrics.jobDurationSeconds.observe((Date.now() - job.createdAt.getTime()) / 1000);
       log.info({ jobId, frames: framesDone, chunks: merged }, 'job done');
       await publish(jobId, { type: 'done', status: 'done' });
+      indexLabels(jobId);
     }
     return true;
+  }
+
+  /** A done job's rare labels get their pages (label-pages.ts) in the background, one job at a time. */
+  let labelIndexing: Promise<void> = Promise.resolve();
+  function indexLabels(jobId: string): void {
+    labelIndexing = labelIndexing.then(async () => {
+      const labels = await indexRareLabels(store, jobId);
+      if (labels > 0) log.debug({ jobId, labels }, 'rare labels paged');
+    }).catch((error: unknown) => log.warn({ err: error, jobId }, 'rare labels not paged; their pages read the chunks'));
   }
 
   /** Chunks of the job tracked so far (the tracking record's next chunk). */
@@ -234,6 +245,7 @@ export function createMerger(deps: MergerDeps) {
       if (reaper) clearInterval(reaper);
       webhooks.stop();
       await consumer?.stop();
+      await labelIndexing;
       await retention.stop();
     },
     reap,

@@ -46,7 +46,7 @@ export const LABEL_WINDOWS = [LABEL_BUCKET, 4096, 16_384, 65_536, 262_144] as co
 const FRAMES_PER_WINDOW = 40;
 export const TIME_BUCKET_MS = 10_000;
 /** A label in fewer than one frame in this many is read through its windows. */
-const RARE_LABEL = 8;
+export const RARE_LABEL = 8;
 
 /** The document of one merged chunk; undefined for a chunk without frames. */
 export function frameChunkRecord(chunk: { jobId: string; tenant: string; chunk: number; frames: readonly FrameDetections[] }): FrameChunkRecord | undefined {

@@ -7,6 +7,7 @@ import type { JobStatus } from './job-state.js';
 import type { JobOptions } from './contracts/job-options.js';
 import type { Summary } from './contracts/summary.js';
 import type { FrameChunkRecord } from './frame-store.js';
+import type { LabelPageRecord, LabelPagesIndex } from './label-pages.js';
 import type { TrackRecord, TrackingRecord } from './track-store.js';
 import type { ZoneReport } from './vision/zones.js';
 
@@ -73,6 +74,8 @@ export interface JobRecord {
   callbackQueuedAt?: Date;
   /** The label windows its frame documents carry beyond the 1024-frame one (frame-store.ts' LABEL_WINDOWS). */
   labelWindows?: number[];
+  /** Once done: its rare labels' pages (label-pages.ts), in the order of their ids. */
+  labelPages?: LabelPagesIndex[];
   /** When retention removes the job: set as it ends, from `options.retentionDays`. */
   expiresAt?: Date;
   createdAt: Date;
@@ -114,6 +117,8 @@ export interface Store {
   tracking: Collection<TrackingRecord>;
   /** A done job's tracks, one document per track. */
   tracks: Collection<TrackRecord>;
+  /** A done job's rare labels, a page of frames a document (label-pages.ts). */
+  labelPages: Collection<LabelPageRecord>;
   uploads: GridFSBucket;
   /** Annotated renderings of done jobs (filename: the job id), a cache: each can be rendered again from the above. */
   annotated: GridFSBucket;
@@ -139,6 +144,7 @@ export async function connectStore(config: Config['mongo']): Promise<Store> {
     chunks: db.collection<ChunkRecord>('job_chunks'),
     tracking: db.collection<TrackingRecord>('job_tracking'),
     tracks: db.collection<TrackRecord>('job_tracks'),
+    labelPages: db.collection<LabelPageRecord>('label_pages'),
     uploads: new GridFSBucket(db, { bucketName: 'uploads', chunkSizeBytes: 1024 * 1024 }),
     annotated: new GridFSBucket(db, { bucketName: 'annotated', chunkSizeBytes: 1024 * 1024 }),
     ping: async () => {
@@ -163,6 +169,7 @@ export async function ensureIndexes(store: Store): Promise<void> {
   await store.chunks.createIndex({ jobId: 1, chunk: 1 }, { name: 'job_chunk', unique: true });
   // A done job's tracks, a page a bucket of track ids at a time (track-store.ts).
   await store.tracks.createIndex({ tenant: 1, jobId: 1, b: 1 }, { name: 'tenant_job_b' });
+  await store.labelPages.createIndex({ tenant: 1, jobId: 1 }, { name: 'tenant_job' });
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { isFinished } from '../../shared/job-state.js';
 import type { Detection, FrameDetections } from '../../shared/contracts/messages.js';
-import { readFrames } from '../../shared/frame-store.js';
+import { readJobFrames } from '../../shared/label-pages.js';
 import { combineSummaries, withObjects } from '../../shared/contracts/summary.js';
 import { tracksObjects } from '../../shared/contracts/job-options.js';
 import { readTrack } from '../../shared/track-store.js';
@@ -55,7 +55,7 @@ export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobE
     }
     const rows: FrameDetections[] = [];
     // Frames with none of the wanted detections left are skipped, reading on until the page is full.
-    for await (const row of readFrames(store.frames, job, { after, fromMs, toMs, label })) {
+    for await (const row of readJobFrames(store, job, { after, fromMs, toMs, label })) {
       if (row.frame > lastFrame) break;
       const detections = narrowed ? row.detections.filter(keep) : row.detections;
       if (narrowed && detections.length === 0) continue;

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { VdetError } from '../../shared/errors.js';
-import { readFrames } from '../../shared/frame-store.js';
+import { readJobFrames } from '../../shared/label-pages.js';
 import type { JobRecord } from '../../shared/mongo.js';
 import { mongoTrackingStore, readTrack, readTracks } from '../../shared/track-store.js';
 import { countedSoFar, zoneSettingsOf } from '../../shared/tracks.js';
@@ -55,7 +55,7 @@ export const jobTrackRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, de
     const track = await readTrack(store, job, trackId);
     if (!track) throw new VdetError('VDET_TRACK_NOT_FOUND', `The job has no track ${trackId}.`);
     const path: { frame: number; ptsMs: number; score: number; box: [number, number, number, number] }[] = [];
-    for await (const frame of readFrames(store.frames, job, { after: track.firstFrame - 1, label: track.label })) {
+    for await (const frame of readJobFrames(store, job, { after: track.firstFrame - 1, label: track.label })) {
       if (frame.frame > track.lastFrame) break;
       const d = frame.detections.find((x) => x.trackId === trackId);
       if (d) path.push({ frame: frame.frame, ptsMs: frame.ptsMs, score: d.score, box: d.box });
