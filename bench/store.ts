@@ -7,6 +7,8 @@ import type { FrameDetections } from '../src/shared/contracts/messages.js';
 import { combineSummaries, countsOf, summarizeFrames } from '../src/merger/merge-rules.js';
 import { LABEL_WINDOWS, frameChunkRecord } from '../src/shared/frame-store.js';
 import { openInfra } from '../src/shared/infra.js';
+import { storeTracks } from '../src/shared/track-store.js';
+import type { TrackSummary } from '../src/shared/tracks.js';
 import { indexRareLabels } from '../src/shared/label-pages.js';
 import { chunkId, connectStore, ensureIndexes, insertOnce, type JobRecord, type Store } from '../src/shared/mongo.js';
 import { StreamFrameStore, type StoredStreamFrame } from '../src/shared/stream-frame-store.js';
@@ -40,16 +42,39 @@ const env = { VDET_MONGO_DB: 'vdet_bench_store', VDET_HTTP_PORT: '0', VDET_METRI
   VDET_RATE_LIMIT_PER_MIN: '10000000', ...process.env, VDET_BOOTSTRAP_KEY: KEY, VDET_BOOTSTRAP_TENANT: TENANT };
 const config = loadConfig(env);
 
+/** Frames a bench track lasts: each label's first detection in a frame is one track for this long. */
+const TRACK_FRAMES = 250;
+
 function frameOf(frame: number): FrameDetections {
   return {
     frame, ptsMs: Math.round(frame * 40),
-    detections: Array.from({ length: 10 }, (_, i) => ({
-      label: frame % 100 === 7 && i === 0 ? 'giraffe' : LABELS[(frame + i) % LABELS.length]!,
-      classId: (frame + i) % 80,
-      score: Math.round((0.3 + ((frame * 7 + i * 13) % 70) / 100) * 1000) / 1000,
-      box: [10 + i, 20 + i, 110 + i, 220 + i] as [number, number, number, number],
-    })),
+    detections: Array.from({ length: 10 }, (_, i) => {
+      const giraffe = frame % 100 === 7 && i === 0;
+      const k = (frame + i) % LABELS.length;
+      return {
+        label: giraffe ? 'giraffe' : LABELS[k]!,
+        classId: (frame + i) % 80,
+        score: Math.round((0.3 + ((frame * 7 + i * 13) % 70) / 100) * 1000) / 1000,
+        box: [10 + i, 20 + i, 110 + i, 220 + i] as [number, number, number, number],
+        ...(!giraffe && i < LABELS.length ? { trackId: Math.floor(frame / TRACK_FRAMES) * LABELS.length + k + 1 } : {}),
+      };
+    }),
   };
+}
+
+/** The job's tracks, as the merger stores them once a job is done (from its frames' track ids). */
+function tracksOf(frames: number): TrackSummary[] {
+  const tracks = new Map<number, TrackSummary>();
+  for (let f = 0; f < frames; f++) {
+    const { ptsMs, detections } = frameOf(f);
+    for (const d of detections) {
+      if (d.trackId === undefined) continue;
+      const t = tracks.get(d.trackId);
+      if (!t) tracks.set(d.trackId, { trackId: d.trackId, label: d.label, firstFrame: f, lastFrame: f, firstMs: ptsMs, lastMs: ptsMs, frames: 1, bestScore: d.score, firstBox: d.box, lastBox: d.box });
+      else Object.assign(t, { lastFrame: f, lastMs: ptsMs, frames: t.frames + 1, bestScore: Math.max(t.bestScore, d.score), lastBox: d.box });
+    }
+  }
+  return [...tracks.values()].sort((a, b) => a.trackId - b.trackId);
 }
 
 function streamFrameOf(seq: number): StoredStreamFrame {
@@ -115,11 +140,14 @@ async function seedJob(store: Store, jobId: string, frames: number): Promise<voi
   }
   await flush();
   const summary = combineSummaries(summaries);
+  const tracks = tracksOf(frames);
+  await storeTracks(store, { _id: jobId, tenant: TENANT }, tracks);
   const now = new Date();
   const job: JobRecord = {
     _id: jobId, tenant: TENANT, status: 'done', filename: `${jobId}.mp4`, uploadId: `upload-${jobId}`, uploadBytes: 0, options: {},
     media: { width: 640, height: 360, fps: 25, frames, durationMs: frames * 40 }, plan: { chunks: Math.ceil(frames / CHUNK), frames },
     progress: { framesDone: frames, framesTotal: frames }, counts: countsOf(summary), summary, labelWindows: [...LABEL_WINDOWS],
+    tracks: { count: tracks.length, lastTrackId: tracks.at(-1)?.trackId ?? 0 },
     createdAt: now, updatedAt: now, startedAt: now, finishedAt: now,
   };
   await store.jobs.deleteOne({ _id: jobId });
@@ -142,7 +170,12 @@ async function seed(store: Store): Promise<number> {
   if (done && done.frames === FRAMES && !CLEAN) {
     // The delete job is gone after a run: seed it again.
     if (!(await store.jobs.findOne({ _id: 'delete' })) && done.jobs.includes('delete')) await seedJob(store, 'delete', BIG);
-    // Seeded before label pages existed: page the rare labels now, as the merger would have.
+    // Seeded before tracks or label pages existed: add them now, as the merger would have.
+    for (const job of await store.jobs.find({ tenant: TENANT, tracks: { $exists: false } }, { projection: { _id: 1, plan: 1 } }).toArray()) {
+      const tracks = tracksOf(job.plan!.frames);
+      await storeTracks(store, { _id: job._id, tenant: TENANT }, tracks);
+      await store.jobs.updateOne({ _id: job._id }, { $set: { tracks: { count: tracks.length, lastTrackId: tracks.at(-1)?.trackId ?? 0 } } });
+    }
     for (const job of await store.jobs.find({ tenant: TENANT, labelPages: { $exists: false } }, { projection: { _id: 1 } }).toArray()) await indexRareLabels(store, job._id);
     return 0;
   }
@@ -235,6 +268,9 @@ async function main(): Promise<void> {
   await measure('page of 100, minScore=0.9', '/v1/jobs/read/detections?limit=100&minScore=0.9');
   await measure('page of 100, fromMs/toMs (middle of the job)', `/v1/jobs/read/detections?limit=100&fromMs=${big * 20}&toMs=${big * 30}`);
   await measure('summary', '/v1/jobs/read/summary');
+  await measure('tracks, page of 100', '/v1/jobs/read/tracks?limit=100');
+  await measure('tracks, page of 100, label=dog', `/v1/jobs/read/tracks?limit=100&label=dog`);
+  await measure(`one track's path (${TRACK_FRAMES} frames), middle of the job`, `/v1/jobs/read/tracks/${Math.floor(big / 2 / TRACK_FRAMES) * LABELS.length + 3}`);
   await measure('job record', '/v1/jobs/read');
   const exportRuns: { first: number; total: number }[] = [];
   for (let i = 0; i < 5; i++) {
