@@ -11,6 +11,7 @@ import { problems } from '../problem.js';
 import { JobAcceptedSchema, JobIdParams, JobListQuery, JobListSchema, JobSchema, type JobView } from '../schemas.js';
 import { claimIdempotencyKey, deleteJobData, findIdempotentJob, releaseIdempotencyKey } from '../job-lifecycle.js';
 import type { TenantQuotas } from '../tenant-quotas.js';
+import { modelChooser } from '../model-choice.js';
 import { deleteUpload, receiveUpload } from '../upload.js';
 import { receiveFromUrl, type FetchSettings } from '../url-upload.js';
 
@@ -23,6 +24,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: TenantQuot
     answerTimeoutMs: deps.config.http.fetchAnswerTimeoutS * 1000,
     totalTimeoutMs: deps.config.http.fetchTimeoutS * 1000,
   };
+  const chooseModel = modelChooser(deps.models, { labels: deps.labels, described: deps.defaultModel });
 
   app.post('/v1/jobs', {
     schema: {
@@ -53,7 +55,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: TenantQuot
       if (idempotencyKey !== undefined) await releaseIdempotencyKey(store, tenant, idempotencyKey).catch(() => undefined);
     };
     const byUrl = request.headers['content-type']?.startsWith('application/json') === true;
-    const receive = byUrl ? receiveFromUrl(request.body, store, tenant, deps.labels, fetching, callbacks) : receiveUpload(request, store, tenant, deps.labels, callbacks);
+    const receive = byUrl ? receiveFromUrl(request.body, store, tenant, chooseModel, fetching, callbacks) : receiveUpload(request, store, tenant, chooseModel, callbacks);
     const upload = await receive.catch(async (error: unknown) => {
       await forgetKey();
       throw error;
@@ -65,7 +67,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: TenantQuot
     });
     try {
       await jobs.create({
-        _id: id, tenant, filename: upload.filename, uploadId: upload.uploadId, uploadBytes: upload.bytes, options: upload.options,
+        _id: id, tenant, filename: upload.filename, uploadId: upload.uploadId, uploadBytes: upload.bytes, options: upload.options, model: upload.model,
       });
       // Bounded: a client waits seconds, not the Kafka client's full retry schedule, to hear that Kafka is away.
       await withTimeout(bus.send(topics.jobs, [{
@@ -79,7 +81,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: TenantQuot
       await forgetKey();
       throw new VdetError('VDET_DEPENDENCY_UNAVAILABLE', 'The job could not be queued right now; retry in a few seconds.', { cause });
     }
-    request.log.info({ jobId: id, bytes: upload.bytes, options: upload.options, ...('host' in upload ? { fetchedFrom: upload.host } : {}) }, 'job accepted');
+    request.log.info({ jobId: id, bytes: upload.bytes, options: upload.options, model: upload.model, ...('host' in upload ? { fetchedFrom: upload.host } : {}) }, 'job accepted');
     return reply.status(202).header('location', `/v1/jobs/${id}`).send({ id, status: 'queued' as const });
   });
 
@@ -174,6 +176,7 @@ export function toView(job: JobRecord, framesDone: number): JobView {
     status: job.status,
     filename: job.filename,
     options: job.options,
+    model: job.model ? { name: job.model.name, ...(job.model.sha256 ? { sha256: job.model.sha256 } : {}) } : { name: 'default' },
     progress: { framesDone, framesTotal: job.plan?.frames ?? job.progress.framesTotal },
     media: job.media ?? null,
     counts: job.counts ?? {},
