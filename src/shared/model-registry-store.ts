@@ -99,6 +99,10 @@ export class ModelRegistryStore implements ModelRegistry {
     if (inUse > 0) {
       throw new VdetError('VDET_MODEL_IN_USE', `${inUse === 100 ? '100 or more' : inUse} queued or running job${inUse === 1 ? ' uses' : 's use'} the model "${name}": remove it once they have ended.`);
     }
+    const streams = await this.db.collection('streams').countDocuments({ 'model.name': name }, { limit: 100 });
+    if (streams > 0) {
+      throw new VdetError('VDET_MODEL_IN_USE', `${streams === 100 ? '100 or more' : streams} stream${streams === 1 ? ' is' : 's are'} set to the model "${name}": put their settings to another model first.`);
+    }
     const versions = await this.versions.find({ name }, { projection: { sha256: 1 } }).toArray();
     const pointer = await this.pointers.deleteOne({ _id: name });
     await this.versions.deleteMany({ name });

@@ -53,7 +53,7 @@ export interface ModelRegistry {
   version(name: string, version: number): Promise<ModelVersion | undefined>;
   /**
    * Removes a name with all its versions and the files no other name uses.
-   * @throws VdetError VDET_MODEL_IN_USE while a queued or running job is pinned to one of its versions.
+   * @throws VdetError VDET_MODEL_IN_USE while a queued or running job is pinned to one of its versions, or a stream is set to it.
    * @returns false when there was no such name.
    */
   remove(name: string): Promise<boolean>;

@@ -3,12 +3,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
+import { StreamResult } from '../../src/shared/contracts/stream.js';
+import { topicNames } from '../../src/shared/topics.js';
 import { compareToService } from '../helpers/agreement.js';
-import { allDetections, authHeaders, submitJob, uploadFile, waitForJob, type FrameItem, type Target } from '../helpers/client.js';
-import { END2END_MODEL_PATH, MODEL_PATH, TOUR_VIDEO, ULTRALYTICS_MODEL_PATH } from '../helpers/paths.js';
+import { allDetections, authHeaders, registerStream, submitJob, uploadFile, waitForJob, type FrameItem, type Target } from '../helpers/client.js';
+import { END2END_MODEL_PATH, MODEL_PATH, TOUR_VIDEO, imagePath, ULTRALYTICS_MODEL_PATH } from '../helpers/paths.js';
 import { apiUrl, runCli, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
 import { createTestEnv, type TestEnv } from '../helpers/stack.js';
+import { until } from '../helpers/until.js';
 
 /**
  * The model registry through the service: models registered by name (`vdet models add`) while the roles run are
@@ -98,6 +103,51 @@ describe('model registry: vdet models, GET /v1/models, options.model', () => {
     const metrics = await (await fetch(`${api.base}/metrics`)).text();
     for (const name of ['yolox-ultra', 'yolox-e2e']) assert.match(metrics, new RegExp(`vdet_model_loads_total\\{model="${name}",outcome="ok"\\} 1\\n`));
     assert.doesNotMatch(metrics, /outcome="failed"/);
+  });
+
+  test('a stream set to a registered model runs its frames on it: the default model\'s detections; removal is refused while it is set', async () => {
+    const put = (id: string, settings: object) => fetch(`${api.base}/v1/streams/${id}/settings`, {
+      method: 'PUT', headers: authHeaders(api, { 'content-type': 'application/json' }), body: JSON.stringify(settings),
+    });
+    const unknown = await put('cam-x', { model: 'no-such-model' });
+    assert.equal(unknown.status, 400);
+    assert.equal(((await unknown.json()) as { code: string }).code, 'VDET_MODEL_UNKNOWN');
+    const tokens = { 'cam-e2e': await registerStream(api, 'cam-e2e', { model: 'yolox-e2e', track: false }), 'cam-default': await registerStream(api, 'cam-default', { track: false }) };
+    const view = (await (await fetch(`${api.base}/v1/streams/cam-e2e`, { headers: authHeaders(api) })).json()) as { model: { name: string; sha256: string }; settings: { model?: string } };
+    assert.equal(view.model.name, 'yolox-e2e');
+    assert.equal(view.settings.model, 'yolox-e2e');
+    assert.match(view.model.sha256, /^[0-9a-f]{64}$/);
+
+    const kafka = new Kafka({ brokers: [...stack.config.kafka.brokers], logLevel: logLevel.NOTHING });
+    const topics = topicNames(stack.config.kafka.topicPrefix);
+    const results: StreamResult[] = [];
+    const consumer = kafka.consumer({ groupId: `${stack.id}-results-reader`, maxWaitTimeInMs: 100 });
+    const producer = kafka.producer();
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic: topics.results, fromBeginning: true });
+      await consumer.run({ eachMessage: async ({ message }) => void results.push(StreamResult.decode(message.value)) });
+      await producer.connect();
+      const names = ['dog', 'horses', 'person', 'eagle', 'kite'];
+      for (const [stream, token] of Object.entries(tokens)) {
+        for (const [i, name] of names.entries()) {
+          await producer.send({ topic: topics.frames, messages: [{ key: stream, value: readFileSync(imagePath(name)), headers: { 'vdet-token': token, 'vdet-seq': String(i), 'vdet-ts': String(Date.now()) } }] });
+        }
+      }
+      const of = (stream: string) => results.filter((r) => r.stream === stream).sort((a, b) => a.seq - b.seq);
+      await until('every frame\'s result', () => of('cam-e2e').length >= names.length && of('cam-default').length >= names.length, 120_000);
+      assert.deepEqual(of('cam-e2e').map((r) => r.detections), of('cam-default').map((r) => r.detections));
+      assert.ok(of('cam-default').some((r) => r.detections.length > 0));
+    } finally {
+      await producer.disconnect();
+      await consumer.disconnect();
+    }
+    const refused = await models('remove', 'yolox-e2e');
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^vdet: VDET_MODEL_IN_USE: 1 stream is set to the model "yolox-e2e"/);
+    assert.equal((await put('cam-e2e', { track: false })).status, 200);
+    const moved = (await (await fetch(`${api.base}/v1/streams/cam-e2e`, { headers: authHeaders(api) })).json()) as { model: { name: string } };
+    assert.equal(moved.model.name, 'default');
   });
 
   test('an unknown model is refused with 400 VDET_MODEL_UNKNOWN; a file vdet cannot read is never registered', async () => {
