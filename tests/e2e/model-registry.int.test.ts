@@ -26,7 +26,7 @@ const OPS_TOKEN = 'ops_registry_test_0123456789abcdef0123';
 const ULTRALYTICS_SHA256 = '212d4ba6facddb24eac954ecbb5d271ee79c259dd1aa8b5fbcc3530ba9359ad7';
 
 interface ModelItem { name: string; version: number; sha256: string; format: string; pad: string; inputWidth: number; labels: string[]; default?: boolean }
-interface JobWithModel { status: string; model: { name: string; sha256?: string }; error?: { code: string; message: string } }
+interface JobWithModel { status: string; model: { name: string; sha256?: string; version?: number }; error?: { code: string; message: string } }
 
 describe('model registry: vdet models, GET /v1/models, options.model', () => {
   const key = `vdet_registry_test_${Date.now()}_0123456789abcdef`;
@@ -148,6 +148,22 @@ describe('model registry: vdet models, GET /v1/models, options.model', () => {
     assert.equal((await put('cam-e2e', { track: false })).status, 200);
     const moved = (await (await fetch(`${api.base}/v1/streams/cam-e2e`, { headers: authHeaders(api) })).json()) as { model: { name: string } };
     assert.equal(moved.model.name, 'default');
+  });
+
+  test('a new version added while a job runs serves the jobs after it; the job keeps the version it was submitted with', async () => {
+    const running = await submitJob(api, TOUR_VIDEO, { track: false, model: 'yolox-e2e' });
+    const v2 = await models('add', 'yolox-e2e', END2END_MODEL_PATH); // its own default letterbox: centred
+    assert.equal(v2.code, 0, v2.stderr);
+    assert.match(v2.stdout, /^yolox-e2e\tv2\t[0-9a-f]{64}\tend2end\t416x416\tcenter\t/);
+    const listed = (await listModels()).find((m) => m.name === 'yolox-e2e')!;
+    assert.deepEqual([listed.version, listed.pad], [2, 'center']);
+    const next = await submitJob(api, imagePath('dog'), { track: false, model: 'yolox-e2e' });
+    assert.equal((await waitForJob(api, next)).status, 'done');
+    assert.deepEqual((await job(next)).model, { name: 'yolox-e2e', sha256: listed.sha256, version: 2 });
+    const done = await waitForJob(api, running);
+    assert.equal(done.status, 'done', JSON.stringify(done.error));
+    assert.equal((await job(running)).model.version, 1);
+    assert.deepEqual(compareToService(reference, await allDetections(api, running), 0.99).problems, [], 'version 1 (top-left) to the end');
   });
 
   test('an unknown model is refused with 400 VDET_MODEL_UNKNOWN; a file vdet cannot read is never registered', async () => {

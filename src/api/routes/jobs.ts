@@ -5,7 +5,7 @@ import { JobMessage } from '../../shared/contracts/messages.js';
 import { tracksObjects } from '../../shared/contracts/job-options.js';
 import { buildAddressPolicy } from '../../shared/address-policy.js';
 import { VdetError } from '../../shared/errors.js';
-import { jobFromStore, type JobRecord } from '../../shared/mongo.js';
+import { jobFromStore, type JobModel, type JobRecord } from '../../shared/mongo.js';
 import type { ApiDeps } from '../app.js';
 import { problems } from '../problem.js';
 import { JobAcceptedSchema, JobIdParams, JobListQuery, JobListSchema, JobSchema, type JobView } from '../schemas.js';
@@ -170,13 +170,19 @@ function decodeJobCursor(cursor: string): { createdAt: Date; id: string } {
   return { createdAt: new Date(Number(match[1])), id: match[2]! };
 }
 
+/** What a job (or a stream) says of its model: name, the sha256 it is pinned to, and a registered model's version. */
+export function modelView(model: JobModel | undefined): JobView['model'] {
+  if (!model) return { name: 'default' }; // a job from before models were registered
+  return { name: model.name, ...(model.sha256 ? { sha256: model.sha256 } : {}), ...('version' in model ? { version: model.version } : {}) };
+}
+
 export function toView(job: JobRecord, framesDone: number): JobView {
   return {
     id: job._id,
     status: job.status,
     filename: job.filename,
     options: job.options,
-    model: job.model ? { name: job.model.name, ...(job.model.sha256 ? { sha256: job.model.sha256 } : {}) } : { name: 'default' },
+    model: modelView(job.model),
     progress: { framesDone, framesTotal: job.plan?.frames ?? job.progress.framesTotal },
     media: job.media ?? null,
     counts: job.counts ?? {},

@@ -32,7 +32,7 @@ export const modelRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps)
         + '(`vdet models add NAME FILE`), each at its current version. Models are shared by every tenant.',
       tags: ['models'],
       security: [{ bearer: [] }, { apiKey: [] }],
-      response: { 200: ModelListSchema, ...problems(401, 429, 503) },
+      response: { 200: ModelListSchema, ...problems(401, 429) },
     },
   }, async () => {
     const registered = (await deps.models.list()).map(modelSummary);

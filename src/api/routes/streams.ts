@@ -16,6 +16,7 @@ import { problems } from '../problem.js';
 import { ZonesViewSchema } from '../schemas.js';
 import { cameraSourceView } from '../camera-source-view.js';
 import { modelChooser } from '../model-choice.js';
+import { modelView } from './jobs.js';
 
 export const StreamParams = Type.Object({
   id: Type.String({ pattern: STREAM_NAME.source, description: 'The stream id in your namespace: letters, digits, _ . : -, at most 128' }),
@@ -32,6 +33,7 @@ const StreamSchema = Type.Object({
   model: Type.Object({
     name: Type.String({ description: 'The registered model its frames run on, or `default`' }),
     sha256: Type.Optional(Type.String({ description: 'The version pinned when the settings were put' })),
+    version: Type.Optional(Type.Integer({ description: 'A registered model: which of its versions' })),
   }),
   source: Type.Optional(Type.Composite([CameraSourceViewSchema], { description: 'The camera vdet pulls for it (`PUT /v1/streams/{id}/source`)' })),
   createdAt: Type.String(),
@@ -54,7 +56,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEven
   const defaultSha = deps.defaultModel?.sha256;
   const view = async (record: StreamRecord) => ({
     id: record.name, settings: record.settings, stats: await streams.stats(record),
-    model: record.model ? { name: record.model.name, sha256: record.model.sha256 } : { name: 'default', ...(defaultSha ? { sha256: defaultSha } : {}) },
+    model: modelView(record.model ?? { name: 'default', ...(defaultSha ? { sha256: defaultSha } : {}) }),
     ...(record.source ? { source: await cameraSourceView(deps.cameras, { ...record, source: record.source }) } : {}),
     createdAt: record.createdAt.toISOString(),
   });
