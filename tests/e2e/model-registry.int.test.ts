@@ -172,6 +172,9 @@ describe('model registry: vdet models, GET /v1/models, options.model', () => {
     const problem = (await response.json()) as { code: string; detail: string };
     assert.equal(problem.code, 'VDET_MODEL_UNKNOWN');
     assert.match(problem.detail, /no registered model "no-such-model"/);
+    const submitted = await runCli(['submit', imagePath('dog'), '--model', 'no-such-model'], { VDET_API_URL: api.base, VDET_API_KEY: key });
+    assert.notEqual(submitted.code, 0);
+    assert.match(submitted.stderr, /VDET_MODEL_UNKNOWN/);
     const bad = await models('add', 'broken', path.resolve('package.json'));
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /^vdet: VDET_MODEL_INVALID: The model file for "broken" is not an ONNX model/);
