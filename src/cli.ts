@@ -55,7 +55,7 @@ const USAGE = `usage: vdet <command>
   vdet model fetch <url|path> [--sha256 HEX] [--out PATH]
                                 fetch a model file and check its sha256
   vdet model describe <file>    how vdet reads a model: its layout, input, letterbox and labels (VDET_MODEL_*)
-  vdet models add NAME FILE [--format yolox|ultralytics|end2end] [--pad top-left|center] [--labels FILE]
+  vdet models add NAME FILE [--format yolox|ultralytics|end2end] [--pad top-left|center] [--labels FILE] [--input-size N]
                                 register a model (or a new version of NAME) for every detector: jobs name it
                                 in options.model; the file is checked, then stored in MongoDB with its sha256
   vdet models list              the registered models (name, version, sha256, layout, input, letterbox)
@@ -217,7 +217,7 @@ async function runKeys(args: string[], config: Config): Promise<void> {
   }
 }
 
-const MODELS_USAGE = 'vdet models add NAME FILE [--format yolox|ultralytics|end2end] [--pad top-left|center] [--labels FILE] | vdet models list | vdet models remove NAME';
+const MODELS_USAGE = 'vdet models add NAME FILE [--format yolox|ultralytics|end2end] [--pad top-left|center] [--labels FILE] [--input-size N] | vdet models list | vdet models remove NAME';
 
 /** The model registry, as the operator manages it: straight in MongoDB, like `vdet keys`. */
 async function runModels(args: string[], config: Config): Promise<void> {
@@ -254,7 +254,10 @@ async function registrySettings(flags: string[]): Promise<RegistrySettings> {
   if (!(['auto', ...PAD_PLACEMENTS] as string[]).includes(pad)) throw new UsageError(`--pad must be auto, ${PAD_PLACEMENTS.join(', ')}`);
   const labelsFile = flag(flags, '--labels');
   const labels = labelsFile ? await readLabelsFile(path.resolve(labelsFile)) : undefined;
-  return { format: format as RegistrySettings['format'], pad: pad as RegistrySettings['pad'], ...(labels ? { labels } : {}) };
+  const size = flag(flags, '--input-size');
+  const inputSize = size === undefined ? undefined : Number(size);
+  if (inputSize !== undefined && !(Number.isInteger(inputSize) && inputSize >= 32 && inputSize <= 4096)) throw new UsageError('--input-size must be a whole number from 32 to 4096');
+  return { format: format as RegistrySettings['format'], pad: pad as RegistrySettings['pad'], ...(labels ? { labels } : {}), ...(inputSize ? { inputSize } : {}) };
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

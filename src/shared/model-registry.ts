@@ -1,4 +1,4 @@
-import { VdetError } from './errors.js';
+import { VdetError, isVdetError } from './errors.js';
 import { describeModelBytes } from './model-file.js';
 import type { ModelRef } from './contracts/chunk.js';
 import { MODEL_NAME_PATTERN } from './contracts/job-options.js';
@@ -25,6 +25,8 @@ export interface RegistrySettings {
   readonly format: ModelFormat | 'auto';
   readonly pad: PadPlacement | 'auto';
   readonly labels?: readonly string[] | undefined;
+  /** The input size of a file that declares none (a dynamic height and width without `imgsz`): `--input-size`. */
+  readonly inputSize?: number | undefined;
 }
 
 /** One version of a registered model: its file (by sha256) and how it is read, described when it was added. */
@@ -72,7 +74,14 @@ export function checkModelName(name: string): void {
 /** Describes a file for the registry: how it will be read, or VDET_MODEL_INVALID with the shape found. */
 export function describeForRegistry(name: string, file: Uint8Array, settings: RegistrySettings): { sha256: string; spec: ModelSpec } {
   checkModelName(name);
-  return describeModelBytes(file, { format: settings.format, pad: settings.pad, labels: settings.labels }, `The model file for "${name}"`);
+  try {
+    return describeModelBytes(file, { format: settings.format, pad: settings.pad, labels: settings.labels, fallbackInputSize: settings.inputSize }, `The model file for "${name}"`);
+  } catch (error) {
+    // The same problems as VDET_MODEL's, set by the command's flags instead of the variables.
+    if (!isVdetError(error) || !/VDET_MODEL_(INPUT_SIZE|FORMAT)/.test(error.message)) throw error;
+    const message = error.message.replace('set VDET_MODEL_INPUT_SIZE', 'give --input-size').replace('Set VDET_MODEL_FORMAT', 'Give --format');
+    throw new VdetError(error.code, message, { cause: error });
+  }
 }
 
 /** What a job (and its chunks) carries of a registered model version. */
