@@ -13,6 +13,11 @@ import { loadConfig, type Config } from './shared/config.js';
 import { ApiKeyStore } from './shared/api-keys.js';
 import { isVdetError } from './shared/errors.js';
 import { connectStore } from './shared/mongo.js';
+import { ModelRegistryStore } from './shared/model-registry-store.js';
+import { modelSummary, type RegistrySettings } from './shared/model-registry.js';
+import { readLabelsFile } from './shared/labels.js';
+import { MODEL_FORMATS, PAD_PLACEMENTS } from './shared/vision/model-spec.js';
+import { readFile } from 'node:fs/promises';
 import { openInfra, type Infra } from './shared/infra.js';
 import { createLogger } from './shared/logger.js';
 import { fetchModel } from './shared/model-fetch.js';
@@ -50,6 +55,11 @@ const USAGE = `usage: vdet <command>
   vdet model fetch <url|path> [--sha256 HEX] [--out PATH]
                                 fetch a model file and check its sha256
   vdet model describe <file>    how vdet reads a model: its layout, input, letterbox and labels (VDET_MODEL_*)
+  vdet models add NAME FILE [--format yolox|ultralytics|end2end] [--pad top-left|center] [--labels FILE] [--input-size N]
+                                register a model (or a new version of NAME) for every detector: jobs name it
+                                in options.model; the file is checked, then stored in MongoDB with its sha256
+  vdet models list              the registered models (name, version, sha256, layout, input, letterbox)
+  vdet models remove NAME       unregister a model (refused while queued or running jobs use it)
   vdet keys create --tenant T --name N
                                 create an API key (printed once)
   vdet keys list                list API keys (never their secrets)
@@ -152,6 +162,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const config = loadConfig();
   if (command === 'keys') return runKeys(rest, config);
+  if (command === 'models') return runModels(rest, config);
   if (command === 'all') return runRoles(['api', 'processor', 'detector', 'merger'], config);
   if (command in ROLES) return runRoles([command as RoleName], config);
   throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
@@ -204,6 +215,49 @@ async function runKeys(args: string[], config: Config): Promise<void> {
   } finally {
     await store.close();
   }
+}
+
+const MODELS_USAGE = 'vdet models add NAME FILE [--format yolox|ultralytics|end2end] [--pad top-left|center] [--labels FILE] [--input-size N] | vdet models list | vdet models remove NAME';
+
+/** The model registry, as the operator manages it: straight in MongoDB, like `vdet keys`. */
+async function runModels(args: string[], config: Config): Promise<void> {
+  const [sub, name, ...rest] = args;
+  const settings = sub === 'add' ? await registrySettings(rest) : undefined;
+  const store = await connectStore(config.mongo);
+  try {
+    const registry = new ModelRegistryStore(store.db, store.jobs);
+    await registry.ensureIndexes();
+    const line = (m: ReturnType<typeof modelSummary>) => [m.name, `v${m.version}`, m.sha256, m.format, `${m.inputWidth}x${m.inputHeight}`, m.pad, `${m.labels.length} labels`, m.addedAt ?? ''].join('\t');
+    if (sub === 'add' && name && rest[0] && !rest[0].startsWith('--') && settings) {
+      const file = path.resolve(rest[0]);
+      const bytes = await readFile(file).catch((cause: unknown) => {
+        throw new UsageError(`cannot read ${file}: ${(cause as Error).message}`);
+      });
+      console.log(line(modelSummary(await registry.add(name, bytes, settings))));
+    } else if (sub === 'list' && !name) {
+      for (const model of await registry.list()) console.log(line(modelSummary(model)));
+    } else if (sub === 'remove' && name) {
+      if (!(await registry.remove(name))) throw new UsageError(`no model named "${name}" is registered`);
+      console.log(`removed ${name}`);
+    } else {
+      throw new UsageError(MODELS_USAGE);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+async function registrySettings(flags: string[]): Promise<RegistrySettings> {
+  const format = flag(flags, '--format') ?? 'auto';
+  const pad = flag(flags, '--pad') ?? 'auto';
+  if (!(['auto', ...MODEL_FORMATS] as string[]).includes(format)) throw new UsageError(`--format must be auto, ${MODEL_FORMATS.join(', ')}`);
+  if (!(['auto', ...PAD_PLACEMENTS] as string[]).includes(pad)) throw new UsageError(`--pad must be auto, ${PAD_PLACEMENTS.join(', ')}`);
+  const labelsFile = flag(flags, '--labels');
+  const labels = labelsFile ? await readLabelsFile(path.resolve(labelsFile)) : undefined;
+  const size = flag(flags, '--input-size');
+  const inputSize = size === undefined ? undefined : Number(size);
+  if (inputSize !== undefined && !(Number.isInteger(inputSize) && inputSize >= 32 && inputSize <= 4096)) throw new UsageError('--input-size must be a whole number from 32 to 4096');
+  return { format: format as RegistrySettings['format'], pad: pad as RegistrySettings['pad'], ...(labels ? { labels } : {}), ...(inputSize ? { inputSize } : {}) };
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

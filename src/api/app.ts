@@ -5,6 +5,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { JobOptionsSchema } from '../shared/contracts/job-options.js';
 import type { Infra } from '../shared/infra.js';
+import type { DescribedModel } from '../shared/model-file.js';
+import { modelRoutes } from './routes/models.js';
 import { registerAuth } from './auth.js';
 import { JobEventHub } from './job-events.js';
 import { sendProblem } from './problem.js';
@@ -23,8 +25,11 @@ import { jobRoutes } from './routes/jobs.js';
 import { ProblemSchema } from './schemas.js';
 import { DOCS_CSP, registerSecurityHeaders } from './security-headers.js';
 
-/** The api's share of the process's clients (see Infra), and the model's labels (job options name classes). */
-export type ApiDeps = Omit<Infra, 'close'> & { labels: readonly string[] };
+/**
+ * The api's share of the process's clients (see Infra), and the default model's labels (job options name classes)
+ * and, where the api can read VDET_MODEL, its description.
+ */
+export type ApiDeps = Omit<Infra, 'close'> & { labels: readonly string[]; defaultModel?: DescribedModel | undefined };
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -73,6 +78,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'jobs', description: 'Uploaded videos and images' },
         { name: 'results', description: 'Detections, summaries and live progress of a job' },
         { name: 'streams', description: 'Live streams pushed to Kafka: stats, settings, detections, live events' },
+        { name: 'models', description: 'The detection models jobs can name (registered by the operator, shared by every tenant)' },
         { name: 'health', description: 'Probes (no key needed)' },
       ],
       components: {
@@ -102,6 +108,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const mediaKey = deps.config.http.mediaTokenKey ?? await deps.apiKeys.mediaTokenKey();
   await app.register(jobSourceRoutes, { ...deps, annotated: new AnnotatedVideos({ ...deps, quotas }), mediaKey });
   await app.register(jobExportRoutes, deps);
+  await app.register(modelRoutes, deps);
   await app.register(webUiRoutes);
   return app as unknown as FastifyInstance;
 }

@@ -4,8 +4,8 @@ import { modelGeometry } from '../shared/model-file.js';
 import { buildApi } from './app.js';
 
 export async function startApi(infra: Infra): Promise<Service & { url: string }> {
-  const { labels } = await modelGeometry(infra.config.model);
-  const app = await buildApi({ ...infra, labels, log: infra.log.child({ role: 'api' }) });
+  const { labels, described } = await modelGeometry(infra.config.model);
+  const app = await buildApi({ ...infra, labels, defaultModel: described, log: infra.log.child({ role: 'api' }) });
   const url = await app.listen({ host: infra.config.http.host, port: infra.config.http.port });
   return { name: 'api', url, close: () => app.close() };
 }

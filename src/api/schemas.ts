@@ -24,6 +24,11 @@ export const JobSchema = Type.Object({
   id: Type.String(),
   status: Type.Unsafe<JobStatus>(Type.String({ enum: [...JOB_STATUSES] })),
   filename: Type.String(),
+  model: Type.Object({
+    name: Type.String({ description: 'The registered model the job runs on, or `default` (the service\'s own, VDET_MODEL)' }),
+    sha256: Type.Optional(Type.String({ description: 'The model file\'s version the job is pinned to (absent for `default` where the api cannot read the file)' })),
+    version: Type.Optional(Type.Integer({ description: 'A registered model: which of its versions (`GET /v1/models`)' })),
+  }, { description: 'The model version the job was submitted with' }),
   progress: Type.Object({ framesDone: Type.Integer(), framesTotal: Type.Integer() }),
   media: Type.Union([Type.Object({
     width: Type.Integer(), height: Type.Integer(), fps: Type.Number(), frames: Type.Integer(), durationMs: Type.Integer(),

@@ -10,7 +10,8 @@ import { JobOptionsSchema, crossCheckOptions, type JobOptions } from '../shared/
 import type { AddressPolicy } from '../shared/address-policy.js';
 import { mediaContentType, sniffMedia } from '../shared/media-sniff.js';
 import { VdetError, isVdetError } from '../shared/errors.js';
-import type { Store } from '../shared/mongo.js';
+import type { JobModel, Store } from '../shared/mongo.js';
+import type { ChooseModel } from './model-choice.js';
 
 const checkOptions = TypeCompiler.Compile(JobOptionsSchema);
 
@@ -19,6 +20,8 @@ export interface StoredUpload {
   filename: string;
   bytes: number;
   options: JobOptions;
+  /** What `options.model` resolved to: the job is pinned to it. */
+  model: JobModel;
 }
 
 /**
@@ -27,7 +30,7 @@ export interface StoredUpload {
  * is deleted before the error is thrown, so a failed request leaves nothing behind.
  */
 export async function receiveUpload(
-  request: FastifyRequest, store: Store, tenant: string, labels: readonly string[], callbacks: AddressPolicy | boolean = false,
+  request: FastifyRequest, store: Store, tenant: string, chooseModel: ChooseModel, callbacks: AddressPolicy | boolean = false,
 ): Promise<StoredUpload> {
   if (!request.isMultipart()) {
     throw new VdetError('VDET_UPLOAD_NOT_MULTIPART', 'Send the video as multipart/form-data with a "file" field.');
@@ -51,7 +54,7 @@ export async function receiveUpload(
     }
     if (!stored) throw new VdetError('VDET_UPLOAD_MISSING_FILE', 'The request has no "file" field with the video or image.');
     if (stored.bytes === 0) throw new VdetError('VDET_UPLOAD_EMPTY', 'The uploaded file is empty.');
-    return { uploadId, ...stored, options: parseOptions(optionsText, labels, callbacks) };
+    return { uploadId, ...stored, ...(await parseOptions(optionsText, chooseModel, callbacks)) };
   } catch (error) {
     // By id as well as by name: an aborted GridFS stream leaves chunks without a files document.
     for (const id of fileIds) await store.uploads.delete(id).catch(() => undefined);
@@ -115,7 +118,21 @@ export async function storeStream(
   return { filename, bytes };
 }
 
-export function parseOptions(text: string | undefined, labels: readonly string[], callbacks: AddressPolicy | boolean = false): JobOptions {
+/**
+ * A job's options from their JSON text, checked against their schema and against the model they name (its labels):
+ * the options, and the model version the job is pinned to.
+ */
+export async function parseOptions(
+  text: string | undefined, chooseModel: ChooseModel, callbacks: AddressPolicy | boolean = false,
+): Promise<{ options: JobOptions; model: JobModel }> {
+  const options = checkedOptions(text);
+  const { model, labels } = await chooseModel(options.model);
+  const conflict = crossCheckOptions(options, labels, callbacks);
+  if (conflict) throw new VdetError('VDET_OPTIONS_INVALID', `Option "${conflict.option}" ${conflict.problem}.`);
+  return { options, model };
+}
+
+function checkedOptions(text: string | undefined): JobOptions {
   if (text === undefined || text.trim() === '') return {};
   let value: unknown;
   try {
@@ -128,8 +145,6 @@ export function parseOptions(text: string | undefined, labels: readonly string[]
     const option = first?.path.replace(/^\//, '') || 'options';
     throw new VdetError('VDET_OPTIONS_INVALID', `Option "${option}": ${first?.message ?? 'is invalid'}.`);
   }
-  const conflict = crossCheckOptions(value, labels, callbacks);
-  if (conflict) throw new VdetError('VDET_OPTIONS_INVALID', `Option "${conflict.option}" ${conflict.problem}.`);
   return value;
 }
 

@@ -7,6 +7,7 @@ import type { AddressPolicy } from '../shared/address-policy.js';
 import { VdetError } from '../shared/errors.js';
 import { AddressRefused, FetchFailed, guardedGet, type Resolver } from '../shared/guarded-http.js';
 import type { Store } from '../shared/mongo.js';
+import type { ChooseModel } from './model-choice.js';
 import { deleteUpload, parseOptions, storeStream, uploadError, type StoredUpload } from './upload.js';
 
 /** `POST /v1/jobs` with a JSON body: a video by URL instead of an upload. */
@@ -32,13 +33,13 @@ export interface FetchSettings {
  * A failed fetch leaves nothing stored.
  */
 export async function receiveFromUrl(
-  body: unknown, store: Store, tenant: string, labels: readonly string[], settings: FetchSettings, callbacks: AddressPolicy | boolean = false,
+  body: unknown, store: Store, tenant: string, chooseModel: ChooseModel, settings: FetchSettings, callbacks: AddressPolicy | boolean = false,
 ): Promise<StoredUpload & { host: string }> {
   if (!checkBody.Check(body)) {
     const first = checkBody.Errors(body).First();
     throw new VdetError('VDET_VALIDATION', `Invalid request: ${first?.path || 'body'} ${first?.message ?? 'is invalid'}; send {"url": "https://…", "options": {…}}.`);
   }
-  const options = parseOptions(body.options === undefined ? undefined : JSON.stringify(body.options), labels, callbacks);
+  const { options, model } = await parseOptions(body.options === undefined ? undefined : JSON.stringify(body.options), chooseModel, callbacks);
   const uploadId = `${tenant}/${randomUUID()}`;
   const fileIds: ObjectId[] = [];
   const abort = new AbortController();
@@ -57,7 +58,7 @@ export async function receiveFromUrl(
     }
     const stored = await storeStream(response, { store, uploadId, tenant, filename: fileName(url), fileIds, maxBytes: settings.maxBytes });
     if (stored.bytes === 0) throw new VdetError('VDET_UPLOAD_EMPTY', 'The URL\'s file is empty.');
-    return { uploadId, ...stored, options, host: new URL(url).host };
+    return { uploadId, ...stored, options, model, host: new URL(url).host };
   } catch (error) {
     for (const id of fileIds) await store.uploads.delete(id).catch(() => undefined);
     await deleteUpload(store, uploadId).catch(() => undefined);

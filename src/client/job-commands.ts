@@ -20,6 +20,7 @@ ends with the job's table of labels.
   --export coco|csv|jsonl|mot  download the job's export instead (to --out, default <file>.<job>.<ext>; a folder for several files)
   --options JSON         job options as JSON, e.g. '{"fps":5,"roi":{"rect":[0,0,0.5,1]}}'
   --fps N | --stride N   sample frames; --min-score S, --classes a,b, --start-ms MS, --end-ms MS, --max-detections N
+  --model NAME           run on a registered model (vdet models list; GET /v1/models) instead of the default
   --api URL, --key KEY   instead of VDET_API_URL and VDET_API_KEY`;
 
 export const JOBS_USAGE = `usage: vdet jobs [--status queued|running|done|failed] [--limit N]
@@ -34,7 +35,7 @@ export async function runSubmit(argv: readonly string[], io: ClientIo): Promise<
     ...CONNECTION,
     wait: { type: 'boolean' }, out: { type: 'string' }, export: { type: 'string' }, options: { type: 'string' },
     fps: { type: 'string' }, stride: { type: 'string' }, 'min-score': { type: 'string' }, classes: { type: 'string' },
-    'start-ms': { type: 'string' }, 'end-ms': { type: 'string' }, 'max-detections': { type: 'string' },
+    'start-ms': { type: 'string' }, 'end-ms': { type: 'string' }, 'max-detections': { type: 'string' }, model: { type: 'string' },
   });
   if (values.help) return usage(io, SUBMIT_USAGE);
   if (positionals.length === 0) throw new UsageError(`no file to submit\n\n${SUBMIT_USAGE}`);
@@ -186,6 +187,7 @@ function jobOptions(values: Record<string, string | boolean | undefined>): objec
     options[key] = n;
   }
   if (typeof values['classes'] === 'string') options['classes'] = values['classes'].split(',').map((c) => c.trim()).filter(Boolean);
+  if (typeof values['model'] === 'string') options['model'] = values['model'];
   return Object.keys(options).length > 0 ? options : undefined;
 }
 

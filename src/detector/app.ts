@@ -8,9 +8,9 @@ import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.
 import type { ProgressStore } from '../shared/progress.js';
 import { groupId, type TopicNames } from '../shared/topics.js';
 import { metrics } from '../shared/metrics.js';
-import type { ModelSpec } from '../shared/vision/model-spec.js';
-import { BatchScheduler, type BatchItem } from './batch-scheduler.js';
-import type { DeviceRunner } from './device-runner.js';
+import type { BatchItem } from './batch-scheduler.js';
+import type { LoadedModel } from './loaded-model.js';
+import type { ModelPool } from './model-pool.js';
 import type { FrameLayout } from './tensor.js';
 import { applyDetectionFilter, splitForTracking } from './detection-filter.js';
 import { decodeJpegFrames } from './jpeg-frames.js';
@@ -26,11 +26,14 @@ export interface DetectorDeps {
   log: Logger;
   bus: KafkaBus;
   topics: TopicNames;
-  /** The model's sessions: each decodes its frames' output into detections (with the model's labels). */
-  runners: readonly DeviceRunner[];
+  /** VDET_MODEL's sessions and batches: chunks without a registered model run here. */
+  defaultModel: LoadedModel;
+  /**
+   * The models side by side: a chunk runs on the one it names (the default when it names none), whose input its
+   * frames must be letterboxed to; batches never mix models.
+   */
+  models: Pick<ModelPool<LoadedModel>, 'use' | 'close'>;
   progress: Pick<ProgressStore, 'isCancelled'>;
-  /** The model the runners run: chunks must be letterboxed to its input. */
-  spec: Pick<ModelSpec, 'inputWidth' | 'inputHeight'>;
 }
 
 /**
@@ -40,20 +43,13 @@ export interface DetectorDeps {
  */
 export function createDetector(deps: DetectorDeps) {
   const { config, log, bus, topics } = deps;
-  const scheduler = new BatchScheduler(deps.runners, {
-    batchMax: config.detector.batchMax,
-    batchWaitMs: config.detector.batchWaitMs,
-    onBatch: (device, items) => {
-      if (log.isLevelEnabled('debug')) log.debug({ device, frames: items.length, queues: [...new Set(items.map((i) => i.queue))] }, 'batch');
-    },
-  });
   let consumer: ConsumerHandle | undefined;
 
   /**
    * Runs every frame of a chunk through the model; resolves with each frame's detections, in order (null: a
    * drop-oldest stream frame that was still waiting at its deadline, which the scheduler expires).
    */
-  async function detect(chunk: Chunk): Promise<(Found | null)[]> {
+  async function detect(chunk: Chunk, model: LoadedModel): Promise<(Found | null)[]> {
     const { header } = chunk;
     const frames = header.pixelFormat === 'jpeg'
       ? await decodeJpegFrames(frameSlices(chunk), header.content!.width, header.content!.height)
@@ -86,7 +82,7 @@ export function createDetector(deps: DetectorDeps) {
     }));
     metrics.framesInFlight.inc(items.length);
     // One by one: an idle device takes a stream frame at once instead of a whole chunk waiting for one device.
-    for (const item of items) scheduler.submit([item]);
+    for (const item of items) model.submit([item]);
     return Promise.all(results);
   }
 
@@ -116,12 +112,15 @@ export function createDetector(deps: DetectorDeps) {
   async function detectChunk(message: IncomingMessage): Promise<ChunkOutcome | undefined> {
     const chunk = decodeChunk(message.value);
     const { header } = chunk;
-    const { inputWidth, inputHeight } = deps.spec;
-    if (header.frameWidth !== inputWidth || header.frameHeight !== inputHeight) {
-      throw new VdetError('VDET_MESSAGE_INVALID', `Chunk frames are ${header.frameWidth}x${header.frameHeight}; the model takes ${inputWidth}x${inputHeight}.`);
-    }
     if (header.source !== 'stream' && (await deps.progress.isCancelled(header.jobId))) return undefined; // deleted by its owner
-    return outcomeOf(header, await detect(chunk));
+    // The model stays loaded (never evicted) while its chunk is detected.
+    return deps.models.use(header.model, async (model) => {
+      const { inputWidth, inputHeight } = model.spec;
+      if (header.frameWidth !== inputWidth || header.frameHeight !== inputHeight) {
+        throw new VdetError('VDET_MESSAGE_INVALID', `Chunk frames are ${header.frameWidth}x${header.frameHeight}; the model ${header.model ? `"${header.model.name}" ` : ''}takes ${inputWidth}x${inputHeight}.`);
+      }
+      return outcomeOf(header, await detect(chunk, model));
+    });
   }
 
   /**
@@ -135,7 +134,6 @@ export function createDetector(deps: DetectorDeps) {
   }
 
   return {
-    scheduler,
     async start(): Promise<void> {
       consumer = await bus.consume({
         groupId: groupId(config.kafka.topicPrefix, 'detector'),
@@ -160,12 +158,12 @@ export function createDetector(deps: DetectorDeps) {
           }
         },
       });
-      log.info({ devices: deps.runners.map((r) => `${r.name} (${r.batchMode}, batch ≤ ${r.maxBatch})`) }, 'detector consuming chunks');
+      log.info({ devices: deps.defaultModel.runners.map((r) => `${r.name} (${r.batchMode}, batch ≤ ${r.maxBatch})`) }, 'detector consuming chunks');
     },
     async close(): Promise<void> {
       await consumer?.stop();
-      scheduler.close();
-      for (const runner of deps.runners) await runner.close().catch(() => undefined);
+      await deps.models.close();
+      await deps.defaultModel.close();
     },
   };
 }

@@ -34,19 +34,25 @@ export async function openDeviceRunners(config: Config, model: { path: string; s
   log.info({ requested: detector.devices, cudaDevices, devices }, 'devices planned');
   const options = { modelPath: model.path, spec: model.spec, batchMax: detector.batchMax, log };
   const runners: DeviceRunner[] = [];
-  for (const device of devices) {
-    try {
-      runners.push(await createDeviceRunner(device, options));
-    } catch (error) {
-      if (device.kind !== 'cuda' || detector.devices !== 'auto') throw error;
-      events.skipped(device.name, error);
+  try {
+    for (const device of devices) {
+      try {
+        runners.push(await createDeviceRunner(device, options));
+      } catch (error) {
+        if (device.kind !== 'cuda' || detector.devices !== 'auto') throw error;
+        events.skipped(device.name, error);
+      }
     }
-  }
-  if (runners.length === 0) {
-    events.fellBackToCpu();
-    for (const device of planDevices('cpu', { cpuCores: os.availableParallelism(), cudaDevices: [] })) {
-      runners.push(await createDeviceRunner(device, options));
+    if (runners.length === 0) {
+      events.fellBackToCpu();
+      for (const device of planDevices('cpu', { cpuCores: os.availableParallelism(), cudaDevices: [] })) {
+        runners.push(await createDeviceRunner(device, options));
+      }
     }
+  } catch (error) {
+    // All or nothing: a model is never left running on some of the devices it was planned for.
+    for (const runner of runners) await runner.close().catch(() => undefined);
+    throw error;
   }
   return runners;
 }

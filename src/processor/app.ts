@@ -12,7 +12,10 @@ import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.
 import { sendToDeadLetters } from '../shared/dead-letter.js';
 import { metrics } from '../shared/metrics.js';
 import { letterbox, type ModelInput } from '../shared/letterbox.js';
-import { copyUpload, type Store } from '../shared/mongo.js';
+import { copyUpload, registeredModel, type JobModel, type Store } from '../shared/mongo.js';
+import { chunkMessageBytes } from '../shared/config.js';
+import { VdetError } from '../shared/errors.js';
+import { pinnedVersion, type ModelRegistry } from '../shared/model-registry.js';
 import { groupId, type TopicNames } from '../shared/topics.js';
 import { decodeFrames, probeMedia, type MediaLimits } from './ffmpeg.js';
 import { checkDecodedFrames, planMedia, ptsMsOf } from './media-plan.js';
@@ -24,8 +27,10 @@ export interface ProcessorDeps {
   store: Store;
   jobs: JobStore;
   topics: TopicNames;
-  /** The model's input: frames are letterboxed to it. */
+  /** The default model's input: frames of a job without a registered model are letterboxed to it. */
   modelInput: ModelInput;
+  /** A job pinned to a registered model version is letterboxed to that version's input. */
+  models: Pick<ModelRegistry, 'version'>;
 }
 
 /**
@@ -61,7 +66,7 @@ export function createProcessor(deps: ProcessorDeps) {
     await mkdir(config.processor.workDir, { recursive: true, mode: 0o700 });
     const dir = await mkdtemp(path.join(config.processor.workDir, 'job-'));
     try {
-      await processJob(job, dir, jobLog);
+      await processJob(job, record.model, dir, jobLog);
     } catch (error) {
       if (error instanceof JobDeleted) {
         jobLog.info('job deleted while being processed; stopped');
@@ -78,13 +83,27 @@ export function createProcessor(deps: ProcessorDeps) {
     }
   }
 
-  async function processJob(job: JobMessage, dir: string, jobLog: Logger): Promise<void> {
+  /** The input a job's frames are letterboxed to: its registered model version's, else the default model's. */
+  async function inputOf(model: JobModel | undefined): Promise<ModelInput> {
+    const ref = model && registeredModel({ model });
+    if (!ref) return deps.modelInput;
+    const { spec } = await pinnedVersion(deps.models, ref); // VDET_MODEL_UNAVAILABLE once removed: the job fails
+    const bytes = chunkMessageBytes(config.processor.chunkFrames, spec.inputWidth, spec.inputHeight);
+    if (bytes > config.kafka.maxMessageBytes) {
+      throw new VdetError('VDET_MODEL_UNAVAILABLE', `The model "${ref.name}" takes ${spec.inputWidth}x${spec.inputHeight} frames: VDET_CHUNK_FRAMES (${config.processor.chunkFrames}) of them take ${bytes} bytes, more than VDET_KAFKA_MAX_MESSAGE_BYTES (${config.kafka.maxMessageBytes}) allows.`);
+    }
+    return { width: spec.inputWidth, height: spec.inputHeight };
+  }
+
+  async function processJob(job: JobMessage, model: JobModel | undefined, dir: string, jobLog: Logger): Promise<void> {
+    const modelInput = await inputOf(model);
+    const ref = model && registeredModel({ model });
     const file = path.join(dir, 'upload');
     await copyUpload(deps.store, job.uploadId, file);
     const probe = await probeMedia(file, limits);
     const plan = planMedia(probe, job.options, config.processor);
     await deps.jobs.setMedia(job.jobId, plan.media, plan.expectedFrames);
-    const box = letterbox(probe.width, probe.height, deps.modelInput);
+    const box = letterbox(probe.width, probe.height, modelInput);
     const minScore = job.options.minScore ?? config.detector.minScore;
     const { classes, maxDetections, roi } = job.options;
     const filter = { classes, maxDetections, roi };
@@ -96,7 +115,7 @@ export function createProcessor(deps: ProcessorDeps) {
       if (pending.length === 0) return;
       if (!(await deps.jobs.getById(job.jobId))) throw new JobDeleted(); // cancelled: stop decoding
       const header: ChunkHeader = {
-        v: 1, jobId: job.jobId, tenant: job.tenant, chunk: chunks, pixelFormat: wire === 'jpeg' ? 'jpeg' : 'bgr24',
+        v: 1, jobId: job.jobId, tenant: job.tenant, chunk: chunks, pixelFormat: wire === 'jpeg' ? 'jpeg' : 'bgr24', ...(ref ? { model: ref } : {}),
         frameWidth: box.inputWidth, frameHeight: box.inputHeight, content: { width: box.width, height: box.height }, sourceWidth: probe.width, sourceHeight: probe.height,
         scale: box.scale, minScore, filter, ...(trackScore !== undefined && trackScore < minScore ? { trackScore } : {}),
         frames: pending.map(({ frame, ptsMs, pixels }) => (wire === 'jpeg' ? { frame, ptsMs, bytes: pixels.length } : { frame, ptsMs })),

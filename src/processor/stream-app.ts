@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config.js';
-import { encodeChunk, type ChunkHeader } from '../shared/contracts/chunk.js';
+import { encodeChunk, type ChunkHeader, type ModelRef } from '../shared/contracts/chunk.js';
+import { pinnedVersion, type ModelRegistry } from '../shared/model-registry.js';
 import { FRAME_HEADERS, STREAM_NAME } from '../shared/contracts/stream.js';
 import { sendToDeadLetters } from '../shared/dead-letter.js';
 import { VdetError } from '../shared/errors.js';
@@ -23,8 +24,10 @@ export interface StreamProcessorDeps {
   streams: StreamStore;
   streamTokens: StreamTokenStore;
   topics: TopicNames;
-  /** The model's input: frames are letterboxed to it. */
+  /** The default model's input: frames of a stream without a registered model are letterboxed to it. */
   modelInput: ModelInput;
+  /** A stream set to a registered model (`settings.model`) is letterboxed to that version's input. */
+  models: Pick<ModelRegistry, 'version'>;
 }
 
 type Tally = (record: StreamRecord, counter: StreamCounter) => void;
@@ -34,6 +37,9 @@ interface PreparedFrame {
   ts: number;
   receivedAt: number;
   pixels: Buffer;
+  /** The model input it was letterboxed to, and the registered model (absent: the default). */
+  input: ModelInput;
+  model: ModelRef | undefined;
   contentWidth: number;
   contentHeight: number;
   width: number;
@@ -49,9 +55,23 @@ interface PreparedFrame {
  */
 export function createStreamProcessor(deps: StreamProcessorDeps) {
   const { config, log, bus, streams, streamTokens, topics } = deps;
-  const input = deps.modelInput;
   const admission = new Map<string, AdmissionState>();
   let consumer: ConsumerHandle | undefined;
+  /** Registered model versions' inputs, read once each (a version never changes); a failed read is not kept. */
+  const inputs = new Map<string, Promise<ModelInput>>();
+
+  /** The input a stream's frames are letterboxed to: its registered model version's, else the default's. */
+  function inputOf(model: ModelRef | undefined): Promise<ModelInput> {
+    if (!model) return Promise.resolve(deps.modelInput);
+    const key = `${model.name}@${model.version}:${model.sha256}`;
+    let input = inputs.get(key);
+    if (!input) {
+      input = pinnedVersion(deps.models, model).then(({ spec }) => ({ width: spec.inputWidth, height: spec.inputHeight }));
+      inputs.set(key, input);
+      input.catch(() => inputs.delete(key));
+    }
+    return input;
+  }
 
   /**
    * Which stream a frame belongs to. With stream tokens on, only its `vdet-token` says so: the token names the tenant
@@ -98,8 +118,10 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
       tally(record, 'dropped');
       return {};
     }
+    const { model } = record;
+    const input = await inputOf(model); // VDET_MODEL_UNAVAILABLE once the stream's model version is removed: dead-lettered
     const frame = letterboxImage(bytes, input, config.processor.maxWidth * config.processor.maxHeight)
-      .then((image) => ({ seq, ts: Number.isFinite(ts) ? ts : now, receivedAt: now, ...image }));
+      .then((image) => ({ seq, ts: Number.isFinite(ts) ? ts : now, receivedAt: now, input, model, ...image }));
     frame.catch(() => undefined); // awaited below, in order; this keeps an early failure from going unhandled
     return { frame };
   }
@@ -135,9 +157,11 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
     for (const { message, record, frame } of admitted) {
       try {
         const prepared = await frame;
-        const entry = byStream.get(record._id) ?? { record, frames: [] };
+        // A chunk holds frames of one stream letterboxed for one model (its settings may change within a batch).
+        const key = `${record._id}\n${prepared.model?.sha256 ?? ''}:${prepared.model?.version ?? ''}`;
+        const entry = byStream.get(key) ?? { record, frames: [] };
         entry.frames.push(prepared);
-        byStream.set(record._id, entry);
+        byStream.set(key, entry);
       } catch (error) {
         await rejected(message, error, record);
       }
@@ -162,8 +186,8 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
     const tracking = record.settings.track === false ? undefined : (record.settings.tracking ?? {});
     const trackScore = tracking ? resolveTrackerOptions(tracking).trackThreshold : undefined;
     return {
-      v: 1, source: 'stream', jobId: record.name, tenant: record.tenant, chunk: first.seq, pixelFormat: 'rgb24',
-      frameWidth: input.width, frameHeight: input.height, content: { width: first.contentWidth, height: first.contentHeight }, sourceWidth: first.width, sourceHeight: first.height, scale: first.scale,
+      v: 1, source: 'stream', jobId: record.name, tenant: record.tenant, chunk: first.seq, pixelFormat: 'rgb24', ...(first.model ? { model: first.model } : {}),
+      frameWidth: first.input.width, frameHeight: first.input.height, content: { width: first.contentWidth, height: first.contentHeight }, sourceWidth: first.width, sourceHeight: first.height, scale: first.scale,
       minScore,
       ...(tracking ? { tracking, ...(trackScore! < minScore ? { trackScore } : {}), ...regionsOf(record.settings) } : {}),
       ...(record.settings.classes ? { filter: { classes: record.settings.classes } } : {}),

@@ -86,6 +86,10 @@ export interface Config {
     readonly batchWaitMs: number;
     readonly chunksInFlight: number;
     readonly minScore: number;
+    /** Registered models a detector keeps loaded beside its default (VDET_DETECTOR_MODELS_MAX): each holds a session per device. */
+    readonly modelsMax: number;
+    /** Where a detector keeps the registered model files it fetched from the store (VDET_MODEL_CACHE_DIR). */
+    readonly modelCacheDir: string;
   };
   readonly streams: {
     /** Largest pushed frame accepted (bytes). */
@@ -351,6 +355,8 @@ export function loadConfig(env: Env = process.env): Config {
       batchWaitMs: r.int('VDET_BATCH_WAIT_MS', 5, 0, 10_000),
       chunksInFlight: r.int('VDET_CHUNKS_IN_FLIGHT', 4, 1, 256),
       minScore: r.number('VDET_MIN_SCORE', 0.3, 0, 1),
+      modelsMax: r.int('VDET_DETECTOR_MODELS_MAX', 2, 1, 32),
+      modelCacheDir: path.resolve(r.string('VDET_MODEL_CACHE_DIR', path.join(os.tmpdir(), 'vdet-models'))),
     },
     streams: {
       frameMaxBytes: r.int('VDET_FRAME_MAX_BYTES', 10 * 1024 * 1024, 1024, 64 * 1024 * 1024),

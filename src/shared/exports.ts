@@ -35,6 +35,8 @@ export interface ExportJob {
   finishedAt: Date | undefined;
   /** The model's labels in class-id order: COCO category `id` is class id + 1. */
   labels: readonly string[];
+  /** The model the job ran on (COCO `info.model`). */
+  model?: { name: string; sha256?: string } | undefined;
 }
 
 type Frames = Iterable<FrameDetections> | AsyncIterable<FrameDetections>;
@@ -147,6 +149,7 @@ async function* cocoParts(job: ExportJob, frames: () => Frames): AsyncGenerator<
     job_id: job.id,
     source_filename: job.filename,
     source_fps: job.fps,
+    ...(job.model ? { model: job.model } : {}),
   };
   yield `{"info":${JSON.stringify(info)},\n"categories":${JSON.stringify(cocoCategories(job.labels))},\n"images":[`;
   let first = true;

@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import { JobStore } from './job-store.js';
 import { createKafkaBus, type KafkaBus } from './kafka.js';
 import { connectStore, ensureIndexes, type Store } from './mongo.js';
+import { ModelRegistryStore } from './model-registry-store.js';
 import type { Redis } from 'ioredis';
 import { ApiKeyStore } from './api-keys.js';
 import { CameraLeaseStore } from './camera-leases.js';
@@ -25,6 +26,8 @@ export interface Infra {
   streamTokens: StreamTokenStore;
   /** Which processor pulls which camera, and how its puller is doing. */
   cameras: CameraLeaseStore;
+  /** The registered models (`vdet models add`): files in GridFS, read by the api, processors and detectors. */
+  models: ModelRegistryStore;
   topics: TopicNames;
   close(): Promise<void>;
 }
@@ -39,6 +42,7 @@ export async function openInfra(config: Config, log: Logger): Promise<Infra> {
   let apiKeys: ApiKeyStore;
   let streams: StreamStore;
   let streamTokens: StreamTokenStore;
+  let models: ModelRegistryStore;
   try {
     store = await connectStore(config.mongo);
     await ensureIndexes(store);
@@ -48,6 +52,8 @@ export async function openInfra(config: Config, log: Logger): Promise<Infra> {
     await streams.ensureIndexes();
     streamTokens = new StreamTokenStore(store.db);
     await streamTokens.ensureIndexes();
+    models = new ModelRegistryStore(store.db, store.jobs);
+    await models.ensureIndexes();
     if (config.http.bootstrapKey) await apiKeys.ensure(config.http.bootstrapKey, config.http.bootstrapTenant, 'bootstrap');
     await bus.ensureTopics(topics);
   } catch (error) {
@@ -58,7 +64,7 @@ export async function openInfra(config: Config, log: Logger): Promise<Infra> {
   }
   const connected = store;
   return {
-    config, log, bus, store: connected, jobs: new JobStore(connected), progress, redis, apiKeys, streams, streamTokens, cameras: new CameraLeaseStore(connected.db), topics,
+    config, log, bus, store: connected, jobs: new JobStore(connected), progress, redis, apiKeys, streams, streamTokens, cameras: new CameraLeaseStore(connected.db), models, topics,
     async close() {
       // Each step runs even when an earlier one fails: Kafka first (stop consuming, flush), then the stores.
       for (const [name, step] of [['kafka', () => bus.close()], ['redis', async () => redis.disconnect()], ['mongo', () => connected.close()]] as const) {

@@ -14,6 +14,8 @@ export const metrics = {
   chunksProduced: new Counter({ name: 'vdet_chunks_produced_total', help: 'Chunks published to vdet.chunks', labelNames: ['source'], registers: [registry] }),
   batchSize: new Histogram({ name: 'vdet_batch_size', help: 'Frames per model run', labelNames: ['device'], buckets: [1, 2, 4, 8, 16, 32], registers: [registry] }),
   inferenceSeconds: new Histogram({ name: 'vdet_inference_seconds', help: 'Time of one model run (a batch)', labelNames: ['device'], buckets: seconds, registers: [registry] }),
+  modelsLoaded: new Gauge({ name: 'vdet_models_loaded', help: 'Registered models a detector has loaded beside its default', registers: [registry] }),
+  modelLoads: new Counter({ name: 'vdet_model_loads_total', help: 'Registered model versions a detector loaded (outcome: ok, failed)', labelNames: ['model', 'outcome'], registers: [registry] }),
   framesInFlight: new Gauge({ name: 'vdet_frames_in_flight', help: 'Frames waiting for or running on a device', registers: [registry] }),
   consumerLag: new Gauge({ name: 'vdet_consumer_lag', help: 'Messages behind the end of the partition', labelNames: ['group', 'topic', 'partition'], registers: [registry] }),
   jobDurationSeconds: new Histogram({ name: 'vdet_job_duration_seconds', help: 'From upload to done', buckets: [1, 5, 10, 30, 60, 300, 900, 3600], registers: [registry] }),

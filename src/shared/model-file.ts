@@ -65,10 +65,11 @@ async function readAndDescribe(model: Config['model'], path: string): Promise<De
  * not (a Kubernetes processor pod): the file's description when it can be read, else VDET_MODEL_INPUT_SIZE and the
  * labels file (or COCO's 80). A file that is there but unreadable as a model still fails.
  */
-export async function modelGeometry(model: Config['model']): Promise<{ inputWidth: number; inputHeight: number; labels: readonly string[]; fromFile: boolean }> {
+export async function modelGeometry(model: Config['model']): Promise<{ inputWidth: number; inputHeight: number; labels: readonly string[]; fromFile: boolean; described?: DescribedModel }> {
   try {
-    const { spec } = await describeModelFile(model);
-    return { inputWidth: spec.inputWidth, inputHeight: spec.inputHeight, labels: spec.labels, fromFile: true };
+    const described = await describeModelFile(model);
+    const { spec } = described;
+    return { inputWidth: spec.inputWidth, inputHeight: spec.inputHeight, labels: spec.labels, fromFile: true, described };
   } catch (error) {
     const missing = isVdetError(error) && (error.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
     if (!missing) throw error;

@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import { VdetError, type FailureReason } from './errors.js';
 import type { JobStatus } from './job-state.js';
 import type { JobOptions } from './contracts/job-options.js';
+import type { ModelRef } from './contracts/chunk.js';
 import type { Summary } from './contracts/summary.js';
 import type { FrameChunkRecord } from './frame-store.js';
 import type { LabelPageRecord, LabelPagesIndex } from './label-pages.js';
@@ -54,6 +55,12 @@ export interface JobRecord {
   uploadId: string;
   uploadBytes: number;
   options: JobOptions;
+  /**
+   * The model the job runs on: a registered version (pinned at submission: a new version does not change the job),
+   * or `default`, VDET_MODEL (with its sha256 where the api could read the file). Absent on jobs made before models
+   * were registered: those ran on the default.
+   */
+  model?: JobModel;
   media?: MediaInfo;
   /** Set when the processor has emitted every chunk: what the merger must see before the job is done. */
   plan?: { chunks: number; frames: number };
@@ -82,6 +89,13 @@ export interface JobRecord {
   updatedAt: Date;
   startedAt?: Date;
   finishedAt?: Date;
+}
+
+export type JobModel = ModelRef | { name: 'default'; sha256?: string };
+
+/** The registered model version a job is pinned to; undefined for the default model. */
+export function registeredModel(job: Pick<JobRecord, 'model'>): ModelRef | undefined {
+  return job.model && 'version' in job.model ? job.model : undefined;
 }
 
 export interface MediaInfo {

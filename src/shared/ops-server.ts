@@ -23,12 +23,27 @@ async function check(probe: () => Promise<unknown>): Promise<{ ok: boolean; erro
   }
 }
 
+/** What a role of this process adds to /readyz beside the backing services (a detector: its models). */
+const roleChecks = new Map<string, () => { ok: boolean; error?: string }>();
+
+/**
+ * Adds a check of this process's own to /readyz (on the api and the ops server alike); a failing one makes the
+ * process `degraded`, not unavailable: it still serves what does not need the failed part. Returns its removal.
+ */
+export function addReadinessCheck(name: string, probe: () => { ok: boolean; error?: string }): () => void {
+  roleChecks.set(name, probe);
+  return () => {
+    if (roleChecks.get(name) === probe) roleChecks.delete(name);
+  };
+}
+
 /** Kafka and MongoDB are required; Redis holds only derivable state, so without it a role is `degraded`, not down. */
 export async function readiness(infra: Pick<Infra, 'bus' | 'store' | 'progress'>): Promise<ReadinessReport> {
   const [kafka, mongo, redis] = await Promise.all([check(() => infra.bus.ping()), check(() => infra.store.ping()), check(() => infra.progress.ping())]);
-  const checks = { kafka, mongo, redis };
+  const own = Object.fromEntries([...roleChecks].map(([name, probe]) => [name, probe()]));
+  const checks = { kafka, mongo, redis, ...own };
   if (!kafka.ok || !mongo.ok) return { status: 'unavailable', checks };
-  return { status: redis.ok ? 'ok' : 'degraded', checks };
+  return { status: redis.ok && Object.values(own).every((c) => c.ok) ? 'ok' : 'degraded', checks };
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Collection, Db } from 'mongodb';
 import type { CameraSource } from './contracts/camera.js';
 import type { StreamSettings } from './contracts/stream.js';
+import type { ModelRef } from './contracts/chunk.js';
 import { fromJsonText, ignoringDuplicate, upsertRetried, withJsonText } from './mongo.js';
 import { RefreshingCache } from './refreshing-cache.js';
 import { StreamFrameStore } from './stream-frame-store.js';
@@ -14,6 +15,8 @@ export { streamKey, type StreamRef } from './stream-ref.js';
 export interface StreamRecord extends StreamRef {
   _id: string;
   settings: StreamSettings;
+  /** `settings.model` resolved when the settings were put: the registered version its frames run on (absent: the default). */
+  model?: ModelRef;
   /** A camera vdet pulls for this stream (`PUT /v1/streams/{id}/source`); absent for pushed streams. */
   source?: CameraSource & { setAt: Date };
   createdAt: Date;
@@ -118,13 +121,19 @@ export class StreamStore {
     return records.map((r) => streamFromStore(r)!);
   }
 
-  /** Sets a stream's settings in the tenant's namespace, registering the stream when it is new. */
-  async putSettings(ref: StreamRef, settings: StreamSettings): Promise<StreamRecord> {
+  /**
+   * Sets a stream's settings in the tenant's namespace, registering the stream when it is new, with the registered
+   * model version `settings.model` resolved to (undefined: the default model).
+   */
+  async putSettings(ref: StreamRef, settings: StreamSettings, model?: ModelRef): Promise<StreamRecord> {
     const now = new Date();
     const key = streamKey(ref);
     // One atomic write that answers the record as written: a read after it could find the stream deleted meanwhile.
-    const record = await upsertRetried(() => this.streams.findOneAndUpdate(
-      { _id: key }, { $set: { settings: withJsonText(settings, JSON_TEXT_SETTINGS), updatedAt: now }, $setOnInsert: { ...ref, createdAt: now } },
+    const record = await upsertRetried(() => this.streams.findOneAndUpdate({ _id: key }, {
+      $set: { settings: withJsonText(settings, JSON_TEXT_SETTINGS), updatedAt: now, ...(model ? { model } : {}) },
+      ...(model ? {} : { $unset: { model: '' as const } }),
+      $setOnInsert: { ...ref, createdAt: now },
+    },
       { upsert: true, returnDocument: 'after' },
     ));
     this.records.delete(key);

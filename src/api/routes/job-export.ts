@@ -9,7 +9,8 @@ import { problems } from '../problem.js';
 import { mediaHeaders } from '../security-headers.js';
 import { JobIdParams } from '../schemas.js';
 import { downloadStem } from './job-source.js';
-import { jobNotFound } from './jobs.js';
+import { jobNotFound, toView } from './jobs.js';
+import { registeredModel } from '../../shared/mongo.js';
 
 const ExportQuery = Type.Object({
   format: Type.Unsafe<ExportFormat>(Type.String({
@@ -38,6 +39,7 @@ export const jobExportRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, d
         + 'one row per detection (RFC 4180; `track_id` empty without one). `jsonl`: one `{ frame, ptsMs, detections }` a line, '
         + 'every frame (`trackId` on tracked detections). `mot`: MOTChallenge `frame,id,x,y,w,h,score,-1,-1,-1` (frame from 1), '
         + 'one line per detection with a track id. Boxes in original-frame pixels. '
+        + 'The model the job ran on: COCO `info.model` `{ name, sha256 }`, and the `Vdet-Model` header (`NAME; sha256=HEX`) of every format. '
         + 'Answers 409 `VDET_JOB_NOT_DONE` until the job is done.',
       tags: ['results'],
       security: [{ bearer: [] }, { apiKey: [] }],
@@ -59,11 +61,16 @@ export const jobExportRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, d
     if (job.status !== 'done') throw new VdetError('VDET_JOB_NOT_DONE', `The job is ${job.status}; its exports exist once it is done.`);
     const format = request.query.format as ExportFormat; // the schema's enum let only these through
     const frames = () => jobFrames(store, job);
+    // A registered model's labels (its version may have been removed since: then the class ids are the default's).
+    const pinned = registeredModel(job);
+    const labels = pinned ? (await deps.models.version(pinned.name, pinned.version))?.spec.labels ?? deps.labels : deps.labels;
+    const { model } = toView(job, 0);
     const exportJob = {
       id: job._id, filename: job.filename, width: job.media?.width ?? 0, height: job.media?.height ?? 0,
-      fps: job.media?.fps ?? 0, finishedAt: job.finishedAt, labels: deps.labels,
+      fps: job.media?.fps ?? 0, finishedAt: job.finishedAt, labels, model,
     };
     void mediaHeaders(reply).type(EXPORT_CONTENT_TYPES[format])
+      .header('vdet-model', model.sha256 ? `${model.name}; sha256=${model.sha256}` : model.name)
       .header('content-disposition', `attachment; filename="${downloadStem(job.filename)}${EXPORT_EXTENSIONS[format]}"`)
       .header('cache-control', 'private, no-cache');
     return reply.send(Readable.from(exportPieces(format, exportJob, frames), { objectMode: false }));

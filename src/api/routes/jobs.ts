@@ -5,12 +5,13 @@ import { JobMessage } from '../../shared/contracts/messages.js';
 import { tracksObjects } from '../../shared/contracts/job-options.js';
 import { buildAddressPolicy } from '../../shared/address-policy.js';
 import { VdetError } from '../../shared/errors.js';
-import { jobFromStore, type JobRecord } from '../../shared/mongo.js';
+import { jobFromStore, type JobModel, type JobRecord } from '../../shared/mongo.js';
 import type { ApiDeps } from '../app.js';
 import { problems } from '../problem.js';
 import { JobAcceptedSchema, JobIdParams, JobListQuery, JobListSchema, JobSchema, type JobView } from '../schemas.js';
 import { claimIdempotencyKey, deleteJobData, findIdempotentJob, releaseIdempotencyKey } from '../job-lifecycle.js';
 import type { TenantQuotas } from '../tenant-quotas.js';
+import { modelChooser } from '../model-choice.js';
 import { deleteUpload, receiveUpload } from '../upload.js';
 import { receiveFromUrl, type FetchSettings } from '../url-upload.js';
 
@@ -23,6 +24,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: TenantQuot
     answerTimeoutMs: deps.config.http.fetchAnswerTimeoutS * 1000,
     totalTimeoutMs: deps.config.http.fetchTimeoutS * 1000,
   };
+  const chooseModel = modelChooser(deps.models, { labels: deps.labels, described: deps.defaultModel });
 
   app.post('/v1/jobs', {
     schema: {
@@ -53,7 +55,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: TenantQuot
       if (idempotencyKey !== undefined) await releaseIdempotencyKey(store, tenant, idempotencyKey).catch(() => undefined);
     };
     const byUrl = request.headers['content-type']?.startsWith('application/json') === true;
-    const receive = byUrl ? receiveFromUrl(request.body, store, tenant, deps.labels, fetching, callbacks) : receiveUpload(request, store, tenant, deps.labels, callbacks);
+    const receive = byUrl ? receiveFromUrl(request.body, store, tenant, chooseModel, fetching, callbacks) : receiveUpload(request, store, tenant, chooseModel, callbacks);
     const upload = await receive.catch(async (error: unknown) => {
       await forgetKey();
       throw error;
@@ -65,7 +67,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: TenantQuot
     });
     try {
       await jobs.create({
-        _id: id, tenant, filename: upload.filename, uploadId: upload.uploadId, uploadBytes: upload.bytes, options: upload.options,
+        _id: id, tenant, filename: upload.filename, uploadId: upload.uploadId, uploadBytes: upload.bytes, options: upload.options, model: upload.model,
       });
       // Bounded: a client waits seconds, not the Kafka client's full retry schedule, to hear that Kafka is away.
       await withTimeout(bus.send(topics.jobs, [{
@@ -79,7 +81,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: TenantQuot
       await forgetKey();
       throw new VdetError('VDET_DEPENDENCY_UNAVAILABLE', 'The job could not be queued right now; retry in a few seconds.', { cause });
     }
-    request.log.info({ jobId: id, bytes: upload.bytes, options: upload.options, ...('host' in upload ? { fetchedFrom: upload.host } : {}) }, 'job accepted');
+    request.log.info({ jobId: id, bytes: upload.bytes, options: upload.options, model: upload.model, ...('host' in upload ? { fetchedFrom: upload.host } : {}) }, 'job accepted');
     return reply.status(202).header('location', `/v1/jobs/${id}`).send({ id, status: 'queued' as const });
   });
 
@@ -168,12 +170,19 @@ function decodeJobCursor(cursor: string): { createdAt: Date; id: string } {
   return { createdAt: new Date(Number(match[1])), id: match[2]! };
 }
 
+/** What a job (or a stream) says of its model: name, the sha256 it is pinned to, and a registered model's version. */
+export function modelView(model: JobModel | undefined): JobView['model'] {
+  if (!model) return { name: 'default' }; // a job from before models were registered
+  return { name: model.name, ...(model.sha256 ? { sha256: model.sha256 } : {}), ...('version' in model ? { version: model.version } : {}) };
+}
+
 export function toView(job: JobRecord, framesDone: number): JobView {
   return {
     id: job._id,
     status: job.status,
     filename: job.filename,
     options: job.options,
+    model: modelView(job.model),
     progress: { framesDone, framesTotal: job.plan?.frames ?? job.progress.framesTotal },
     media: job.media ?? null,
     counts: job.counts ?? {},

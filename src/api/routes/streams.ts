@@ -5,6 +5,7 @@ import { DetectionSchema } from '../../shared/contracts/messages.js';
 import { regionsProblem, trackingProblem } from '../../shared/contracts/job-options.js';
 import { STREAM_NAME, StreamSettingsSchema, type StreamSettings } from '../../shared/contracts/stream.js';
 import { VdetError } from '../../shared/errors.js';
+import { registeredModel } from '../../shared/mongo.js';
 import { streamKey, type StreamRecord } from '../../shared/stream-store.js';
 import { countedSoFar, zoneSettingsOf } from '../../shared/tracks.js';
 import type { ApiDeps } from '../app.js';
@@ -13,6 +14,8 @@ import type { TenantQuotas } from '../tenant-quotas.js';
 import { problems } from '../problem.js';
 import { ZonesViewSchema } from '../schemas.js';
 import { cameraSourceView } from '../camera-source-view.js';
+import { modelChooser } from '../model-choice.js';
+import { modelView } from './jobs.js';
 
 export const StreamParams = Type.Object({
   id: Type.String({ pattern: STREAM_NAME.source, description: 'The stream id in your namespace: letters, digits, _ . : -, at most 128' }),
@@ -26,6 +29,11 @@ const StatsSchema = Type.Object({
 const StreamZonesSchema = Type.Composite([Type.Object({ id: Type.String() }), Type.Pick(ZonesViewSchema, ['zones', 'lines'])]);
 const StreamSchema = Type.Object({
   id: Type.String(), settings: Type.Ref(StreamSettingsSchema), stats: StatsSchema,
+  model: Type.Object({
+    name: Type.String({ description: 'The registered model its frames run on, or `default`' }),
+    sha256: Type.Optional(Type.String({ description: 'The version pinned when the settings were put' })),
+    version: Type.Optional(Type.Integer({ description: 'A registered model: which of its versions' })),
+  }),
   source: Type.Optional(Type.Composite([CameraSourceViewSchema], { description: 'The camera vdet pulls for it (`PUT /v1/streams/{id}/source`)' })),
   createdAt: Type.String(),
 });
@@ -43,8 +51,11 @@ export const security: { [label: string]: string[] }[] = [{ bearer: [] }, { apiK
 
 export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEventHub; quotas: TenantQuotas }> = async (app, deps) => {
   const { streams } = deps;
+  const chooseModel = modelChooser(deps.models, { labels: deps.labels, described: deps.defaultModel });
+  const defaultSha = deps.defaultModel?.sha256;
   const view = async (record: StreamRecord) => ({
     id: record.name, settings: record.settings, stats: await streams.stats(record),
+    model: modelView(record.model ?? { name: 'default', ...(defaultSha ? { sha256: defaultSha } : {}) }),
     ...(record.source ? { source: await cameraSourceView(deps.cameras, { ...record, source: record.source }) } : {}),
     createdAt: record.createdAt.toISOString(),
   });
@@ -65,22 +76,24 @@ export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEven
 
   app.put('/v1/streams/:id/settings', {
     schema: {
-      summary: 'Register a stream, or set its policy, fps cap, min score, classes, tracking, zones and lines (applies within 2 s, no restart)',
+      summary: 'Register a stream, or set its model, policy, fps cap, min score, classes, tracking, zones and lines (applies within 2 s, no restart)',
       description: 'A stream id is yours alone: another tenant\'s `cam-1` is another stream. Frames reach a registered stream '
-        + 'with one of its ingest tokens (`POST /v1/streams/{id}/tokens`). Classes are checked against the model\'s labels.',
+        + 'with one of its ingest tokens (`POST /v1/streams/{id}/tokens`). `model` names a registered model (400 `VDET_MODEL_UNKNOWN` otherwise), '
+        + 'pinned to its current version now; classes are checked against that model\'s labels.',
       tags: ['streams'], security, params: StreamParams, body: Type.Ref(StreamSettingsSchema),
       response: { 200: StreamSchema, ...problems(400, 401, 404, 429) },
     },
   }, async (request) => {
     const settings = request.body as StreamSettings;
-    const unknown = settings.classes?.find((c) => !deps.labels.includes(c));
+    const { model, labels } = await chooseModel(settings.model);
+    const unknown = settings.classes?.find((c) => !labels.includes(c));
     if (unknown) throw new VdetError('VDET_OPTIONS_INVALID', `Setting "classes": "${unknown}" is not a label of the model.`);
     const tracking = trackingProblem(settings.tracking);
     if (tracking) throw new VdetError('VDET_OPTIONS_INVALID', `Setting "tracking": ${tracking}.`);
     const regions = regionsProblem(settings);
     if (regions) throw new VdetError('VDET_OPTIONS_INVALID', `Setting "${regions.option}": ${regions.problem}.`);
     await admitStream(deps, request.tenant, request.params.id);
-    return view(await streams.putSettings({ tenant: request.tenant, name: request.params.id }, settings));
+    return view(await streams.putSettings({ tenant: request.tenant, name: request.params.id }, settings, registeredModel({ model })));
   });
 
   app.delete('/v1/streams/:id', {

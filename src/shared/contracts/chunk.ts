@@ -29,6 +29,17 @@ const StreamFrameSchema = Type.Object({
   deadline: Type.Optional(Type.Number()),
 });
 
+/**
+ * A registered model version (src/shared/model-registry.ts): what a job is pinned to, and what its chunks carry so
+ * that the detector runs them on that model. A chunk without one runs on the detector's own model (VDET_MODEL).
+ */
+export const ModelRefSchema = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 64 }),
+  version: Type.Integer({ minimum: 1 }),
+  sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+}, { additionalProperties: false });
+export type ModelRef = Static<typeof ModelRefSchema>;
+
 export const ChunkHeaderSchema = Type.Object({
   v: Type.Literal(1),
   /**
@@ -40,6 +51,8 @@ export const ChunkHeaderSchema = Type.Object({
   tenant: Type.String({ minLength: 1 }),
   chunk: Type.Integer({ minimum: 0 }),
   pixelFormat: Type.Union([Type.Literal('bgr24'), Type.Literal('rgb24'), Type.Literal('jpeg')]),
+  /** The registered model version the frames are for (letterboxed to its input); absent: the detector's VDET_MODEL. */
+  model: Type.Optional(ModelRefSchema),
   frameWidth: Type.Integer({ minimum: 1 }),
   frameHeight: Type.Integer({ minimum: 1 }),
   /** Only this top-left part of each frame travels (the letterboxed image); absent: the whole frame. */

@@ -42,9 +42,17 @@ export const LinesSchema = Type.Array(Type.Object({
   to: PointSchema,
 }, { additionalProperties: false }), { maxItems: 32, description: 'Lines in source pixels: per line and label, crossings `in` (from the right of from → to, as seen on screen, to its left: for a line drawn left to right, moving up) and `out` (a stream\'s results carry `crossed` events). Needs track.' });
 
+/** A registered model's name (src/shared/model-registry.ts); `default` names VDET_MODEL. */
+export const MODEL_NAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,63}$';
+export const ModelNameSchema = Type.String({
+  minLength: 1, maxLength: 64, pattern: MODEL_NAME_PATTERN,
+  description: 'The registered model to run (`GET /v1/models` lists them; `vdet models add` registers one): the job is pinned to its current version (sha256) at submission. Default: `default`, the service\'s own model (VDET_MODEL).',
+});
+
 /** What a user may ask of a job; validated by the api, stored on the job, carried in the job message. */
 export const JobOptionsSchema = Type.Object(
   {
+    model: Type.Optional(ModelNameSchema),
     fps: Type.Optional(Type.Number({ minimum: 0.01, maximum: 240, description: 'Sample frames at this rate (frames per second). Default: every frame.' })),
     stride: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'Process every n-th frame (instead of fps).' })),
     startMs: Type.Optional(Type.Integer({ minimum: 0, description: 'Start of the time range to process.' })),

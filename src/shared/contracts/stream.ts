@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { jsonContract } from './json-contract.js';
-import { LinesSchema, TrackingOptionsSchema, ZonesSchema } from './job-options.js';
+import { LinesSchema, MODEL_NAME_PATTERN, TrackingOptionsSchema, ZonesSchema } from './job-options.js';
 import { DetectionSchema } from './messages.js';
 
 /**
@@ -24,6 +24,10 @@ export type StreamPolicy = (typeof STREAM_POLICIES)[number];
 
 /** Per-stream settings, set through the api, applied by the processor and detector without a restart. */
 export const StreamSettingsSchema = Type.Object({
+  model: Type.Optional(Type.String({
+    minLength: 1, maxLength: 64, pattern: MODEL_NAME_PATTERN,
+    description: 'The registered model the stream\'s frames run on (`GET /v1/models`): pinned to its current version (sha256) when the settings are put; put them again to move to a newer version. Default: `default`, the service\'s own model (VDET_MODEL).',
+  })),
   policy: Type.Optional(Type.Unsafe<StreamPolicy>(Type.String({ enum: [...STREAM_POLICIES], description: '`lossless` (every frame, lag may grow) or `drop-oldest` (skip frames older than maxLagMs)' }))),
   maxLagMs: Type.Optional(Type.Integer({ minimum: 50, maximum: 600_000, description: 'drop-oldest: frames older than this are dropped. Default 500.' })),
   fpsCap: Type.Optional(Type.Number({ minimum: 0.01, maximum: 240, description: 'Process at most this many frames a second (the rest are dropped).' })),
