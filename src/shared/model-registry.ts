@@ -2,7 +2,7 @@ import { VdetError, isVdetError } from './errors.js';
 import { describeModelBytes } from './model-file.js';
 import type { ModelRef } from './contracts/chunk.js';
 import { MODEL_NAME_PATTERN } from './contracts/job-options.js';
-import type { ModelFormat, ModelSpec, PadPlacement } from './vision/model-spec.js';
+import type { ModelSettings, ModelSpec } from './vision/model-spec.js';
 
 /**
  * The model registry: detection models an operator registered by name (`vdet models add`), shared by every machine
@@ -21,13 +21,10 @@ const NAME = new RegExp(MODEL_NAME_PATTERN);
 export const DEFAULT_MODEL_NAME = 'default';
 
 /** How the operator asked the file to be read (`--format`, `--pad`, `--labels`); `auto` reads it from the file. */
-export interface RegistrySettings {
-  readonly format: ModelFormat | 'auto';
-  readonly pad: PadPlacement | 'auto';
-  readonly labels?: readonly string[] | undefined;
+export type RegistrySettings = Pick<ModelSettings, 'format' | 'pad' | 'labels'> & {
   /** The input size of a file that declares none (a dynamic height and width without `imgsz`): `--input-size`. */
   readonly inputSize?: number | undefined;
-}
+};
 
 /** One version of a registered model: its file (by sha256) and how it is read, described when it was added. */
 export interface ModelVersion {
