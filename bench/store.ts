@@ -147,7 +147,7 @@ async function seedJob(store: Store, jobId: string, frames: number): Promise<voi
     _id: jobId, tenant: TENANT, status: 'done', filename: `${jobId}.mp4`, uploadId: `upload-${jobId}`, uploadBytes: 0, options: {},
     media: { width: 640, height: 360, fps: 25, frames, durationMs: frames * 40 }, plan: { chunks: Math.ceil(frames / CHUNK), frames },
     progress: { framesDone: frames, framesTotal: frames }, counts: countsOf(summary), summary, labelWindows: [...LABEL_WINDOWS],
-    tracks: { count: tracks.length, lastTrackId: tracks.at(-1)?.trackId ?? 0 },
+    tracks: { count: tracks.length, lastTrackId: tracks.at(-1)?.trackId ?? 0, paged: true },
     createdAt: now, updatedAt: now, startedAt: now, finishedAt: now,
   };
   await store.jobs.deleteOne({ _id: jobId });
@@ -171,10 +171,10 @@ async function seed(store: Store): Promise<number> {
     // The delete job is gone after a run: seed it again.
     if (!(await store.jobs.findOne({ _id: 'delete' })) && done.jobs.includes('delete')) await seedJob(store, 'delete', BIG);
     // Seeded before tracks or label pages existed: add them now, as the merger would have.
-    for (const job of await store.jobs.find({ tenant: TENANT, tracks: { $exists: false } }, { projection: { _id: 1, plan: 1 } }).toArray()) {
+    for (const job of await store.jobs.find({ tenant: TENANT, 'tracks.paged': { $exists: false } }, { projection: { _id: 1, plan: 1 } }).toArray()) {
       const tracks = tracksOf(job.plan!.frames);
       await storeTracks(store, { _id: job._id, tenant: TENANT }, tracks);
-      await store.jobs.updateOne({ _id: job._id }, { $set: { tracks: { count: tracks.length, lastTrackId: tracks.at(-1)?.trackId ?? 0 } } });
+      await store.jobs.updateOne({ _id: job._id }, { $set: { tracks: { count: tracks.length, lastTrackId: tracks.at(-1)?.trackId ?? 0, paged: true } } });
     }
     for (const job of await store.jobs.find({ tenant: TENANT, labelPages: { $exists: false } }, { projection: { _id: 1 } }).toArray()) await indexRareLabels(store, job._id);
     return 0;

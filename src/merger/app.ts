@@ -166,7 +166,7 @@ export function createMerger(deps: MergerDeps) {
       await storeTracks(store, job, all); // before the job is done: whoever reads a done job finds its tracks
       const objects = objectsPerLabel(all);
       summary = withObjects(summary, objects);
-      Object.assign(result, { summary, objects, tracks: { count: all.length, lastTrackId: all.at(-1)?.trackId ?? 0 } });
+      Object.assign(result, { summary, objects, tracks: { count: all.length, lastTrackId: all.at(-1)?.trackId ?? 0, paged: true } });
       const zones = zoneSettingsOf(job.options);
       if (zones) result.zones = restoreZones(tracked?.zones, zones).report();
     }

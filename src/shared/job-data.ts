@@ -33,6 +33,7 @@ export async function deleteJobRecords(store: Store, job: Pick<JobRecord, '_id' 
   await store.chunks.deleteMany({ jobId: job._id });
   await store.tracking.deleteOne({ _id: job._id });
   await store.tracks.deleteMany({ tenant: job.tenant, jobId: job._id });
+  await store.trackPages.deleteMany({ tenant: job.tenant, jobId: job._id });
   await store.labelPages.deleteMany({ tenant: job.tenant, jobId: job._id });
   await deleteFilesNamed(store.uploads, job.uploadId);
   await deleteFilesNamed(store.annotated, job._id);

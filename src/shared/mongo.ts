@@ -9,7 +9,7 @@ import type { ModelRef } from './contracts/chunk.js';
 import type { Summary } from './contracts/summary.js';
 import type { FrameChunkRecord } from './frame-store.js';
 import type { LabelPageRecord, LabelPagesIndex } from './label-pages.js';
-import type { TrackRecord, TrackingRecord } from './track-store.js';
+import type { TrackPageRecord, TrackRecord, TrackingRecord } from './track-store.js';
 import type { ZoneReport } from './vision/zones.js';
 
 /**
@@ -73,7 +73,8 @@ export interface JobRecord {
   /** Tracking on, once done: distinct objects (confirmed tracks with stored detections) per label. */
   objects?: Record<string, number>;
   /** Tracking on, once done: how many tracks it has (collection `job_tracks`), and the highest id. */
-  tracks?: { count: number; lastTrackId: number };
+  /** `paged`: stored in `track_pages` (track-store.ts); jobs done before have a document a track in `job_tracks`. */
+  tracks?: { count: number; lastTrackId: number; paged?: boolean };
   /** A job with zones or lines, once done: what they counted. */
   zones?: ZoneReport;
   error?: FailureReason;
@@ -129,8 +130,10 @@ export interface Store {
   chunks: Collection<ChunkRecord>;
   /** Per job with tracking on: the next chunk to track and the tracker's state (see track-store.ts). */
   tracking: Collection<TrackingRecord>;
-  /** A done job's tracks, one document per track. */
+  /** A done job's tracks, one document per track (jobs done before track pages). */
   tracks: Collection<TrackRecord>;
+  /** A done job's tracks, a bucket of ids a document (track-store.ts). */
+  trackPages: Collection<TrackPageRecord>;
   /** A done job's rare labels, a page of frames a document (label-pages.ts). */
   labelPages: Collection<LabelPageRecord>;
   uploads: GridFSBucket;
@@ -158,6 +161,7 @@ export async function connectStore(config: Config['mongo']): Promise<Store> {
     chunks: db.collection<ChunkRecord>('job_chunks'),
     tracking: db.collection<TrackingRecord>('job_tracking'),
     tracks: db.collection<TrackRecord>('job_tracks'),
+    trackPages: db.collection<TrackPageRecord>('track_pages'),
     labelPages: db.collection<LabelPageRecord>('label_pages'),
     uploads: new GridFSBucket(db, { bucketName: 'uploads', chunkSizeBytes: 1024 * 1024 }),
     annotated: new GridFSBucket(db, { bucketName: 'annotated', chunkSizeBytes: 1024 * 1024 }),
@@ -183,6 +187,7 @@ export async function ensureIndexes(store: Store): Promise<void> {
   await store.chunks.createIndex({ jobId: 1, chunk: 1 }, { name: 'job_chunk', unique: true });
   // A done job's tracks, a page a bucket of track ids at a time (track-store.ts).
   await store.tracks.createIndex({ tenant: 1, jobId: 1, b: 1 }, { name: 'tenant_job_b' });
+  await store.trackPages.createIndex({ tenant: 1, jobId: 1 }, { name: 'tenant_job' });
   await store.labelPages.createIndex({ tenant: 1, jobId: 1 }, { name: 'tenant_job' });
 }
 

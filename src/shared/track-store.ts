@@ -11,7 +11,9 @@ import type { TrackOnlyFrame, TrackSegment, TrackSummary } from './tracks.js';
  *   the track ids into its `frames` document once (`tracked`), its segments onto its chunk record, advances the
  *   record, and only then drops the boxes. Tracking is a function of the state and the chunk, so a step re-run from
  *   the saved state (a crash, a redelivery, two mergers at once) writes exactly what is there.
- * - `job_tracks`, once the job is done: one document per track, read a bucket of {@link TRACK_BUCKET} ids at a time.
+ * - `track_pages`, once the job is done: its tracks {@link TRACK_BUCKET} ids a document (`_id` = `{jobId}:{bucket}`,
+ *   the tracks as JSON), so a page of tracks is a document or two (FerretDB spends about a millisecond a document,
+ *   whatever its size). Jobs done before it have one document per track in `job_tracks` (read as before).
  * Every read is an equality on an id or an indexed bucket (FerretDB runs only those by index).
  */
 export interface TrackingRecord {
@@ -34,7 +36,21 @@ export interface TrackRecord extends TrackSummary {
   b: number;
 }
 
+/** A done job's tracks with ids in one bucket (collection `track_pages`). */
+export interface TrackPageRecord {
+  /** `${jobId}:${b}` */
+  _id: string;
+  tenant: string;
+  jobId: string;
+  b: number;
+  /** TrackSummary[] by id, as JSON. */
+  data: string;
+}
+
 export const TRACK_BUCKET = 100;
+
+/** What a done job's record says of its tracks. */
+type JobTracks = Pick<JobRecord, '_id' | 'tenant' | 'tracks'>;
 
 /** A merged chunk as the tracker needs it. */
 export interface ChunkToTrack {
@@ -109,26 +125,40 @@ export function trackOnlyOf(frames: readonly { frame: number; trackOnly?: FrameD
   return kept.length > 0 ? JSON.stringify(kept) : undefined;
 }
 
-/** Stores a done job's tracks (idempotent: each document's content is fixed by the tracks). */
-export async function storeTracks(store: Pick<Store, 'tracks'>, job: Pick<JobRecord, '_id' | 'tenant'>, tracks: readonly TrackSummary[]): Promise<void> {
-  for (let i = 0; i < tracks.length; i += 500) {
-    await insertOnce(store.tracks, tracks.slice(i, i + 500).map((t) => ({
-      _id: `${job._id}:${t.trackId}`, tenant: job.tenant, jobId: job._id, b: Math.floor(t.trackId / TRACK_BUCKET), ...t,
-    })));
+/**
+ * Stores a done job's tracks (idempotent: each document's content is fixed by the tracks), a page of a bucket's ids a
+ * document; the job's record then says `tracks.paged`.
+ */
+export async function storeTracks(store: Pick<Store, 'trackPages'>, job: Pick<JobRecord, '_id' | 'tenant'>, tracks: readonly TrackSummary[]): Promise<void> {
+  const buckets = new Map<number, TrackSummary[]>();
+  for (const t of [...tracks].sort((x, y) => x.trackId - y.trackId)) {
+    const b = Math.floor(t.trackId / TRACK_BUCKET);
+    buckets.set(b, [...(buckets.get(b) ?? []), t]);
   }
+  const docs = [...buckets].map(([b, page]): TrackPageRecord => ({ _id: `${job._id}:${b}`, tenant: job.tenant, jobId: job._id, b, data: JSON.stringify(page) }));
+  for (let i = 0; i < docs.length; i += 100) await insertOnce(store.trackPages, docs.slice(i, i + 100));
+}
+
+/** The tracks with ids in bucket `b`, by id. */
+async function bucketOf(store: Pick<Store, 'tracks' | 'trackPages'>, job: JobTracks, b: number): Promise<TrackSummary[]> {
+  if (job.tracks?.paged) {
+    const page = await store.trackPages.findOne({ _id: `${job._id}:${b}`, tenant: job.tenant });
+    return page ? (JSON.parse(page.data) as TrackSummary[]) : [];
+  }
+  const docs = await store.tracks.find({ tenant: job.tenant, jobId: job._id, b }).toArray();
+  return docs.sort((x, y) => x.trackId - y.trackId).map(summaryOf);
 }
 
 /** A done job's tracks after `afterId`, by id, a bucket at a time: at most `limit` + 1 of them (the extra says more). */
 export async function readTracks(
-  store: Pick<Store, 'tracks'>, job: Pick<JobRecord, '_id' | 'tenant' | 'tracks'>, afterId: number, limit: number, keep: (t: TrackSummary) => boolean = () => true,
+  store: Pick<Store, 'tracks' | 'trackPages'>, job: JobTracks, afterId: number, limit: number, keep: (t: TrackSummary) => boolean = () => true,
 ): Promise<TrackSummary[]> {
   const found: TrackSummary[] = [];
   const last = job.tracks?.lastTrackId ?? 0;
   for (let b = Math.floor((afterId + 1) / TRACK_BUCKET); b <= Math.floor(last / TRACK_BUCKET) && found.length <= limit; b++) {
-    const docs = await store.tracks.find({ tenant: job.tenant, jobId: job._id, b }).toArray();
-    for (const doc of docs.sort((x, y) => x.trackId - y.trackId)) {
-      if (doc.trackId <= afterId || !keep(doc)) continue;
-      found.push(summaryOf(doc));
+    for (const track of await bucketOf(store, job, b)) {
+      if (track.trackId <= afterId || !keep(track)) continue;
+      found.push(track);
       if (found.length > limit) break;
     }
   }
@@ -136,7 +166,8 @@ export async function readTracks(
 }
 
 /** One track of a done job, or undefined. */
-export async function readTrack(store: Pick<Store, 'tracks'>, job: Pick<JobRecord, '_id' | 'tenant'>, trackId: number): Promise<TrackSummary | undefined> {
+export async function readTrack(store: Pick<Store, 'tracks' | 'trackPages'>, job: JobTracks, trackId: number): Promise<TrackSummary | undefined> {
+  if (job.tracks?.paged) return (await bucketOf(store, job, Math.floor(trackId / TRACK_BUCKET))).find((t) => t.trackId === trackId);
   const doc = await store.tracks.findOne({ _id: `${job._id}:${trackId}`, tenant: job.tenant });
   return doc ? summaryOf(doc) : undefined;
 }

@@ -222,7 +222,10 @@ describe('tracking: a job\'s objects keep their ids through the service', () => 
       assert.ok(frames.every((f) => f['tracked'] === true));
       const parts = await db.collection('job_chunks').find({ jobId: trackedId }, { projection: { trackOnly: 1, tracks: 1 } }).toArray();
       assert.ok(parts.every((p) => p['trackOnly'] === undefined && typeof p['tracks'] === 'string'));
-      assert.equal(await db.collection('job_tracks').countDocuments({ jobId: trackedId }), (job!['tracks'] as { count: number }).count);
+      const jobTracks = job!['tracks'] as { count: number; paged: boolean };
+      assert.equal(jobTracks.paged, true);
+      const pages = await db.collection('track_pages').find({ jobId: trackedId }).toArray();
+      assert.equal(pages.reduce((n, p) => n + (JSON.parse(p['data'] as string) as unknown[]).length, 0), jobTracks.count, 'every track on a page');
       assert.equal(await db.collection('job_tracking').countDocuments({ _id: untrackedId as never }), 0);
       // The untracked job's documents are as before tracking existed.
       const untrackedFrames = await db.collection('frames').find({ jobId: untrackedId }, { projection: { tracked: 1 } }).toArray();
