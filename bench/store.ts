@@ -19,7 +19,7 @@ import { numberArgument } from './args.js';
  * the merger's own store code, then measures through the real api, started in this process on the configured store
  * (MONGO_URL, VDET_MONGO_DB default vdet_bench_store): a page of detections (first, middle, last; per label; by time),
  * the summary, an export's first byte and total, deleting a 15 000-frame job, and the merger's store work per chunk
- * against an empty store; and for a stream of N/10 frames (10 frames/s, chunks of 4, stored as the merger stores them),
+ * against an empty store (the two taken in turns, chunk by chunk); and for a stream of N/10 frames (10 frames/s, chunks of 4, stored as the merger stores them),
  * a page (first, middle, last, by time) and the merger's store work per chunk, beside the same stream stored one
  * document a frame as versions before stream chunks did (stream_frames, still read). Seeding is kept between runs (--clean starts again). Writes docs/benchmarks-store.md
  * (one section per N, replaced on a rerun) and prints one JSON line.
@@ -103,17 +103,24 @@ async function seedStreams(store: Store): Promise<void> {
   process.stderr.write('\n');
 }
 
-/** The merger's store work for one stream chunk (StreamFrameStore.append), for `chunks` chunks of a new stream. */
-async function streamStoreWork(store: Store, name: string, chunks: number): Promise<{ p50: number; p99: number }> {
+/** One step of store work, timed by {@link interleaved}, and what it leaves behind. */
+interface StoreWork {
+  step(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+/** The merger's store work for one stream chunk (StreamFrameStore.append), a chunk of a new stream a step. */
+function streamStoreWork(store: Store, name: string): StoreWork {
   const frames = new StreamFrameStore(store.db);
   const ref = { tenant: TENANT, name };
   let s = 0;
-  const result = await timeIt(async () => {
-    await frames.append(ref, Array.from({ length: STREAM_CHUNK }, (_, i) => streamFrameOf(s + i)));
-    s += STREAM_CHUNK;
-  }, chunks);
-  await frames.remove(ref);
-  return result;
+  return {
+    async step() {
+      await frames.append(ref, Array.from({ length: STREAM_CHUNK }, (_, i) => streamFrameOf(s + i)));
+      s += STREAM_CHUNK;
+    },
+    cleanup: () => frames.remove(ref),
+  };
 }
 
 /** A job's chunk as the merger writes it: the frames' document and the chunk's record. */
@@ -208,8 +215,8 @@ async function timeIt(fn: () => Promise<unknown>, reps = REPS): Promise<{ p50: n
   return { p50: q(t, 0.5), p99: q(t, 0.99) };
 }
 
-/** The merger's store work for one chunk (the writes and reads of mergeChunk), on `store`, for `chunks` chunks. */
-async function mergerStoreWork(store: Store, jobId: string, chunks: number): Promise<{ p50: number; p99: number }> {
+/** The merger's store work for one chunk (the writes and reads of mergeChunk) on `store`, a chunk a step. */
+async function mergerStoreWork(store: Store, jobId: string, chunks: number): Promise<StoreWork> {
   const now = new Date();
   await store.jobs.deleteOne({ _id: jobId });
   await store.jobs.insertOne({
@@ -217,19 +224,46 @@ async function mergerStoreWork(store: Store, jobId: string, chunks: number): Pro
     progress: { framesDone: 0, framesTotal: chunks * CHUNK }, createdAt: now, updatedAt: now,
   });
   let c = 0;
-  const result = await timeIt(async () => {
-    const docs = chunkDocs(jobId, c, Array.from({ length: CHUNK }, (_, i) => frameOf(c * CHUNK + i)));
-    c++;
-    await store.jobs.findOne({ _id: jobId });
-    await insertOnce(store.frames, [docs.frames]);
-    await store.chunks.updateOne({ _id: docs.chunk._id }, { $setOnInsert: docs.chunk }, { upsert: true });
-    await store.jobs.updateOne({ _id: jobId, status: { $in: ['queued', 'running'] } }, { $set: { 'progress.framesDone': c * CHUNK, updatedAt: new Date() } });
-    await store.jobs.findOne({ _id: jobId }); // completeIfDone's look at the plan
-  }, chunks);
-  await store.frames.deleteMany({ tenant: TENANT, jobId });
-  await store.chunks.deleteMany({ jobId });
-  await store.jobs.deleteOne({ _id: jobId });
-  return result;
+  return {
+    async step() {
+      const docs = chunkDocs(jobId, c, Array.from({ length: CHUNK }, (_, i) => frameOf(c * CHUNK + i)));
+      c++;
+      await store.jobs.findOne({ _id: jobId });
+      await insertOnce(store.frames, [docs.frames]);
+      await store.chunks.updateOne({ _id: docs.chunk._id }, { $setOnInsert: docs.chunk }, { upsert: true });
+      await store.jobs.updateOne({ _id: jobId, status: { $in: ['queued', 'running'] } }, { $set: { 'progress.framesDone': c * CHUNK, updatedAt: new Date() } });
+      await store.jobs.findOne({ _id: jobId }); // completeIfDone's look at the plan
+    },
+    async cleanup() {
+      await store.frames.deleteMany({ tenant: TENANT, jobId });
+      await store.chunks.deleteMany({ jobId });
+      await store.jobs.deleteOne({ _id: jobId });
+    },
+  };
+}
+
+/**
+ * Times `steps` steps of each work, taking turns (a, b, a, b, …), so that the machine's noise falls on both alike:
+ * the empty store against the full one, in one run.
+ */
+async function interleaved(a: StoreWork, b: StoreWork, steps: number): Promise<[{ p50: number; p99: number }, { p50: number; p99: number }]> {
+  const times: [number[], number[]] = [[], []];
+  await a.step(); // warm
+  await b.step();
+  for (let i = 0; i < steps; i++) {
+    for (const [k, work] of [a, b].entries()) {
+      const s = performance.now();
+      await work.step();
+      times[k]!.push(performance.now() - s);
+    }
+  }
+  await a.cleanup();
+  await b.cleanup();
+  const stats = (t: number[]) => {
+    const sorted = [...t].sort((x, y) => x - y);
+    return { p50: q(sorted, 0.5), p99: q(sorted, 0.99) };
+  };
+  return [stats(times[0]), stats(times[1])];
 }
 
 const fmt = (r: { p50: number; p99: number }) => `${r.p50.toFixed(1)} | ${r.p99.toFixed(1)}`;
@@ -241,12 +275,10 @@ async function main(): Promise<void> {
   const empty = await connectStore({ ...config.mongo, database: `${config.mongo.database}_empty` });
   await empty.db.dropDatabase();
   await ensureIndexes(empty);
-  const mergeEmpty = await mergerStoreWork(empty, 'merge-empty', 200);
-  const streamMergeEmpty = await streamStoreWork(empty, 'merge-empty-cam', 200);
+  const [mergeEmpty, mergeFull] = await interleaved(await mergerStoreWork(empty, 'merge-empty', 300), await mergerStoreWork(store, 'merge-full', 300), 300);
+  const [streamMergeEmpty, streamMergeFull] = await interleaved(streamStoreWork(empty, 'merge-empty-cam'), streamStoreWork(store, 'merge-full-cam'), 300);
   await empty.db.dropDatabase();
   await empty.close();
-  const mergeFull = await mergerStoreWork(store, 'merge-full', 200);
-  const streamMergeFull = await streamStoreWork(store, 'merge-full-cam', 200);
 
   const infra = await openInfra(config, log);
   const api = await startApi(infra);
