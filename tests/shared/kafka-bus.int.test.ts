@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs, { Kafka, logLevel } from 'kafkajs';
 import { VdetError } from '../../src/shared/errors.js';
 import { createKafkaBus, type IncomingMessage } from '../../src/shared/kafka.js';
@@ -95,6 +96,25 @@ describe('Kafka bus: onGroupJoin', () => {
   });
 });
 
+/**
+ * Waits until every thread of the process is stopped (state T in /proc), so that nothing it had under way still
+ * answers after SIGSTOP returned; fails, naming the process, when that does not happen within 2 s.
+ */
+async function untilStopped(pid: number): Promise<void> {
+  const states = () => readdirSync(`/proc/${pid}/task`).map((tid) => {
+    try {
+      return /^\d+ \(.*\) (\S)/s.exec(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'))?.[1] ?? '?';
+    } catch {
+      return 'gone';
+    }
+  });
+  for (const deadline = Date.now() + 2_000; Date.now() < deadline; await sleep(10)) {
+    if (states().every((s) => s === 'T' || s === 'gone')) return;
+  }
+  const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').slice(0, 200);
+  assert.fail(`process ${pid} (${command}) did not stop after SIGSTOP: thread states ${[...new Set(states())].join(', ')}`);
+}
+
 /** The stack's broker process (scripts/stack.sh writes its pid file). */
 function brokerPid(): number {
   const dir = process.env.VDET_STACK_DIR ?? new URL('../../.stack', import.meta.url).pathname;
@@ -124,9 +144,11 @@ describe('Kafka bus: a send the brokers never acknowledge', () => {
       const pid = brokerPid();
       process.kill(pid, 'SIGSTOP'); // the broker keeps its sockets open and answers nothing: kafkajs waits 30 s a request
       const thaw = setTimeout(() => process.kill(pid, 'SIGCONT'), 8_000); // whatever the send does, the broker comes back
-      const started = Date.now();
       let outcome: unknown;
+      let started = Date.now();
       try {
+        await untilStopped(pid);
+        started = Date.now();
         await bus.send(topic, [{ key: 'k', value: Buffer.from('during') }]);
       } catch (error) {
         outcome = error;
