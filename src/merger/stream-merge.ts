@@ -32,7 +32,7 @@ export async function storeStreamFrames(deps: StreamMergeDeps, received: StreamF
   const frames = received.frames.filter((f) => !f.dropped);
   await Promise.all([
     dropped > 0 ? deps.streams.count(ref, 'dropped', dropped) : undefined,
-    frames.length > 0 ? deps.streams.frames.append(ref, frames.map(({ seq, ts, width, height, detections }) => ({ seq, ts, width, height, detections }))) : undefined,
+    frames.length > 0 ? deps.streams.frames.append(ref, frames) : undefined,
   ]);
 }
 

@@ -1,7 +1,7 @@
 import type { Collection, Db, Filter } from 'mongodb';
 import type { Detection } from './contracts/messages.js';
 import { VdetError } from './errors.js';
-import { insertedOnce } from './mongo.js';
+import { ignoringDuplicate, insertedOnce } from './mongo.js';
 import { streamKey, type StreamRef } from './stream-ref.js';
 
 /** One stored stream frame, as `GET /v1/streams/{id}/detections` lists it. */
@@ -134,11 +134,12 @@ export class StreamFrameStore {
     }
     const next: Head = { ...head, next: n + 1, nextFrame: lastFrame + 1, lastSeq: doc.last };
     if (n % HEAD_EVERY === 0) {
-      await this.heads.updateOne(
+      // A head write that loses to a removal's (its epoch is newer) is a duplicate insert: the removal's stands.
+      await ignoringDuplicate(() => this.heads.updateOne(
         { _id: key, epoch: { $lte: head.epoch } },
         { $set: { tenant: ref.tenant, stream: ref.name, next: next.next, nextFrame: next.nextFrame, lastSeq: next.lastSeq, epoch: head.epoch, updatedAt: new Date() }, $setOnInsert: { firstN: 0 } },
         { upsert: true },
-      ).catch(ignoreDuplicate);
+      ));
     }
     this.remembered.set(key, { head: next, at: Date.now() });
     return fresh;
@@ -301,11 +302,6 @@ export class StreamFrameStore {
     const heads = await this.heads.find({}, { projection: { tenant: 1, stream: 1 } }).limit(limit).toArray();
     return heads.map((h) => ({ tenant: h.tenant, name: h.stream }));
   }
-}
-
-/** A head write that lost to a removal's (its epoch is newer): the removal's stands. */
-function ignoreDuplicate(error: unknown): void {
-  if ((error as { code?: unknown }).code !== 11000) throw error;
 }
 
 /** After this frame of chunk n; with none, from the first chunk (the frames before were legacy ones). */
