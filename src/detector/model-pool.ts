@@ -1,4 +1,4 @@
-import type { ModelRef } from '../shared/contracts/chunk.js';
+import { modelKey, type ModelRef } from '../shared/contracts/chunk.js';
 import { VdetError, isVdetError } from '../shared/errors.js';
 
 /** A model a detector can run: whatever the pool's loader makes (sessions on every device and their batches). */
@@ -27,10 +27,7 @@ interface Entry<M> {
   lastUsed: number;
 }
 
-/** The key of a model version: one set of sessions, one batch queue. Batches never mix keys. */
-export function modelKey(ref: ModelRef): string {
-  return `${ref.name}@${ref.version}:${ref.sha256}`;
-}
+export { modelKey }; // batches never mix keys
 
 /**
  * The models one detector runs, side by side: its default (VDET_MODEL, loaded at start-up, always there) and the

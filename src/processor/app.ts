@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config.js';
-import { encodeChunk, type ChunkHeader } from '../shared/contracts/chunk.js';
+import { encodeChunk, type ChunkHeader, type ModelRef } from '../shared/contracts/chunk.js';
 import { ChunkOutcome, JobMessage } from '../shared/contracts/messages.js';
 import { tracksObjects } from '../shared/contracts/job-options.js';
 import { resolveTrackerOptions } from '../shared/vision/tracking/options.js';
@@ -84,8 +84,7 @@ export function createProcessor(deps: ProcessorDeps) {
   }
 
   /** The input a job's frames are letterboxed to: its registered model version's, else the default model's. */
-  async function inputOf(model: JobModel | undefined): Promise<ModelInput> {
-    const ref = model && registeredModel({ model });
+  async function inputOf(ref: ModelRef | undefined): Promise<ModelInput> {
     if (!ref) return deps.modelInput;
     const { spec } = await pinnedVersion(deps.models, ref); // VDET_MODEL_UNAVAILABLE once removed: the job fails
     const bytes = chunkMessageBytes(config.processor.chunkFrames, spec.inputWidth, spec.inputHeight);
@@ -96,8 +95,8 @@ export function createProcessor(deps: ProcessorDeps) {
   }
 
   async function processJob(job: JobMessage, model: JobModel | undefined, dir: string, jobLog: Logger): Promise<void> {
-    const modelInput = await inputOf(model);
     const ref = model && registeredModel({ model });
+    const modelInput = await inputOf(ref);
     const file = path.join(dir, 'upload');
     await copyUpload(deps.store, job.uploadId, file);
     const probe = await probeMedia(file, limits);

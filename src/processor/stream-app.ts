@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config.js';
-import { encodeChunk, type ChunkHeader, type ModelRef } from '../shared/contracts/chunk.js';
+import { encodeChunk, modelKey, type ChunkHeader, type ModelRef } from '../shared/contracts/chunk.js';
 import { pinnedVersion, type ModelRegistry } from '../shared/model-registry.js';
 import { FRAME_HEADERS, STREAM_NAME } from '../shared/contracts/stream.js';
 import { sendToDeadLetters } from '../shared/dead-letter.js';
@@ -63,7 +63,7 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
   /** The input a stream's frames are letterboxed to: its registered model version's, else the default's. */
   function inputOf(model: ModelRef | undefined): Promise<ModelInput> {
     if (!model) return Promise.resolve(deps.modelInput);
-    const key = `${model.name}@${model.version}:${model.sha256}`;
+    const key = modelKey(model);
     let input = inputs.get(key);
     if (!input) {
       input = pinnedVersion(deps.models, model).then(({ spec }) => ({ width: spec.inputWidth, height: spec.inputHeight }));

@@ -40,6 +40,11 @@ export const ModelRefSchema = Type.Object({
 }, { additionalProperties: false });
 export type ModelRef = Static<typeof ModelRefSchema>;
 
+/** The key of a model version: one input size, one set of sessions, one batch queue. */
+export function modelKey(ref: ModelRef): string {
+  return `${ref.name}@${ref.version}:${ref.sha256}`;
+}
+
 export const ChunkHeaderSchema = Type.Object({
   v: Type.Literal(1),
   /**
