@@ -41,7 +41,7 @@ export interface DecodedVideo {
 }
 
 /**
- * Decodes and letterboxes every frame with the processor's own ffmpeg filter chain (src/processor/ffmpeg.ts:
+ * Decodes and letterboxes every frame with the processor's own ffmpeg filter chain (src/shared/media/ffmpeg.ts:
  * bilinear swscale to BGR, pad grey 114 right and bottom), keeping every `keepEvery`-th frame.
  */
 export async function decodeLetterboxed(file: string, size: number, keepEvery: number): Promise<DecodedVideo> {

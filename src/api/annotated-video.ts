@@ -10,7 +10,7 @@ import { VdetError, isVdetError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { metrics } from '../shared/metrics.js';
 import { copyUpload, type JobRecord, type Store } from '../shared/mongo.js';
-import { mediaLimits } from '../processor/ffmpeg.js';
+import { mediaLimits } from '../shared/media/ffmpeg.js';
 import { Permits } from '../shared/head-start.js';
 import { jobFrames } from './job-frames.js';
 import type { TenantQuotas } from './tenant-quotas.js';

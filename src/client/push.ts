@@ -5,7 +5,7 @@ import { FRAME_HEADERS, STREAM_NAME, StreamResult } from '../shared/contracts/st
 import { createKafkaBus } from '../shared/kafka.js';
 import { createLogger } from '../shared/logger.js';
 import { topicNames } from '../shared/topics.js';
-import { encodeJpegFrames, mediaLimits, probeMedia } from '../processor/ffmpeg.js';
+import { encodeJpegFrames, mediaLimits, probeMedia } from '../shared/media/ffmpeg.js';
 import { parse, UsageError, type ClientIo } from './client-io.js';
 
 export const PUSH_USAGE = `usage: vdet push FILE --stream ID [options]

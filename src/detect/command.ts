@@ -9,7 +9,7 @@ import type { FrameDetections } from '../shared/contracts/messages.js';
 import { combineSummaries } from '../shared/contracts/summary.js';
 import { isVdetError, VdetError } from '../shared/errors.js';
 import { describeModelFile, type DescribedModel } from '../shared/model-file.js';
-import { mediaLimits, probeMedia } from '../processor/ffmpeg.js';
+import { mediaLimits, probeMedia } from '../shared/media/ffmpeg.js';
 import { openEngine, type OpenEngine } from './engine.js';
 import { ProgressBar, type TerminalLike } from '../shared/terminal/progress-bar.js';
 import { openLineSink, ReaderGone, type OutputStream } from '../shared/terminal/line-sink.js';

@@ -4,7 +4,7 @@ import type { DescribedModel } from '../shared/model-file.js';
 import { BatchScheduler } from '../detector/batch-scheduler.js';
 import type { DeviceRunner } from '../detector/device-runner.js';
 import { openDeviceRunners } from '../detector/open-runners.js';
-import { decodeFrames, mediaLimits, probeMedia } from '../processor/ffmpeg.js';
+import { decodeFrames, mediaLimits, probeMedia } from '../shared/media/ffmpeg.js';
 import type { DetectEngine } from './run-detect.js';
 
 export interface OpenEngine extends DetectEngine {

@@ -4,7 +4,7 @@ import { letterbox, type ModelInput } from '../shared/letterbox.js';
 import type { BatchItem } from '../detector/batch-scheduler.js';
 import { applyDetectionFilter } from '../detector/detection-filter.js';
 import { combineSummaries, summarizeFrames, type Summary } from '../merger/merge-rules.js';
-import type { DecodeRequest, MediaLimits, ProbeResult } from '../processor/ffmpeg.js';
+import type { DecodeRequest, MediaLimits, ProbeResult } from '../shared/media/ffmpeg.js';
 import { checkDecodedFrames, planMedia, ptsMsOf, type MediaPlan } from '../processor/media-plan.js';
 import { ByteTracker, type TrackerOptions } from '../shared/vision/tracking/index.js';
 

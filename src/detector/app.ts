@@ -8,12 +8,13 @@ import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.
 import type { ProgressStore } from '../shared/progress.js';
 import { groupId, type TopicNames } from '../shared/topics.js';
 import { metrics } from '../shared/metrics.js';
-import type { BatchItem } from './batch-scheduler.js';
 import type { LoadedModel } from './loaded-model.js';
 import type { ModelPool } from './model-pool.js';
 import type { FrameLayout } from './tensor.js';
 import { applyDetectionFilter, splitForTracking } from './detection-filter.js';
 import { decodeJpegFrames } from './jpeg-frames.js';
+import { submitVideoFrames } from './video-frames.js';
+import { mediaLimits } from '../shared/media/ffmpeg.js';
 
 /** A frame's detections, and with tracking on the tracker's boxes under minScore. */
 interface Found {
@@ -44,6 +45,9 @@ export interface DetectorDeps {
 export function createDetector(deps: DetectorDeps) {
   const { config, log, bus, topics } = deps;
   let consumer: ConsumerHandle | undefined;
+  const limits = mediaLimits(config.processor);
+  /** A video chunk's frames held at once: enough to fill a batch on every device, twice over. */
+  const frameWindow = (model: LoadedModel) => Math.max(16, 2 * model.runners.reduce((n, r) => n + r.maxBatch, 0));
 
   /**
    * Runs every frame of a chunk through the model; resolves with each frame's detections, in order (null: a
@@ -51,38 +55,52 @@ export function createDetector(deps: DetectorDeps) {
    */
   async function detect(chunk: Chunk, model: LoadedModel): Promise<(Found | null)[]> {
     const { header } = chunk;
-    const frames = header.pixelFormat === 'jpeg'
-      ? await decodeJpegFrames(frameSlices(chunk), header.content!.width, header.content!.height)
-      : frameSlices(chunk);
     const layout = layoutOf(header);
-    const items: BatchItem[] = [];
     // Tracking on: decoded down to the tracker's threshold, the boxes under minScore handed on apart (trackOnly).
     const tracking = header.trackScore !== undefined && header.trackScore < header.minScore;
-    const results = header.frames.map((frame, i) => new Promise<Found | null>((resolve, reject) => {
+    const results: Promise<Found | null>[] = [];
+    /** Hands frame i to the model (alone: an idle device takes a stream frame at once instead of a whole chunk waiting). */
+    const submit = (i: number, pixels: Uint8Array): Promise<Found | null> => {
+      const frame = header.frames[i]!;
       // Stream frames each carry their own size; a file's frames share the chunk's.
       const sourceWidth = frame.stream?.sourceWidth ?? header.sourceWidth;
       const sourceHeight = frame.stream?.sourceHeight ?? header.sourceHeight;
       const decode = { minScore: tracking ? header.trackScore! : header.minScore, scale: frame.stream?.scale ?? header.scale, sourceWidth, sourceHeight };
-      const settle = (outcome: () => void) => {
-        metrics.framesInFlight.dec();
-        outcome();
-      };
-      items.push({
-        queue: header.jobId,
-        urgent: header.source === 'stream',
-        pixels: frames[i]!,
-        ...(layout ? { layout } : {}),
-        decode,
-        finish: (detections) => settle(() => resolve(tracking
-          ? splitForTracking(detections, header.filter, sourceWidth, sourceHeight, header.minScore)
-          : { detections: applyDetectionFilter(detections, header.filter, sourceWidth, sourceHeight) })),
-        fail: (error) => settle(() => reject(error)),
-        ...(frame.stream?.deadline !== undefined ? { deadline: frame.stream.deadline, expire: () => settle(() => resolve(null)) } : {}),
+      const result = new Promise<Found | null>((resolve, reject) => {
+        const settle = (outcome: () => void) => {
+          metrics.framesInFlight.dec();
+          outcome();
+        };
+        metrics.framesInFlight.inc();
+        model.submit([{
+          queue: header.jobId,
+          urgent: header.source === 'stream',
+          pixels,
+          ...(layout ? { layout } : {}),
+          decode,
+          finish: (detections) => settle(() => resolve(tracking
+            ? splitForTracking(detections, header.filter, sourceWidth, sourceHeight, header.minScore)
+            : { detections: applyDetectionFilter(detections, header.filter, sourceWidth, sourceHeight) })),
+          fail: (error) => settle(() => reject(error)),
+          ...(frame.stream?.deadline !== undefined ? { deadline: frame.stream.deadline, expire: () => settle(() => resolve(null)) } : {}),
+        }]);
       });
-    }));
-    metrics.framesInFlight.inc(items.length);
-    // One by one: an idle device takes a stream frame at once instead of a whole chunk waiting for one device.
-    for (const item of items) model.submit([item]);
+      results[i] = result;
+      return result;
+    };
+    if (header.pixelFormat === 'video') {
+      try {
+        await submitVideoFrames(chunk, { limits, threads: config.detector.decodeThreads, window: frameWindow(model) }, submit);
+      } catch (error) {
+        for (const result of results) result?.catch(() => undefined); // the frames already in the model settle unobserved
+        throw error;
+      }
+    } else {
+      const frames = header.pixelFormat === 'jpeg'
+        ? await decodeJpegFrames(frameSlices(chunk), header.content!.width, header.content!.height)
+        : frameSlices(chunk);
+      frames.forEach((pixels, i) => submit(i, pixels));
+    }
     return Promise.all(results);
   }
 
@@ -174,6 +192,6 @@ function layoutOf(header: Chunk['header']): FrameLayout | undefined {
   return {
     width: header.content?.width ?? header.frameWidth,
     height: header.content?.height ?? header.frameHeight,
-    order: header.pixelFormat === 'bgr24' ? 'bgr' : 'rgb', // JPEG frames decode to RGB
+    order: header.pixelFormat === 'bgr24' || header.pixelFormat === 'video' ? 'bgr' : 'rgb', // JPEG frames decode to RGB
   };
 }

@@ -11,14 +11,15 @@ import type { JobStore } from '../shared/job-store.js';
 import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.js';
 import { sendToDeadLetters } from '../shared/dead-letter.js';
 import { metrics } from '../shared/metrics.js';
-import { letterbox, type ModelInput } from '../shared/letterbox.js';
+import { letterbox, type Letterbox, type ModelInput } from '../shared/letterbox.js';
 import { copyUpload, registeredModel, type JobModel, type Store } from '../shared/mongo.js';
 import { chunkMessageBytes } from '../shared/config.js';
 import { VdetError } from '../shared/errors.js';
 import { pinnedVersion, type ModelRegistry } from '../shared/model-registry.js';
 import { groupId, type TopicNames } from '../shared/topics.js';
-import { decodeFrames, probeMedia, type MediaLimits } from './ffmpeg.js';
-import { checkDecodedFrames, planMedia, ptsMsOf } from './media-plan.js';
+import { decodeFrames, probeMedia, type MediaLimits } from '../shared/media/ffmpeg.js';
+import { checkDecodedFrames, planMedia, ptsMsOf, type MediaPlan } from './media-plan.js';
+import { planVideoChunks, videoChunks } from './video-chunks.js';
 
 export interface ProcessorDeps {
   config: Config;
@@ -107,37 +108,77 @@ export function createProcessor(deps: ProcessorDeps) {
     const { classes, maxDetections, roi } = job.options;
     const filter = { classes, maxDetections, roi };
     const trackScore = tracksObjects(job.options) ? resolveTrackerOptions(job.options.tracking).trackThreshold : undefined;
-    const wire = config.processor.wireFormat;
-    const pending: { frame: number; ptsMs: number; pixels: Buffer }[] = [];
+    /** What every chunk of the job says; each adds its number, frames and how they travel. */
+    const common = {
+      v: 1 as const, jobId: job.jobId, tenant: job.tenant, ...(ref ? { model: ref } : {}),
+      frameWidth: box.inputWidth, frameHeight: box.inputHeight, content: { width: box.width, height: box.height }, sourceWidth: probe.width, sourceHeight: probe.height,
+      scale: box.scale, minScore, filter, ...(trackScore !== undefined && trackScore < minScore ? { trackScore } : {}),
+    };
     let chunks = 0;
-    const flush = async () => {
-      if (pending.length === 0) return;
-      if (!(await deps.jobs.getById(job.jobId))) throw new JobDeleted(); // cancelled: stop decoding
-      const header: ChunkHeader = {
-        v: 1, jobId: job.jobId, tenant: job.tenant, chunk: chunks, pixelFormat: wire === 'jpeg' ? 'jpeg' : 'bgr24', ...(ref ? { model: ref } : {}),
-        frameWidth: box.inputWidth, frameHeight: box.inputHeight, content: { width: box.width, height: box.height }, sourceWidth: probe.width, sourceHeight: probe.height,
-        scale: box.scale, minScore, filter, ...(trackScore !== undefined && trackScore < minScore ? { trackScore } : {}),
-        frames: pending.map(({ frame, ptsMs, pixels }) => (wire === 'jpeg' ? { frame, ptsMs, bytes: pixels.length } : { frame, ptsMs })),
-      };
+    const publish = async (header: Omit<ChunkHeader, keyof typeof common | 'chunk'>, payload: readonly Buffer[]) => {
+      if (!(await deps.jobs.getById(job.jobId))) throw new JobDeleted(); // cancelled: stop
       // Keyed by job and chunk, not by job: a job's chunks spread over the partitions, so several detectors (or
       // chunks in flight) work on one job at once. Nothing downstream needs them in order.
-      await bus.send(topics.chunks, [{ key: `${job.jobId}/${chunks}`, value: encodeChunk(header, pending.map((f) => f.pixels)) }]);
+      await bus.send(topics.chunks, [{ key: `${job.jobId}/${chunks}`, value: encodeChunk({ ...common, chunk: chunks, ...header }, payload) }]);
       metrics.chunksProduced.inc({ source: 'job' });
-      metrics.framesDecoded.inc({ source: 'job' }, pending.length);
+      metrics.framesDecoded.inc({ source: 'job' }, header.frames.length);
       chunks++;
-      pending.length = 0;
     };
     const started = Date.now();
+    const wire = config.processor.wireFormat;
+    const segmented = wire === 'video'
+      ? await planVideoChunks(file, probe, plan, {
+        limits, minFrames: config.processor.videoChunkFrames, maxFrames: config.processor.maxFrames,
+        maxBytes: config.kafka.maxMessageBytes - 64 * 1024,
+      })
+      : undefined;
+    let frames = 0;
+    if (segmented?.ok) {
+      // Whole GOPs, remuxed: the detector decodes them (no frame is decoded here).
+      for await (const { segment, video } of videoChunks(file, dir, segmented.segments, limits)) {
+        await publish({
+          pixelFormat: 'video', video: { codec: segmented.codec!, frames: segment.packets },
+          frames: segment.frames.map(({ frame, source }) => ({ frame, ptsMs: ptsMsOf(frame, plan), source })),
+        }, [video]);
+      }
+      frames = segmented.frames;
+    } else {
+      if (segmented) jobLog.info({ reason: segmented.reason }, 'video not sent as GOPs: frames are decoded here');
+      frames = await publishDecoded(file, probe.isImage, plan, box, wire === 'jpeg' ? 'jpeg' : 'bgr24', publish, jobLog);
+    }
+    checkDecodedFrames(plan, frames);
+    await deps.jobs.setPlan(job.jobId, { chunks, frames });
+    await bus.send(topics.detections, [{
+      key: job.jobId,
+      value: ChunkOutcome.encode({ v: 1, kind: 'plan', jobId: job.jobId, tenant: job.tenant, chunks, frames }),
+    }]);
+    jobLog.info({ frames, chunks, wire: segmented?.ok ? 'video' : wire === 'jpeg' ? 'jpeg' : 'raw', decodeMs: Date.now() - started }, 'job split into chunks');
+  }
+
+  /** Decodes and letterboxes the frames here and publishes them as raw pixels or JPEG files; resolves with the count. */
+  async function publishDecoded(
+    file: string, isImage: boolean, plan: MediaPlan, box: Letterbox, output: 'bgr24' | 'jpeg',
+    publish: (header: Pick<ChunkHeader, 'pixelFormat' | 'frames'>, payload: readonly Buffer[]) => Promise<void>, jobLog: Logger,
+  ): Promise<number> {
+    const pending: { frame: number; ptsMs: number; pixels: Buffer }[] = [];
+    const flush = async () => {
+      if (pending.length === 0) return;
+      await publish({
+        pixelFormat: output,
+        frames: pending.map(({ frame, ptsMs, pixels }) => (output === 'jpeg' ? { frame, ptsMs, bytes: pixels.length } : { frame, ptsMs })),
+      }, pending.map((f) => f.pixels));
+      pending.length = 0;
+    };
     const frames = await decodeFrames({
       path: file,
       letterbox: box,
       fps: plan.sampleFps,
       startMs: plan.startMs,
       durationMs: plan.durationMs,
-      isImage: probe.isImage,
+      isImage,
       maxFrames: config.processor.maxFrames,
       limits,
-      output: wire === 'jpeg' ? 'jpeg' : 'bgr24',
+      output,
       ...(config.processor.ffmpegThreads > 0 ? { threads: config.processor.ffmpegThreads } : {}),
       onStderr: (line) => jobLog.debug({ ffmpeg: line.slice(0, 500) }, 'ffmpeg'),
       onFrame: async (pixels, frame) => {
@@ -146,13 +187,7 @@ export function createProcessor(deps: ProcessorDeps) {
       },
     });
     await flush();
-    checkDecodedFrames(plan, frames);
-    await deps.jobs.setPlan(job.jobId, { chunks, frames });
-    await bus.send(topics.detections, [{
-      key: job.jobId,
-      value: ChunkOutcome.encode({ v: 1, kind: 'plan', jobId: job.jobId, tenant: job.tenant, chunks, frames }),
-    }]);
-    jobLog.info({ frames, chunks, decodeMs: Date.now() - started }, 'job split into chunks');
+    return frames;
   }
 
   return {

@@ -7,7 +7,7 @@ import { DEFAULT_CAMERA_FPS, cameraUrlProblem, redactedCameraUrl, type CameraSou
 import type { Resolver } from '../shared/guarded-http.js';
 import { metrics } from '../shared/metrics.js';
 import type { CameraPull, CameraPullRequest } from './camera-ffmpeg.js';
-import type { MediaLimits } from './ffmpeg.js';
+import type { MediaLimits } from '../shared/media/ffmpeg.js';
 import type { HlsSourceOptions } from './hls-source.js';
 
 /** One frame pulled from a camera: its JPEG, when it arrived, and a sequence number that only grows. */

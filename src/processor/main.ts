@@ -13,7 +13,7 @@ import { createProcessor } from './app.js';
 import { pullCamera } from './camera-ffmpeg.js';
 import { CameraPuller } from './camera-puller.js';
 import { CameraSupervisor } from './camera-supervisor.js';
-import { mediaLimits } from './ffmpeg.js';
+import { mediaLimits } from '../shared/media/ffmpeg.js';
 import { hlsSegments } from './hls-source.js';
 import { createStreamProcessor } from './stream-app.js';
 

@@ -1,7 +1,7 @@
 import type { Config } from '../shared/config.js';
 import { VdetError } from '../shared/errors.js';
 import type { MediaInfo } from '../shared/mongo.js';
-import type { ProbeResult } from './ffmpeg.js';
+import type { ProbeResult } from '../shared/media/ffmpeg.js';
 
 /**
  * Pure decisions the processor takes from a probe: whether the media is within limits, what is recorded about it,

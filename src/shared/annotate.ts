@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { inputGuards, type MediaLimits } from '../processor/ffmpeg.js';
+import { inputGuards, type MediaLimits } from './media/ffmpeg.js';
 import type { FrameDetections } from './contracts/messages.js';
 import { VdetError } from './errors.js';
 

@@ -73,8 +73,13 @@ export interface Config {
     readonly maxDurationS: number;
     readonly maxFrames: number;
     readonly ffmpegTimeoutS: number;
-    /** How a job's frames travel on vdet.chunks: raw pixels (default: detections exactly the model's) or JPEG files. */
-    readonly wireFormat: 'jpeg' | 'raw';
+    /**
+     * How a job's frames travel on vdet.chunks: `video`, whole GOPs of the upload, remuxed, which the detector decodes
+     * (where segment-plan.ts accepts the upload; others go raw); raw pixels; or JPEG files.
+     */
+    readonly wireFormat: 'video' | 'jpeg' | 'raw';
+    /** `video` chunks gather whole GOPs until they hold at least this many frames for the model. */
+    readonly videoChunkFrames: number;
     /** ffmpeg decoder threads; 0: ffmpeg's own choice (one a core). */
     readonly ffmpegThreads: number;
   };
@@ -85,6 +90,8 @@ export interface Config {
     readonly batchMax: number;
     readonly batchWaitMs: number;
     readonly chunksInFlight: number;
+    /** ffmpeg decoder threads for each `video` chunk the detector decodes (chunks in flight decode side by side). */
+    readonly decodeThreads: number;
     readonly minScore: number;
     /** Registered models a detector keeps loaded beside its default (VDET_DETECTOR_MODELS_MAX): each holds a session per device. */
     readonly modelsMax: number;
@@ -345,7 +352,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxDurationS: r.number('VDET_MAX_DURATION_S', 4 * 3600, 1, 7 * 24 * 3600),
       maxFrames: r.int('VDET_MAX_FRAMES', 500_000, 1, 100_000_000),
       ffmpegTimeoutS: r.int('VDET_FFMPEG_TIMEOUT_S', 3600, 1, 7 * 24 * 3600),
-      wireFormat: r.oneOf('VDET_WIRE_FORMAT', 'raw', ['raw', 'jpeg']),
+      wireFormat: r.oneOf('VDET_WIRE_FORMAT', 'video', ['video', 'raw', 'jpeg']),
+      videoChunkFrames: r.int('VDET_VIDEO_CHUNK_FRAMES', 96, 1, 10_000),
       ffmpegThreads: r.int('VDET_FFMPEG_THREADS', 0, 0, 64),
     },
     detector: {
@@ -354,6 +362,7 @@ export function loadConfig(env: Env = process.env): Config {
       batchMax: r.int('VDET_BATCH_MAX', 8, 1, 256),
       batchWaitMs: r.int('VDET_BATCH_WAIT_MS', 5, 0, 10_000),
       chunksInFlight: r.int('VDET_CHUNKS_IN_FLIGHT', 4, 1, 256),
+      decodeThreads: r.int('VDET_DETECTOR_DECODE_THREADS', 1, 1, 64),
       minScore: r.number('VDET_MIN_SCORE', 0.3, 0, 1),
       modelsMax: r.int('VDET_DETECTOR_MODELS_MAX', 2, 1, 32),
       modelCacheDir: path.resolve(r.string('VDET_MODEL_CACHE_DIR', path.join(os.tmpdir(), 'vdet-models'))),

@@ -184,7 +184,7 @@ describe('vdet detect', { timeout: 600_000 }, () => {
   });
 
   /** The tour video through `vdet all` on the local stack, frames travelling as `wire` says. */
-  async function throughService(wire: 'raw' | 'jpeg', t: { diagnostic(message: string): void }) {
+  async function throughService(wire: 'video' | 'raw' | 'jpeg', t: { diagnostic(message: string): void }) {
     const ports = await Promise.all([9092, 27017, 6379].map(reachable));
     assert.ok(ports.every(Boolean), 'the local stack is down (bash scripts/stack.sh up; npm test starts it)');
     const key = `vdet_detect_test_${Date.now()}_0123456789abcdef`;
@@ -208,14 +208,20 @@ describe('vdet detect', { timeout: 600_000 }, () => {
     }
   }
 
-  test('raw frames on the wire: the service\'s detections are the command\'s — same frames, same labels, boxes at IoU ≥ 0.99', async (t) => {
-    const { job, frames } = await throughService('raw', t);
+  for (const wire of ['video', 'raw'] as const) {
+    test(`${wire === 'video' ? 'whole GOPs (the default)' : 'raw frames'} on the wire: the service's detections are the command's — same frames, same labels, boxes at IoU ≥ 0.99`, async (t) => {
+      await sameAsCommand(wire, t);
+    });
+  }
+
+  async function sameAsCommand(wire: 'video' | 'raw', t: { diagnostic(message: string): void }) {
+    const { job, frames } = await throughService(wire, t);
     const { problems, worstIou, worstScore } = compareToService(tourFrames, frames, 0.99);
     t.diagnostic(`lowest IoU of a box with the service's: ${worstIou.toFixed(4)}; largest score difference ${worstScore.toFixed(4)}`);
     assert.deepEqual(problems, []);
     const counts = countsOf(frames);
     assert.deepEqual(Object.fromEntries(Object.entries(job.counts).sort()), Object.fromEntries([...counts].map(([l, c]) => [l, c.detections]).sort()));
-  });
+  }
 
   test('JPEG frames on the wire (VDET_WIRE_FORMAT=jpeg): every frame, and recall and precision ≥ 0.93 against the command\'s raw path', async (t) => {
     const { frames } = await throughService('jpeg', t);

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { detectFile, planFile, type DetectEngine, type DetectOptions, type TrackedDetection } from '../../src/detect/run-detect.js';
 import type { BatchItem } from '../../src/detector/batch-scheduler.js';
 import { NMS_IOU, decodeYolox, type AnchorGrid } from '../../src/detector/yolox.js';
-import type { ProbeResult } from '../../src/processor/ffmpeg.js';
+import type { ProbeResult } from '../../src/shared/media/ffmpeg.js';
 import { loadConfig } from '../../src/shared/config.js';
 import type { FrameDetections } from '../../src/shared/contracts/messages.js';
 import { resolveTrackerOptions } from '../../src/shared/vision/tracking/index.js';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
-import { decodeFrames, probeMedia, type MediaLimits } from '../../src/processor/ffmpeg.js';
+import { decodeFrames, probeMedia, type MediaLimits } from '../../src/shared/media/ffmpeg.js';
 import { checkDecodedFrames, planMedia } from '../../src/processor/media-plan.js';
 import { loadConfig } from '../../src/shared/config.js';
 import { VdetError } from '../../src/shared/errors.js';

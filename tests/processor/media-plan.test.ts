@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { interpretProbe } from '../../src/processor/ffmpeg.js';
+import { interpretProbe } from '../../src/shared/media/ffmpeg.js';
 import { checkDecodedFrames, planMedia, ptsMsOf } from '../../src/processor/media-plan.js';
 import { loadConfig } from '../../src/shared/config.js';
 import { letterbox } from '../../src/shared/letterbox.js';

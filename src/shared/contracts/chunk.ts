@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { VdetError } from '../errors.js';
+import { MAX_SEGMENT_FRAMES } from '../media/segment-plan.js';
 import { LinesSchema, RoiSchema, TrackingOptionsSchema, ZonesSchema } from './job-options.js';
 
 /**
@@ -17,6 +18,12 @@ import { LinesSchema, RoiSchema, TrackingOptionsSchema, ZonesSchema } from './jo
  *
  * `pixelFormat: 'jpeg'`: each frame is a JPEG file of its `content` image (`frames[i].bytes` long, back to back),
  * which the detector decodes; a twentieth of the raw bytes on the wire (docs/benchmarks.md measures both).
+ *
+ * `pixelFormat: 'video'` (a file job's default where src/shared/media/segment-plan.ts accepts the upload): the value
+ * after the header is one Matroska file of whole GOPs of the upload's video, remuxed, never re-encoded (about a
+ * hundredth of the raw bytes). The detector decodes it to `video.frames` frames, letterboxes each to `content`, and
+ * gives the model frame i the decoded frame `frames[i].source` (display order): the same pixels the processor's
+ * decode would have sent.
  */
 const StreamFrameSchema = Type.Object({
   /** Capture time (ms since the epoch) and when the processor received the frame. */
@@ -55,7 +62,12 @@ export const ChunkHeaderSchema = Type.Object({
   jobId: Type.String({ minLength: 1 }),
   tenant: Type.String({ minLength: 1 }),
   chunk: Type.Integer({ minimum: 0 }),
-  pixelFormat: Type.Union([Type.Literal('bgr24'), Type.Literal('rgb24'), Type.Literal('jpeg')]),
+  pixelFormat: Type.Union([Type.Literal('bgr24'), Type.Literal('rgb24'), Type.Literal('jpeg'), Type.Literal('video')]),
+  /** `video` chunks: the codec of the run of GOPs and how many frames it decodes to. */
+  video: Type.Optional(Type.Object({
+    codec: Type.String({ minLength: 1, maxLength: 32 }),
+    frames: Type.Integer({ minimum: 1, maximum: MAX_SEGMENT_FRAMES }),
+  }, { additionalProperties: false })),
   /** The registered model version the frames are for (letterboxed to its input); absent: the detector's VDET_MODEL. */
   model: Type.Optional(ModelRefSchema),
   frameWidth: Type.Integer({ minimum: 1 }),
@@ -89,6 +101,8 @@ export const ChunkHeaderSchema = Type.Object({
     ptsMs: Type.Number({ minimum: 0 }),
     /** `jpeg` chunks: the length of this frame's file. */
     bytes: Type.Optional(Type.Integer({ minimum: 4 })),
+    /** `video` chunks: which decoded frame (display order) this one is. */
+    source: Type.Optional(Type.Integer({ minimum: 0 })),
     stream: Type.Optional(StreamFrameSchema),
   }), { minItems: 1 }),
 });
@@ -100,9 +114,10 @@ export interface Chunk {
   pixels: Buffer;
 }
 
-/** Each frame's bytes as it travels: equal slices of raw pixels, or the JPEG files' own lengths. */
+/** Each frame's bytes as it travels: equal slices of raw pixels, or the JPEG files' own lengths (not for `video`). */
 export function frameSlices(chunk: Chunk): Buffer[] {
   const { header, pixels } = chunk;
+  if (header.pixelFormat === 'video') throw new TypeError('a video chunk has no frame slices: it is decoded');
   if (header.pixelFormat === 'jpeg') {
     let offset = 0;
     return header.frames.map((f) => pixels.subarray(offset, (offset += f.bytes!)));
@@ -148,6 +163,18 @@ export function decodeChunk(value: Buffer | null): Chunk {
     throw new VdetError('VDET_MESSAGE_INVALID', `Chunk: content ${header.content.width}x${header.content.height} is larger than the ${header.frameWidth}x${header.frameHeight} frame`);
   }
   const pixels = value.subarray(8 + headerLength);
+  if (header.pixelFormat === 'video') {
+    if (!header.content || !header.video) throw new VdetError('VDET_MESSAGE_INVALID', 'Chunk: a video chunk needs its content size and its video');
+    let previous = 0;
+    for (const f of header.frames) {
+      if (f.source === undefined || f.source < previous || f.source >= header.video.frames) {
+        throw new VdetError('VDET_MESSAGE_INVALID', `Chunk: frame ${f.frame} names no decoded frame of the ${header.video.frames} in order`);
+      }
+      previous = f.source;
+    }
+    if (pixels.length === 0) throw new VdetError('VDET_MESSAGE_INVALID', 'Chunk: a video chunk without its video');
+    return { header, pixels };
+  }
   if (header.pixelFormat === 'jpeg') {
     if (!header.content) throw new VdetError('VDET_MESSAGE_INVALID', 'Chunk: a jpeg chunk needs its content size');
     if (header.frames.some((f) => f.bytes === undefined)) throw new VdetError('VDET_MESSAGE_INVALID', 'Chunk: a jpeg frame without its byte length');

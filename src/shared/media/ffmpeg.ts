@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import ffmpeg from 'fluent-ffmpeg';
-import type { Config } from '../shared/config.js';
-import { VdetError } from '../shared/errors.js';
-import type { Letterbox } from '../shared/letterbox.js';
+import type { Config } from '../config.js';
+import { VdetError } from '../errors.js';
+import type { Letterbox } from '../letterbox.js';
 
 /**
  * vdet's only door to ffmpeg. Uploads are untrusted: ffmpeg picks a demuxer by content, so a playlist or a concat
@@ -158,10 +158,7 @@ export async function decodeFrames(request: DecodeRequest): Promise<number> {
     // round=up: output frame n is the source frame on screen at n / fps (the time it is reported at). The default,
     // round=near, takes the last frame rounding to n: at 5 of 25 frames/s, source frame 5n + 2, 80 ms late.
     ...(request.fps ? [`fps=fps=${request.fps}:round=up`] : []),
-    // One swscale pass resizes and converts to BGR, with full-resolution chroma and exact rounding (closest to
-    // the reference's RGB-space bilinear resize). The detector pads to the model's square, grey exactly 114.
-    `scale=w=${lb.width}:h=${lb.height}:flags=bilinear+accurate_rnd+full_chroma_int`,
-    jpeg ? 'format=yuvj444p' : 'format=bgr24',
+    ...letterboxFilters(lb, jpeg ? 'yuvj444p' : 'bgr24'),
   ];
   const command = ffmpeg(request.path, { timeout: limits.timeoutS })
     .inputOptions([
@@ -203,22 +200,8 @@ export async function decodeFrames(request: DecodeRequest): Promise<number> {
       if (files.pending > 0) throw new VdetError('VDET_MEDIA_DECODE_FAILED', 'The decoder produced a partial frame.');
       return frames;
     }
-    let frame = Buffer.allocUnsafe(frameSize);
-    let filled = 0;
-    for await (const data of command.pipe() as AsyncIterable<Buffer>) {
-      for (let offset = 0; offset < data.length;) {
-        const n = Math.min(frameSize - filled, data.length - offset);
-        data.copy(frame, filled, offset, offset + n);
-        filled += n;
-        offset += n;
-        if (filled < frameSize) continue;
-        await deliver(frame);
-        frame = Buffer.allocUnsafe(frameSize);
-        filled = 0;
-      }
-    }
+    for await (const frame of rawFrames(command.pipe() as AsyncIterable<Buffer>, frameSize)) await deliver(frame);
     await exited;
-    if (filled !== 0) throw new VdetError('VDET_MEDIA_DECODE_FAILED', 'The decoder produced a partial frame.');
     return frames;
   } catch (error) {
     command.kill('SIGKILL');
@@ -227,6 +210,38 @@ export async function decodeFrames(request: DecodeRequest): Promise<number> {
     const timedOut = error instanceof Error && /timeout/.test(error.message);
     throw new VdetError('VDET_MEDIA_DECODE_FAILED', timedOut ? 'Decoding took longer than allowed.' : 'The video could not be decoded.', { cause: error });
   }
+}
+
+/**
+ * The filters that make a decoded frame the model's letterboxed image: one swscale pass resizes and converts, with
+ * full-resolution chroma and exact rounding (closest to the reference's RGB-space bilinear resize). The detector
+ * pads to the model's input, grey exactly 114. Every decode of frames for the model uses these, so pixels are the
+ * same whichever role decodes.
+ */
+export function letterboxFilters(lb: Pick<Letterbox, 'width' | 'height'>, pixelFormat: 'bgr24' | 'yuvj444p'): string[] {
+  return [`scale=w=${lb.width}:h=${lb.height}:flags=bilinear+accurate_rnd+full_chroma_int`, `format=${pixelFormat}`];
+}
+
+/**
+ * Cuts ffmpeg's rawvideo output into frames of `frameSize` bytes, each a buffer of its own (the consumer may keep
+ * it); throws VDET_MEDIA_DECODE_FAILED when the output ends inside a frame.
+ */
+export async function* rawFrames(output: AsyncIterable<Buffer>, frameSize: number): AsyncGenerator<Buffer> {
+  let frame = Buffer.allocUnsafe(frameSize);
+  let filled = 0;
+  for await (const data of output) {
+    for (let offset = 0; offset < data.length;) {
+      const n = Math.min(frameSize - filled, data.length - offset);
+      data.copy(frame, filled, offset, offset + n);
+      filled += n;
+      offset += n;
+      if (filled < frameSize) continue;
+      yield frame;
+      frame = Buffer.allocUnsafe(frameSize);
+      filled = 0;
+    }
+  }
+  if (filled !== 0) throw new VdetError('VDET_MEDIA_DECODE_FAILED', 'The decoder produced a partial frame.');
 }
 
 class FrameConsumerError extends Error {
