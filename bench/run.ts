@@ -18,7 +18,7 @@ import { runNaiveLoop } from './naive-loop.js';
 import { measureWireFormat } from './wire-format.js';
 
 /**
- * `npm run bench`: raw model throughput, the JPEG-vs-raw wire format, then the whole pipeline end to end, on this
+ * `npm run bench`: raw model throughput, the wire formats, then the whole pipeline end to end (GOPs, raw and JPEG on the wire), on this
  * machine. Prints tables and, as its last line, one JSON object; writes the same to bench-results/latest.json and
  * the tables to docs/benchmarks.md. Expects the local stack up and dist/ built (scripts/bench.sh does both).
  */
@@ -72,10 +72,18 @@ console.log('vdet detect (one process) ...');
 const detectOut = path.join(os.tmpdir(), `vdet-bench-detect-${process.pid}.jsonl`);
 const detect = await runVdetDetect(video, detectOut, { VDET_MODEL: config.model.path });
 
-console.log('end to end (four roles, local stack), raw frames on the wire (the default) ...');
-const e2e = await runEndToEnd(video, 480_000, { VDET_WIRE_FORMAT: 'raw' });
-console.log('end to end, JPEG frames on the wire ...');
-const e2eJpeg = await runEndToEnd(video, 480_000, { VDET_WIRE_FORMAT: 'jpeg' });
+// The same upload three ways: whole GOPs (the default: the detector decodes), raw pixels, JPEG files.
+const wires = [
+  { env: 'video', name: 'vdet service, whole GOPs on the wire (default)', column: 'GOPs' },
+  { env: 'raw', name: 'vdet service, raw frames on the wire', column: 'raw' },
+  { env: 'jpeg', name: 'vdet service, JPEG frames on the wire', column: 'JPEG' },
+] as const;
+const runs: Awaited<ReturnType<typeof runEndToEnd>>[] = [];
+for (const wire of wires) {
+  console.log(`end to end (four roles, local stack), ${wire.name.replace('vdet service, ', '')} ...`);
+  runs.push(await runEndToEnd(video, 480_000, { VDET_WIRE_FORMAT: wire.env }));
+}
+const e2e = runs[0]!;
 const fpsOf = (r: typeof e2e) => r.frames / (r.e2eMs / 1000);
 const ceiling = compareWithCeiling({
   cores,
@@ -84,18 +92,16 @@ const ceiling = compareWithCeiling({
   decode: decodeRaw,
   naiveFps: naive.fps,
   detect,
-  services: [
-    { name: 'vdet service, raw frames on the wire (default)', fps: fpsOf(e2e), cpuSeconds: e2e.cpuSeconds, frames: e2e.results },
-    { name: 'vdet service, JPEG frames on the wire', fps: fpsOf(e2eJpeg), cpuSeconds: e2eJpeg.cpuSeconds, frames: e2eJpeg.results },
-  ],
+  services: wires.map((wire, i) => ({ name: wire.name, fps: fpsOf(runs[i]!), cpuSeconds: runs[i]!.cpuSeconds, frames: runs[i]!.results })),
 });
 const decodeTable = ['| ffmpeg out | threads | CPU ms/frame | wall frames/s | bytes/frame |', '| --- | --- | --- | --- | --- |',
   ...decodes.map((d) => `| ${d.output} | ${d.threads} | ${d.cpuMsPerFrame.toFixed(2)} | ${d.wallFps.toFixed(0)} | ${Math.round(d.bytesPerFrame)} |`)].join('\n');
-const rawCpu = ['| process | CPU s, raw wire | CPU s, JPEG wire |', '| --- | --- | --- |',
-  ...[...new Set([...Object.keys(e2e.cpuSeconds), ...Object.keys(e2eJpeg.cpuSeconds)])].map((k) => `| ${k} | ${(e2e.cpuSeconds[k] ?? 0).toFixed(1)} | ${(e2eJpeg.cpuSeconds[k] ?? 0).toFixed(1)} |`)].join('\n');
+const processes = [...new Set(runs.flatMap((r) => Object.keys(r.cpuSeconds)))];
+const rawCpu = [`| process | ${wires.map((w) => `CPU s, ${w.column} wire`).join(' | ')} |`, `| --- |${wires.map(() => ' --- |').join('')}`,
+  ...processes.map((k) => `| ${k} | ${runs.map((r) => (r.cpuSeconds[k] ?? 0).toFixed(1)).join(' | ')} |`)].join('\n');
 const ceilingSection = `## Against the ceiling and the peers (issue: the data plane)
 
-All in this run, on the same cores. ${renderCeiling(ceiling, { service: 'vdet service, raw frames on the wire (default)' })}
+All in this run, on the same cores. ${renderCeiling(ceiling, { service: wires[0].name })}
 
 The processor's decode, each way it can run (CPU of ffmpeg, from this process's reaped children):
 
@@ -126,7 +132,7 @@ const summary = buildSummary({
   wire,
   startedAt,
 });
-const summaryWithCeiling = { ...summary, ceiling, naive, decodes, detectFps: detect.fps, e2eJpegFps: fpsOf(e2eJpeg) };
+const summaryWithCeiling = { ...summary, ceiling, naive, decodes, detectFps: detect.fps, e2eFpsByWire: Object.fromEntries(wires.map((w, i) => [w.env, fpsOf(runs[i]!)])) };
 
 const tables = renderTables(summary, raw);
 await mkdir('bench-results', { recursive: true });

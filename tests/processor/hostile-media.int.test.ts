@@ -6,6 +6,8 @@ import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { decodeFrames, probeMedia, type MediaLimits } from '../../src/shared/media/ffmpeg.js';
+import { decodeSegment } from '../../src/shared/media/segment-ffmpeg.js';
+import { planVideoChunks, videoChunks } from '../../src/processor/video-chunks.js';
 import { checkDecodedFrames, planMedia } from '../../src/processor/media-plan.js';
 import { loadConfig } from '../../src/shared/config.js';
 import { VdetError } from '../../src/shared/errors.js';
@@ -23,11 +25,26 @@ let root: string;
 let traceDir: string;
 let originalPath: string | undefined;
 
-/** Runs the processor's probe + decode on one file, as processJob does; resolves with frames or a VdetError. */
-async function runProcessor(file: string): Promise<number | VdetError> {
+/**
+ * Runs the processor's probe + decode on one file, as processJob does; resolves with frames or a VdetError. `video`:
+ * as the default wire does where the upload allows it — packets listed, cut into runs of GOPs, each run decoded as
+ * the detector decodes it.
+ */
+async function runProcessor(file: string, wire: 'raw' | 'video' = 'raw'): Promise<number | VdetError> {
   try {
     const probe = await probeMedia(file, limits);
     const plan = planMedia(probe, {}, processorLimits);
+    if (wire === 'video') {
+      const planned = await planVideoChunks(file, probe, plan, { limits, minFrames: 16, maxBytes: 4 << 20, maxFrames: 2000 });
+      if (planned.ok) {
+        const box = letterbox(probe.width, probe.height, 416);
+        for await (const { segment, video } of videoChunks(file, path.dirname(file), planned.segments, limits)) {
+          for await (const frame of decodeSegment({ segment: video, codec: planned.codec!, frames: segment.packets, width: box.width, height: box.height, limits, threads: 1 })) void frame;
+        }
+        checkDecodedFrames(plan, planned.frames);
+        return planned.frames;
+      }
+    }
     const frames = await decodeFrames({
       path: file, letterbox: letterbox(probe.width, probe.height, 416), fps: plan.sampleFps, startMs: plan.startMs,
       durationMs: plan.durationMs, isImage: probe.isImage, maxFrames: 2000, limits, onFrame: async () => undefined,
@@ -186,7 +203,8 @@ describe('hostile uploads', () => {
         for (let flips = 1 + Math.floor(random() * 20); flips > 0; flips--) bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
       }
       const { dir, file } = jobDirWith('upload', bytes);
-      const result = await runProcessor(file);
+      // Every third file also through the video wire (the default): listed, cut and decoded as the detector does.
+      const result = await runProcessor(file, i % 3 === 1 ? 'video' : 'raw');
       const outcome = typeof result === 'number' ? 'frames' : result.code;
       outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
       if (typeof result !== 'number') assert.ok(result.message.length > 10);
