@@ -30,9 +30,10 @@ const cores = os.availableParallelism();
 // What `vdet detector` runs here (VDET_DEVICES=auto, no GPU): its sessions, each in a worker thread of its own.
 const plan = planDevices('auto', { cpuCores: cores, cudaDevices: [] });
 const detectorShape = { sessions: plan.length, threads: plan[0]?.kind === 'cpu' ? plan[0].intraOpThreads : cores };
+const detectorBatch = plan[0]?.kind === 'cpu' ? config.detector.cpuBatchMax : config.detector.batchMax;
 const detectorConfig = detectorShape.sessions === 1
-  ? `1x${detectorShape.threads}-b${config.detector.batchMax}`
-  : `${detectorShape.sessions}x${detectorShape.threads}-b${config.detector.batchMax}-workers`;
+  ? `1x${detectorShape.threads}-b${detectorBatch}`
+  : `${detectorShape.sessions}x${detectorShape.threads}-b${detectorBatch}-workers`;
 const shapes = [{ sessions: 1, threads: cores }, ...(cores > 1 ? [{ sessions: cores, threads: 1 }] : [])];
 if (!shapes.some((x) => x.sessions === detectorShape.sessions && x.threads === detectorShape.threads)) shapes.push(detectorShape);
 

@@ -26,7 +26,8 @@ export async function openEngine(config: Config, model: DescribedModel, warn: (l
   });
   // Each runner's close() lets a running batch end first (see device-runner.ts): an early stop (an error,
   // `| head`) never kills a worker mid-run.
-  const scheduler = new BatchScheduler(runners, { batchMax: detector.batchMax, batchWaitMs: detector.batchWaitMs });
+  const batchMax = Math.max(...runners.map((r) => r.maxBatch)); // no batch waits to fill past what a device takes
+  const scheduler = new BatchScheduler(runners, { batchMax, batchWaitMs: detector.batchWaitMs });
   const limits = mediaLimits(config.processor);
   let closing: Promise<void> | undefined;
   return {
@@ -38,7 +39,7 @@ export async function openEngine(config: Config, model: DescribedModel, warn: (l
     processor: config.processor,
     limits,
     // One batch running on every device and one filling behind it.
-    window: Math.max(2, 2 * detector.batchMax * runners.length),
+    window: Math.max(4, 2 * batchMax * runners.length),
     runners,
     close() {
       closing ??= (async () => {

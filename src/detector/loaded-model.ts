@@ -22,7 +22,7 @@ export interface LoadedModel {
 /** Batches a model's runners: the scheduler's rules, one queue per model. */
 export function loadedModel(runners: readonly DeviceRunner[], spec: LoadedModel['spec'], config: Config, log: Logger, name: string): LoadedModel {
   const scheduler = new BatchScheduler(runners, {
-    batchMax: config.detector.batchMax,
+    batchMax: Math.max(...runners.map((r) => r.maxBatch)), // no batch waits to fill past what a device takes
     batchWaitMs: config.detector.batchWaitMs,
     onBatch: (device, items) => {
       if (log.isLevelEnabled('debug')) log.debug({ model: name, device, frames: items.length, queues: [...new Set(items.map((i) => i.queue))] }, 'batch');

@@ -32,12 +32,14 @@ export async function openDeviceRunners(config: Config, model: { path: string; s
   const cudaDevices = visibleCudaDevices(detector.cudaVisibleDevices, cpuOnly ? undefined : nvidiaSmiList());
   const devices = planDevices(detector.devices, { cpuCores: os.availableParallelism(), cudaDevices });
   log.info({ requested: detector.devices, cudaDevices, devices }, 'devices planned');
-  const options = { modelPath: model.path, spec: model.spec, batchMax: detector.batchMax, log };
+  const options = (device: { kind: string }) => ({
+    modelPath: model.path, spec: model.spec, batchMax: device.kind === 'cpu' ? detector.cpuBatchMax : detector.batchMax, log,
+  });
   const runners: DeviceRunner[] = [];
   try {
     for (const device of devices) {
       try {
-        runners.push(await createDeviceRunner(device, options));
+        runners.push(await createDeviceRunner(device, options(device)));
       } catch (error) {
         if (device.kind !== 'cuda' || detector.devices !== 'auto') throw error;
         events.skipped(device.name, error);
@@ -46,7 +48,7 @@ export async function openDeviceRunners(config: Config, model: { path: string; s
     if (runners.length === 0) {
       events.fellBackToCpu();
       for (const device of planDevices('cpu', { cpuCores: os.availableParallelism(), cudaDevices: [] })) {
-        runners.push(await createDeviceRunner(device, options));
+        runners.push(await createDeviceRunner(device, options(device)));
       }
     }
   } catch (error) {

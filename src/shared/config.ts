@@ -88,6 +88,8 @@ export interface Config {
     /** CUDA_VISIBLE_DEVICES as the process got it (undefined when unset). */
     readonly cudaVisibleDevices: string | undefined;
     readonly batchMax: number;
+    /** Largest batch a CPU session runs (VDET_CPU_BATCH_MAX): batches buy a CPU nothing but wait (docs/benchmarks.md). */
+    readonly cpuBatchMax: number;
     readonly batchWaitMs: number;
     readonly chunksInFlight: number;
     /** ffmpeg decoder threads for each `video` chunk the detector decodes (chunks in flight decode side by side). */
@@ -360,6 +362,7 @@ export function loadConfig(env: Env = process.env): Config {
       devices,
       cudaVisibleDevices: env['CUDA_VISIBLE_DEVICES'],
       batchMax: r.int('VDET_BATCH_MAX', 8, 1, 256),
+      cpuBatchMax: r.int('VDET_CPU_BATCH_MAX', 1, 1, 256),
       batchWaitMs: r.int('VDET_BATCH_WAIT_MS', 5, 0, 10_000),
       chunksInFlight: r.int('VDET_CHUNKS_IN_FLIGHT', 4, 1, 256),
       decodeThreads: r.int('VDET_DETECTOR_DECODE_THREADS', 1, 1, 64),

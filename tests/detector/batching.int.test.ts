@@ -12,7 +12,8 @@ describe('detector batching and backpressure', () => {
   const CHUNK_FRAMES = 4; // smaller than a batch: a batch fills from several chunks
   const stack = createTestEnv({
     VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY, VDET_TOPIC_PARTITIONS: '8',
-    VDET_CHUNKS_IN_FLIGHT: String(CHUNKS_IN_FLIGHT), VDET_CHUNK_FRAMES: String(CHUNK_FRAMES), VDET_BATCH_MAX: '8', VDET_BATCH_WAIT_MS: '20', VDET_DEVICES: 'cpu',
+    VDET_CHUNKS_IN_FLIGHT: String(CHUNKS_IN_FLIGHT), VDET_CHUNK_FRAMES: String(CHUNK_FRAMES), VDET_BATCH_MAX: '8', VDET_CPU_BATCH_MAX: '8', VDET_BATCH_WAIT_MS: '20', VDET_DEVICES: 'cpu',
+    VDET_WIRE_FORMAT: 'raw', // chunks of 4 decoded frames (GOP chunks hold whole GOPs)
   });
   const roles: RunningRole[] = [];
   let api: Target;

@@ -17,7 +17,7 @@ import { consumerLag, createTestEnv } from '../helpers/stack.js';
  * exactly one stored result per frame. Run alone: it stops and starts the shared stack's services.
  */
 const KEY = `vdet_faults_${Date.now()}_0123456789abcdef`;
-const stack = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY, VDET_TOPIC_PARTITIONS: '4', VDET_CHUNK_FRAMES: '8' });
+const stack = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY, VDET_TOPIC_PARTITIONS: '4', VDET_CHUNK_FRAMES: '8', VDET_VIDEO_CHUNK_FRAMES: '8' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const counts: FaultCounts = { faults: 0, jobs: 0, lost: 0, duplicated: 0 };
 
