@@ -90,6 +90,12 @@ describe('video chunks: whole GOPs on the wire, the same frames as the decoded p
     });
   }
 
+  test('a sparse rate over a short video: the whole video is one chunk, still the decoded path\'s frames', async () => {
+    const got = await videoPath(TOUR_VIDEO, work('one-chunk'), { fps: 5 }, 96);
+    assert.equal(got.chunks, 1);
+    assert.deepEqual(got.hashes, await decodedPath(TOUR_VIDEO, { fps: 5 }));
+  });
+
   test('MPEG-TS with B-frames and short GOPs, remuxed from the tour: equal too', async () => {
     const file = encode('short-gop.ts', ['-c:v', 'libx264', '-g', '12', '-bf', '3', '-an', '-f', 'mpegts']);
     const got = await videoPath(file, work('ts'), {}, 10);

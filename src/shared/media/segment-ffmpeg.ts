@@ -66,7 +66,7 @@ export async function cutSegments(file: string, dir: string, splits: readonly nu
   const args = [
     '-nostdin', '-v', 'error', ...inputGuards(limits), '-timelimit', String(limits.timeoutS), '-i', file,
     '-map', '0:v:0', '-c', 'copy', '-f', 'segment', '-segment_format', SEGMENT_FORMAT,
-    ...(splits.length > 0 ? ['-segment_frames', splits.join(',')] : ['-segment_time', '1e9']),
+    ...(splits.length > 0 ? ['-segment_frames', splits.join(',')] : ['-segment_time', '999999999']),
     path.join(dir, 'segment-%06d.mkv'),
   ];
   await new Promise<void>((resolve, reject) => {
