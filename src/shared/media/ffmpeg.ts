@@ -309,14 +309,7 @@ export async function encodeJpegFrames(request: JpegFramesRequest): Promise<numb
       '-c:v', 'mjpeg', '-q:v', String(request.quality), '-pix_fmt', 'yuvj420p',
       '-f', 'image2pipe',
     ])
-    .addOption('-nostdin')
-    .addOption('-v', 'error');
-  let stderr = '';
-  command.on('stderr', (line: string) => (stderr = `${stderr}\n${line}`.slice(-2000)));
-  const exited = new Promise<void>((resolve, reject) => {
-    command.on('end', () => resolve()).on('error', (error: Error) => reject(error));
-  });
-  exited.catch(() => undefined);
+  const { exited, stderr: stderrTail } = watched(command);
   let frames = 0;
   const files = new JpegSplitter();
   try {
@@ -333,6 +326,26 @@ export async function encodeJpegFrames(request: JpegFramesRequest): Promise<numb
   } catch (error) {
     command.kill('SIGKILL');
     if (error instanceof VdetError) throw error;
-    throw new VdetError('VDET_MEDIA_DECODE_FAILED', `The video could not be decoded${stderr ? `: ${stderr.trim().split('\n').at(-1)}` : '.'}`, { cause: error });
+    throw new VdetError('VDET_MEDIA_DECODE_FAILED', `The video could not be decoded${lastLine(stderrTail())}`, { cause: error });
   }
+}
+
+/**
+ * Runs a prepared command quietly (`-nostdin -v error`): its exit as a promise (already observed, so a failure while
+ * frames are still read is not unhandled) and the tail of its stderr, for an error message.
+ */
+export function watched(command: ffmpeg.FfmpegCommand): { exited: Promise<void>; stderr(): string } {
+  command.addOption('-nostdin').addOption('-v', 'error');
+  let stderr = '';
+  command.on('stderr', (line: string) => (stderr = `${stderr}\n${line}`.slice(-2000)));
+  const exited = new Promise<void>((resolve, reject) => {
+    command.on('end', () => resolve()).on('error', (error: Error) => reject(error));
+  });
+  exited.catch(() => undefined);
+  return { exited, stderr: () => stderr };
+}
+
+/** ": <ffmpeg's last stderr line>", or "." when it said nothing. */
+export function lastLine(stderr: string): string {
+  return stderr.trim() ? `: ${stderr.trim().split('\n').at(-1)}` : '.';
 }

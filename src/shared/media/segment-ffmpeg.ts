@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import ffmpeg from 'fluent-ffmpeg';
 import { VdetError } from '../errors.js';
-import { inputGuards, letterboxFilters, rawFrames, type MediaLimits } from './ffmpeg.js';
+import { inputGuards, lastLine, letterboxFilters, rawFrames, watched, type MediaLimits } from './ffmpeg.js';
 import { SEGMENT_CODECS, type PacketProbe, type VideoPacket } from './segment-plan.js';
 
 /**
@@ -115,14 +115,7 @@ export async function* decodeSegment(request: SegmentDecodeRequest): AsyncGenera
       '-map', '0:v:0', '-an', '-sn', '-dn', '-vf', letterboxFilters(request, 'bgr24').join(','),
       '-fps_mode', 'passthrough', '-frames:v', String(request.frames + 1), '-f', 'rawvideo',
     ])
-    .addOption('-nostdin')
-    .addOption('-v', 'error');
-  let stderr = '';
-  command.on('stderr', (line: string) => (stderr = `${stderr}\n${line}`.slice(-2000)));
-  const exited = new Promise<void>((resolve, reject) => {
-    command.on('end', () => resolve()).on('error', (error: Error) => reject(error));
-  });
-  exited.catch(() => undefined); // observed below
+  const { exited, stderr } = watched(command);
   let decoded = 0;
   let finished = false;
   try {
@@ -134,7 +127,7 @@ export async function* decodeSegment(request: SegmentDecodeRequest): AsyncGenera
     finished = true;
   } catch (error) {
     if (error instanceof VdetError) throw error;
-    throw new VdetError('VDET_MEDIA_DECODE_FAILED', `A chunk of the video could not be decoded${stderr ? `: ${stderr.trim().split('\n').at(-1)}` : '.'}`, { cause: error });
+    throw new VdetError('VDET_MEDIA_DECODE_FAILED', `A chunk of the video could not be decoded${lastLine(stderr())}`, { cause: error });
   } finally {
     if (!finished || decoded > request.frames) command.kill('SIGKILL');
   }
