@@ -14,12 +14,14 @@ import type { FrameLayout } from './tensor.js';
 import { applyDetectionFilter, splitForTracking } from './detection-filter.js';
 import { decodeJpegFrames } from './jpeg-frames.js';
 import { submitVideoFrames } from './video-frames.js';
+import { letterboxImage } from '../shared/media/image-letterbox.js';
 import { mediaLimits } from '../shared/media/ffmpeg.js';
 
-/** A frame's detections, and with tracking on the tracker's boxes under minScore. */
+/** A frame's detections, and with tracking on the tracker's boxes under minScore; `failed`: its image did not decode. */
 interface Found {
   detections: Detection[];
   trackOnly?: Detection[];
+  failed?: true;
 }
 
 export interface DetectorDeps {
@@ -46,6 +48,28 @@ export function createDetector(deps: DetectorDeps) {
   const { config, log, bus, topics } = deps;
   let consumer: ConsumerHandle | undefined;
   const limits = mediaLimits(config.processor);
+  /**
+   * Decodes and letterboxes an `image` chunk's files (libvips' threads, side by side), each handed to the model as
+   * soon as it is decoded; one that does not decode, or is not the size its header says, is `failed` (counted by the
+   * merger), never a reason to lose its chunk's other frames.
+   */
+  async function submitImages(chunk: Chunk, submit: (i: number, pixels: Uint8Array, layout: FrameLayout) => unknown, failed: (i: number, reason: string) => void): Promise<void> {
+    const { header } = chunk;
+    const input = { width: header.frameWidth, height: header.frameHeight };
+    await Promise.all(frameSlices(chunk).map(async (file, i) => {
+      const { stream } = header.frames[i]!;
+      try {
+        const image = await letterboxImage(file, input, limits.maxWidth * limits.maxHeight);
+        if (image.width !== stream!.sourceWidth || image.height !== stream!.sourceHeight) {
+          throw new Error(`it is ${image.width}x${image.height}, not the ${stream!.sourceWidth}x${stream!.sourceHeight} its header says`);
+        }
+        submit(i, image.pixels, { width: image.contentWidth, height: image.contentHeight, order: 'rgb' });
+      } catch (error) {
+        failed(i, (error as Error).message);
+      }
+    }));
+  }
+
   /** A video chunk's frames held at once: enough to fill a batch on every device, twice over. */
   const frameWindow = (model: LoadedModel) => Math.max(16, 2 * model.runners.reduce((n, r) => n + r.maxBatch, 0));
 
@@ -60,7 +84,7 @@ export function createDetector(deps: DetectorDeps) {
     const tracking = header.trackScore !== undefined && header.trackScore < header.minScore;
     const results: Promise<Found | null>[] = [];
     /** Hands frame i to the model (alone: an idle device takes a stream frame at once instead of a whole chunk waiting). */
-    const submit = (i: number, pixels: Uint8Array): Promise<Found | null> => {
+    const submit = (i: number, pixels: Uint8Array, imageLayout = layout): Promise<Found | null> => {
       const frame = header.frames[i]!;
       // Stream frames each carry their own size; a file's frames share the chunk's.
       const sourceWidth = frame.stream?.sourceWidth ?? header.sourceWidth;
@@ -76,7 +100,7 @@ export function createDetector(deps: DetectorDeps) {
           queue: header.jobId,
           urgent: header.source === 'stream',
           pixels,
-          ...(layout ? { layout } : {}),
+          ...(imageLayout ? { layout: imageLayout } : {}),
           decode,
           finish: (detections) => settle(() => resolve(tracking
             ? splitForTracking(detections, header.filter, sourceWidth, sourceHeight, header.minScore)
@@ -95,6 +119,11 @@ export function createDetector(deps: DetectorDeps) {
         for (const result of results) result?.catch(() => undefined); // the frames already in the model settle unobserved
         throw error;
       }
+    } else if (header.pixelFormat === 'image') {
+      await submitImages(chunk, submit, (i, reason) => {
+        log.warn({ stream: header.jobId, tenant: header.tenant, seq: header.frames[i]!.frame, reason }, 'stream frame did not decode; counted as failed');
+        results[i] = Promise.resolve({ detections: [], failed: true });
+      });
     } else {
       const frames = header.pixelFormat === 'jpeg'
         ? await decodeJpegFrames(frameSlices(chunk), header.content!.width, header.content!.height)
@@ -112,6 +141,7 @@ export function createDetector(deps: DetectorDeps) {
           seq: f.frame, ts: f.stream!.ts, receivedAt: f.stream!.receivedAt,
           width: f.stream!.sourceWidth, height: f.stream!.sourceHeight, detections: found[i]?.detections ?? [],
           ...(found[i] === null ? { dropped: true } : {}),
+          ...(found[i]?.failed ? { dropped: true, failed: true } : {}),
           ...(found[i]?.trackOnly?.length ? { trackOnly: found[i]!.trackOnly } : {}),
         })),
         ...(header.tracking ? { tracking: header.tracking } : {}),

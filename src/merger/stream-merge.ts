@@ -22,16 +22,18 @@ export interface StreamMergeDeps {
 
 /**
  * Stores a stream chunk's frames (frames at or below the stream's highest stored sequence number are a redelivery's
- * and change nothing) and counts its dropped frames. In the chunk's turn: the stream's chunks are numbered in the
+ * and change nothing) and counts its dropped frames and those that failed to decode. In the chunk's turn: the stream's chunks are numbered in the
  * order they are stored (src/shared/stream-frame-store.ts).
  */
 export async function storeStreamFrames(deps: StreamMergeDeps, received: StreamFramesDone): Promise<void> {
   const { stream, tenant } = received;
   const ref = { tenant, name: stream };
-  const dropped = received.frames.filter((f) => f.dropped).length;
+  const dropped = received.frames.filter((f) => f.dropped && !f.failed).length;
+  const failed = received.frames.filter((f) => f.failed).length;
   const frames = received.frames.filter((f) => !f.dropped);
   await Promise.all([
     dropped > 0 ? deps.streams.count(ref, 'dropped', dropped) : undefined,
+    failed > 0 ? deps.streams.count(ref, 'failed', failed) : undefined,
     frames.length > 0 ? deps.streams.frames.append(ref, frames) : undefined,
   ]);
 }

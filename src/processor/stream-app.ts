@@ -12,7 +12,7 @@ import { type StreamCounter, type StreamRecord, type StreamRef, type StreamStore
 import type { StreamTokenStore } from '../shared/stream-tokens.js';
 import { groupId, type TopicNames } from '../shared/topics.js';
 import type { PulledFrame } from './camera-puller.js';
-import { letterboxImage } from './image-letterbox.js';
+import { inspectImage, letterboxImage } from '../shared/media/image-letterbox.js';
 import { DEFAULT_MAX_LAG_MS, admitFrame, chunkRuns, type AdmissionState } from './stream-policy.js';
 import type { ModelInput } from '../shared/letterbox.js';
 import { resolveTrackerOptions } from '../shared/vision/tracking/options.js';
@@ -120,8 +120,13 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
     }
     const { model } = record;
     const input = await inputOf(model); // VDET_MODEL_UNAVAILABLE once the stream's model version is removed: dead-lettered
-    const frame = letterboxImage(bytes, input, config.processor.maxWidth * config.processor.maxHeight)
-      .then((image) => ({ seq, ts: Number.isFinite(ts) ? ts : now, receivedAt: now, input, model, ...image }));
+    const maxPixels = config.processor.maxWidth * config.processor.maxHeight;
+    // `image` (the default): the file as pushed, its header checked here, decoded once, by the detector; `raw`:
+    // decoded and letterboxed here, its pixels on the wire.
+    const image = config.streams.wireFormat === 'image'
+      ? inspectImage(bytes, input, maxPixels).then((inspected) => ({ ...inspected, pixels: bytes }))
+      : letterboxImage(bytes, input, maxPixels);
+    const frame = image.then((prepared) => ({ seq, ts: Number.isFinite(ts) ? ts : now, receivedAt: now, input, model, ...prepared }));
     frame.catch(() => undefined); // awaited below, in order; this keeps an early failure from going unhandled
     return { frame };
   }
@@ -186,13 +191,13 @@ export function createStreamProcessor(deps: StreamProcessorDeps) {
     const tracking = record.settings.track === false ? undefined : (record.settings.tracking ?? {});
     const trackScore = tracking ? resolveTrackerOptions(tracking).trackThreshold : undefined;
     return {
-      v: 1, source: 'stream', jobId: record.name, tenant: record.tenant, chunk: first.seq, pixelFormat: 'rgb24', ...(first.model ? { model: first.model } : {}),
+      v: 1, source: 'stream', jobId: record.name, tenant: record.tenant, chunk: first.seq, pixelFormat: config.streams.wireFormat === 'image' ? 'image' : 'rgb24', ...(first.model ? { model: first.model } : {}),
       frameWidth: first.input.width, frameHeight: first.input.height, content: { width: first.contentWidth, height: first.contentHeight }, sourceWidth: first.width, sourceHeight: first.height, scale: first.scale,
       minScore,
       ...(tracking ? { tracking, ...(trackScore! < minScore ? { trackScore } : {}), ...regionsOf(record.settings) } : {}),
       ...(record.settings.classes ? { filter: { classes: record.settings.classes } } : {}),
       frames: part.map((f) => ({
-        frame: f.seq, ptsMs: 0,
+        frame: f.seq, ptsMs: 0, ...(config.streams.wireFormat === 'image' ? { bytes: f.pixels.length } : {}),
         stream: {
           ts: f.ts, receivedAt: f.receivedAt, sourceWidth: f.width, sourceHeight: f.height, scale: f.scale,
           ...(record.settings.policy === 'drop-oldest' ? { deadline: f.ts + (record.settings.maxLagMs ?? DEFAULT_MAX_LAG_MS) } : {}),

@@ -105,6 +105,8 @@ export interface Config {
     readonly frameMaxBytes: number;
     /** Most frames of one stream in a chunk. */
     readonly chunkFrames: number;
+    /** How pushed frames travel to the detector: `image`, the file as pushed (decoded once, there); `raw`, decoded pixels. */
+    readonly wireFormat: 'image' | 'raw';
     /**
      * Whether each pushed frame must carry its stream's ingest token (`vdet-token`). Off only for a single-tenant
      * deployment that secures Kafka itself: every stream then belongs to `defaultTenant`.
@@ -373,6 +375,7 @@ export function loadConfig(env: Env = process.env): Config {
     streams: {
       frameMaxBytes: r.int('VDET_FRAME_MAX_BYTES', 10 * 1024 * 1024, 1024, 64 * 1024 * 1024),
       chunkFrames: r.int('VDET_STREAM_CHUNK_FRAMES', 4, 1, 64),
+      wireFormat: r.oneOf('VDET_STREAM_WIRE_FORMAT', 'image', ['image', 'raw']),
       tokens: r.oneOf('VDET_STREAM_TOKENS', 'on', ['on', 'off']) === 'on',
       defaultTenant: r.string('VDET_STREAM_TENANT', 'default'),
     },

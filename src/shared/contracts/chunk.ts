@@ -19,6 +19,11 @@ import { LinesSchema, RoiSchema, TrackingOptionsSchema, ZonesSchema } from './jo
  * `pixelFormat: 'jpeg'`: each frame is a JPEG file of its `content` image (`frames[i].bytes` long, back to back),
  * which the detector decodes; a twentieth of the raw bytes on the wire (docs/benchmarks.md measures both).
  *
+ * `pixelFormat: 'image'` (a live stream's frames by default, VDET_STREAM_WIRE_FORMAT=image): each frame is the image
+ * file as it was pushed (JPEG, PNG or WebP, `frames[i].bytes` long, back to back), its header checked by the
+ * processor; the detector decodes and letterboxes it (the processor's own sharp pipeline) to the model's input, so a
+ * pushed frame is decoded once. A frame that does not decode is reported `failed` and counted, never stored.
+ *
  * `pixelFormat: 'video'` (a file job's default where src/shared/media/segment-plan.ts accepts the upload): the value
  * after the header is one Matroska file of whole GOPs of the upload's video, remuxed, never re-encoded (about a
  * hundredth of the raw bytes). The detector decodes it to `video.frames` frames, letterboxes each to `content`, and
@@ -62,7 +67,7 @@ export const ChunkHeaderSchema = Type.Object({
   jobId: Type.String({ minLength: 1 }),
   tenant: Type.String({ minLength: 1 }),
   chunk: Type.Integer({ minimum: 0 }),
-  pixelFormat: Type.Union([Type.Literal('bgr24'), Type.Literal('rgb24'), Type.Literal('jpeg'), Type.Literal('video')]),
+  pixelFormat: Type.Union([Type.Literal('bgr24'), Type.Literal('rgb24'), Type.Literal('jpeg'), Type.Literal('video'), Type.Literal('image')]),
   /** `video` chunks: the codec of the run of GOPs and how many frames it decodes to. */
   video: Type.Optional(Type.Object({
     codec: Type.String({ minLength: 1, maxLength: 32 }),
@@ -99,7 +104,7 @@ export const ChunkHeaderSchema = Type.Object({
   frames: Type.Array(Type.Object({
     frame: Type.Integer({ minimum: 0 }),
     ptsMs: Type.Number({ minimum: 0 }),
-    /** `jpeg` chunks: the length of this frame's file. */
+    /** `jpeg` and `image` chunks: the length of this frame's file. */
     bytes: Type.Optional(Type.Integer({ minimum: 4 })),
     /** `video` chunks: which decoded frame (display order) this one is. */
     source: Type.Optional(Type.Integer({ minimum: 0 })),
@@ -118,7 +123,7 @@ export interface Chunk {
 export function frameSlices(chunk: Chunk): Buffer[] {
   const { header, pixels } = chunk;
   if (header.pixelFormat === 'video') throw new TypeError('a video chunk has no frame slices: it is decoded');
-  if (header.pixelFormat === 'jpeg') {
+  if (header.pixelFormat === 'jpeg' || header.pixelFormat === 'image') {
     let offset = 0;
     return header.frames.map((f) => pixels.subarray(offset, (offset += f.bytes!)));
   }
@@ -175,11 +180,12 @@ export function decodeChunk(value: Buffer | null): Chunk {
     if (pixels.length === 0) throw new VdetError('VDET_MESSAGE_INVALID', 'Chunk: a video chunk without its video');
     return { header, pixels };
   }
-  if (header.pixelFormat === 'jpeg') {
-    if (!header.content) throw new VdetError('VDET_MESSAGE_INVALID', 'Chunk: a jpeg chunk needs its content size');
-    if (header.frames.some((f) => f.bytes === undefined)) throw new VdetError('VDET_MESSAGE_INVALID', 'Chunk: a jpeg frame without its byte length');
+  if (header.pixelFormat === 'jpeg' || header.pixelFormat === 'image') {
+    if (header.pixelFormat === 'jpeg' && !header.content) throw new VdetError('VDET_MESSAGE_INVALID', 'Chunk: a jpeg chunk needs its content size');
+    if (header.pixelFormat === 'image' && header.frames.some((f) => !f.stream)) throw new VdetError('VDET_MESSAGE_INVALID', 'Chunk: image frames are a stream\'s, each with its size');
+    if (header.frames.some((f) => f.bytes === undefined)) throw new VdetError('VDET_MESSAGE_INVALID', `Chunk: a ${header.pixelFormat} frame without its byte length`);
     const total = header.frames.reduce((n, f) => n + f.bytes!, 0);
-    if (pixels.length !== total) throw new VdetError('VDET_MESSAGE_INVALID', `Chunk: ${pixels.length} bytes of JPEG files, the frames say ${total}`);
+    if (pixels.length !== total) throw new VdetError('VDET_MESSAGE_INVALID', `Chunk: ${pixels.length} bytes of image files, the frames say ${total}`);
     return { header, pixels };
   }
   const expected = frameBytes(header) * header.frames.length;

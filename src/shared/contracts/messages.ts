@@ -106,8 +106,12 @@ const StreamFramesDone = Type.Object({
     width: Type.Integer({ minimum: 1 }),
     height: Type.Integer({ minimum: 1 }),
     detections: Type.Array(DetectionSchema),
-    /** Skipped by the drop-oldest policy: it waited past its deadline before reaching a device. */
+    /**
+     * Skipped: by the drop-oldest policy (it waited past its deadline before reaching a device), or, with `failed`, as
+     * an image that did not decode. Either way not stored and no result.
+     */
     dropped: Type.Optional(Type.Boolean()),
+    failed: Type.Optional(Type.Boolean()),
     /** With tracking on: the boxes from the tracker's threshold up to minScore, for the tracker only (never stored). */
     trackOnly: Type.Optional(Type.Array(DetectionSchema)),
   })),
