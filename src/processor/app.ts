@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config.js';
-import { encodeChunk, type ChunkHeader, type ModelRef } from '../shared/contracts/chunk.js';
+import { encodeChunk, MAX_CHUNK_FRAMES, type ChunkHeader, type ModelRef } from '../shared/contracts/chunk.js';
 import { ChunkOutcome, JobMessage } from '../shared/contracts/messages.js';
 import { tracksObjects } from '../shared/contracts/job-options.js';
 import { resolveTrackerOptions } from '../shared/vision/tracking/options.js';
@@ -136,10 +136,13 @@ export function createProcessor(deps: ProcessorDeps) {
     if (segmented?.ok) {
       // Whole GOPs, remuxed: the detector decodes them (no frame is decoded here).
       for await (const { segment, video } of videoChunks(file, dir, segmented.segments, limits)) {
-        await publish({
-          pixelFormat: 'video', video: { codec: segmented.codec!, frames: segment.packets },
-          frames: segment.frames.map(({ frame, source }) => ({ frame, ptsMs: ptsMsOf(frame, plan), source })),
-        }, [video]);
+        // A GOP longer than a chunk may carry frames goes out as several chunks of it, each decoding it all.
+        for (let i = 0; i < segment.frames.length; i += MAX_CHUNK_FRAMES) {
+          await publish({
+            pixelFormat: 'video', video: { codec: segmented.codec!, frames: segment.packets },
+            frames: segment.frames.slice(i, i + MAX_CHUNK_FRAMES).map(({ frame, source }) => ({ frame, ptsMs: ptsMsOf(frame, plan), source })),
+          }, [video]);
+        }
       }
       frames = segmented.frames;
     } else {

@@ -184,11 +184,11 @@ describe('vdet detect', { timeout: 600_000 }, () => {
   });
 
   /** The tour video through `vdet all` on the local stack, frames travelling as `wire` says. */
-  async function throughService(wire: 'video' | 'raw' | 'jpeg', t: { diagnostic(message: string): void }) {
+  async function throughService(wire: 'video' | 'raw' | 'jpeg', t: { diagnostic(message: string): void }, env: Record<string, string> = {}) {
     const ports = await Promise.all([9092, 27017, 6379].map(reachable));
     assert.ok(ports.every(Boolean), 'the local stack is down (bash scripts/stack.sh up; npm test starts it)');
     const key = `vdet_detect_test_${Date.now()}_0123456789abcdef`;
-    const stack: TestEnv = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: key, VDET_WIRE_FORMAT: wire });
+    const stack: TestEnv = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: key, VDET_WIRE_FORMAT: wire, ...env });
     let service: RunningRole | undefined;
     try {
       // The four roles in one process (`vdet all`): the same cores the command wires, linked by Kafka.
@@ -200,7 +200,7 @@ describe('vdet detect', { timeout: 600_000 }, () => {
       const job = await waitForJob(api, id);
       assert.equal(job.status, 'done', JSON.stringify(job.error));
       t.diagnostic(`the service (${wire} frames on the wire): 400 frames in ${Date.now() - started} ms from upload to done`);
-      return { job, frames: await allDetections(api, id) };
+      return { job, frames: await allDetections(api, id), log: service.output() };
     } finally {
       const code = await service?.stop();
       if (service && code !== 0) console.error(`vdet all exited ${code}:\n${service.output().slice(-3000)}`);
@@ -214,13 +214,20 @@ describe('vdet detect', { timeout: 600_000 }, () => {
     });
   }
 
-  async function sameAsCommand(wire: 'video' | 'raw', t: { diagnostic(message: string): void }) {
-    const { job, frames } = await throughService(wire, t);
+  test('one run of GOPs with more frames than a chunk carries (the whole tour, VDET_VIDEO_CHUNK_FRAMES=1000): two chunks of it, the command\'s detections', async (t) => {
+    const { log } = await sameAsCommand('video', t, { VDET_VIDEO_CHUNK_FRAMES: '1000' });
+    // 256 + 144 frames, each chunk decoding the whole video.
+    assert.match(log, /"frames":400,"chunks":2,"wire":"video"[^\n]*job split into chunks/);
+  });
+
+  async function sameAsCommand(wire: 'video' | 'raw', t: { diagnostic(message: string): void }, env: Record<string, string> = {}) {
+    const { job, frames, log } = await throughService(wire, t, env);
     const { problems, worstIou, worstScore } = compareToService(tourFrames, frames, 0.99);
     t.diagnostic(`lowest IoU of a box with the service's: ${worstIou.toFixed(4)}; largest score difference ${worstScore.toFixed(4)}`);
     assert.deepEqual(problems, []);
     const counts = countsOf(frames);
     assert.deepEqual(Object.fromEntries(Object.entries(job.counts).sort()), Object.fromEntries([...counts].map(([l, c]) => [l, c.detections]).sort()));
+    return { job, log };
   }
 
   test('JPEG frames on the wire (VDET_WIRE_FORMAT=jpeg): every frame, and recall and precision ≥ 0.93 against the command\'s raw path', async (t) => {

@@ -57,6 +57,12 @@ export function modelKey(ref: ModelRef): string {
   return `${ref.name}@${ref.version}:${ref.sha256}`;
 }
 
+/**
+ * Most frames one chunk carries (VDET_CHUNK_FRAMES' limit; a run of GOPs with more model frames travels as several
+ * chunks, each decoding it): the merger stores a chunk's frames as one document, read a bucket at a time.
+ */
+export const MAX_CHUNK_FRAMES = 256;
+
 export const ChunkHeaderSchema = Type.Object({
   v: Type.Literal(1),
   /**
@@ -109,7 +115,7 @@ export const ChunkHeaderSchema = Type.Object({
     /** `video` chunks: which decoded frame (display order) this one is. */
     source: Type.Optional(Type.Integer({ minimum: 0 })),
     stream: Type.Optional(StreamFrameSchema),
-  }), { minItems: 1 }),
+  }), { minItems: 1, maxItems: MAX_CHUNK_FRAMES }),
 });
 export type ChunkHeader = Static<typeof ChunkHeaderSchema>;
 

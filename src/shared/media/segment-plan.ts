@@ -61,9 +61,12 @@ export const SEGMENT_CODECS = ['h264'];
 /** Most frames one chunk decodes to (a GOP longer than this takes the decoded path): bounds a chunk's decode. */
 export const MAX_SEGMENT_FRAMES = 10_000;
 
-/** Bytes a chunk's container and header may add to its packets (Matroska: a few bytes a packet, plus headers). */
+/**
+ * Bytes a chunk's container and message header may add to its packets: Matroska's headers and a few bytes a packet,
+ * and the chunk header's entry for each model frame (about 40 bytes of JSON; at most one a packet).
+ */
 export function segmentOverhead(packets: number): number {
-  return 64 * 1024 + 32 * packets;
+  return 64 * 1024 + 96 * packets;
 }
 
 export function planSegments(probe: PacketProbe, request: SegmentRequest): SegmentPlan {
