@@ -42,6 +42,8 @@ export function createMerger(deps: MergerDeps) {
   const tracking = mongoTrackingStore(store);
   const streamTracking = new CachedStreamTrackingStore(deps.streams.tracking);
   const streamDeps = { ...deps, tracking: streamTracking };
+  // A running job's record is touched (progress, updatedAt for the reaper) at most this often, not at every chunk.
+  const touches = new TouchThrottle(Math.min(2_000, (config.merger.jobStallS * 1000) / 5));
   const retention = createRetention(retentionStore(store, deps.streams.frames, deps.streams.streams), config.retention, log);
 
   async function handle(message: IncomingMessage): Promise<void> {
@@ -74,6 +76,8 @@ export function createMerger(deps: MergerDeps) {
     const record = frameChunkRecord({ ...chunk, tenant: job.tenant });
     const tracks = tracksObjects(job.options);
     // Whether this merge wrote both documents: then the chunk in hand is what is stored, and tracking need not read it.
+    // The frames first, then the chunk's record: a job completes by counting records, so a record never stands for
+    // frames that were not stored.
     let first = record ? await insertedOnce(store.frames, record) : true;
     const trackOnly = tracks ? trackOnlyOf(chunk.frames) : undefined;
     const written = await store.chunks.updateOne(
@@ -102,7 +106,9 @@ export function createMerger(deps: MergerDeps) {
     // chunk missed Redis, or Redis restarted empty: its count fell below what was recorded) marks the job, and its
     // completion is then checked in MongoDB at every chunk; the reaper remains the last resort.
     const redisBehind = job.progressFromStore === true || !framesDone.fromRedis || framesDone.frames < job.progress.framesDone;
-    await jobs.touch(chunk.jobId, framesDone.frames, redisBehind && job.progressFromStore !== true);
+    const marks = redisBehind && job.progressFromStore !== true;
+    const last = !job.plan || framesDone.frames >= job.plan.frames;
+    if (marks || last || touches.due(chunk.jobId)) await jobs.touch(chunk.jobId, framesDone.frames, marks);
     await publish(chunk.jobId, { type: 'progress', framesDone: framesDone.frames, framesTotal: job.plan?.frames ?? job.progress.framesTotal });
     if (!job.plan || redisBehind || framesDone.frames >= job.plan.frames) await completeIfDone(chunk.jobId);
   }
@@ -255,4 +261,21 @@ export function createMerger(deps: MergerDeps) {
 
 function chunkToTrack(data: string, trackOnly: string | undefined): ChunkToTrack {
   return { frames: JSON.parse(data) as ChunkToTrack['frames'], trackOnly: trackOnly ? (JSON.parse(trackOnly) as TrackOnlyFrame[]) : [] };
+}
+
+/** Which jobs are due a touch: each at most once per `intervalMs` (the map stays bounded: old entries go first). */
+class TouchThrottle {
+  private readonly last = new Map<string, number>();
+
+  constructor(private readonly intervalMs: number) {}
+
+  due(jobId: string): boolean {
+    const now = Date.now();
+    const at = this.last.get(jobId);
+    if (at !== undefined && now - at < this.intervalMs) return false;
+    this.last.delete(jobId);
+    this.last.set(jobId, now);
+    if (this.last.size > 10_000) this.last.delete(this.last.keys().next().value!);
+    return true;
+  }
 }
