@@ -29,7 +29,10 @@ const REGIONS = {
 
 describe('tracking: a job\'s objects keep their ids through the service', () => {
   const KEY = `vdet_tracking_${Date.now()}_0123456789abcdef`;
-  const stack = createTestEnv({ VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY, VDET_TOPIC_PARTITIONS: '4', VDET_DEVICES: 'cpu' });
+  const stack = createTestEnv({
+    VDET_LOG_LEVEL: 'info', VDET_BOOTSTRAP_KEY: KEY, VDET_TOPIC_PARTITIONS: '4', VDET_DEVICES: 'cpu',
+    VDET_WIRE_FORMAT: 'raw', // 16-frame chunks: 25 of them, so tracking steps stop at their bound and carry on
+  });
   const roles: RunningRole[] = [];
   let api: Target;
   let trackedId = '';
