@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import sharp from 'sharp';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
@@ -105,8 +106,10 @@ describe('streams: frames in on vdet.frames, results out on vdet.results', () =>
     await send('cam-bad', Buffer.from('this is not an image'));
     await send('cam-bad', jpeg.subarray(0, 2000)); // truncated
     await send('cam-bad', Buffer.concat([jpeg, Buffer.alloc(400 * 1024)])); // over VDET_FRAME_MAX_BYTES
-    // Whole to its header (it ends with an end-of-image marker) but cut inside: the detector's decode finds it out.
-    await send('cam-bad', Buffer.concat([jpeg.subarray(0, 2000), Buffer.from([0xff, 0xd9])]));
+    // A PNG whole to its header (IHDR … IEND) with its compressed data garbled: the detector's decode finds it out.
+    const png = await sharp(jpeg).resize(320).png().toBuffer(); // under VDET_FRAME_MAX_BYTES
+    png.fill(0x55, png.indexOf('IDAT') + 100, png.indexOf('IDAT') + 400);
+    await send('cam-bad', png);
     await rawSend(null, jpeg, { 'vdet-token': tokens.get('cam-bad')! }); // no key: no stream id
     await send('cam-bad', jpeg, { 'vdet-seq': '99' });
     await until('4 dead letters', () => deadLetters.length >= 4);
