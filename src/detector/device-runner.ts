@@ -88,12 +88,9 @@ export async function createDeviceRunner(device: DeviceSpec, options: RunnerOpti
     async run(items: readonly BatchItem[]) {
       if (exited) throw new VdetError('VDET_INTERNAL', `The ${device.name} worker is gone.`, { cause: exited });
       const n = items.length;
-      // Frames back to back, each as long as it is (the worker checks each against its layout).
-      const pixels = new Uint8Array(items.reduce((bytes, item) => bytes + item.pixels.length, 0));
-      items.reduce((offset, item) => {
-        pixels.set(item.pixels, offset);
-        return offset + item.pixels.length;
-      }, 0);
+      // Frames back to back, each as long as it is (the worker checks each against its layout). A lone frame that
+      // owns its whole buffer (a decoded frame) is handed over as it is: no copy, one allocation less a frame.
+      const own = ownedBuffer(items);
       const layouts = items.map((item) => item.layout ?? null);
       const decodes = items.map((item) => item.decode);
       const id = nextId++;
@@ -101,7 +98,13 @@ export async function createDeviceRunner(device: DeviceSpec, options: RunnerOpti
       metrics.batchSize.observe({ device: device.name }, n);
       const reply = new Promise<Detection[][]>((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        worker.postMessage({ id, pixels: pixels.buffer, layouts, decodes } satisfies SessionRequest, [pixels.buffer]);
+        const post = (pixels: ArrayBuffer) => worker.postMessage({ id, pixels, layouts, decodes } satisfies SessionRequest, [pixels]);
+        try {
+          post(own ?? concatenated(items));
+        } catch (error) {
+          if (!own) throw error;
+          post(concatenated(items)); // a buffer that cannot move (memory a native library owns): copied after all
+        }
       });
       running.add(reply);
       const detections = await reply.finally(() => running.delete(reply));
@@ -131,4 +134,20 @@ export async function createDeviceRunner(device: DeviceSpec, options: RunnerOpti
       await worker.terminate();
     },
   };
+}
+
+/** The buffer of a batch of one frame whose bytes are a whole buffer of their own (it can move to the worker). */
+function ownedBuffer(items: readonly BatchItem[]): ArrayBuffer | undefined {
+  const only = items.length === 1 ? items[0]!.pixels : undefined;
+  if (!only || only.byteOffset !== 0 || !(only.buffer instanceof ArrayBuffer) || only.byteLength !== only.buffer.byteLength) return undefined;
+  return only.buffer;
+}
+
+function concatenated(items: readonly BatchItem[]): ArrayBuffer {
+  const pixels = new Uint8Array(items.reduce((bytes, item) => bytes + item.pixels.length, 0));
+  items.reduce((offset, item) => {
+    pixels.set(item.pixels, offset);
+    return offset + item.pixels.length;
+  }, 0);
+  return pixels.buffer;
 }
