@@ -8,8 +8,9 @@ import { LinesSchema, RoiSchema, TrackingOptionsSchema, ZonesSchema } from './jo
  * `vdet.chunks`: a run of letterboxed frames of one job, ready for the model. Key: job id.
  *
  * Layout of the value: the 4 bytes `VDC1`, a big-endian uint32 header length, the header as JSON, then the frames
- * back to back: raw pixels (a job's default) or JPEG files (`pixelFormat: 'jpeg'`, VDET_WIRE_FORMAT=jpeg) (`frameWidth × frameHeight × 3`
- * bytes each, packed BGR, row-major). docs/topics.md gives the measurement behind the choice.
+ * back to back — raw pixels (`frameWidth × frameHeight × 3` bytes each, packed BGR, row-major) or JPEG files
+ * (`pixelFormat: 'jpeg'`, VDET_WIRE_FORMAT=jpeg) — or, by default, a run of whole GOPs (`video`) or a stream's image
+ * files (`image`), which the detector decodes (below). docs/topics.md and docs/benchmarks.md measure each.
  *
  * A chunk with `content` carries only the letterboxed image of each frame (`content.width × content.height × 3`
  * bytes); the detector places it in the model's input (top-left or centred, as the model wants) and adds the grey
