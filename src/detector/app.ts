@@ -14,7 +14,7 @@ import type { FrameLayout } from './tensor.js';
 import { applyDetectionFilter, splitForTracking } from './detection-filter.js';
 import { decodeJpegFrames } from './jpeg-frames.js';
 import { submitVideoFrames } from './video-frames.js';
-import { letterboxImage } from '../shared/media/image-letterbox.js';
+import { submitImageFrames } from './image-frames.js';
 import { mediaLimits } from '../shared/media/ffmpeg.js';
 
 /** A frame's detections, and with tracking on the tracker's boxes under minScore; `failed`: its image did not decode. */
@@ -48,28 +48,6 @@ export function createDetector(deps: DetectorDeps) {
   const { config, log, bus, topics } = deps;
   let consumer: ConsumerHandle | undefined;
   const limits = mediaLimits(config.processor);
-  /**
-   * Decodes and letterboxes an `image` chunk's files (libvips' threads, side by side), each handed to the model as
-   * soon as it is decoded; one that does not decode, or is not the size its header says, is `failed` (counted by the
-   * merger), never a reason to lose its chunk's other frames.
-   */
-  async function submitImages(chunk: Chunk, submit: (i: number, pixels: Uint8Array, layout: FrameLayout) => unknown, failed: (i: number, reason: string) => void): Promise<void> {
-    const { header } = chunk;
-    const input = { width: header.frameWidth, height: header.frameHeight };
-    await Promise.all(frameSlices(chunk).map(async (file, i) => {
-      const { stream } = header.frames[i]!;
-      try {
-        const image = await letterboxImage(file, input, limits.maxWidth * limits.maxHeight);
-        if (image.width !== stream!.sourceWidth || image.height !== stream!.sourceHeight) {
-          throw new Error(`it is ${image.width}x${image.height}, not the ${stream!.sourceWidth}x${stream!.sourceHeight} its header says`);
-        }
-        submit(i, image.pixels, { width: image.contentWidth, height: image.contentHeight, order: 'rgb' });
-      } catch (error) {
-        failed(i, (error as Error).message);
-      }
-    }));
-  }
-
   /** A video chunk's frames held at once: enough to fill a batch on every device, twice over. */
   const frameWindow = (model: LoadedModel) => Math.max(16, 2 * model.runners.reduce((n, r) => n + r.maxBatch, 0));
 
@@ -120,7 +98,7 @@ export function createDetector(deps: DetectorDeps) {
         throw error;
       }
     } else if (header.pixelFormat === 'image') {
-      await submitImages(chunk, submit, (i, reason) => {
+      await submitImageFrames(chunk, limits.maxWidth * limits.maxHeight, submit, (i, reason) => {
         log.warn({ stream: header.jobId, tenant: header.tenant, seq: header.frames[i]!.frame, reason }, 'stream frame did not decode; counted as failed');
         results[i] = Promise.resolve({ detections: [], failed: true });
       });

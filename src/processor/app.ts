@@ -139,7 +139,7 @@ export function createProcessor(deps: ProcessorDeps) {
         // A GOP longer than a chunk may carry frames goes out as several chunks of it, each decoding it all.
         for (let i = 0; i < segment.frames.length; i += MAX_CHUNK_FRAMES) {
           await publish({
-            pixelFormat: 'video', video: { codec: segmented.codec!, frames: segment.packets },
+            pixelFormat: 'video', video: { codec: segmented.codec, frames: segment.packets },
             frames: segment.frames.slice(i, i + MAX_CHUNK_FRAMES).map(({ frame, source }) => ({ frame, ptsMs: ptsMsOf(frame, plan), source })),
           }, [video]);
         }

@@ -14,14 +14,13 @@ export interface VideoChunkOptions {
 }
 
 /** The upload's video as chunks of whole GOPs, or why it takes the decoded path: ffprobe lists packets, no decode. */
-export async function planVideoChunks(file: string, probe: ProbeResult, plan: MediaPlan, options: VideoChunkOptions): Promise<SegmentPlan & { codec?: string }> {
+export async function planVideoChunks(file: string, probe: ProbeResult, plan: MediaPlan, options: VideoChunkOptions): Promise<SegmentPlan> {
   if (probe.isImage || plan.sampleFps === undefined) return { ok: false, reason: 'it is a still image' };
   const packets = await probePackets(file, options.limits, options.maxFrames + 1);
-  const planned = planSegments(packets, {
+  return planSegments(packets, {
     fps: probe.fps, sampleFps: plan.sampleFps, ranged: plan.durationMs !== undefined || plan.startMs > 0,
     minFrames: options.minFrames, maxBytes: options.maxBytes,
   });
-  return { ...planned, codec: packets.codec };
 }
 
 /**

@@ -39,7 +39,7 @@ async function runProcessor(file: string, wire: 'raw' | 'video' = 'raw'): Promis
       if (planned.ok) {
         const box = letterbox(probe.width, probe.height, 416);
         for await (const { segment, video } of videoChunks(file, path.dirname(file), planned.segments, limits)) {
-          for await (const frame of decodeSegment({ segment: video, codec: planned.codec!, frames: segment.packets, width: box.width, height: box.height, limits, threads: 1 })) void frame;
+          for await (const frame of decodeSegment({ segment: video, codec: planned.codec, frames: segment.packets, width: box.width, height: box.height, limits, threads: 1 })) void frame;
         }
         checkDecodedFrames(plan, planned.frames);
         return planned.frames;

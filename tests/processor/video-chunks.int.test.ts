@@ -48,7 +48,7 @@ async function videoPath(file: string, dir: string, options: { fps?: number; str
     bytes += video.length;
     let decoded = 0;
     let next = 0;
-    for await (const frame of decodeSegment({ segment: video, codec: planned.codec!, frames: segment.packets, width: box.width, height: box.height, limits, threads: 1 })) {
+    for await (const frame of decodeSegment({ segment: video, codec: planned.codec, frames: segment.packets, width: box.width, height: box.height, limits, threads: 1 })) {
       while (next < segment.frames.length && segment.frames[next]!.source === decoded) {
         assert.equal(segment.frames[next]!.frame, hashes.length, 'frames are numbered in order across chunks');
         hashes.push(sha(frame));

@@ -52,7 +52,7 @@ export interface VideoSegment {
 }
 
 export type SegmentPlan =
-  | { readonly ok: true; readonly segments: readonly VideoSegment[]; readonly frames: number }
+  | { readonly ok: true; readonly codec: string; readonly segments: readonly VideoSegment[]; readonly frames: number }
   | { readonly ok: false; readonly reason: string };
 
 /** Codecs whose key frames start a GOP that decodes on its own (an H.264 IDR). */
@@ -137,5 +137,5 @@ export function planSegments(probe: PacketProbe, request: SegmentRequest): Segme
     segments.push({ firstPacket: gops[start]!.first, packets: packetCount, bytes, frames });
     next += frameCount;
   }
-  return { ok: true, segments, frames: next };
+  return { ok: true, codec: probe.codec, segments, frames: next };
 }
