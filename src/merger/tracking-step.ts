@@ -27,8 +27,8 @@ export interface StepResult {
 /**
  * One tracking step of a job, in chunk order, from the state in the store: while the record's next chunk is merged,
  * track its frames, write them, advance the record by one (a conditional update), drop the chunk's tracker-only
- * boxes, and look at the next, at most `maxChunks` chunks. `onlyAt`: go on only when the record is at this chunk
- * (the chunk just merged: an earlier one still missing means its merge will do it). `known`: chunks already in
+ * boxes, and look at the next, at most `maxChunks` chunks. `onlyAt`: go on only when the record is at or past this
+ * chunk (the chunk just merged: an earlier one still missing means its merge will do it). `known`: chunks already in
  * memory (the one just merged), read from the store otherwise.
  *
  * Redelivery and crashes change nothing: a step re-run from a saved state computes and writes what the first run
@@ -46,7 +46,10 @@ export async function trackingStep(
     record = (await store.record(job.jobId)) ?? { nextChunk: 0, state: null };
   }
   let next = record.nextChunk;
-  if (options.onlyAt !== undefined && next !== options.onlyAt) return { nextChunk: next, tracked: 0, more: false };
+  // Behind onlyAt: an earlier chunk is not merged yet, and its merge goes on from there. Past it: this chunk was
+  // tracked already (a retry of a step that failed after it advanced, a redelivery), and the chunks after it may be
+  // merged and waiting for no one else: go on from where the record stands.
+  if (options.onlyAt !== undefined && next < options.onlyAt) return { nextChunk: next, tracked: 0, more: false };
   let tracker: ByteTracker | undefined;
   let counter: ZoneCounter | undefined;
   let tracked = 0;

@@ -102,7 +102,7 @@ class Cluster {
 
 const cluster = new Cluster();
 let baseline: FrameItem[] = [];
-const assertSameAsBaseline = (api: Target, id: string) => assertMatchesBaseline(api, id, baseline, cluster.config.mongo, counts, { trackIds: true });
+const assertSameAsBaseline = (api: Target, id: string) => assertMatchesBaseline(api, id, baseline, cluster.config.mongo, counts, { trackIds: true, roles: () => cluster.processes() });
 
 /** Waits until the job has made some progress but is not finished (up to 2 min: nine roles share two cores). */
 const midJob = (api: Target, id: string) => waitMidJob(api, id, () => cluster.processes(), 40, 120_000);

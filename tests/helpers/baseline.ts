@@ -48,9 +48,15 @@ export async function midJob(api: Target, id: string, roles: () => ReadonlyMap<s
  * (and track ids with `trackIds`), and exactly one stored result per frame in MongoDB. Counts into `counts`.
  */
 export async function assertMatchesBaseline(
-  api: Target, id: string, baseline: readonly FrameItem[], mongo: Config['mongo'], counts: FaultCounts, options: { trackIds?: boolean } = {},
+  api: Target, id: string, baseline: readonly FrameItem[], mongo: Config['mongo'], counts: FaultCounts,
+  options: { trackIds?: boolean; roles?: () => ReadonlyMap<string, RunningRole> } = {},
 ): Promise<void> {
-  const job = await waitForJob(api, id, 600_000);
+  const job = await waitForJob(api, id, 600_000).catch(async (error: Error) => {
+    // A job that never ends: what it reached and what the roles said are the whole diagnosis.
+    const last = await getJob(api, id).catch(() => undefined);
+    const logs = [...(options.roles?.() ?? [])].map(([name, role]) => `--- ${name} (warnings, errors, kafka events):\n${notableLines(role.output())}`);
+    throw new Error(`${error.message} (progress ${JSON.stringify(last?.progress)})\n${logs.join('\n')}`);
+  });
   counts.jobs++;
   assert.equal(job.status, 'done', JSON.stringify(job.error));
   const frames = await allDetections(api, id);

@@ -45,6 +45,8 @@ class MemoryTrackingStore implements TrackingStore {
   writes = 0;
   /** Throws once on the n-th advance (a crash between the chunk's writes and the record's). */
   crashOnAdvance: number | undefined;
+  /** Throws once when chunk k is read (the store went away in the middle of a step). */
+  failReadOf: number | undefined;
   private advances = 0;
 
   merge(k: number): void {
@@ -62,6 +64,10 @@ class MemoryTrackingStore implements TrackingStore {
   }
 
   async chunk(_jobId: string, k: number) {
+    if (k === this.failReadOf) {
+      this.failReadOf = undefined;
+      throw new Error('the store went away');
+    }
     const doc = this.chunkDocs.get(k);
     if (!doc) return undefined;
     return { frames: JSON.parse(this.frames.get(k)!.data) as FrameDetections[], trackOnly: doc.trackOnly ? JSON.parse(doc.trackOnly) : [] };
@@ -151,6 +157,18 @@ describe('tracking step (merger): in chunk order, from the state in the store', 
     await mergeChunk(store, 10);
     assert.equal(store.writes, writes + 1, 'the re-run wrote chunk 10 again, the same');
     for (let k = 11; k < chunks.length; k++) await mergeChunk(store, k);
+    assert.deepEqual(store.ids(), expected);
+  });
+
+  test('a step that failed after it moved the record: its retry goes on with the chunks merged meanwhile', async () => {
+    const store = new MemoryTrackingStore();
+    for (const k of [2, 1]) await mergeChunk(store, k); // out of order: they wait for chunk 0
+    store.failReadOf = 1; // chunk 0 is tracked and the record moved; then the store fails as the step looks at chunk 1
+    await assert.rejects(mergeChunk(store, 0), /the store went away/);
+    assert.equal(store.recordDoc?.nextChunk, 1);
+    await mergeChunk(store, 0); // the retry: chunk 0 is tracked already, and no other merge will track 1 and 2
+    assert.equal(store.recordDoc?.nextChunk, 3);
+    for (let k = 3; k < chunks.length; k++) await mergeChunk(store, k);
     assert.deepEqual(store.ids(), expected);
   });
 
