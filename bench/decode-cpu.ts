@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { decodeFrames, type MediaLimits } from '../src/shared/media/ffmpeg.js';
-import type { Letterbox } from '../src/shared/letterbox.js';
+import { decodeFrames, type MediaLimits } from '../src/media/ffmpeg.js';
+import type { Letterbox } from '../src/media/letterbox.js';
 
 /**
- * ffmpeg's CPU per frame for the bench video, the processor's own decode (src/shared/media/ffmpeg.ts: guards, bilinear
+ * ffmpeg's CPU per frame for the bench video, the processor's own decode (src/media/ffmpeg.ts: guards, bilinear
  * scale to the letterbox), read as this process's reaped children's CPU time (/proc/self/stat cutime + cstime).
  * Each variant the processor can run: raw BGR or JPEG frames out, one decoder thread or ffmpeg's default.
  */

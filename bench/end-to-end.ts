@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { openAsBlob, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
-import { topicNames } from '../src/shared/topics.js';
+import { topicNames } from '../src/contracts/topics.js';
 import { allDetections, type FrameItem } from '../tests/helpers/client.js';
 import { imagePath } from '../tests/helpers/paths.js';
 import { apiUrl, startRole, type RunningRole } from '../tests/helpers/roles.js';

@@ -1,5 +1,5 @@
 import { Kafka, logLevel } from 'kafkajs';
-import type { Config } from '../src/shared/config.js';
+import type { Config } from '../src/platform/config.js';
 
 /**
  * When the detector published each chunk's result: the create-time timestamps of a job's `chunk` outcomes on the

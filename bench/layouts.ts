@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { loadBatchableSession } from '../src/detector/model-batch.js';
-import { outputDecoder } from '../src/detector/model-output.js';
-import { writeFrameToTensor } from '../src/detector/tensor.js';
-import { NMS_IOU } from '../src/detector/yolox.js';
-import { letterbox } from '../src/shared/letterbox.js';
-import { describeModelFile } from '../src/shared/model-file.js';
-import { padOffsets } from '../src/shared/vision/model-spec.js';
+import { loadBatchableSession } from '../src/vision/model-batch.js';
+import { outputDecoder } from '../src/vision/model-output.js';
+import { writeFrameToTensor } from '../src/vision/tensor.js';
+import { NMS_IOU } from '../src/vision/yolox.js';
+import { letterbox } from '../src/media/letterbox.js';
+import { describeModelFile } from '../src/vision/model-file.js';
+import { padOffsets } from '../src/vision/model-spec.js';
 
 /**
  * Each model layout's cost per frame on this machine (`npm run bench:models`): the tensor fill, the model run and the

@@ -4,7 +4,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { LETTERBOX_PAD_VALUE, letterbox, type Letterbox } from '../src/shared/letterbox.js';
+import { LETTERBOX_PAD_VALUE, letterbox, type Letterbox } from '../src/media/letterbox.js';
 import { SHARED } from '../tests/helpers/paths.js';
 
 /** The bench video: make-tour.sh over four images, 15 s each (60 s, 25 fps, 1500 frames). */
@@ -41,7 +41,7 @@ export interface DecodedVideo {
 }
 
 /**
- * Decodes and letterboxes every frame with the processor's own ffmpeg filter chain (src/shared/media/ffmpeg.ts:
+ * Decodes and letterboxes every frame with the processor's own ffmpeg filter chain (src/media/ffmpeg.ts:
  * bilinear swscale to BGR, pad grey 114 right and bottom), keeping every `keepEvery`-th frame.
  */
 export async function decodeLetterboxed(file: string, size: number, keepEvery: number): Promise<DecodedVideo> {

@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-node';
-import { loadBatchableSession } from '../src/detector/model-batch.js';
-import { writeFrameToTensor } from '../src/detector/tensor.js';
-import { buildAnchorGrid, decodeYolox, type DecodeOptions } from '../src/detector/yolox.js';
+import { loadBatchableSession } from '../src/vision/model-batch.js';
+import { writeFrameToTensor } from '../src/vision/tensor.js';
+import { buildAnchorGrid, decodeYolox, type DecodeOptions } from '../src/vision/yolox.js';
 
 export interface LaneSpec {
   modelPath: string;
@@ -14,7 +14,7 @@ export interface LaneSpec {
 }
 
 /**
- * One onnxruntime session fed as the detector's device runner feeds it (src/detector/device-runner.ts): the same
+ * One onnxruntime session fed as the detector's device runner feeds it (src/vision/onnx/device-runner.ts): the same
  * session options, one preallocated input tensor, one `writeFrameToTensor` pass per frame, `decodeYolox` per frame.
  */
 export interface Lane {

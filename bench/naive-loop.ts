@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import * as ort from 'onnxruntime-node';
-import { buildAnchorGrid, decodeYolox } from '../src/detector/yolox.js';
-import { writeFrameToTensor } from '../src/detector/tensor.js';
-import type { Letterbox } from '../src/shared/letterbox.js';
+import { buildAnchorGrid, decodeYolox } from '../src/vision/yolox.js';
+import { writeFrameToTensor } from '../src/vision/tensor.js';
+import type { Letterbox } from '../src/media/letterbox.js';
 
 /**
  * The peer a user would write instead of running vdet: one Node process, ffmpeg piping letterboxed BGR frames into

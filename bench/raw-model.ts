@@ -6,7 +6,7 @@ import type { WorkerInput, WorkerReply, WorkerRequest } from './raw-worker.js';
 /**
  * Raw model throughput: the model alone on the same real frames, no Kafka, no I/O. Each configuration splits the
  * machine's cores between its sessions; "one thread" runs every session on the main event loop, "workers" gives
- * each session a worker thread of its own (as the detector does, src/detector/session-worker.ts).
+ * each session a worker thread of its own (as the detector does, src/vision/onnx/session-worker.ts).
  */
 export interface RawConfig {
   key: string;

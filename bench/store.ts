@@ -2,16 +2,18 @@ import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { startApi } from '../src/api/main.js';
-import { loadConfig } from '../src/shared/config.js';
-import type { FrameDetections } from '../src/shared/contracts/messages.js';
-import { combineSummaries, countsOf, summarizeFrames } from '../src/merger/merge-rules.js';
-import { LABEL_WINDOWS, frameChunkRecord } from '../src/shared/frame-store.js';
-import { openInfra } from '../src/shared/infra.js';
-import { storeTracks } from '../src/shared/track-store.js';
-import type { TrackSummary } from '../src/shared/tracks.js';
-import { indexRareLabels } from '../src/shared/label-pages.js';
-import { chunkId, connectStore, ensureIndexes, insertOnce, type JobRecord, type Store } from '../src/shared/mongo.js';
-import { StreamFrameStore, type StoredStreamFrame } from '../src/shared/stream-frame-store.js';
+import { loadConfig } from '../src/platform/config.js';
+import type { FrameDetections } from '../src/contracts/messages.js';
+import { combineSummaries, countsOf, summarizeFrames } from '../src/results/merge-rules.js';
+import { LABEL_WINDOWS, frameChunkRecord } from '../src/store/frame-store.js';
+import { openInfra } from '../src/runtime/infra.js';
+import { storeTracks } from '../src/store/track-store.js';
+import type { TrackSummary } from '../src/results/tracks.js';
+import { indexRareLabels } from '../src/store/label-pages.js';
+import { chunkId, insertOnce } from '../src/store/documents.js';
+import { connectStore, ensureIndexes, type Store } from '../src/store/mongo.js';
+import type { JobRecord } from '../src/store/job-record.js';
+import { StreamFrameStore, type StoredStreamFrame } from '../src/store/stream-frame-store.js';
 import { numberArgument } from './args.js';
 
 /**

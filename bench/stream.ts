@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
-import { StreamResult } from '../src/shared/contracts/stream.js';
-import { topicNames } from '../src/shared/topics.js';
+import { StreamResult } from '../src/contracts/stream.js';
+import { topicNames } from '../src/contracts/topics.js';
 import { authHeaders, registerStream } from '../tests/helpers/client.js';
 import { jpegFramesOf } from '../tests/helpers/jpeg-frames.js';
 import { TOUR_VIDEO } from '../tests/helpers/paths.js';

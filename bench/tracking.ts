@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ByteTracker, evaluateTracks, type TrackedFrame, type TrackingEvaluation } from '../src/shared/vision/tracking/index.js';
+import { ByteTracker, evaluateTracks, type TrackedFrame, type TrackingEvaluation } from '../src/vision/tracking/index.js';
 import { loadReference, type VideoReference } from '../tests/helpers/reference.js';
 import { MODEL_PATH, TOUR_VIDEO } from '../tests/helpers/paths.js';
 import { loadTourTracks, trackReferenceFrames, trackingTargetProblems } from '../tests/helpers/tracks.js';
@@ -83,7 +83,7 @@ function renderDoc(r: { date: string; cores: number; loadAverage: number; frames
 Measured by \`npm run bench:tracking\` (bench/tracking.ts), which rewrites this page and \`bench-results/tracking-latest.json\`.
 Judged against the tour video's reference tracks (\`../shared/reference/tour-640x360.tracks.json\`, ${r.frames} frames at 25 frames/s):
 IDF1 (Ristani et al. 2016, boxes paired at IoU ≥ 0.5), id switches, and for each object on screen ≥ 4 s the share of
-its found boxes on its majority id (the issue's target: ≥ 95 % each, no id shared by two; src/shared/vision/tracking/evaluate.ts).
+its found boxes on its majority id (the issue's target: ≥ 95 % each, no id shared by two; src/vision/tracking/evaluate.ts).
 
 Run of ${r.date.slice(0, 10)}: ${r.cores} cores, 1-minute load average ${r.loadAverage}.
 

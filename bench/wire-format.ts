@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { writeFrameToTensor } from '../src/detector/tensor.js';
+import { writeFrameToTensor } from '../src/vision/tensor.js';
 import { measurePublish } from './wire-transfer.js';
 
 /**

@@ -1,7 +1,7 @@
-import { encodeChunk, type ChunkHeader } from '../src/shared/contracts/chunk.js';
-import { createKafkaBus } from '../src/shared/kafka.js';
-import { createLogger } from '../src/shared/logger.js';
-import { topicNames } from '../src/shared/topics.js';
+import { encodeChunk, type ChunkHeader } from '../src/contracts/chunk.js';
+import { createKafkaBus } from '../src/kafka/kafka.js';
+import { createLogger } from '../src/platform/logger.js';
+import { topicNames } from '../src/contracts/topics.js';
 import { createTestEnv } from '../tests/helpers/stack.js';
 
 export interface PublishCost {

@@ -16,7 +16,7 @@ cluster_tests=$(find tests -name '*.cluster.test.ts' | sort)
 
 if [ "$mode" != unit ]; then bash scripts/test-deps.sh; fi
 echo "== typecheck"; npx tsc --noEmit -p .
-echo "== lint"; npx eslint .
+echo "== lint"; npx eslint .; node --import tsx scripts/import-graph.ts
 echo "== build"; npm run -s build
 
 case "$mode" in

@@ -11,7 +11,7 @@
 #             it COPYs, and the built app started from the pruned copy (`vdet help`, `vdet model fetch` as the
 #             Kubernetes init container runs it, onnxruntime loading the model)
 #   dashboard deploy/grafana/vdet-dashboard.json parses, uses a ${datasource} variable, and every metric its queries
-#             name is one src/shared/metrics.ts defines (histogram suffixes and prom-client's default metrics included)
+#             name is one src/platform/metrics.ts defines (histogram suffixes and prom-client's default metrics included)
 #
 # usage: scripts/validate-deploy.sh [compose] [k8s] [docker] [dashboard]       (no step named: all four)
 #          --compose-file FILE    validate FILE instead of compose.yaml
@@ -193,8 +193,8 @@ step_k8s() {
 step_dashboard() {
   check_node_deps
   [[ -f $dashboard_file ]] || die "no $dashboard_file"
-  deploy_check dashboard "$dashboard_file" src/shared/metrics.ts
-  log "dashboard: $dashboard_file uses only metrics src/shared/metrics.ts defines"
+  deploy_check dashboard "$dashboard_file" src/platform/metrics.ts
+  log "dashboard: $dashboard_file uses only metrics src/platform/metrics.ts defines"
 }
 
 step_docker() {

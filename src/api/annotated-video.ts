@@ -1,17 +1,18 @@
 import { createReadStream } from 'node:fs';
-import { deleteFilesNamed } from '../shared/job-data.js';
+import { deleteFilesNamed } from '../store/job-data.js';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { GridFSFile } from 'mongodb';
-import { renderAnnotated } from '../shared/annotate.js';
-import type { Config } from '../shared/config.js';
-import { VdetError, isVdetError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
-import { metrics } from '../shared/metrics.js';
-import { copyUpload, type JobRecord, type Store } from '../shared/mongo.js';
-import { mediaLimits } from '../shared/media/ffmpeg.js';
-import { Permits } from '../shared/head-start.js';
+import { renderAnnotated } from '../media/annotate.js';
+import type { Config } from '../platform/config.js';
+import { VdetError, isVdetError } from '../platform/errors.js';
+import type { Logger } from '../platform/logger.js';
+import { metrics } from '../platform/metrics.js';
+import { copyUpload, type Store } from '../store/mongo.js';
+import type { JobRecord } from '../store/job-record.js';
+import { mediaLimits } from '../media/ffmpeg.js';
+import { Permits } from '../kafka/head-start.js';
 import { jobFrames } from './job-frames.js';
 import type { TenantQuotas } from './tenant-quotas.js';
 

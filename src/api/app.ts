@@ -3,9 +3,8 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { JobOptionsSchema } from '../shared/contracts/job-options.js';
-import type { Infra } from '../shared/infra.js';
-import type { DescribedModel } from '../shared/model-file.js';
+import { JobOptionsSchema } from '../contracts/job-options.js';
+import type { ApiDeps } from './deps.js';
 import { modelRoutes } from './routes/models.js';
 import { registerAuth } from './auth.js';
 import { JobEventHub } from './job-events.js';
@@ -19,17 +18,11 @@ import { streamRoutes } from './routes/streams.js';
 import { streamSourceRoutes } from './routes/stream-source.js';
 import { streamTokenRoutes } from './routes/stream-tokens.js';
 import { TenantQuotas } from './tenant-quotas.js';
-import { StreamSettingsSchema } from '../shared/contracts/stream.js';
+import { StreamSettingsSchema } from '../contracts/stream.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { ProblemSchema } from './schemas.js';
 import { DOCS_CSP, registerSecurityHeaders } from './security-headers.js';
-
-/**
- * The api's share of the process's clients (see Infra), and the default model's labels (job options name classes)
- * and, where the api can read VDET_MODEL, its description.
- */
-export type ApiDeps = Omit<Infra, 'close'> & { labels: readonly string[]; defaultModel?: DescribedModel | undefined };
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -37,7 +30,6 @@ declare module 'fastify' {
     tenant: string;
   }
 }
-
 
 /** Builds the api without listening: main.ts listens, tests use `inject` or a real socket. */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {

@@ -1,9 +1,9 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { ApiKeyIdentity, ApiKeyStore } from '../shared/api-keys.js';
-import type { Config } from '../shared/config.js';
-import { VdetError } from '../shared/errors.js';
+import type { ApiKeyIdentity, ApiKeyStore } from '../store/api-keys.js';
+import type { Config } from '../platform/config.js';
+import { VdetError } from '../platform/errors.js';
 
 /** Routes that answer without a key: probes, metrics, the API's own documentation and the viewer's static files. */
 const OPEN_PREFIXES = ['/healthz', '/readyz', '/metrics', '/docs', '/openapi.json', '/app'];

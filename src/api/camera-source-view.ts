@@ -1,6 +1,6 @@
-import type { CameraLeaseStore } from '../shared/camera-leases.js';
-import { DEFAULT_CAMERA_FPS, redactedCameraUrl, type CameraSourceView } from '../shared/contracts/camera.js';
-import type { StreamRecord } from '../shared/stream-store.js';
+import type { CameraLeaseStore } from '../store/camera-leases.js';
+import { DEFAULT_CAMERA_FPS, redactedCameraUrl, type CameraSourceView } from '../contracts/camera.js';
+import type { StreamRecord } from '../store/stream-store.js';
 
 /** Where a stream's camera stands: its lease as last renewed by the processor pulling it, `waiting` when none does. */
 export async function cameraSourceView(cameras: CameraLeaseStore, record: StreamRecord & { source: NonNullable<StreamRecord['source']> }): Promise<CameraSourceView> {

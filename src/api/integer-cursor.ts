@@ -1,4 +1,4 @@
-import { VdetError } from '../shared/errors.js';
+import { VdetError } from '../platform/errors.js';
 
 /**
  * An opaque page cursor holding one integer (the last frame or track id of a page): base64url of `<tag>:<n>`, the

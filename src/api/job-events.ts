@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
-import type { Config } from '../shared/config.js';
-import type { StreamResult } from '../shared/contracts/stream.js';
-import type { StreamRef } from '../shared/stream-store.js';
-import { jobEventsChannel, streamEventsChannel, type JobEvent } from '../shared/progress.js';
+import type { Config } from '../platform/config.js';
+import type { StreamResult } from '../contracts/stream.js';
+import type { StreamRef } from '../store/stream-store.js';
+import { jobEventsChannel, streamEventsChannel, type JobEvent } from '../live/progress.js';
 
 type Listener<T> = (event: T) => void;
 

@@ -1,7 +1,8 @@
 import type { Collection } from 'mongodb';
-import { deleteJobRecords } from '../shared/job-data.js';
-import type { JobRecord, Store } from '../shared/mongo.js';
-import type { ApiDeps } from './app.js';
+import { deleteJobRecords } from '../store/job-data.js';
+import type { JobRecord } from '../store/job-record.js';
+import type { Store } from '../store/mongo.js';
+import type { ApiDeps } from './deps.js';
 
 /** Idempotency-Key records: (tenant, key) → job id, honoured for 24 hours. */
 interface IdempotencyRecord {

@@ -1,6 +1,6 @@
-import type { Infra } from '../shared/infra.js';
-import type { Service } from '../shared/service.js';
-import { modelGeometry } from '../shared/model-file.js';
+import type { Infra } from '../runtime/infra.js';
+import type { Service } from '../platform/service.js';
+import { modelGeometry } from '../vision/model-file.js';
 import { buildApi } from './app.js';
 
 export async function startApi(infra: Infra): Promise<Service & { url: string }> {

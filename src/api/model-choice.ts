@@ -1,7 +1,7 @@
-import { VdetError } from '../shared/errors.js';
-import type { JobModel } from '../shared/mongo.js';
-import { DEFAULT_MODEL_NAME, modelRef, type ModelRegistry } from '../shared/model-registry.js';
-import type { DescribedModel } from '../shared/model-file.js';
+import { VdetError } from '../platform/errors.js';
+import type { JobModel } from '../store/job-record.js';
+import { DEFAULT_MODEL_NAME, modelRef, type ModelRegistry } from '../vision/model-registry.js';
+import type { DescribedModel } from '../vision/model-file.js';
 
 /** The model a job runs on, and its labels (the job's `classes` must be among them). */
 export interface ModelChoice {

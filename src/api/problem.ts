@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ERROR_CODES, VdetError, isVdetError, type ErrorCode } from '../shared/errors.js';
-import { metrics } from '../shared/metrics.js';
+import { ERROR_CODES, VdetError, isVdetError, type ErrorCode } from '../platform/errors.js';
+import { metrics } from '../platform/metrics.js';
 
 /** Errors of libraries the api uses, turned into vdet's codes. */
 const LIBRARY_CODES: Record<string, ErrorCode> = {

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { BoxSchema, DetectionSchema, FailureSchema } from '../shared/contracts/messages.js';
-import { JOB_STATUSES, type JobStatus } from '../shared/job-state.js';
-import { JobOptionsSchema } from '../shared/contracts/job-options.js';
+import { BoxSchema, DetectionSchema, FailureSchema } from '../contracts/messages.js';
+import { JOB_STATUSES, type JobStatus } from '../store/job-state.js';
+import { JobOptionsSchema } from '../contracts/job-options.js';
 
 /** Route schemas: they drive validation, the TypeScript types of handlers, and the OpenAPI document at once. */
 export const ProblemSchema = Type.Object({

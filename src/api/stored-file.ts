@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GridFSBucket, GridFSFile } from 'mongodb';
-import { VdetError } from '../shared/errors.js';
+import { VdetError } from '../platform/errors.js';
 
 /** `bytes=a-b`, `bytes=a-`, `bytes=-n` over a file of `size` bytes: the inclusive range, or 'invalid' (answer 416). */
 export function parseRange(header: string, size: number): { start: number; end: number } | 'invalid' | undefined {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Config } from '../shared/config.js';
-import { VdetError } from '../shared/errors.js';
-import type { JobStore } from '../shared/job-store.js';
+import type { Config } from '../platform/config.js';
+import { VdetError } from '../platform/errors.js';
+import type { JobStore } from '../store/job-store.js';
 
 /**
  * Takes a lease when the tenant holds fewer than `max` live ones: the set's expired leases are dropped first (a

@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { deleteFilesNamed } from '../shared/job-data.js';
+import { deleteFilesNamed } from '../store/job-data.js';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { MultipartFile, Multipart } from '@fastify/multipart';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyRequest } from 'fastify';
 import type { ObjectId } from 'mongodb';
-import { JobOptionsSchema, crossCheckOptions, type JobOptions } from '../shared/contracts/job-options.js';
-import type { AddressPolicy } from '../shared/address-policy.js';
-import { mediaContentType, sniffMedia } from '../shared/media-sniff.js';
-import { VdetError, isVdetError } from '../shared/errors.js';
-import type { JobModel, Store } from '../shared/mongo.js';
+import { JobOptionsSchema, crossCheckOptions, type JobOptions } from '../contracts/job-options.js';
+import type { AddressPolicy } from '../platform/address-policy.js';
+import { mediaContentType, sniffMedia } from '../media/media-sniff.js';
+import { VdetError, isVdetError } from '../platform/errors.js';
+import type { JobModel } from '../store/job-record.js';
+import type { Store } from '../store/mongo.js';
 import type { ChooseModel } from './model-choice.js';
 
 const checkOptions = TypeCompiler.Compile(JobOptionsSchema);

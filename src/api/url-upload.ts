@@ -3,10 +3,10 @@ import path from 'node:path';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Type } from '@sinclair/typebox';
 import type { ObjectId } from 'mongodb';
-import type { AddressPolicy } from '../shared/address-policy.js';
-import { VdetError } from '../shared/errors.js';
-import { AddressRefused, FetchFailed, guardedGet, type Resolver } from '../shared/guarded-http.js';
-import type { Store } from '../shared/mongo.js';
+import type { AddressPolicy } from '../platform/address-policy.js';
+import { VdetError } from '../platform/errors.js';
+import { AddressRefused, FetchFailed, guardedGet, type Resolver } from '../platform/guarded-http.js';
+import type { Store } from '../store/mongo.js';
 import type { ChooseModel } from './model-choice.js';
 import { deleteUpload, parseOptions, storeStream, uploadError, type StoredUpload } from './upload.js';
 

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
-import type { Summary } from '../shared/contracts/summary.js';
+import type { Summary } from '../contracts/summary.js';
 import { readServerSentEvents, type ServerSentEvent } from './server-sent-events.js';
 
 /**

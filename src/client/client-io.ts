@@ -1,7 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { isVdetError } from '../shared/errors.js';
-import { ReaderGone, type OutputStream } from '../shared/terminal/line-sink.js';
-import type { TerminalLike } from '../shared/terminal/progress-bar.js';
+import { isVdetError } from '../platform/errors.js';
+import { ReaderGone, type OutputStream } from '../platform/terminal/line-sink.js';
+import type { TerminalLike } from '../platform/terminal/progress-bar.js';
 
 /** What a client command reads and writes: results on stdout (or a file), progress and errors on stderr. */
 export interface ClientIo {

@@ -1,9 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { loadClientConfig } from '../shared/config.js';
-import { openLineSink, type LineSink } from '../shared/terminal/line-sink.js';
-import { ProgressBar } from '../shared/terminal/progress-bar.js';
-import { alignedTable, summaryTable } from '../shared/terminal/summary-table.js';
+import { loadClientConfig } from '../platform/config.js';
+import { openLineSink, type LineSink } from '../platform/terminal/line-sink.js';
+import { ProgressBar } from '../platform/terminal/progress-bar.js';
+import { alignedTable, summaryTable } from '../results/summary-table.js';
 import { ApiClient, type JobView } from './api-client.js';
 import { parse, UsageError, type ClientIo } from './client-io.js';
 

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadClientConfig, loadConfig } from '../shared/config.js';
-import { FRAME_HEADERS, STREAM_NAME, StreamResult } from '../shared/contracts/stream.js';
-import { createKafkaBus } from '../shared/kafka.js';
-import { createLogger } from '../shared/logger.js';
-import { topicNames } from '../shared/topics.js';
-import { encodeJpegFrames, mediaLimits, probeMedia } from '../shared/media/ffmpeg.js';
+import { loadClientConfig, loadConfig } from '../platform/config.js';
+import { FRAME_HEADERS, STREAM_NAME, StreamResult } from '../contracts/stream.js';
+import { createKafkaBus } from '../kafka/kafka.js';
+import { createLogger } from '../platform/logger.js';
+import { topicNames } from '../contracts/topics.js';
+import { encodeJpegFrames, mediaLimits, probeMedia } from '../media/ffmpeg.js';
 import { parse, UsageError, type ClientIo } from './client-io.js';
 
 export const PUSH_USAGE = `usage: vdet push FILE --stream ID [options]

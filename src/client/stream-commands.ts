@@ -1,5 +1,5 @@
-import { STREAM_NAME } from '../shared/contracts/stream.js';
-import { alignedTable } from '../shared/terminal/summary-table.js';
+import { STREAM_NAME } from '../contracts/stream.js';
+import { alignedTable } from '../results/summary-table.js';
 import { parse, UsageError, type ClientIo } from './client-io.js';
 import { CONNECTION, client, usage } from './job-commands.js';
 

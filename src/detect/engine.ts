@@ -1,10 +1,10 @@
 import { pino } from 'pino';
-import type { Config } from '../shared/config.js';
-import type { DescribedModel } from '../shared/model-file.js';
-import { BatchScheduler } from '../detector/batch-scheduler.js';
-import type { DeviceRunner } from '../detector/device-runner.js';
-import { openDeviceRunners } from '../detector/open-runners.js';
-import { decodeFrames, mediaLimits, probeMedia } from '../shared/media/ffmpeg.js';
+import type { Config } from '../platform/config.js';
+import type { DescribedModel } from '../vision/model-file.js';
+import { BatchScheduler } from '../vision/batch-scheduler.js';
+import type { DeviceRunner } from '../vision/onnx/device-runner.js';
+import { openDeviceRunners } from '../vision/onnx/open-runners.js';
+import { decodeFrames, mediaLimits, probeMedia } from '../media/ffmpeg.js';
 import type { DetectEngine } from './run-detect.js';
 
 export interface OpenEngine extends DetectEngine {

@@ -1,5 +1,5 @@
-import type { Summary } from '../shared/contracts/summary.js';
-import { alignedTable, summaryTable } from '../shared/terminal/summary-table.js';
+import type { Summary } from '../contracts/summary.js';
+import { alignedTable, summaryTable } from '../results/summary-table.js';
 
 /** Per label, the distinct objects tracked (confirmed track ids). */
 export type ObjectCounts = Record<string, number>;

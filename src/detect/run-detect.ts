@@ -1,12 +1,12 @@
-import type { Config } from '../shared/config.js';
-import type { Detection, FrameDetections } from '../shared/contracts/messages.js';
-import { letterbox, type ModelInput } from '../shared/letterbox.js';
-import type { BatchItem } from '../detector/batch-scheduler.js';
-import { applyDetectionFilter } from '../detector/detection-filter.js';
-import { combineSummaries, summarizeFrames, type Summary } from '../merger/merge-rules.js';
-import type { DecodeRequest, MediaLimits, ProbeResult } from '../shared/media/ffmpeg.js';
-import { checkDecodedFrames, planMedia, ptsMsOf, type MediaPlan } from '../processor/media-plan.js';
-import { ByteTracker, type TrackerOptions } from '../shared/vision/tracking/index.js';
+import type { Config } from '../platform/config.js';
+import type { Detection, FrameDetections } from '../contracts/messages.js';
+import { letterbox, type ModelInput } from '../media/letterbox.js';
+import type { BatchItem } from '../vision/batch-scheduler.js';
+import { applyDetectionFilter } from '../vision/detection-filter.js';
+import { combineSummaries, summarizeFrames, type Summary } from '../results/merge-rules.js';
+import type { DecodeRequest, MediaLimits, ProbeResult } from '../media/ffmpeg.js';
+import { checkDecodedFrames, planMedia, ptsMsOf, type MediaPlan } from '../media/media-plan.js';
+import { ByteTracker, type TrackerOptions } from '../vision/tracking/index.js';
 
 /**
  * The main job in one process: the processor's probe, plan and decode, the detector's batches, decoding and

@@ -1,21 +1,21 @@
 import type { Logger } from 'pino';
-import type { Config } from '../shared/config.js';
-import { decodeChunk, frameSlices, type Chunk } from '../shared/contracts/chunk.js';
-import { ChunkOutcome, type ChunkFrame, type Detection } from '../shared/contracts/messages.js';
-import { sendToDeadLetters } from '../shared/dead-letter.js';
-import { VdetError, toFailureReason } from '../shared/errors.js';
-import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.js';
-import type { ProgressStore } from '../shared/progress.js';
-import { groupId, type TopicNames } from '../shared/topics.js';
-import { metrics } from '../shared/metrics.js';
-import type { LoadedModel } from './loaded-model.js';
-import type { ModelPool } from './model-pool.js';
-import type { FrameLayout } from './tensor.js';
-import { applyDetectionFilter, splitForTracking } from './detection-filter.js';
+import type { Config } from '../platform/config.js';
+import { decodeChunk, frameSlices, type Chunk } from '../contracts/chunk.js';
+import { ChunkOutcome, type ChunkFrame, type Detection } from '../contracts/messages.js';
+import { sendToDeadLetters } from '../kafka/dead-letter.js';
+import { VdetError, toFailureReason } from '../platform/errors.js';
+import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../kafka/kafka.js';
+import type { ProgressStore } from '../live/progress.js';
+import { groupId, type TopicNames } from '../contracts/topics.js';
+import { metrics } from '../platform/metrics.js';
+import type { LoadedModel } from '../vision/onnx/loaded-model.js';
+import type { ModelPool } from '../vision/onnx/model-pool.js';
+import type { FrameLayout } from '../vision/tensor.js';
+import { applyDetectionFilter, splitForTracking } from '../vision/detection-filter.js';
 import { decodeJpegFrames } from './jpeg-frames.js';
 import { submitVideoFrames } from './video-frames.js';
 import { submitImageFrames } from './image-frames.js';
-import { mediaLimits } from '../shared/media/ffmpeg.js';
+import { mediaLimits } from '../media/ffmpeg.js';
 
 /** A frame's detections, and with tracking on the tracker's boxes under minScore; `failed`: its image did not decode. */
 interface Found {

@@ -1,9 +1,9 @@
-import { frameSlices, type Chunk } from '../shared/contracts/chunk.js';
-import { letterboxImage } from '../shared/media/image-letterbox.js';
-import type { FrameLayout } from './tensor.js';
+import { frameSlices, type Chunk } from '../contracts/chunk.js';
+import { letterboxImage } from '../media/image-letterbox.js';
+import type { FrameLayout } from '../vision/tensor.js';
 
 /**
- * Decodes and letterboxes an `image` chunk's files (src/shared/contracts/chunk.ts) on libvips' threads, side by side,
+ * Decodes and letterboxes an `image` chunk's files (src/contracts/chunk.ts) on libvips' threads, side by side,
  * each handed to `submit` as soon as it is decoded. One that does not decode, or is not the size its header says,
  * goes to `failed` (the merger counts it), never a reason to lose its chunk's other frames.
  */

@@ -1,8 +1,8 @@
 import sharp from 'sharp';
-import { VdetError } from '../shared/errors.js';
+import { VdetError } from '../platform/errors.js';
 
 /**
- * Decodes the JPEG frames of a `jpeg` chunk (src/shared/contracts/chunk.ts) into packed RGB, all at once on
+ * Decodes the JPEG frames of a `jpeg` chunk (src/contracts/chunk.ts) into packed RGB, all at once on
  * libvips' threads (the event loop only hands them over). A chunk comes from Kafka, so it is untrusted: each file
  * must be a colour JPEG of exactly the chunk's content size (a larger one is refused before it is decoded).
  */

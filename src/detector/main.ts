@@ -1,12 +1,12 @@
-import type { Infra } from '../shared/infra.js';
-import type { Service } from '../shared/service.js';
-import { describeModelFile } from '../shared/model-file.js';
-import { metrics } from '../shared/metrics.js';
-import { addReadinessCheck } from '../shared/ops-server.js';
+import type { Infra } from '../runtime/infra.js';
+import type { Service } from '../platform/service.js';
+import { describeModelFile } from '../vision/model-file.js';
+import { metrics } from '../platform/metrics.js';
+import { addReadinessCheck } from '../runtime/ops-server.js';
 import { createDetector } from './app.js';
-import { loadRegisteredModel, loadedModel, type LoadedModel } from './loaded-model.js';
-import { ModelPool } from './model-pool.js';
-import { openDeviceRunners } from './open-runners.js';
+import { loadRegisteredModel, loadedModel, type LoadedModel } from '../vision/onnx/loaded-model.js';
+import { ModelPool } from '../vision/onnx/model-pool.js';
+import { openDeviceRunners } from '../vision/onnx/open-runners.js';
 
 /** How long a registered model that failed to load is refused before a chunk may try it again. */
 const MODEL_RETRY_AFTER_MS = 60_000;

@@ -1,6 +1,6 @@
-import type { Chunk } from '../shared/contracts/chunk.js';
-import type { MediaLimits } from '../shared/media/ffmpeg.js';
-import { decodeSegment } from '../shared/media/segment-ffmpeg.js';
+import type { Chunk } from '../contracts/chunk.js';
+import type { MediaLimits } from '../media/ffmpeg.js';
+import { decodeSegment } from '../media/segment-ffmpeg.js';
 
 export interface VideoFrameOptions {
   limits: MediaLimits;
@@ -11,7 +11,7 @@ export interface VideoFrameOptions {
 }
 
 /**
- * Decodes a `video` chunk (src/shared/contracts/chunk.ts) in ffmpeg and hands each model frame to `submit` as soon as
+ * Decodes a `video` chunk (src/contracts/chunk.ts) in ffmpeg and hands each model frame to `submit` as soon as
  * it is decoded, while earlier ones are still in the model: decode and inference overlap, and only `window` frames
  * of the chunk are held at once. `submit` returns the frame's result; resolves once every frame was submitted.
  */

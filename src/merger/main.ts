@@ -1,5 +1,5 @@
-import type { Infra } from '../shared/infra.js';
-import type { Service } from '../shared/service.js';
+import type { Infra } from '../runtime/infra.js';
+import type { Service } from '../platform/service.js';
 import { createMerger } from './app.js';
 
 export async function startMerger(infra: Infra): Promise<Service> {

@@ -1,6 +1,6 @@
-import type { Config } from '../shared/config.js';
-import type { JobStatus } from '../shared/job-state.js';
-import type { Logger } from '../shared/logger.js';
+import type { Config } from '../platform/config.js';
+import type { JobStatus } from '../store/job-state.js';
+import type { Logger } from '../platform/logger.js';
 
 type JobRef = { _id: string; tenant: string; uploadId: string; status: JobStatus };
 

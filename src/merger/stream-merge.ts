@@ -1,14 +1,14 @@
-import type { Config } from '../shared/config.js';
-import type { StreamFramesDone } from '../shared/contracts/messages.js';
-import { StreamResult } from '../shared/contracts/stream.js';
-import type { KafkaBus } from '../shared/kafka.js';
-import { streamEventsChannel } from '../shared/progress.js';
-import { metrics } from '../shared/metrics.js';
-import { streamKey, type StreamStore } from '../shared/stream-store.js';
-import type { StreamTrackingStore } from '../shared/stream-track-store.js';
-import type { TopicNames } from '../shared/topics.js';
-import { zoneSettingsOf } from '../shared/tracks.js';
-import type { ZoneEvent } from '../shared/vision/zones.js';
+import type { Config } from '../platform/config.js';
+import type { StreamFramesDone } from '../contracts/messages.js';
+import { StreamResult } from '../contracts/stream.js';
+import type { KafkaBus } from '../kafka/kafka.js';
+import { streamEventsChannel } from '../live/progress.js';
+import { metrics } from '../platform/metrics.js';
+import { streamKey, type StreamStore } from '../store/stream-store.js';
+import type { StreamTrackingStore } from '../store/stream-track-store.js';
+import type { TopicNames } from '../contracts/topics.js';
+import { zoneSettingsOf } from '../results/tracks.js';
+import type { ZoneEvent } from '../vision/zones.js';
 import { trackStreamChunk } from './stream-tracking.js';
 
 export interface StreamMergeDeps {
@@ -23,7 +23,7 @@ export interface StreamMergeDeps {
 /**
  * Stores a stream chunk's frames (frames at or below the stream's highest stored sequence number are a redelivery's
  * and change nothing) and counts its dropped frames and those that failed to decode. In the chunk's turn: the stream's chunks are numbered in the
- * order they are stored (src/shared/stream-frame-store.ts).
+ * order they are stored (src/store/stream-frame-store.ts).
  */
 export async function storeStreamFrames(deps: StreamMergeDeps, received: StreamFramesDone): Promise<void> {
   const { stream, tenant } = received;

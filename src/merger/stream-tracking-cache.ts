@@ -1,4 +1,4 @@
-import type { StreamTrackingState, StreamTrackingStore } from '../shared/stream-track-store.js';
+import type { StreamTrackingState, StreamTrackingStore } from '../store/stream-track-store.js';
 
 /**
  * Each stream's last saved tracker record, kept by the merger that saved it, so that a stream's next chunk is

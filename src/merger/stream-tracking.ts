@@ -1,9 +1,9 @@
-import type { Detection, StreamFramesDone } from '../shared/contracts/messages.js';
-import { VdetError } from '../shared/errors.js';
-import type { StreamTrackingStore } from '../shared/stream-track-store.js';
-import { restoreZones, withoutTrackId } from '../shared/tracks.js';
-import type { ZoneCounter, ZoneEvent, ZoneSettings } from '../shared/vision/zones.js';
-import { ByteTracker, resolveTrackerOptions, type TrackerState } from '../shared/vision/tracking/index.js';
+import type { Detection, StreamFramesDone } from '../contracts/messages.js';
+import { VdetError } from '../platform/errors.js';
+import type { StreamTrackingStore } from '../store/stream-track-store.js';
+import { restoreZones, withoutTrackId } from '../results/tracks.js';
+import type { ZoneCounter, ZoneEvent, ZoneSettings } from '../vision/zones.js';
+import { ByteTracker, resolveTrackerOptions, type TrackerState } from '../vision/tracking/index.js';
 
 type StreamFrame = StreamFramesDone['frames'][number];
 

@@ -1,8 +1,8 @@
-import { VdetError } from '../shared/errors.js';
-import type { ChunkToTrack, TrackingStore } from '../shared/track-store.js';
-import { restoreZones, trackChunkFrames } from '../shared/tracks.js';
-import { ByteTracker, type TrackerOptions } from '../shared/vision/tracking/index.js';
-import type { ZoneCounter, ZoneSettings } from '../shared/vision/zones.js';
+import { VdetError } from '../platform/errors.js';
+import type { ChunkToTrack, TrackingStore } from '../store/track-store.js';
+import { restoreZones, trackChunkFrames } from '../results/tracks.js';
+import { ByteTracker, type TrackerOptions } from '../vision/tracking/index.js';
+import type { ZoneCounter, ZoneSettings } from '../vision/zones.js';
 
 /** Chunks one step tracks at most (a chunk is at most 256 frames; the tracker takes well under 1 ms a frame). */
 export const MAX_CHUNKS_PER_STEP = 8;

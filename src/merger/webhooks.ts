@@ -1,16 +1,17 @@
 import type { Logger } from 'pino';
 import type { Collection, Db } from 'mongodb';
-import { PUBLIC_ONLY, type AddressPolicy } from '../shared/address-policy.js';
-import type { ApiKeyStore } from '../shared/api-keys.js';
-import { AddressRefused, guardedPost, type Resolver } from '../shared/guarded-http.js';
-import { ignoringDuplicate, jobFromStore, type JobRecord } from '../shared/mongo.js';
-import { backoffMs } from '../shared/retry.js';
-import { webhookHeaders } from '../shared/webhook-signature.js';
+import { PUBLIC_ONLY, type AddressPolicy } from '../platform/address-policy.js';
+import type { ApiKeyStore } from '../store/api-keys.js';
+import { AddressRefused, guardedPost, type Resolver } from '../platform/guarded-http.js';
+import { ignoringDuplicate } from '../store/documents.js';
+import { jobFromStore, type JobRecord } from '../store/job-record.js';
+import { backoffMs } from '../platform/retry.js';
+import { webhookHeaders } from '../platform/webhook-signature.js';
 
 /**
  * Job callbacks: when a job with a `callbackUrl` ends, a POST with its summary, signed with the tenant's secret
  * (`X-Vdet-Timestamp`, `X-Vdet-Key-Id`, `X-Vdet-Signature: v1=<hex HMAC-SHA256 of timestamp "." body>`:
- * src/shared/webhook-signature.ts, docs/security.md), retried with backoff until a 2xx — at least once.
+ * src/platform/webhook-signature.ts, docs/security.md), retried with backoff until a 2xx — at least once.
  * Deliveries are an outbox in MongoDB (`webhooks`), so a restart loses none; a lease lets several mergers share it.
  * Several are under way at once, a few per tenant at most, so one slow receiver delays no other tenant's callbacks.
  * During a secret's rotation overlap, each delivery is signed by both the new and the previous secret.

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import ffmpeg from 'fluent-ffmpeg';
-import { INPUT_CODECS, JpegSplitter, type MediaLimits } from '../shared/media/ffmpeg.js';
+import { INPUT_CODECS, JpegSplitter, type MediaLimits } from '../media/ffmpeg.js';
 
 /**
  * The door to ffmpeg for cameras (beside ffmpeg.ts, the one for files): ffmpeg connects to one camera, at an

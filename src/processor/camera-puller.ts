@@ -1,13 +1,13 @@
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
-import type { AddressPolicy } from '../shared/address-policy.js';
-import { cameraAddress } from '../shared/camera-address.js';
-import type { CameraStatus } from '../shared/camera-leases.js';
-import { DEFAULT_CAMERA_FPS, cameraUrlProblem, redactedCameraUrl, type CameraSource } from '../shared/contracts/camera.js';
-import type { Resolver } from '../shared/guarded-http.js';
-import { metrics } from '../shared/metrics.js';
+import type { AddressPolicy } from '../platform/address-policy.js';
+import { cameraAddress } from '../contracts/camera-address.js';
+import type { CameraStatus } from '../store/camera-leases.js';
+import { DEFAULT_CAMERA_FPS, cameraUrlProblem, redactedCameraUrl, type CameraSource } from '../contracts/camera.js';
+import type { Resolver } from '../platform/guarded-http.js';
+import { metrics } from '../platform/metrics.js';
 import type { CameraPull, CameraPullRequest } from './camera-ffmpeg.js';
-import type { MediaLimits } from '../shared/media/ffmpeg.js';
+import type { MediaLimits } from '../media/ffmpeg.js';
 import type { HlsSourceOptions } from './hls-source.js';
 
 /** One frame pulled from a camera: its JPEG, when it arrived, and a sequence number that only grows. */

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import type { CameraLeases } from '../shared/camera-leases.js';
-import { CAMERA_STATES, redactedCameraUrl, type CameraSource } from '../shared/contracts/camera.js';
-import { metrics } from '../shared/metrics.js';
-import type { StreamRecord, StreamStore } from '../shared/stream-store.js';
+import type { CameraLeases } from '../store/camera-leases.js';
+import { CAMERA_STATES, redactedCameraUrl, type CameraSource } from '../contracts/camera.js';
+import { metrics } from '../platform/metrics.js';
+import type { StreamRecord, StreamStore } from '../store/stream-store.js';
 import type { CameraPuller } from './camera-puller.js';
 
 export interface CameraSupervisorDeps {

@@ -1,5 +1,5 @@
-import type { AddressPolicy } from '../shared/address-policy.js';
-import { AddressRefused, guardedGet, type Resolver } from '../shared/guarded-http.js';
+import type { AddressPolicy } from '../platform/address-policy.js';
+import { AddressRefused, guardedGet, type Resolver } from '../platform/guarded-http.js';
 import { chooseVariant, parsePlaylist, PlaylistInvalid, type Segment } from './hls-playlist.js';
 
 export interface HlsSourceOptions {

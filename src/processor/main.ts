@@ -1,19 +1,19 @@
 import type { Logger } from 'pino';
-import type { Infra } from '../shared/infra.js';
-import type { Service } from '../shared/service.js';
-import { chunkMessageBytes, type Config } from '../shared/config.js';
-import { VdetError } from '../shared/errors.js';
-import type { ModelInput } from '../shared/letterbox.js';
-import { modelGeometry } from '../shared/model-file.js';
+import type { Infra } from '../runtime/infra.js';
+import type { Service } from '../platform/service.js';
+import { chunkMessageBytes, type Config } from '../platform/config.js';
+import { VdetError } from '../platform/errors.js';
+import type { ModelInput } from '../media/letterbox.js';
+import { modelGeometry } from '../vision/model-file.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { buildAddressPolicy } from '../shared/address-policy.js';
-import { systemResolver } from '../shared/guarded-http.js';
+import { buildAddressPolicy } from '../platform/address-policy.js';
+import { systemResolver } from '../platform/guarded-http.js';
 import { createProcessor } from './app.js';
 import { pullCamera } from './camera-ffmpeg.js';
 import { CameraPuller } from './camera-puller.js';
 import { CameraSupervisor } from './camera-supervisor.js';
-import { mediaLimits } from '../shared/media/ffmpeg.js';
+import { mediaLimits } from '../media/ffmpeg.js';
 import { hlsSegments } from './hls-source.js';
 import { createStreamProcessor } from './stream-app.js';
 

@@ -1,21 +1,21 @@
 import type { Logger } from 'pino';
-import type { Config } from '../shared/config.js';
-import { encodeChunk, modelKey, type ChunkHeader, type ModelRef } from '../shared/contracts/chunk.js';
-import { pinnedVersion, type ModelRegistry } from '../shared/model-registry.js';
-import { FRAME_HEADERS, STREAM_NAME } from '../shared/contracts/stream.js';
-import { sendToDeadLetters } from '../shared/dead-letter.js';
-import { VdetError } from '../shared/errors.js';
-import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../shared/kafka.js';
-import { sniffImage } from '../shared/media-sniff.js';
-import { metrics } from '../shared/metrics.js';
-import { type StreamCounter, type StreamRecord, type StreamRef, type StreamStore } from '../shared/stream-store.js';
-import type { StreamTokenStore } from '../shared/stream-tokens.js';
-import { groupId, type TopicNames } from '../shared/topics.js';
+import type { Config } from '../platform/config.js';
+import { encodeChunk, modelKey, type ChunkHeader, type ModelRef } from '../contracts/chunk.js';
+import { pinnedVersion, type ModelRegistry } from '../vision/model-registry.js';
+import { FRAME_HEADERS, STREAM_NAME } from '../contracts/stream.js';
+import { sendToDeadLetters } from '../kafka/dead-letter.js';
+import { VdetError } from '../platform/errors.js';
+import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../kafka/kafka.js';
+import { sniffImage } from '../media/media-sniff.js';
+import { metrics } from '../platform/metrics.js';
+import { type StreamCounter, type StreamRecord, type StreamRef, type StreamStore } from '../store/stream-store.js';
+import type { StreamTokenStore } from '../store/stream-tokens.js';
+import { groupId, type TopicNames } from '../contracts/topics.js';
 import type { PulledFrame } from './camera-puller.js';
-import { inspectImage, letterboxImage } from '../shared/media/image-letterbox.js';
+import { inspectImage, letterboxImage } from '../media/image-letterbox.js';
 import { DEFAULT_MAX_LAG_MS, admitFrame, chunkRuns, type AdmissionState } from './stream-policy.js';
-import type { ModelInput } from '../shared/letterbox.js';
-import { resolveTrackerOptions } from '../shared/vision/tracking/options.js';
+import type { ModelInput } from '../media/letterbox.js';
+import { resolveTrackerOptions } from '../contracts/tracker-options.js';
 
 export interface StreamProcessorDeps {
   config: Config;

@@ -1,4 +1,4 @@
-import type { StreamSettings } from '../shared/contracts/stream.js';
+import type { StreamSettings } from '../contracts/stream.js';
 
 /** What the processor remembers per stream between frames. */
 export interface AdmissionState {

@@ -1,8 +1,8 @@
 import { readFile, rm } from 'node:fs/promises';
-import type { MediaLimits, ProbeResult } from '../shared/media/ffmpeg.js';
-import { cutSegments, probePackets } from '../shared/media/segment-ffmpeg.js';
-import { planSegments, type SegmentPlan, type VideoSegment } from '../shared/media/segment-plan.js';
-import type { MediaPlan } from './media-plan.js';
+import type { MediaLimits, ProbeResult } from '../media/ffmpeg.js';
+import { cutSegments, probePackets } from '../media/segment-ffmpeg.js';
+import { planSegments, type SegmentPlan, type VideoSegment } from '../media/segment-plan.js';
+import type { MediaPlan } from '../media/media-plan.js';
 
 export interface VideoChunkOptions {
   limits: MediaLimits;

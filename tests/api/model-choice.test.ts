@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { modelChooser } from '../../src/api/model-choice.js';
-import type { VdetError } from '../../src/shared/errors.js';
-import type { ModelVersion } from '../../src/shared/model-registry.js';
+import type { VdetError } from '../../src/platform/errors.js';
+import type { ModelVersion } from '../../src/vision/model-registry.js';
 
 const registered = { name: 'yolo11n', version: 3, sha256: 'a'.repeat(64), spec: { labels: ['cat', 'dog'] } } as unknown as ModelVersion;
 const registry = { get: async (name: string) => (name === 'yolo11n' ? registered : undefined) };

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DETECT_USAGE, DetectUsageError, parseDetectArgs, runDetectCommand } from '../../src/detect/command.js';
 import { combineObjectCounts, detectTable } from '../../src/detect/objects-table.js';
-import { summaryTable } from '../../src/shared/terminal/summary-table.js';
-import type { Summary } from '../../src/shared/contracts/summary.js';
+import { summaryTable } from '../../src/results/summary-table.js';
+import type { Summary } from '../../src/contracts/summary.js';
 
 /** The usage error parseDetectArgs throws for `argv`, checked against `message`. */
 function rejects(argv: string[], message: RegExp): void {

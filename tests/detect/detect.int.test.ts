@@ -14,7 +14,7 @@ import { compareToReference, loadReference } from '../helpers/reference.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
 import { createTestEnv, type TestEnv } from '../helpers/stack.js';
 import { describeEvaluation, loadTourTracks, trackingTargetProblems } from '../helpers/tracks.js';
-import { evaluateTracks } from '../../src/shared/vision/tracking/index.js';
+import { evaluateTracks } from '../../src/vision/tracking/index.js';
 import type { TrackedDetection } from '../../src/detect/run-detect.js';
 
 /**

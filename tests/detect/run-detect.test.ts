@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { detectFile, planFile, type DetectEngine, type DetectOptions, type TrackedDetection } from '../../src/detect/run-detect.js';
-import type { BatchItem } from '../../src/detector/batch-scheduler.js';
-import { NMS_IOU, decodeYolox, type AnchorGrid } from '../../src/detector/yolox.js';
-import type { ProbeResult } from '../../src/shared/media/ffmpeg.js';
-import { loadConfig } from '../../src/shared/config.js';
-import type { FrameDetections } from '../../src/shared/contracts/messages.js';
-import { resolveTrackerOptions } from '../../src/shared/vision/tracking/index.js';
+import type { BatchItem } from '../../src/vision/batch-scheduler.js';
+import { NMS_IOU, decodeYolox, type AnchorGrid } from '../../src/vision/yolox.js';
+import type { ProbeResult } from '../../src/media/ffmpeg.js';
+import { loadConfig } from '../../src/platform/config.js';
+import type { FrameDetections } from '../../src/contracts/messages.js';
+import { resolveTrackerOptions } from '../../src/vision/tracking/index.js';
 
 /**
  * detectFile with a fake engine: no ffmpeg, no model. The fake decoder writes each frame's index into its first

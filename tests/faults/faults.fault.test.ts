@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
-import { groupId, topicNames } from '../../src/shared/topics.js';
+import { groupId, topicNames } from '../../src/contracts/topics.js';
 import { assertMatchesBaseline, midJob as waitMidJob, type FaultCounts } from '../helpers/baseline.js';
 import { allDetections, getJob, submitJob, uploadFile, waitForJob, type FrameItem, type Target } from '../helpers/client.js';
 import { imagePath, TOUR_VIDEO } from '../helpers/paths.js';

@@ -1,5 +1,5 @@
-import { boxIou } from '../../src/detector/yolox.js';
-import type { Detection } from '../../src/shared/contracts/messages.js';
+import { boxIou } from '../../src/vision/yolox.js';
+import type { Detection } from '../../src/contracts/messages.js';
 import type { FrameItem } from './client.js';
 
 /** One frame's detections, as the api, `vdet detect` and the bench see them. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { MongoClient, type Db } from 'mongodb';
-import { boxIou } from '../../src/detector/yolox.js';
-import type { Config } from '../../src/shared/config.js';
+import { boxIou } from '../../src/vision/yolox.js';
+import type { Config } from '../../src/platform/config.js';
 import { allDetections, getJob, waitForJob, type FrameItem, type Target } from './client.js';
 import type { RunningRole } from './roles.js';
 

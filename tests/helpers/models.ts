@@ -1,5 +1,6 @@
-import { describeModelFile } from '../../src/shared/model-file.js';
-import type { ModelFormat, ModelSpec, PadPlacement } from '../../src/shared/vision/model-spec.js';
+import { describeModelFile } from '../../src/vision/model-file.js';
+import type { ModelFormat, PadPlacement } from '../../src/platform/model-settings.js';
+import type { ModelSpec } from '../../src/vision/model-spec.js';
 
 /** A model file's description, as the detector makes it with the default settings (or the given ones). */
 export async function modelSpec(file: string, settings: { format?: ModelFormat | 'auto'; pad?: PadPlacement | 'auto' } = {}): Promise<ModelSpec> {

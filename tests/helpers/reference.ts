@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { Detection } from '../../src/shared/contracts/messages.js';
-import { boxIou } from '../../src/detector/yolox.js';
+import type { Detection } from '../../src/contracts/messages.js';
+import { boxIou } from '../../src/vision/yolox.js';
 import { referencePath } from './paths.js';
 
 export interface ImageReference { width: number; height: number; detections: Detection[] }

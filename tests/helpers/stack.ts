@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { Redis } from 'ioredis';
-import { loadConfig, type Config } from '../../src/shared/config.js';
+import { loadConfig, type Config } from '../../src/platform/config.js';
 import { MODEL_PATH } from './paths.js';
 
 /**

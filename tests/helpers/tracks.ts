@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { ByteTracker, ReferenceTrackFrame, TrackedFrame, TrackingEvaluation } from '../../src/shared/vision/tracking/index.js';
+import type { ByteTracker, ReferenceTrackFrame, TrackedFrame, TrackingEvaluation } from '../../src/vision/tracking/index.js';
 import type { VideoReference } from './reference.js';
 import { referencePath } from './paths.js';
 

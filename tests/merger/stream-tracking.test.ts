@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Detection, StreamFramesDone } from '../../src/shared/contracts/messages.js';
+import type { Detection, StreamFramesDone } from '../../src/contracts/messages.js';
 import { MIN_FRAME_GAP_MS, trackStreamChunk } from '../../src/merger/stream-tracking.js';
 import { CachedStreamTrackingStore } from '../../src/merger/stream-tracking-cache.js';
-import type { StreamTrackingState, StreamTrackingStore } from '../../src/shared/stream-track-store.js';
-import { ByteTracker } from '../../src/shared/vision/tracking/index.js';
-import { ZoneCounter, type ZoneEvent, type ZoneSettings } from '../../src/shared/vision/zones.js';
-import { restoreZones } from '../../src/shared/tracks.js';
+import type { StreamTrackingState, StreamTrackingStore } from '../../src/store/stream-track-store.js';
+import { ByteTracker } from '../../src/vision/tracking/index.js';
+import { ZoneCounter, type ZoneEvent, type ZoneSettings } from '../../src/vision/zones.js';
+import { restoreZones } from '../../src/results/tracks.js';
 import { loadReference, type VideoReference } from '../helpers/reference.js';
 
 /**

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { FrameDetections } from '../../src/shared/contracts/messages.js';
+import type { FrameDetections } from '../../src/contracts/messages.js';
 import { MAX_CHUNKS_PER_STEP, trackingStep, type TrackingJob } from '../../src/merger/tracking-step.js';
-import type { ChunkToTrack, TrackingStore } from '../../src/shared/track-store.js';
-import { combineSegments, objectsPerLabel, restoreZones, trackChunkFrames, zoneSettingsOf, type TrackSegment } from '../../src/shared/tracks.js';
-import { ZoneCounter } from '../../src/shared/vision/zones.js';
-import { ByteTracker, resolveTrackerOptions } from '../../src/shared/vision/tracking/index.js';
+import type { ChunkToTrack, TrackingStore } from '../../src/store/track-store.js';
+import { combineSegments, objectsPerLabel, restoreZones, trackChunkFrames, zoneSettingsOf, type TrackSegment } from '../../src/results/tracks.js';
+import { ZoneCounter } from '../../src/vision/zones.js';
+import { ByteTracker, resolveTrackerOptions } from '../../src/vision/tracking/index.js';
 import { loadReference, type VideoReference } from '../helpers/reference.js';
 
 /**

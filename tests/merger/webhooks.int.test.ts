@@ -5,11 +5,12 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { WebhookOutbox } from '../../src/merger/webhooks.js';
-import { PUBLIC_ONLY, buildAddressPolicy, type AddressPolicy } from '../../src/shared/address-policy.js';
-import { ApiKeyStore } from '../../src/shared/api-keys.js';
-import type { Resolver } from '../../src/shared/guarded-http.js';
-import { connectStore, type JobRecord, type Store } from '../../src/shared/mongo.js';
-import { verifyWebhook, webhookKeyId } from '../../src/shared/webhook-signature.js';
+import { PUBLIC_ONLY, buildAddressPolicy, type AddressPolicy } from '../../src/platform/address-policy.js';
+import { ApiKeyStore } from '../../src/store/api-keys.js';
+import type { Resolver } from '../../src/platform/guarded-http.js';
+import { connectStore, type Store } from '../../src/store/mongo.js';
+import type { JobRecord } from '../../src/store/job-record.js';
+import { verifyWebhook, webhookKeyId } from '../../src/platform/webhook-signature.js';
 import { createTestEnv } from '../helpers/stack.js';
 
 interface Outboxed { _id: string; attempts: number; deliveredAt?: Date; lastError?: string }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { buildAddressPolicy, PUBLIC_ONLY } from '../../src/shared/address-policy.js';
-import { createLogger } from '../../src/shared/logger.js';
+import { buildAddressPolicy, PUBLIC_ONLY } from '../../src/platform/address-policy.js';
+import { createLogger } from '../../src/platform/logger.js';
 import type { CameraPullRequest } from '../../src/processor/camera-ffmpeg.js';
 import { CameraPuller, type CameraPullerDeps, type PulledFrame } from '../../src/processor/camera-puller.js';
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import type { Acquired, CameraLeases, CameraStatus } from '../../src/shared/camera-leases.js';
-import { createLogger } from '../../src/shared/logger.js';
-import type { StreamRecord } from '../../src/shared/stream-store.js';
+import type { Acquired, CameraLeases, CameraStatus } from '../../src/store/camera-leases.js';
+import { createLogger } from '../../src/platform/logger.js';
+import type { StreamRecord } from '../../src/store/stream-store.js';
 import type { CameraPuller } from '../../src/processor/camera-puller.js';
 import { CameraSupervisor } from '../../src/processor/camera-supervisor.js';
 

@@ -5,13 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
-import { decodeFrames, probeMedia, type MediaLimits } from '../../src/shared/media/ffmpeg.js';
-import { decodeSegment } from '../../src/shared/media/segment-ffmpeg.js';
+import { decodeFrames, probeMedia, type MediaLimits } from '../../src/media/ffmpeg.js';
+import { decodeSegment } from '../../src/media/segment-ffmpeg.js';
 import { planVideoChunks, videoChunks } from '../../src/processor/video-chunks.js';
-import { checkDecodedFrames, planMedia } from '../../src/processor/media-plan.js';
-import { loadConfig } from '../../src/shared/config.js';
-import { VdetError } from '../../src/shared/errors.js';
-import { letterbox } from '../../src/shared/letterbox.js';
+import { checkDecodedFrames, planMedia } from '../../src/media/media-plan.js';
+import { loadConfig } from '../../src/platform/config.js';
+import { VdetError } from '../../src/platform/errors.js';
+import { letterbox } from '../../src/media/letterbox.js';
 
 /**
  * Hostile and broken uploads against the processor's ffmpeg door, as the processor calls it: each is rejected with a

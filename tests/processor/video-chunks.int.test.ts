@@ -5,12 +5,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { planMedia } from '../../src/processor/media-plan.js';
+import { planMedia } from '../../src/media/media-plan.js';
 import { planVideoChunks, videoChunks } from '../../src/processor/video-chunks.js';
-import { loadConfig } from '../../src/shared/config.js';
-import { decodeFrames, probeMedia, type MediaLimits } from '../../src/shared/media/ffmpeg.js';
-import { decodeSegment } from '../../src/shared/media/segment-ffmpeg.js';
-import { letterbox } from '../../src/shared/letterbox.js';
+import { loadConfig } from '../../src/platform/config.js';
+import { decodeFrames, probeMedia, type MediaLimits } from '../../src/media/ffmpeg.js';
+import { decodeSegment } from '../../src/media/segment-ffmpeg.js';
+import { letterbox } from '../../src/media/letterbox.js';
 import { TOUR_VIDEO } from '../helpers/paths.js';
 
 /**

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MongoClient } from 'mongodb';
-import { boxIou } from '../../src/detector/yolox.js';
-import { evaluateTracks } from '../../src/shared/vision/tracking/index.js';
-import { zoneSettingsOf } from '../../src/shared/tracks.js';
-import { ZoneCounter } from '../../src/shared/vision/zones.js';
+import { boxIou } from '../../src/vision/yolox.js';
+import { evaluateTracks } from '../../src/vision/tracking/index.js';
+import { zoneSettingsOf } from '../../src/results/tracks.js';
+import { ZoneCounter } from '../../src/vision/zones.js';
 import { allDetections, authHeaders, getJob, submitJob, uploadFile, waitForJob, type FrameItem, type JobView, type Target } from '../helpers/client.js';
 import { TOUR_VIDEO } from '../helpers/paths.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';

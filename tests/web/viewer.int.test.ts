@@ -8,13 +8,13 @@ import { MongoClient } from 'mongodb';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { MEDIA_TOKEN_MAX_TTL_MS, signMediaToken, verifyMediaToken } from '../../src/api/media-token.js';
 import { parseRange } from '../../src/api/stored-file.js';
-import { ApiKeyStore } from '../../src/shared/api-keys.js';
+import { ApiKeyStore } from '../../src/store/api-keys.js';
 import { allDetections, allStreamDetections, authHeaders, registerStream, submitJob, waitForJob, type FrameItem, type Target } from '../helpers/client.js';
 import { jpegFramesOf } from '../helpers/jpeg-frames.js';
 import { TOUR_VIDEO } from '../helpers/paths.js';
 import { apiUrl, startRole, waitStarted, type RunningRole } from '../helpers/roles.js';
 import { createTestEnv } from '../helpers/stack.js';
-import { topicNames } from '../../src/shared/topics.js';
+import { topicNames } from '../../src/contracts/topics.js';
 
 /** The browser globals the page functions below use (the tests compile without the DOM lib). */
 interface PageElement {

@@ -4,7 +4,7 @@ import { colorOf } from './dom.js';
 /** Where a tracked object stood in one frame: its box's bottom centre (the point zones and lines count), media pixels. */
 export interface TrailPoint { ptsMs: number; x: number; y: number }
 
-/** Where a box's object stands: its bottom centre, as zones and lines count it (src/shared/vision/zones.ts). */
+/** Where a box's object stands: its bottom centre, as zones and lines count it (src/vision/zones.ts). */
 export function footOf(d: Detection): { x: number; y: number } {
   return { x: (d.box[0] + d.box[2]) / 2, y: d.box[3] };
 }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { ApiDeps } from '../app.js';
-import { registry } from '../../shared/metrics.js';
-import { isOperator, readiness, readinessFor } from '../../shared/ops-server.js';
+import type { ApiDeps } from '../deps.js';
+import { registry } from '../../platform/metrics.js';
+import { isOperator, readiness, readinessFor } from '../../runtime/ops-server.js';
 import { HealthSchema } from '../schemas.js';
 
 export const healthRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {

@@ -1,16 +1,16 @@
 import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { VdetError } from '../../shared/errors.js';
-import { EXPORT_CONTENT_TYPES, EXPORT_EXTENSIONS, EXPORT_FORMATS, exportPieces, type ExportFormat } from '../../shared/exports.js';
-import type { ApiDeps } from '../app.js';
+import { VdetError } from '../../platform/errors.js';
+import { EXPORT_CONTENT_TYPES, EXPORT_EXTENSIONS, EXPORT_FORMATS, exportPieces, type ExportFormat } from '../../results/exports.js';
+import type { ApiDeps } from '../deps.js';
 import { jobFrames } from '../job-frames.js';
 import { problems } from '../problem.js';
 import { mediaHeaders } from '../security-headers.js';
 import { JobIdParams } from '../schemas.js';
 import { downloadStem } from './job-source.js';
 import { jobNotFound, toView } from './jobs.js';
-import { registeredModel } from '../../shared/mongo.js';
+import { registeredModel } from '../../store/job-record.js';
 
 const ExportQuery = Type.Object({
   format: Type.Unsafe<ExportFormat>(Type.String({

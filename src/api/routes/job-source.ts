@@ -1,16 +1,16 @@
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { VdetError } from '../../shared/errors.js';
+import { VdetError } from '../../platform/errors.js';
 import type { GridFSBucket, GridFSFile } from 'mongodb';
-import { jobFromStore, type JobRecord } from '../../shared/mongo.js';
-import type { ApiDeps } from '../app.js';
+import { jobFromStore, type JobRecord } from '../../store/job-record.js';
+import type { ApiDeps } from '../deps.js';
 import { problems } from '../problem.js';
 import { JobIdParams } from '../schemas.js';
 import { sendStoredFile } from '../stored-file.js';
 import { MEDIA_TOKEN_DEFAULT_TTL_MS, MEDIA_TOKEN_MAX_TTL_MS, mediaTokenExpiry, signMediaToken, verifyMediaToken } from '../media-token.js';
 import { mediaHeaders } from '../security-headers.js';
-import { MEDIA_CONTENT_TYPES, mediaContentType } from '../../shared/media-sniff.js';
+import { MEDIA_CONTENT_TYPES, mediaContentType } from '../../media/media-sniff.js';
 import type { AnnotatedVideos } from '../annotated-video.js';
 import { jobNotFound } from './jobs.js';
 

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { VdetError } from '../../shared/errors.js';
-import { readJobFrames } from '../../shared/label-pages.js';
-import type { JobRecord } from '../../shared/mongo.js';
-import { mongoTrackingStore, readTrack, readTracks } from '../../shared/track-store.js';
-import { countedSoFar, zoneSettingsOf } from '../../shared/tracks.js';
-import type { ApiDeps } from '../app.js';
+import { VdetError } from '../../platform/errors.js';
+import { readJobFrames } from '../../store/label-pages.js';
+import type { JobRecord } from '../../store/job-record.js';
+import { mongoTrackingStore, readTrack, readTracks } from '../../store/track-store.js';
+import { countedSoFar, zoneSettingsOf } from '../../results/tracks.js';
+import type { ApiDeps } from '../deps.js';
 import { problems } from '../problem.js';
 import { JobIdParams, TrackParams, TrackPathSchema, TracksPageSchema, TracksQuery, ZonesViewSchema } from '../schemas.js';
 import { jobNotFound } from './jobs.js';

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Filter } from 'mongodb';
-import { JobMessage } from '../../shared/contracts/messages.js';
-import { tracksObjects } from '../../shared/contracts/job-options.js';
-import { buildAddressPolicy } from '../../shared/address-policy.js';
-import { VdetError } from '../../shared/errors.js';
-import { jobFromStore, type JobModel, type JobRecord } from '../../shared/mongo.js';
-import type { ApiDeps } from '../app.js';
+import { JobMessage } from '../../contracts/messages.js';
+import { tracksObjects } from '../../contracts/job-options.js';
+import { buildAddressPolicy } from '../../platform/address-policy.js';
+import { VdetError } from '../../platform/errors.js';
+import { jobFromStore, type JobModel, type JobRecord } from '../../store/job-record.js';
+import type { ApiDeps } from '../deps.js';
 import { problems } from '../problem.js';
 import { JobAcceptedSchema, JobIdParams, JobListQuery, JobListSchema, JobSchema, type JobView } from '../schemas.js';
 import { claimIdempotencyKey, deleteJobData, findIdempotentJob, releaseIdempotencyKey } from '../job-lifecycle.js';

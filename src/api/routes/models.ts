@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { DEFAULT_MODEL_NAME, modelSummary } from '../../shared/model-registry.js';
-import type { ApiDeps } from '../app.js';
+import { DEFAULT_MODEL_NAME, modelSummary } from '../../vision/model-registry.js';
+import type { ApiDeps } from '../deps.js';
 import { problems } from '../problem.js';
 
 export const ModelSchema = Type.Object({

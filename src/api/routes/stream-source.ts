@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { buildAddressPolicy } from '../../shared/address-policy.js';
-import { cameraAddress } from '../../shared/camera-address.js';
-import { CameraSourceSchema, CameraSourceViewSchema, type CameraSource } from '../../shared/contracts/camera.js';
-import { VdetError } from '../../shared/errors.js';
-import { systemResolver } from '../../shared/guarded-http.js';
-import type { StreamRecord } from '../../shared/stream-store.js';
-import type { ApiDeps } from '../app.js';
+import { buildAddressPolicy } from '../../platform/address-policy.js';
+import { cameraAddress } from '../../contracts/camera-address.js';
+import { CameraSourceSchema, CameraSourceViewSchema, type CameraSource } from '../../contracts/camera.js';
+import { VdetError } from '../../platform/errors.js';
+import { systemResolver } from '../../platform/guarded-http.js';
+import type { StreamRecord } from '../../store/stream-store.js';
+import type { ApiDeps } from '../deps.js';
 import { cameraSourceView } from '../camera-source-view.js';
 import { problems } from '../problem.js';
 import type { TenantQuotas } from '../tenant-quotas.js';

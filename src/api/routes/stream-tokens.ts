@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { VdetError } from '../../shared/errors.js';
-import { TOKENS_PER_STREAM } from '../../shared/stream-tokens.js';
-import type { ApiDeps } from '../app.js';
+import { VdetError } from '../../platform/errors.js';
+import { TOKENS_PER_STREAM } from '../../store/stream-tokens.js';
+import type { ApiDeps } from '../deps.js';
 import { problems } from '../problem.js';
 import { StreamParams, ownedStream, security } from './streams.js';
 

@@ -1,0 +1,21 @@
+import type { Logger } from 'pino';
+import { VdetError, isVdetError } from '../platform/errors.js';
+import { deadLetterHeaders, type IncomingMessage, type KafkaBus } from './kafka.js';
+import { metrics } from '../platform/metrics.js';
+
+/**
+ * Sends a message that cannot be processed to the dead-letter topic, unchanged, with headers saying where it came
+ * from and why. The caller then lets its offset be committed: a poison message never stalls a partition.
+ */
+export async function sendToDeadLetters(
+  bus: KafkaBus, dlqTopic: string, log: Logger, message: IncomingMessage, error: unknown, attempts = 1,
+): Promise<void> {
+  const reason = isVdetError(error) ? error : new VdetError('VDET_MESSAGE_INVALID', String(error));
+  log.warn({ topic: message.topic, partition: message.partition, offset: message.offset, code: reason.code, reason: reason.message }, 'dead letter');
+  metrics.deadLetters.inc({ topic: message.topic, code: reason.code });
+  await bus.send(dlqTopic, [{
+    key: message.key ?? '',
+    value: message.value ?? Buffer.alloc(0),
+    headers: deadLetterHeaders(message, reason, attempts),
+  }]);
+}

@@ -1,6 +1,0 @@
-export { solveAssignment, type Assignment } from './assignment.js';
-export { boxIou, type Box } from './box.js';
-export { ByteTracker, type TrackableDetection } from './byte-tracker.js';
-export { evaluateTracks, type EvaluationOptions, type ObjectEvaluation, type ReferenceTrackFrame, type TrackedFrame, type TrackingEvaluation } from './evaluate.js';
-export { DEFAULT_TRACKER_OPTIONS, TrackerOptionsError, resolveTrackerOptions, type TrackerOptions } from './options.js';
-export type { TrackerState } from './state.js';
