@@ -37,16 +37,16 @@ export class AnnotatedVideos {
     if (stored) return { file: stored, cached: true };
     let pending = this.inFlight.get(job._id);
     if (!pending) {
-      const lease = await this.deps.quotas.startRender(job.tenant); // one of the tenant's renders, on any replica
-      pending = this.inFlight.get(job._id); // another request started it while this one asked
-      if (pending) void lease.release();
-      else {
-        pending = this.inSlot(() => this.renderAndStore(job)).finally(() => {
-          this.inFlight.delete(job._id);
+      // Set before anything is awaited: the requests that come meanwhile share this rendering and its one lease.
+      pending = (async () => {
+        const lease = await this.deps.quotas.startRender(job.tenant); // one of the tenant's renders, on any replica
+        try {
+          return await this.inSlot(() => this.renderAndStore(job));
+        } finally {
           void lease.release();
-        });
-        this.inFlight.set(job._id, pending);
-      }
+        }
+      })().finally(() => this.inFlight.delete(job._id));
+      this.inFlight.set(job._id, pending);
     }
     return { file: await pending, cached: false };
   }

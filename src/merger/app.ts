@@ -1,4 +1,4 @@
-import { writeSync } from 'node:fs';
+import diagnostics from 'node:diagnostics_channel';
 import { ChunkOutcome, type ChunkDone, type TrackMore } from '../contracts/messages.js';
 import { tracksObjects } from '../contracts/job-options.js';
 import { withObjects } from '../contracts/summary.js';
@@ -25,6 +25,14 @@ import { WebhookOutbox } from './webhooks.js';
 import { trackingStep } from './tracking-step.js';
 import { buildAddressPolicy } from '../platform/address-policy.js';
 
+/**
+ * Published (node:diagnostics_channel, free when nobody listens) once a chunk's results are in MongoDB and before its
+ * offset is committed: where the fault suite kills the merger (tests/helpers/crash-after-write.mjs), never a setting.
+ */
+export const CHUNK_WRITTEN_CHANNEL = 'vdet:merger:chunk-written';
+export interface ChunkWritten { jobId: string; chunk: number }
+const chunkWritten = diagnostics.channel(CHUNK_WRITTEN_CHANNEL);
+
 export type MergerDeps = Omit<Infra, 'close'>;
 
 /**
@@ -36,7 +44,6 @@ export function createMerger(deps: MergerDeps) {
   const { config, log, bus, store, jobs, progress, topics } = deps;
   let consumer: ConsumerHandle | undefined;
   let reaper: NodeJS.Timeout | undefined;
-  let chunksWritten = 0;
   const webhooks = new WebhookOutbox(store.db, store.jobs, deps.apiKeys, log, {
     policy: buildAddressPolicy(config.http.webhookAllowPrivate, config.http.webhookAllowHosts).policy,
   });
@@ -92,10 +99,7 @@ export function createMerger(deps: MergerDeps) {
       { upsert: true },
     );
     first &&= written.upsertedCount === 1;
-    if (config.merger.crashAfterWrite !== undefined && ++chunksWritten === config.merger.crashAfterWrite) {
-      writeSync(2, `VDET_TEST_CRASH_MERGER_AFTER_WRITE: chunk ${chunk.chunk} of ${chunk.jobId} written, dying before the commit\n`);
-      process.kill(process.pid, 'SIGKILL');
-    }
+    if (chunkWritten.hasSubscribers) chunkWritten.publish({ jobId: chunk.jobId, chunk: chunk.chunk } satisfies ChunkWritten);
     metrics.framesMerged.inc({ source: 'job' }, chunk.frames.length);
     if (tracks) {
       const known = first && record ? new Map([[chunk.chunk, chunkToTrack(record.data, trackOnly)]]) : undefined;

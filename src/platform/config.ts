@@ -139,8 +139,6 @@ export interface Config {
   readonly merger: {
     readonly jobStallS: number;
     readonly reaperIntervalS: number;
-    /** Fault-suite hook: after writing the n-th chunk's results, die before the offset is committed. */
-    readonly crashAfterWrite: number | undefined;
   };
   readonly retention: {
     /** Jobs finished (and stream frames captured) longer ago than this are removed; undefined: kept for ever. */
@@ -395,7 +393,6 @@ export function loadConfig(env: Env = process.env): Config {
     merger: {
       jobStallS: r.int('VDET_JOB_STALL_S', 600, 5, 7 * 24 * 3600),
       reaperIntervalS: r.int('VDET_REAPER_INTERVAL_S', 30, 1, 3600),
-      crashAfterWrite: env['VDET_TEST_CRASH_MERGER_AFTER_WRITE'] ? r.int('VDET_TEST_CRASH_MERGER_AFTER_WRITE', 0, 1, 1_000_000) : undefined,
     },
     retention: {
       days: env['VDET_RETENTION_DAYS'] ? r.number('VDET_RETENTION_DAYS', 0, 0.001, 100 * 365) : undefined,

@@ -30,9 +30,9 @@ class Cluster {
   readonly roles = new Map<string, RunningRole>();
   api!: Target;
 
-  async start(names: string[], extraEnv: Record<string, string> = {}): Promise<void> {
+  async start(names: string[], extraEnv: Record<string, string> = {}, preload: readonly string[] = []): Promise<void> {
     const started = names.map((name) => {
-      const role = startRole(name.replace(/#\d+$/, ''), { ...stack.env, ...extraEnv });
+      const role = startRole(name.replace(/#\d+$/, ''), { ...stack.env, ...extraEnv }, undefined, preload);
       this.roles.set(name, role);
       return role;
     });
@@ -100,7 +100,7 @@ describe('fault suite', () => {
 
   test('kill -9 the merger between its MongoDB write and its offset commit', async () => {
     await cluster.stop('merger', 'SIGTERM');
-    await cluster.start(['merger'], { VDET_TEST_CRASH_MERGER_AFTER_WRITE: '5' });
+    await cluster.start(['merger'], { VDET_CRASH_AFTER_CHUNKS: '5' }, ['tests/helpers/crash-after-write.mjs']);
     const id = await submitJob(cluster.api, TOUR_VIDEO);
     const merger = cluster.roles.get('merger')!;
     for (let i = 0; i < 600 && merger.child.exitCode === null && merger.child.signalCode === null; i++) await sleep(100);

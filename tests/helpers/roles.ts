@@ -15,11 +15,14 @@ export interface RunningRole {
 export type Launcher = (command: string, args: readonly string[], env: Record<string, string>) => ChildProcess;
 const launchHere: Launcher = (command, args, env) => spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 
-/** Starts one vdet role as its own process (the built cli), as a user would run it. */
-export function startRole(role: string, env: Record<string, string>, launch: Launcher = launchHere): RunningRole {
+/**
+ * Starts one vdet role as its own process (the built cli), as a user would run it. `preload`: modules node loads
+ * first (--import), the fault suite's hooks.
+ */
+export function startRole(role: string, env: Record<string, string>, launch: Launcher = launchHere, preload: readonly string[] = []): RunningRole {
   // VDET_PROFILE_DIR=dir: each role writes a V8 CPU profile there when it stops (for the benches).
   const profile = process.env['VDET_PROFILE_DIR'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['VDET_PROFILE_DIR']}`, `--cpu-prof-name=${role}.${Date.now()}.cpuprofile`] : [];
-  const child = launch(process.execPath, [...profile, CLI, role], env);
+  const child = launch(process.execPath, [...profile, ...preload.flatMap((m) => ['--import', path.resolve(m)]), CLI, role], env);
   let log = '';
   const keep = (data: Buffer) => {
     log += data.toString();
