@@ -4,7 +4,7 @@ import { decodeChunk, frameSlices, type Chunk } from '../contracts/chunk.js';
 import { ChunkOutcome, type ChunkFrame, type Detection } from '../contracts/messages.js';
 import { sendToDeadLetters } from '../kafka/dead-letter.js';
 import { VdetError, toFailureReason } from '../platform/errors.js';
-import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../kafka/kafka.js';
+import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../kafka/bus.js';
 import type { ProgressStore } from '../live/progress.js';
 import { groupId, type TopicNames } from '../contracts/topics.js';
 import { metrics } from '../platform/metrics.js';

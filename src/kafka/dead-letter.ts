@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { VdetError, isVdetError } from '../platform/errors.js';
-import { deadLetterHeaders, type IncomingMessage, type KafkaBus } from './kafka.js';
+import type { IncomingMessage, KafkaBus } from './bus.js';
 import { metrics } from '../platform/metrics.js';
 
 /**
@@ -18,4 +18,16 @@ export async function sendToDeadLetters(
     value: message.value ?? Buffer.alloc(0),
     headers: deadLetterHeaders(message, reason, attempts),
   }]);
+}
+
+/** Headers of a dead letter: where it came from and why it could not be processed. */
+export function deadLetterHeaders(source: IncomingMessage, error: VdetError, attempts: number): Record<string, string> {
+  return {
+    'vdet-source-topic': source.topic,
+    'vdet-source-partition': String(source.partition),
+    'vdet-source-offset': source.offset,
+    'vdet-error-code': error.code,
+    'vdet-error': error.message.slice(0, 1000),
+    'vdet-attempts': String(attempts),
+  };
 }

@@ -5,7 +5,7 @@ import { withObjects } from '../contracts/summary.js';
 import { sendToDeadLetters } from '../kafka/dead-letter.js';
 import { toFailureReason } from '../platform/errors.js';
 import type { Infra } from '../runtime/infra.js';
-import type { ConsumerHandle, IncomingMessage } from '../kafka/kafka.js';
+import type { ConsumerHandle, IncomingMessage } from '../kafka/bus.js';
 import { metrics } from '../platform/metrics.js';
 import { frameChunkRecord } from '../store/frame-store.js';
 import { indexRareLabels } from '../store/label-pages.js';

@@ -1,7 +1,7 @@
 import type { Config } from '../platform/config.js';
 import type { StreamFramesDone } from '../contracts/messages.js';
 import { StreamResult } from '../contracts/stream.js';
-import type { KafkaBus } from '../kafka/kafka.js';
+import type { KafkaBus } from '../kafka/bus.js';
 import { streamEventsChannel } from '../live/progress.js';
 import { metrics } from '../platform/metrics.js';
 import { streamKey, type StreamStore } from '../store/stream-store.js';

@@ -8,7 +8,7 @@ import { tracksObjects } from '../contracts/job-options.js';
 import { resolveTrackerOptions } from '../contracts/tracker-options.js';
 import { isVdetError, toFailureReason } from '../platform/errors.js';
 import type { JobStore } from '../store/job-store.js';
-import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../kafka/kafka.js';
+import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../kafka/bus.js';
 import { sendToDeadLetters } from '../kafka/dead-letter.js';
 import { metrics } from '../platform/metrics.js';
 import { letterbox, type Letterbox, type ModelInput } from '../media/letterbox.js';

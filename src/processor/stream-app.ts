@@ -5,7 +5,7 @@ import { pinnedVersion, type ModelRegistry } from '../vision/model-registry.js';
 import { FRAME_HEADERS, STREAM_NAME } from '../contracts/stream.js';
 import { sendToDeadLetters } from '../kafka/dead-letter.js';
 import { VdetError } from '../platform/errors.js';
-import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../kafka/kafka.js';
+import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../kafka/bus.js';
 import { sniffImage } from '../media/media-sniff.js';
 import { metrics } from '../platform/metrics.js';
 import { type StreamCounter, type StreamRecord, type StreamRef, type StreamStore } from '../store/stream-store.js';

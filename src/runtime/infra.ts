@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Config } from '../platform/config.js';
 import { JobStore } from '../store/job-store.js';
-import { createKafkaBus, type KafkaBus } from '../kafka/kafka.js';
+import { createKafkaBus } from '../kafka/kafka.js';
+import type { KafkaBus } from '../kafka/bus.js';
 import { connectStore, ensureIndexes, type Store } from '../store/mongo.js';
 import { ModelRegistryStore } from '../store/model-registry-store.js';
 import type { Redis } from 'ioredis';
