@@ -63,8 +63,7 @@ export function createMerger(deps: MergerDeps) {
       case 'chunk-failed':
         if (await jobs.fail(outcome.jobId, outcome.error)) await publish(outcome.jobId, { type: 'failed', status: 'failed' });
         break;
-      case 'plan':
-        await jobs.setPlan(outcome.jobId, { chunks: outcome.chunks, frames: outcome.frames });
+      case 'plan': // the processor stored the plan before it sent this (it owns it): only the completion is checked here
         await completeIfDone(outcome.jobId);
         break;
       case 'stream':
