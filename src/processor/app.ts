@@ -18,7 +18,7 @@ import { chunkMessageBytes } from '../platform/config.js';
 import { VdetError } from '../platform/errors.js';
 import { pinnedVersion, type ModelRegistry } from '../vision/model-registry.js';
 import { groupId, type TopicNames } from '../contracts/topics.js';
-import { decodeFrames, probeMedia, type MediaLimits } from '../media/ffmpeg.js';
+import { decodeFrames, mediaLimits, probeMedia } from '../media/ffmpeg.js';
 import { checkDecodedFrames, planMedia, ptsMsOf, type MediaPlan } from '../media/media-plan.js';
 import { planVideoChunks, videoChunks } from './video-chunks.js';
 
@@ -43,12 +43,7 @@ export interface ProcessorDeps {
 export function createProcessor(deps: ProcessorDeps) {
   const { config, log, bus, topics } = deps;
   let consumer: ConsumerHandle | undefined;
-  const limits: MediaLimits = {
-    maxWidth: config.processor.maxWidth,
-    maxHeight: config.processor.maxHeight,
-    maxStreams: 16,
-    timeoutS: config.processor.ffmpegTimeoutS,
-  };
+  const limits = mediaLimits(config.processor);
 
   async function handle(message: IncomingMessage): Promise<void> {
     const pointer = JobMessage.decode(message.value); // a bad message is fatal: given up (dead letter, job failed)
