@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { loadClientConfig } from '../platform/config.js';
+import { loadClientConfig } from '../platform/client-config.js';
 import { openLineSink, type LineSink } from '../platform/terminal/line-sink.js';
 import { ProgressBar } from '../platform/terminal/progress-bar.js';
 import { alignedTable, summaryTable } from '../results/summary-table.js';

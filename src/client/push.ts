@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadClientConfig, loadConfig } from '../platform/config.js';
+import { loadClientConfig } from '../platform/client-config.js';
+import { loadConfig } from '../platform/config.js';
 import { FRAME_HEADERS, STREAM_NAME, StreamResult } from '../contracts/stream.js';
 import { createKafkaBus } from '../kafka/kafka.js';
 import { createLogger } from '../platform/logger.js';

@@ -1,6 +1,7 @@
 import { Kafka, logLevel, type IHeaders, type KafkaConfig, type KafkaMessage, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { Config, KafkaSecurity } from '../platform/config.js';
+import type { Config } from '../platform/config.js';
+import type { KafkaSecurity } from '../platform/kafka-security.js';
 import type { IncomingMessage } from './bus.js';
 
 /** How long a consumer waits, quietly, for its group's coordinator before joining anyway. */

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseAllowEntry } from './address-policy.js';
 import { VdetError } from './errors.js';
+import { EnvReader, deepFreeze, type Env } from './env-reader.js';
+import { readKafkaSecurity, type KafkaSecurity } from './kafka-security.js';
 import { MODEL_FORMATS, PAD_PLACEMENTS, type ModelFormat, type PadPlacement } from './model-settings.js';
 
 /**
@@ -150,119 +150,6 @@ export interface Config {
   readonly logLevel: string;
   /** Port of /healthz, /readyz and /metrics for roles without the api (undefined: 9101 processor, 9102 detector, 9103 merger). */
   readonly metricsPort: number | undefined;
-}
-
-type Env = Record<string, string | undefined>;
-
-export const KAFKA_PROTOCOLS = ['plaintext', 'ssl', 'sasl_plaintext', 'sasl_ssl'] as const;
-export const KAFKA_SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
-
-/** Kafka client authentication and encryption, as the broker's listener expects them. */
-export interface KafkaSecurity {
-  readonly protocol: (typeof KAFKA_PROTOCOLS)[number];
-  /** SASL (sasl_plaintext, sasl_ssl): the mechanism and the role's credentials. */
-  readonly sasl?: { readonly mechanism: (typeof KAFKA_SASL_MECHANISMS)[number]; readonly username: string; readonly password: string };
-  /** TLS (ssl, sasl_ssl): a CA to trust instead of the system's, and a client certificate for mutual TLS. */
-  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
-}
-
-/**
- * KAFKA_SECURITY_PROTOCOL (plaintext, ssl, sasl_plaintext, sasl_ssl), KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME,
- * KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE, a mounted secret), KAFKA_TLS_CA_FILE, KAFKA_TLS_CERT_FILE and
- * KAFKA_TLS_KEY_FILE. Files are read here, at start-up: a missing one is a configuration error, not a failed connect.
- */
-function readKafkaSecurity(r: EnvReader): KafkaSecurity {
-  const protocol = r.oneOf('KAFKA_SECURITY_PROTOCOL', 'plaintext', KAFKA_PROTOCOLS);
-  const file = (name: string): string | undefined => {
-    const at = r.optionalString(name);
-    if (at === undefined) return undefined;
-    try {
-      return readFileSync(at, 'utf8');
-    } catch (error) {
-      r.check(false, `${name}=${JSON.stringify(at)} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
-      return undefined;
-    }
-  };
-  let sasl: KafkaSecurity['sasl'];
-  if (protocol.startsWith('sasl_')) {
-    const mechanism = r.optionalString('KAFKA_SASL_MECHANISM');
-    const username = r.optionalString('KAFKA_SASL_USERNAME');
-    const password = r.optionalString('KAFKA_SASL_PASSWORD') ?? file('KAFKA_SASL_PASSWORD_FILE')?.trim();
-    r.check(mechanism !== undefined && (KAFKA_SASL_MECHANISMS as readonly string[]).includes(mechanism),
-      `KAFKA_SECURITY_PROTOCOL=${protocol} needs KAFKA_SASL_MECHANISM, one of ${KAFKA_SASL_MECHANISMS.join(', ')}`);
-    r.check(username !== undefined && password !== undefined && password !== '',
-      `KAFKA_SECURITY_PROTOCOL=${protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE)`);
-    if (mechanism && username && password) sasl = { mechanism: mechanism as (typeof KAFKA_SASL_MECHANISMS)[number], username, password };
-  } else {
-    for (const name of ['KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD', 'KAFKA_SASL_PASSWORD_FILE']) {
-      r.check(r.optionalString(name) === undefined, `${name} is set but KAFKA_SECURITY_PROTOCOL=${protocol} uses no SASL: set it to sasl_ssl (or sasl_plaintext)`);
-    }
-  }
-  let tls: KafkaSecurity['tls'];
-  if (protocol === 'ssl' || protocol === 'sasl_ssl') {
-    const ca = file('KAFKA_TLS_CA_FILE');
-    const cert = file('KAFKA_TLS_CERT_FILE');
-    const key = file('KAFKA_TLS_KEY_FILE');
-    r.check((cert === undefined) === (key === undefined), 'KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE go together (mutual TLS)');
-    tls = { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
-  } else {
-    for (const name of ['KAFKA_TLS_CA_FILE', 'KAFKA_TLS_CERT_FILE', 'KAFKA_TLS_KEY_FILE']) {
-      r.check(r.optionalString(name) === undefined, `${name} is set but KAFKA_SECURITY_PROTOCOL=${protocol} uses no TLS: set it to ssl or sasl_ssl`);
-    }
-  }
-  return { protocol, ...(sasl ? { sasl } : {}), ...(tls ? { tls } : {}) };
-}
-
-class EnvReader {
-  readonly problems: string[] = [];
-  constructor(private readonly env: Env) {}
-
-  string(name: string, fallback: string): string {
-    const value = this.env[name];
-    if (value === undefined || value === '') return fallback;
-    return value.trim();
-  }
-
-  optionalString(name: string): string | undefined {
-    const value = this.env[name];
-    return value === undefined || value === '' ? undefined : value.trim();
-  }
-
-  int(name: string, fallback: number, min: number, max: number): number {
-    return this.number(name, fallback, min, max, true);
-  }
-
-  number(name: string, fallback: number, min: number, max: number, integer = false): number {
-    const raw = this.env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
-    if (!Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
-      this.problems.push(`${name}=${JSON.stringify(raw)} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
-      return fallback;
-    }
-    return value;
-  }
-
-  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
-    const value = this.string(name, fallback);
-    if (!(allowed as readonly string[]).includes(value)) {
-      this.problems.push(`${name}=${JSON.stringify(value)} must be one of ${allowed.join(', ')}`);
-      return fallback;
-    }
-    return value as T;
-  }
-
-  /** A comma-separated list of host names or CIDRs (an address allowlist); `example` goes into the complaint. */
-  hostList(name: string, example: string): string[] {
-    const entries = this.string(name, '').split(',').map((h) => h.trim()).filter(Boolean);
-    const bad = entries.filter((entry) => parseAllowEntry(entry) === undefined);
-    this.check(bad.length === 0, `${name} must list host names or CIDRs (e.g. ${example}); not: ${bad.join(', ')}`);
-    return entries;
-  }
-
-  check(ok: boolean, problem: string): void {
-    if (!ok) this.problems.push(problem);
-  }
 }
 
 /** Keys that documentation, examples or old manifests have shown: a service started with one is open to anyone. */
@@ -422,44 +309,3 @@ export function chunkMessageBytes(frames: number, width: number, height: number)
   return frames * width * height * 3 + 64 * 1024;
 }
 
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
-}
-
-/** What the `vdet` client commands (submit, jobs, results, push) need: where the service is, and a key. */
-export interface ClientConfig {
-  readonly apiUrl: string;
-  readonly apiKey: string | undefined;
-  readonly kafka: Config['kafka'];
-}
-
-/** Reads VDET_API_URL, VDET_API_KEY, KAFKA_BROKERS and VDET_TOPIC_PREFIX; flags given on the command line win. */
-export function loadClientConfig(env: Env = process.env, flags: { api?: string; key?: string; brokers?: string } = {}): ClientConfig {
-  const r = new EnvReader({ ...env, ...(flags.api ? { VDET_API_URL: flags.api } : {}), ...(flags.key ? { VDET_API_KEY: flags.key } : {}), ...(flags.brokers ? { KAFKA_BROKERS: flags.brokers } : {}) });
-  const apiUrl = r.string('VDET_API_URL', 'http://127.0.0.1:8080').replace(/\/+$/, '');
-  r.check(/^https?:\/\/[^\s/]+/.test(apiUrl), 'VDET_API_URL (--api) must be an http:// or https:// URL');
-  const brokers = r.string('KAFKA_BROKERS', '127.0.0.1:9092').split(',').map((b) => b.trim()).filter(Boolean);
-  r.check(brokers.length > 0 && brokers.every((b) => /^[\w.-]+:\d{1,5}$/.test(b)),
-    'KAFKA_BROKERS (--brokers) must be a comma-separated list of host:port');
-  const topicPrefix = r.string('VDET_TOPIC_PREFIX', 'vdet.');
-  r.check(/^[a-zA-Z0-9._-]*$/.test(topicPrefix), 'VDET_TOPIC_PREFIX may hold only letters, digits, ".", "_" and "-"');
-  const config: ClientConfig = {
-    apiUrl,
-    apiKey: r.optionalString('VDET_API_KEY'),
-    kafka: {
-      brokers,
-      clientId: r.string('KAFKA_CLIENT_ID', 'vdet-client'),
-      topicPrefix,
-      partitions: r.int('VDET_TOPIC_PARTITIONS', 4, 1, 1024),
-      maxMessageBytes: r.int('VDET_KAFKA_MAX_MESSAGE_BYTES', 16 * 1024 * 1024, 1024 * 1024, 64 * 1024 * 1024),
-      sendTimeoutMs: r.int('VDET_KAFKA_SEND_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
-      security: readKafkaSecurity(r),
-    },
-  };
-  if (r.problems.length > 0) throw new VdetError('VDET_CONFIG_INVALID', `Invalid configuration: ${r.problems.join('; ')}`);
-  return deepFreeze(config);
-}
