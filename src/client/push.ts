@@ -6,7 +6,8 @@ import { FRAME_HEADERS, STREAM_NAME, StreamResult } from '../contracts/stream.js
 import { createKafkaBus } from '../kafka/kafka.js';
 import { createLogger } from '../platform/logger.js';
 import { topicNames } from '../contracts/topics.js';
-import { encodeJpegFrames, mediaLimits, probeMedia } from '../media/ffmpeg.js';
+import { mediaLimits, probeMedia } from '../media/ffmpeg.js';
+import { encodeJpegFrames } from '../media/jpeg-frames.js';
 import { parse, UsageError, type ClientIo } from './client-io.js';
 
 export const PUSH_USAGE = `usage: vdet push FILE --stream ID [options]

@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { once } from 'node:events';
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { inputGuards, type MediaLimits } from './ffmpeg.js';
+import { FfmpegRunFailed, runFfmpeg } from './ffmpeg-process.js';
 import type { FrameDetections } from '../contracts/messages.js';
 import { VdetError } from '../platform/errors.js';
 
@@ -112,7 +112,13 @@ export async function renderAnnotated(
       '-filter_script:v', 'graph.txt', '-map', '0:v:0', '-an', '-sn', '-dn', ...outputOptions,
       path.resolve(output),
     ];
-    const written = await runFfmpeg(args, dir, opts.limits.timeoutS, opts.onProgress);
+    const written = await runFfmpeg(args, { cwd: dir, timeoutS: opts.limits.timeoutS, onProgress: opts.onProgress }).catch((error: unknown) => {
+      if (error instanceof FfmpegRunFailed) {
+        const why = error.timedOut ? 'Rendering the annotated file took longer than allowed.' : 'ffmpeg could not render the annotated file.';
+        throw new VdetError('VDET_RENDER_FAILED', why, { cause: error });
+      }
+      throw new VdetError('VDET_RENDER_FAILED', 'ffmpeg could not be started to render the annotated file.', { cause: error });
+    });
     return { frames: written, labels, slots: script.slots, wallMs: Date.now() - started };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -292,42 +298,4 @@ export function filterGraph(slots: number, style: AnnotationStyle, padEven: bool
 
 function clamp(v: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, v));
-}
-
-/** Runs ffmpeg in `cwd`, reporting progress; resolves with the frames written. Its stderr is kept only as the cause. */
-function runFfmpeg(args: string[], cwd: string, timeoutS: number, onProgress?: (frames: number) => void): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ffmpeg', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    let frames = 0;
-    let pending = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutS * 1000);
-    child.stdout.setEncoding('utf8').on('data', (text: string) => {
-      pending += text;
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) {
-        const match = /^frame=(\d+)/.exec(line);
-        if (match) {
-          frames = Number(match[1]);
-          onProgress?.(frames);
-        }
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (text: string) => {
-      stderr = (stderr + text).slice(-4000);
-    });
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(new VdetError('VDET_RENDER_FAILED', 'ffmpeg could not be started to render the annotated file.', { cause: error }));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(frames);
-      else {
-        const why = signal === 'SIGKILL' ? 'Rendering the annotated file took longer than allowed.' : 'ffmpeg could not render the annotated file.';
-        reject(new VdetError('VDET_RENDER_FAILED', why, { cause: new Error(stderr.trim() || `ffmpeg exited with ${code ?? signal}`) }));
-      }
-    });
-  });
 }

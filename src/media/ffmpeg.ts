@@ -2,10 +2,12 @@ import { execFile } from 'node:child_process';
 import ffmpeg from 'fluent-ffmpeg';
 import type { Config } from '../platform/config.js';
 import { VdetError } from '../platform/errors.js';
+import { JpegSplitter, WIRE_JPEG_QUALITY } from './jpeg-splitter.js';
 import type { Letterbox } from './letterbox.js';
 
 /**
- * vdet's only door to ffmpeg. Uploads are untrusted: ffmpeg picks a demuxer by content, so a playlist or a concat
+ * vdet's door to ffmpeg (media/ holds every ffmpeg and ffprobe vdet starts: this file, segment-ffmpeg.ts for GOPs,
+ * camera-ffmpeg.ts for cameras, jpeg-frames.ts for `vdet push`, annotate.ts through ffmpeg-process.ts). Uploads are untrusted: ffmpeg picks a demuxer by content, so a playlist or a concat
  * script renamed `.mp4` would make a default ffmpeg open other files. Every call here therefore runs with an
  * argument list (no shell) on a server-made path, with protocol, format and codec whitelists, pixel and stream
  * limits, a CPU time limit and a wall clock that kills the process. ffmpeg's stderr is logged, never returned.
@@ -247,86 +249,6 @@ export async function* rawFrames(output: AsyncIterable<Buffer>, frameSize: numbe
 class FrameConsumerError extends Error {
   constructor(readonly inner: unknown) {
     super('onFrame failed');
-  }
-}
-
-export interface JpegFramesRequest {
-  path: string;
-  /** Output frame rate; undefined: the video's own. */
-  fps: number | undefined;
-  /** Play the file again and again (until `onFrame` stops it). */
-  loop: boolean;
-  /** ffmpeg's JPEG quality scale, 2 (best) to 31. */
-  quality: number;
-  limits: MediaLimits;
-  /** Receives each frame as a JPEG file; the stream waits for the returned promise. Resolve `false` to stop. */
-  onFrame(jpeg: Buffer, index: number): Promise<boolean>;
-}
-
-/** ffmpeg's MJPEG quality scale (2 best … 31) for frames on the wire (VDET_WIRE_FORMAT=jpeg; docs/topics.md says what it costs). */
-export const WIRE_JPEG_QUALITY = 2;
-
-const JPEG_END = Buffer.from([0xff, 0xd9]);
-
-/**
- * Cuts ffmpeg's MJPEG output (whole JPEG files back to back) into files. Inside a JPEG's entropy-coded data 0xFF is
- * always followed by 0x00, and ffmpeg writes no thumbnails, so each end-of-image marker (FF D9) ends a file.
- */
-export class JpegSplitter {
-  private rest: Buffer = Buffer.alloc(0);
-
-  /** Bytes not yet part of a whole file. */
-  get pending(): number {
-    return this.rest.length;
-  }
-
-  push(data: Buffer): Buffer[] {
-    const from = Math.max(0, this.rest.length - 1); // a marker may straddle two reads
-    this.rest = this.rest.length === 0 ? data : Buffer.concat([this.rest, data]);
-    const files: Buffer[] = [];
-    let start = 0;
-    let end = this.rest.indexOf(JPEG_END, from);
-    while (end >= 0) {
-      files.push(Buffer.from(this.rest.subarray(start, end + 2)));
-      start = end + 2;
-      end = this.rest.indexOf(JPEG_END, start);
-    }
-    this.rest = start === 0 ? this.rest : this.rest.subarray(start);
-    return files;
-  }
-}
-
-/**
- * Decodes a video into JPEG frames (`vdet push`: a file played as a camera), with the same guards as every other
- * call. Resolves with the frames delivered.
- */
-export async function encodeJpegFrames(request: JpegFramesRequest): Promise<number> {
-  const command = ffmpeg(request.path)
-    .inputOptions([...inputGuards(request.limits), ...(request.loop ? ['-stream_loop', '-1'] : [])])
-    .outputOptions([
-      '-map', '0:v:0', '-an', '-sn', '-dn',
-      ...(request.fps ? ['-vf', `fps=fps=${request.fps}:round=up`, '-fps_mode', 'cfr'] : []),
-      '-c:v', 'mjpeg', '-q:v', String(request.quality), '-pix_fmt', 'yuvj420p',
-      '-f', 'image2pipe',
-    ])
-  const { exited, stderr: stderrTail } = watched(command);
-  let frames = 0;
-  const files = new JpegSplitter();
-  try {
-    for await (const data of command.pipe() as AsyncIterable<Buffer>) {
-      for (const jpeg of files.push(data)) {
-        if (!(await request.onFrame(jpeg, frames++))) {
-          command.kill('SIGKILL');
-          return frames;
-        }
-      }
-    }
-    await exited;
-    return frames;
-  } catch (error) {
-    command.kill('SIGKILL');
-    if (error instanceof VdetError) throw error;
-    throw new VdetError('VDET_MEDIA_DECODE_FAILED', `The video could not be decoded${lastLine(stderrTail())}`, { cause: error });
   }
 }
 

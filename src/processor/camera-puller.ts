@@ -6,7 +6,7 @@ import type { CameraStatus } from '../store/camera-leases.js';
 import { DEFAULT_CAMERA_FPS, cameraUrlProblem, redactedCameraUrl, type CameraSource } from '../contracts/camera.js';
 import type { Resolver } from '../platform/guarded-http.js';
 import { metrics } from '../platform/metrics.js';
-import type { CameraPull, CameraPullRequest } from './camera-ffmpeg.js';
+import type { CameraPull, CameraPullRequest } from '../media/camera-ffmpeg.js';
 import type { MediaLimits } from '../media/ffmpeg.js';
 import type { HlsSourceOptions } from './hls-source.js';
 

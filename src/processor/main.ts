@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { buildAddressPolicy } from '../platform/address-policy.js';
 import { systemResolver } from '../platform/guarded-http.js';
 import { createProcessor } from './app.js';
-import { pullCamera } from './camera-ffmpeg.js';
+import { pullCamera } from '../media/camera-ffmpeg.js';
 import { CameraPuller } from './camera-puller.js';
 import { CameraSupervisor } from './camera-supervisor.js';
 import { mediaLimits } from '../media/ffmpeg.js';

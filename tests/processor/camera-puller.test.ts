@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { buildAddressPolicy, PUBLIC_ONLY } from '../../src/platform/address-policy.js';
 import { createLogger } from '../../src/platform/logger.js';
-import type { CameraPullRequest } from '../../src/processor/camera-ffmpeg.js';
+import type { CameraPullRequest } from '../../src/media/camera-ffmpeg.js';
 import { CameraPuller, type CameraPullerDeps, type PulledFrame } from '../../src/processor/camera-puller.js';
 
 const quiet = createLogger('fatal', 'test', new Writable({ write: (_c, _e, done) => done() }));

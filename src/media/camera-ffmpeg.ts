@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import ffmpeg from 'fluent-ffmpeg';
-import { INPUT_CODECS, JpegSplitter, type MediaLimits } from '../media/ffmpeg.js';
+import { INPUT_CODECS, type MediaLimits } from './ffmpeg.js';
+import { JpegSplitter } from './jpeg-splitter.js';
 
 /**
  * The door to ffmpeg for cameras (beside ffmpeg.ts, the one for files): ffmpeg connects to one camera, at an
