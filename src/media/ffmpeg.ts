@@ -7,8 +7,9 @@ import type { Letterbox } from './letterbox.js';
 
 /**
  * vdet's door to ffmpeg (media/ holds every ffmpeg and ffprobe vdet starts: this file, segment-ffmpeg.ts for GOPs,
- * camera-ffmpeg.ts for cameras, jpeg-frames.ts for `vdet push`, annotate.ts through ffmpeg-process.ts). Uploads are untrusted: ffmpeg picks a demuxer by content, so a playlist or a concat
- * script renamed `.mp4` would make a default ffmpeg open other files. Every call here therefore runs with an
+ * camera-ffmpeg.ts for cameras, jpeg-frames.ts for `vdet push`, annotate.ts through ffmpeg-process.ts). Uploads
+ * are untrusted: ffmpeg picks a demuxer by content, so a playlist or a concat script renamed `.mp4` would make a
+ * default ffmpeg open other files. Every call here therefore runs with an
  * argument list (no shell) on a server-made path, with protocol, format and codec whitelists, pixel and stream
  * limits, a CPU time limit and a wall clock that kills the process. ffmpeg's stderr is logged, never returned.
  */
