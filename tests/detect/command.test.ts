@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DETECT_USAGE, DetectUsageError, parseDetectArgs, runDetectCommand } from '../../src/detect/command.js';
+import { DETECT_USAGE, DetectUsageError, parseDetectArgs } from '../../src/detect/args.js';
+import { runDetectCommand } from '../../src/detect/command.js';
 import { combineObjectCounts, detectTable } from '../../src/detect/objects-table.js';
 import { summaryTable } from '../../src/results/summary-table.js';
 import type { Summary } from '../../src/contracts/summary.js';
