@@ -12,9 +12,9 @@ import { metrics } from '../platform/metrics.js';
 import { copyUpload, type Store } from '../store/mongo.js';
 import type { JobRecord } from '../store/job-record.js';
 import { mediaLimits } from '../media/ffmpeg.js';
-import { Permits } from '../kafka/head-start.js';
 import { jobFrames } from './job-frames.js';
 import type { TenantQuotas } from './tenant-quotas.js';
+import pLimit from 'p-limit';
 
 /** Renders at once per api process; more wait their turn (each is an ffmpeg encoding on the CPU). */
 const MAX_RENDERS = 2;
@@ -27,7 +27,8 @@ const MAX_RENDERS = 2;
  */
 export class AnnotatedVideos {
   private readonly inFlight = new Map<string, Promise<GridFSFile>>();
-  private readonly slots = new Permits(MAX_RENDERS);
+  /** At most MAX_RENDERS renderings at once in this process, the others queued (ffmpeg takes a core each). */
+  private readonly renderSlots = pLimit(MAX_RENDERS);
 
   constructor(private readonly deps: { store: Store; config: Config; log: Logger; quotas: TenantQuotas }) {}
 
@@ -41,7 +42,7 @@ export class AnnotatedVideos {
       pending = (async () => {
         const lease = await this.deps.quotas.startRender(job.tenant); // one of the tenant's renders, on any replica
         try {
-          return await this.inSlot(() => this.renderAndStore(job));
+          return await this.renderSlots(() => this.renderAndStore(job));
         } finally {
           void lease.release();
         }
@@ -103,15 +104,6 @@ export class AnnotatedVideos {
       throw new VdetError('VDET_JOB_NOT_FOUND', 'The job was deleted while its annotated video was rendered.');
     }
     return first;
-  }
-
-  private async inSlot<T>(work: () => Promise<T>): Promise<T> {
-    await this.slots.take();
-    try {
-      return await work();
-    } finally {
-      this.slots.give();
-    }
   }
 }
 
