@@ -26,6 +26,7 @@ import type { Service } from './platform/service.js';
 import { metrics } from './platform/metrics.js';
 import { startOpsServer } from './runtime/ops-server.js';
 import { groupId } from './contracts/topics.js';
+import closeWithGrace from 'close-with-grace';
 
 const ROLES = {
   api: startApi,
@@ -76,16 +77,16 @@ async function runRoles(roles: RoleName[], config: Config): Promise<void> {
   const log = createLogger(config.logLevel, roles.length === 1 ? roles[0]! : 'all');
   const infra = await openInfra(config, log);
   const services: Service[] = [];
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    const limit = setTimeout(() => {
-      log.error('shutdown took too long; exiting');
-      process.exit(1);
-    }, SHUTDOWN_LIMIT_MS);
-    // Roles close in reverse start order (api stops taking uploads first), then the shared clients.
+  // Ordered shutdown on SIGTERM/SIGINT (and on a crash: an uncaught error closes what it can, then exits 1):
+  // roles close in reverse start order (the api stops taking uploads first), then the shared clients, within
+  // SHUTDOWN_LIMIT_MS or the process exits 1. A second signal exits at once.
+  closeWithGrace({
+    delay: SHUTDOWN_LIMIT_MS,
+    logger: { error: (what: unknown) => log.error(what instanceof Error ? { err: what } : { detail: String(what) }, 'shutdown') },
+    onTimeout: () => log.error('shutdown took too long; exiting'),
+  }, async ({ signal, err }) => {
+    if (err) log.fatal({ err }, 'crashed; shutting down');
+    else log.info({ signal }, 'shutting down');
     for (const service of [...services].reverse()) {
       try {
         await service.close();
@@ -94,11 +95,7 @@ async function runRoles(roles: RoleName[], config: Config): Promise<void> {
       }
     }
     await infra.close();
-    clearTimeout(limit);
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  });
   // Consumers first, api last: an upload is only accepted once something can process it.
   for (const role of [...roles].sort((a, b) => Number(a === 'api') - Number(b === 'api'))) {
     const service = await ROLES[role](infra);
