@@ -15,8 +15,8 @@ import { DetectionsPageSchema, DetectionsQuery, JobIdParams, SummarySchema } fro
 import { jobNotFound } from './jobs.js';
 import { jobTrackRoutes } from './job-tracks.js';
 import { integerCursor } from '../integer-cursor.js';
+import { openEventStream } from '../event-stream.js';
 
-const HEARTBEAT_MS = 15_000;
 
 const frameCursor = integerCursor('f');
 
@@ -104,29 +104,17 @@ export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobE
     const job = await jobs.get(request.tenant, request.params.id);
     if (!job) throw jobNotFound();
     const lease = await deps.quotas.openEventStream(request.tenant);
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    let ended = false;
+    const stream = openEventStream(reply);
+    stream.onEnd(() => void lease.release());
     const send = (event: JobEvent) => {
-      if (ended) return;
-      raw.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
-      if (event.type === 'done' || event.type === 'failed') finish();
+      stream.send(event.type, event);
+      if (event.type === 'done' || event.type === 'failed') stream.end();
     };
     // Subscribe before reading the state, so an event between the two cannot be missed.
     const stop = await deps.events.watch(job._id, send);
-    const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
-    function finish() {
-      if (ended) return;
-      ended = true;
-      clearInterval(heartbeat);
-      void stop();
-      void lease.release();
-      raw.end();
-    }
-    raw.on('close', finish);
+    stream.onEnd(() => void stop());
     const current = await jobs.get(job.tenant, job._id);
-    if (!current) return finish();
+    if (!current) return stream.end();
     send({ type: 'progress', framesDone: current.progress.framesDone, framesTotal: current.plan?.frames ?? current.progress.framesTotal });
     if (isFinished(current.status)) send({ type: current.status as 'done' | 'failed', status: current.status });
   });

@@ -16,6 +16,7 @@ import { ZonesViewSchema } from '../schemas.js';
 import { cameraSourceView } from '../camera-source-view.js';
 import { modelChooser } from '../model-choice.js';
 import { modelView } from './jobs.js';
+import { openEventStream } from '../event-stream.js';
 
 export const StreamParams = Type.Object({
   id: Type.String({ pattern: STREAM_NAME.source, description: 'The stream id in your namespace: letters, digits, _ . : -, at most 128' }),
@@ -143,17 +144,10 @@ export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEven
   }, async (request, reply) => {
     const record = await owned(request.tenant, request.params.id);
     const lease = await deps.quotas.openEventStream(request.tenant);
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    raw.write(': connected\n\n');
-    const stop = await deps.events.watchStream(record, (result) => raw.write(`event: result\ndata: ${JSON.stringify(result)}\n\n`));
-    const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
-    raw.on('close', () => {
-      clearInterval(heartbeat);
-      void stop();
-      void lease.release();
-    });
+    const stream = openEventStream(reply);
+    stream.onEnd(() => void lease.release());
+    const stop = await deps.events.watchStream(record, (result) => stream.send('result', result));
+    stream.onEnd(() => void stop());
   });
 };
 
