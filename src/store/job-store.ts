@@ -1,3 +1,4 @@
+import type { Filter } from 'mongodb';
 import { LABEL_WINDOWS } from './frame-store.js';
 import type { FailureReason } from '../platform/errors.js';
 import { statesBefore, type JobStatus } from './job-state.js';
@@ -95,6 +96,21 @@ export class JobStore {
     let n = 0;
     for (const status of ['queued', 'running'] as const) n += await this.store.jobs.countDocuments({ tenant, status }, { limit: atMost });
     return n;
+  }
+
+  /**
+   * A page of a tenant's jobs, newest first (`createdAt`, then id), at most `limit`, from after `after` (the last job
+   * of the page before): `more` when another page follows.
+   */
+  async list(tenant: string, query: { status?: JobStatus | undefined; createdFrom?: Date | undefined; createdTo?: Date | undefined; after?: { createdAt: Date; id: string } | undefined; limit: number }): Promise<{ jobs: JobRecord[]; more: boolean }> {
+    const filter: Filter<JobRecord> = { tenant };
+    if (query.status) filter.status = query.status;
+    if (query.createdFrom || query.createdTo) {
+      filter.createdAt = { ...(query.createdFrom ? { $gte: query.createdFrom } : {}), ...(query.createdTo ? { $lt: query.createdTo } : {}) };
+    }
+    if (query.after) filter.$or = [{ createdAt: { $lt: query.after.createdAt } }, { createdAt: query.after.createdAt, _id: { $lt: query.after.id } }];
+    const rows = (await this.store.jobs.find(filter).sort({ createdAt: -1, _id: -1 }).limit(query.limit + 1).toArray()).map(jobFromStore);
+    return { jobs: rows.slice(0, query.limit), more: rows.length > query.limit };
   }
 
   /**

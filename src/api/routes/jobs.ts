@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Filter } from 'mongodb';
 import { JobMessage } from '../../contracts/messages.js';
 import { tracksObjects } from '../../contracts/job-options.js';
 import { buildAddressPolicy } from '../../platform/address-policy.js';
 import { VdetError } from '../../platform/errors.js';
-import { jobFromStore, type JobModel, type JobRecord } from '../../store/job-record.js';
+import type { JobModel, JobRecord } from '../../store/job-record.js';
+import type { JobStatus } from '../../store/job-state.js';
 import type { ApiDeps } from '../deps.js';
 import { problems } from '../problem.js';
 import { JobAcceptedSchema, JobIdParams, JobListQuery, JobListSchema, JobSchema, type JobView } from '../schemas.js';
@@ -95,21 +95,14 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: TenantQuot
     },
   }, async (request) => {
     const { status, createdFrom, createdTo, limit, cursor } = request.query;
-    const filter: Filter<JobRecord> = { tenant: request.tenant };
-    if (status) filter.status = status;
-    if (createdFrom || createdTo) {
-      filter.createdAt = { ...(createdFrom ? { $gte: new Date(createdFrom) } : {}), ...(createdTo ? { $lt: new Date(createdTo) } : {}) };
-    }
-    if (cursor) {
-      const after = decodeJobCursor(cursor);
-      filter.$or = [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, _id: { $lt: after.id } }];
-    }
-    const rows = (await store.jobs.find(filter).sort({ createdAt: -1, _id: -1 }).limit(limit + 1).toArray()).map(jobFromStore);
-    const page = rows.slice(0, limit);
+    const { jobs: page, more } = await jobs.list(request.tenant, {
+      status: status as JobStatus | undefined, limit, createdFrom: createdFrom ? new Date(createdFrom) : undefined, createdTo: createdTo ? new Date(createdTo) : undefined,
+      after: cursor ? decodeJobCursor(cursor) : undefined,
+    });
     const last = page[page.length - 1];
     return {
       items: page.map((job) => toView(job, job.progress.framesDone)),
-      next: rows.length > limit && last ? encodeJobCursor(last) : null,
+      next: more && last ? encodeJobCursor(last) : null,
     };
   });
 
