@@ -12,7 +12,7 @@ import type { LoadedModel } from '../vision/onnx/loaded-model.js';
 import type { ModelPool } from '../vision/onnx/model-pool.js';
 import type { FrameLayout } from '../vision/tensor.js';
 import { applyDetectionFilter, splitForTracking } from '../vision/detection-filter.js';
-import { decodeJpegFrames } from './jpeg-frames.js';
+import { decodeJpegFrames } from '../media/jpeg-decode.js';
 import { submitVideoFrames } from './video-frames.js';
 import { submitImageFrames } from './image-frames.js';
 import { mediaLimits } from '../media/ffmpeg.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { decodeJpegFrames } from '../../src/detector/jpeg-frames.js';
+import { decodeJpegFrames } from '../../src/media/jpeg-decode.js';
 
 const image = (width: number, height: number, format: 'jpeg' | 'png') => {
   const raw = Buffer.alloc(width * height * 3);
