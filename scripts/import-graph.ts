@@ -28,7 +28,7 @@ export const PACKAGE_ROOMS: Readonly<Record<string, { rooms: readonly string[]; 
   'onnxruntime-node': { rooms: ['vision'] },
   'fluent-ffmpeg': { rooms: ['media'] },
   sharp: { rooms: ['media'] },
-  mongodb: { rooms: ['store'], pending: ['api', 'merger'] },
+  mongodb: { rooms: ['store'], pending: ['api'] },
   ioredis: { rooms: ['live', 'store', 'runtime'], pending: ['api'] },
 };
 

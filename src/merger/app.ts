@@ -22,6 +22,7 @@ import { CachedStreamTrackingStore } from './stream-tracking-cache.js';
 import { retentionStore } from '../store/job-data.js';
 import { createRetention } from './retention.js';
 import { WebhookOutbox } from './webhooks.js';
+import { WebhookOutboxStore } from '../store/webhook-outbox.js';
 import { trackingStep } from './tracking-step.js';
 import { buildAddressPolicy } from '../platform/address-policy.js';
 
@@ -44,7 +45,7 @@ export function createMerger(deps: MergerDeps) {
   const { config, log, bus, store, jobs, progress, topics } = deps;
   let consumer: ConsumerHandle | undefined;
   let reaper: NodeJS.Timeout | undefined;
-  const webhooks = new WebhookOutbox(store.db, store.jobs, deps.apiKeys, log, {
+  const webhooks = new WebhookOutbox(new WebhookOutboxStore(store.db, store.jobs), deps.apiKeys, log, {
     policy: buildAddressPolicy(config.http.webhookAllowPrivate, config.http.webhookAllowHosts).policy,
   });
   const tracking = mongoTrackingStore(store);

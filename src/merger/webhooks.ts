@@ -1,10 +1,9 @@
 import type { Logger } from 'pino';
-import type { Collection, Db } from 'mongodb';
 import { PUBLIC_ONLY, type AddressPolicy } from '../platform/address-policy.js';
 import type { ApiKeyStore } from '../store/api-keys.js';
 import { AddressRefused, guardedPost, type Resolver } from '../platform/guarded-http.js';
-import { ignoringDuplicate } from '../store/documents.js';
-import { jobFromStore, type JobRecord } from '../store/job-record.js';
+import type { JobRecord } from '../store/job-record.js';
+import type { WebhookOutboxStore, WebhookRecord } from '../store/webhook-outbox.js';
 import { backoffMs } from '../platform/retry.js';
 import { webhookHeaders } from '../platform/webhook-signature.js';
 
@@ -18,18 +17,6 @@ import { webhookHeaders } from '../platform/webhook-signature.js';
  * Every attempt resolves the URL's host and connects only to addresses the policy allows (public ones, unless the
  * operator allows more); a refused address is retried like any failure, as DNS may change back.
  */
-interface WebhookRecord {
-  _id: string;
-  tenant: string;
-  url: string;
-  body: string;
-  attempts: number;
-  nextAt: Date;
-  leaseUntil: Date;
-  createdAt: Date;
-  deliveredAt?: Date;
-  lastError?: string;
-}
 
 const LEASE_MS = 30_000;
 const GIVE_UP_AFTER_MS = 3 * 24 * 3600 * 1000;
@@ -40,21 +27,18 @@ const IN_FLIGHT = 8;
 const IN_FLIGHT_PER_TENANT = 2;
 
 export class WebhookOutbox {
-  private readonly outbox: Collection<WebhookRecord>;
   private timer: NodeJS.Timeout | undefined;
   private claiming = false;
   private inFlight = 0;
   private readonly perTenant = new Map<string, number>();
 
   constructor(
-    db: Db, private readonly jobs: Collection<JobRecord>, private readonly keys: ApiKeyStore, private readonly log: Logger,
+    private readonly outbox: WebhookOutboxStore, private readonly keys: ApiKeyStore, private readonly log: Logger,
     private readonly network: { policy: AddressPolicy; resolve?: Resolver } = { policy: PUBLIC_ONLY },
-  ) {
-    this.outbox = db.collection<WebhookRecord>('webhooks');
-  }
+  ) {}
 
   async ensureIndexes(): Promise<void> {
-    await this.outbox.createIndex({ deliveredAt: 1, nextAt: 1 }, { name: 'due' });
+    await this.outbox.ensureIndexes();
   }
 
   /**
@@ -62,28 +46,10 @@ export class WebhookOutbox {
    * each is queued once; the outbox id (job, outcome) makes a repeat harmless.
    */
   private async enqueueEnded(): Promise<void> {
-    const ended = await this.jobs.find({
-      status: { $in: ['done', 'failed'] }, 'options.callbackUrl': { $exists: true }, callbackQueuedAt: { $exists: false },
-    }).limit(100).toArray();
-    for (const job of ended.map(jobFromStore)) {
-      await this.enqueue(job);
-      await this.jobs.updateOne({ _id: job._id }, { $set: { callbackQueuedAt: new Date() } });
+    for (const job of await this.outbox.endedUnqueued(100)) {
+      const url = job.options.callbackUrl;
+      if (url) await this.outbox.queue(job, url, callbackBody(job));
     }
-  }
-
-  private async enqueue(job: JobRecord): Promise<void> {
-    const url = job.options.callbackUrl;
-    if (!url) return;
-    const body = JSON.stringify({
-      id: job._id, status: job.status, filename: job.filename, media: job.media ?? null, counts: job.counts ?? {},
-      summary: job.summary ?? {}, error: job.error, createdAt: job.createdAt, finishedAt: job.finishedAt,
-    });
-    const now = new Date();
-    await ignoringDuplicate(() => this.outbox.updateOne(
-      { _id: `${job._id}:${job.status}` },
-      { $setOnInsert: { tenant: job.tenant, url, body, attempts: 0, nextAt: now, leaseUntil: new Date(0), createdAt: now } },
-      { upsert: true },
-    ));
   }
 
   start(): void {
@@ -111,12 +77,7 @@ export class WebhookOutbox {
     await this.enqueueEnded();
     while (this.inFlight < IN_FLIGHT) {
       const busy = [...this.perTenant].filter(([, n]) => n >= IN_FLIGHT_PER_TENANT).map(([tenant]) => tenant);
-      const now = new Date();
-      const due = await this.outbox.findOneAndUpdate(
-        { deliveredAt: { $exists: false }, nextAt: { $lte: now }, leaseUntil: { $lte: now }, ...(busy.length > 0 ? { tenant: { $nin: busy } } : {}) },
-        { $set: { leaseUntil: new Date(now.getTime() + LEASE_MS) } },
-        { returnDocument: 'after' },
-      );
+      const due = await this.outbox.claimDue(busy, LEASE_MS);
       if (!due) return;
       this.inFlight++;
       this.perTenant.set(due.tenant, (this.perTenant.get(due.tenant) ?? 0) + 1);
@@ -140,17 +101,21 @@ export class WebhookOutbox {
       error = cause instanceof AddressRefused ? `refused: ${cause.message}` : cause instanceof Error ? cause.message : String(cause);
     }
     if (!error) {
-      await this.outbox.updateOne({ _id: hook._id }, { $set: { deliveredAt: new Date() }, $inc: { attempts: 1 } });
+      await this.outbox.delivered(hook._id);
       return;
     }
     const attempts = hook.attempts + 1;
     const expired = Date.now() - hook.createdAt.getTime() > GIVE_UP_AFTER_MS;
     this.log.warn({ webhook: hook._id, attempts, error, expired }, 'webhook not delivered');
-    await this.outbox.updateOne({ _id: hook._id }, {
-      $set: {
-        attempts, lastError: error, leaseUntil: new Date(0),
-        nextAt: expired ? new Date(8.64e15) : new Date(Date.now() + backoffMs(attempts, 1_000, 3_600_000, () => 0.5 + Math.random() / 2)),
-      },
-    });
+    await this.outbox.retryAt(hook._id, attempts, error,
+      expired ? new Date(8.64e15) : new Date(Date.now() + backoffMs(attempts, 1_000, 3_600_000, () => 0.5 + Math.random() / 2)));
   }
+}
+
+/** What a job's callback says: its outcome and summary. */
+function callbackBody(job: JobRecord): string {
+  return JSON.stringify({
+    id: job._id, status: job.status, filename: job.filename, media: job.media ?? null, counts: job.counts ?? {},
+    summary: job.summary ?? {}, error: job.error, createdAt: job.createdAt, finishedAt: job.finishedAt,
+  });
 }

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
+import { WebhookOutboxStore } from '../../src/store/webhook-outbox.js';
 import { WebhookOutbox } from '../../src/merger/webhooks.js';
 import { PUBLIC_ONLY, buildAddressPolicy, type AddressPolicy } from '../../src/platform/address-policy.js';
 import { ApiKeyStore } from '../../src/store/api-keys.js';
@@ -67,7 +68,7 @@ describe('webhook delivery: SSRF guard and signature', () => {
   async function deliver(base: string, policy: AddressPolicy, resolve?: Resolver): Promise<{ record: Outboxed; hits: typeof received }> {
     const id = await endedJob(`${base}/${randomUUID()}`);
     const url = `${base}/${id}`;
-    const outbox = new WebhookOutbox(store.db, store.jobs, keys, pino({ level: 'silent' }), { policy, resolve });
+    const outbox = new WebhookOutbox(new WebhookOutboxStore(store.db, store.jobs), keys, pino({ level: 'silent' }), { policy, resolve });
     outboxes.push(outbox);
     const before = received.length;
     // Earlier cases' refused deliveries wait for a retry: park them, so this outbox (with its own policy) tries only this one.
@@ -155,7 +156,7 @@ describe('webhook delivery: SSRF guard and signature', () => {
     await store.db.collection<Outboxed>('webhooks').updateMany({ deliveredAt: { $exists: false } }, { $set: { nextAt: new Date(8.64e15) } });
     const slow = await Promise.all(Array.from({ length: 6 }, () => endedJob(`http://127.0.0.1:${port}/slow/${randomUUID()}`, 'tenant-slow')));
     const fast = await endedJob(`http://127.0.0.1:${port}/${randomUUID()}`, 'tenant-fast');
-    const outbox = new WebhookOutbox(store.db, store.jobs, keys, pino({ level: 'silent' }), { policy: buildAddressPolicy(true, []).policy });
+    const outbox = new WebhookOutbox(new WebhookOutboxStore(store.db, store.jobs), keys, pino({ level: 'silent' }), { policy: buildAddressPolicy(true, []).policy });
     outboxes.push(outbox);
     const started = Date.now();
     outbox.start();
