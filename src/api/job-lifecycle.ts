@@ -1,47 +1,6 @@
-import type { Collection } from 'mongodb';
 import { deleteJobRecords } from '../store/job-data.js';
 import type { JobRecord } from '../store/job-record.js';
-import type { Store } from '../store/mongo.js';
 import type { ApiDeps } from './deps.js';
-
-/** Idempotency-Key records: (tenant, key) → job id, honoured for 24 hours. */
-interface IdempotencyRecord {
-  _id: string;
-  jobId: string;
-  createdAt: Date;
-}
-
-const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
-
-function idempotency(store: Store): Collection<IdempotencyRecord> {
-  return store.db.collection<IdempotencyRecord>('idempotency');
-}
-
-export async function findIdempotentJob(store: Store, tenant: string, key: string): Promise<string | undefined> {
-  const record = await idempotency(store).findOne({ _id: `${tenant}:${key}`, createdAt: { $gt: new Date(Date.now() - IDEMPOTENCY_WINDOW_MS) } });
-  return record?.jobId;
-}
-
-/**
- * Claims (tenant, key) for a new job before its upload is read; when another request claimed it first (a race),
- * returns that request's job id instead. A stale claim (over 24 h) is replaced.
- */
-export async function claimIdempotencyKey(store: Store, tenant: string, key: string, jobId: string): Promise<string> {
-  const _id = `${tenant}:${key}`;
-  await idempotency(store).deleteOne({ _id, createdAt: { $lte: new Date(Date.now() - IDEMPOTENCY_WINDOW_MS) } });
-  try {
-    await idempotency(store).insertOne({ _id, jobId, createdAt: new Date() });
-    return jobId;
-  } catch (error) {
-    const existing = await idempotency(store).findOne({ _id });
-    if (existing) return existing.jobId;
-    throw error;
-  }
-}
-
-export async function releaseIdempotencyKey(store: Store, tenant: string, key: string): Promise<void> {
-  await idempotency(store).deleteOne({ _id: `${tenant}:${key}` });
-}
 
 /**
  * Cancels a job and deletes everything of it. A running job's record goes first, so that the processor and merger,
