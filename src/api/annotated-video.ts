@@ -1,18 +1,16 @@
 import { createReadStream } from 'node:fs';
-import { deleteFilesNamed } from '../store/job-data.js';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import type { GridFSFile } from 'mongodb';
 import { renderAnnotated } from '../media/annotate.js';
 import type { Config } from '../platform/config.js';
 import { VdetError, isVdetError } from '../platform/errors.js';
 import type { Logger } from '../platform/logger.js';
 import { metrics } from '../platform/metrics.js';
-import { copyUpload, type Store } from '../store/mongo.js';
+import { copyUpload, type FileStore, type StoredFile } from '../store/file-store.js';
+import type { JobResults } from '../store/job-results.js';
+import type { JobStore } from '../store/job-store.js';
 import type { JobRecord } from '../store/job-record.js';
 import { mediaLimits } from '../media/ffmpeg.js';
-import { jobFrames } from './job-frames.js';
 import type { TenantQuotas } from './tenant-quotas.js';
 import pLimit from 'p-limit';
 
@@ -21,19 +19,22 @@ const MAX_RENDERS = 2;
 
 /**
  * A done job's video with its boxes and labels burned in, rendered once with ffmpeg from the stored detections and
- * kept in GridFS (bucket `annotated`, filename: the job id). Requests for a job whose rendering is under way in this
+ * kept in the store (`renderings`, named by the job id). Requests for a job whose rendering is under way in this
  * process share it. Two api processes may both render the same job; each stores its copy and the earlier-stored
  * one is the one served, so every reader sees the same bytes, and the later copy is deleted.
  */
 export class AnnotatedVideos {
-  private readonly inFlight = new Map<string, Promise<GridFSFile>>();
+  private readonly inFlight = new Map<string, Promise<StoredFile>>();
   /** At most MAX_RENDERS renderings at once in this process, the others queued (ffmpeg takes a core each). */
   private readonly renderSlots = pLimit(MAX_RENDERS);
 
-  constructor(private readonly deps: { store: Store; config: Config; log: Logger; quotas: TenantQuotas }) {}
+  constructor(private readonly deps: {
+    uploads: Pick<FileStore, 'copyTo'>; renderings: FileStore; results: Pick<JobResults, 'frames'>; jobs: Pick<JobStore, 'getById'>;
+    config: Config; log: Logger; quotas: Pick<TenantQuotas, 'startRender'>;
+  }) {}
 
   /** The stored rendering of `job` (which must be done), rendering it first when there is none. */
-  async get(job: JobRecord): Promise<{ file: GridFSFile; cached: boolean }> {
+  async get(job: JobRecord): Promise<{ file: StoredFile; cached: boolean }> {
     const stored = await this.find(job._id);
     if (stored) return { file: stored, cached: true };
     let pending = this.inFlight.get(job._id);
@@ -53,32 +54,30 @@ export class AnnotatedVideos {
   }
 
   /** The copy every reader gets: the first one stored (a files document exists only once all its chunks do). */
-  async find(jobId: string): Promise<GridFSFile | undefined> {
-    const [file] = await this.deps.store.annotated.find({ filename: jobId }).sort({ uploadDate: 1, _id: 1 }).limit(1).toArray();
-    return file;
+  async find(jobId: string): Promise<StoredFile | undefined> {
+    return this.deps.renderings.first(jobId);
   }
 
-  private async renderAndStore(job: JobRecord): Promise<GridFSFile> {
+  private async renderAndStore(job: JobRecord): Promise<StoredFile> {
     const again = await this.find(job._id); // stored while this request waited for a slot
     if (again) return again;
-    const { store, config, log } = this.deps;
+    const { uploads, renderings, results, config, log } = this.deps;
     const started = Date.now();
     await mkdir(config.processor.workDir, { recursive: true, mode: 0o700 });
     const dir = await mkdtemp(path.join(config.processor.workDir, 'annotate-'));
     try {
       const input = path.join(dir, 'upload');
-      await copyUpload(store, job.uploadId, input);
+      await copyUpload(uploads, job.uploadId, input);
       const output = path.join(dir, 'annotated.mp4');
       const media = job.media;
       if (!media) throw new VdetError('VDET_RENDER_FAILED', 'The job records no frame size to draw its boxes at.');
-      const result = await renderAnnotated(input, jobFrames(store, job), output, {
+      const result = await renderAnnotated(input, results.frames(job), output, {
         width: media.width, height: media.height, sourceFps: media.fps, limits: mediaLimits(config.processor), workDir: dir,
       });
-      const sink = store.annotated.openUploadStream(job._id, {
-        metadata: { tenant: job.tenant, jobId: job._id, contentType: 'video/mp4', frames: result.frames, labels: result.labels, renderMs: result.wallMs },
+      const ours = await renderings.write(job._id, createReadStream(output), {
+        tenant: job.tenant, jobId: job._id, contentType: 'video/mp4', frames: result.frames, labels: result.labels, renderMs: result.wallMs,
       });
-      await pipeline(createReadStream(output), sink);
-      const first = await this.keepFirst(job, sink.id);
+      const first = await this.keepFirst(job, ours);
       const seconds = (Date.now() - started) / 1000;
       metrics.annotatedRenders.inc({ outcome: 'ok' });
       metrics.annotatedRenderSeconds.observe(seconds);
@@ -94,20 +93,15 @@ export class AnnotatedVideos {
   }
 
   /** After storing `ours`: the first copy (ours unless another process stored one earlier, then ours is deleted). */
-  private async keepFirst(job: JobRecord, ours: GridFSFile['_id']): Promise<GridFSFile> {
+  private async keepFirst(job: JobRecord, ours: string): Promise<StoredFile> {
     const first = await this.find(job._id);
     if (!first) throw new VdetError('VDET_RENDER_FAILED', 'The annotated video was stored but cannot be found.');
-    if (!first._id.equals(ours)) await this.deps.store.annotated.delete(ours).catch(() => undefined);
+    if (first.id !== ours) await this.deps.renderings.delete(ours).catch(() => undefined);
     // Deleted while rendering: leave nothing behind.
-    if (!(await this.deps.store.jobs.findOne({ _id: job._id }, { projection: { _id: 1 } }))) {
-      await deleteAnnotated(this.deps.store, job._id);
+    if (!(await this.deps.jobs.getById(job._id))) {
+      await this.deps.renderings.deleteNamed(job._id);
       throw new VdetError('VDET_JOB_NOT_FOUND', 'The job was deleted while its annotated video was rendered.');
     }
     return first;
   }
-}
-
-/** Removes every stored rendering of a job (the job is being deleted); none is fine. */
-export async function deleteAnnotated(store: Store, jobId: string): Promise<void> {
-  await deleteFilesNamed(store.annotated, jobId);
 }

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { GridFSBucket, GridFSFile } from 'mongodb';
+import type { FileStore, StoredFile } from '../store/file-store.js';
 import { VdetError } from '../platform/errors.js';
 
 /** `bytes=a-b`, `bytes=a-`, `bytes=-n` over a file of `size` bytes: the inclusive range, or 'invalid' (answer 416). */
@@ -25,11 +25,11 @@ export function parseRange(header: string, size: number): { start: number; end: 
 }
 
 /**
- * Sends a GridFS file as it is stored, honouring one `Range: bytes=…` (206, or 416 with `Content-Range: bytes *\/size`
+ * Sends a stored file as it is, honouring one `Range: bytes=…` (206, or 416 with `Content-Range: bytes *\/size`
  * when it lies outside the file). HEAD sends the headers only.
  */
 export function sendStoredFile(
-  request: FastifyRequest, reply: FastifyReply, bucket: GridFSBucket, file: GridFSFile, type: string,
+  request: FastifyRequest, reply: FastifyReply, files: Pick<FileStore, 'open'>, file: StoredFile, type: string,
 ): FastifyReply {
   const size = file.length;
   void reply.header('accept-ranges', 'bytes').type(type);
@@ -43,11 +43,11 @@ export function sendStoredFile(
     void reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`)
       .header('content-length', String(range.end - range.start + 1));
     if (request.method === 'HEAD') return reply.send(nothing());
-    return reply.send(bucket.openDownloadStream(file._id, { start: range.start, end: range.end + 1 }));
+    return reply.send(files.open(file.id, { start: range.start, end: range.end + 1 }));
   }
   void reply.status(200).header('content-length', String(size));
   if (request.method === 'HEAD') return reply.send(nothing());
-  return reply.send(bucket.openDownloadStream(file._id));
+  return reply.send(files.open(file.id));
 }
 
 /** An empty stream: Fastify's HEAD routes keep the Content-Length set for a stream, but set 0 for no payload. */

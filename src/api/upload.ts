@@ -1,17 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { deleteFilesNamed } from '../store/job-data.js';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { MultipartFile, Multipart } from '@fastify/multipart';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyRequest } from 'fastify';
-import type { ObjectId } from 'mongodb';
 import { JobOptionsSchema, crossCheckOptions, type JobOptions } from '../contracts/job-options.js';
 import type { AddressPolicy } from '../platform/address-policy.js';
 import { mediaContentType, sniffMedia } from '../media/media-sniff.js';
 import { VdetError, isVdetError } from '../platform/errors.js';
 import type { JobModel } from '../store/job-record.js';
-import type { Store } from '../store/mongo.js';
+import type { FileStore } from '../store/file-store.js';
 import type { ChooseModel } from './model-choice.js';
 
 const checkOptions = TypeCompiler.Compile(JobOptionsSchema);
@@ -26,26 +24,25 @@ export interface StoredUpload {
 }
 
 /**
- * Streams one multipart upload into GridFS (readable by a processor on any machine) while reading its fields.
+ * Streams one multipart upload into the store (readable by a processor on any machine) while reading its fields.
  * Whatever goes wrong — a second file, a size overflow, bad options, a client that disconnects — the partial upload
  * is deleted before the error is thrown, so a failed request leaves nothing behind.
  */
 export async function receiveUpload(
-  request: FastifyRequest, store: Store, tenant: string, chooseModel: ChooseModel, callbacks: AddressPolicy | boolean = false,
+  request: FastifyRequest, uploads: FileStore, tenant: string, chooseModel: ChooseModel, callbacks: AddressPolicy | boolean = false,
 ): Promise<StoredUpload> {
   if (!request.isMultipart()) {
     throw new VdetError('VDET_UPLOAD_NOT_MULTIPART', 'Send the video as multipart/form-data with a "file" field.');
   }
   const uploadId = `${tenant}/${randomUUID()}`;
   let stored: { filename: string; bytes: number } | undefined;
-  const fileIds: ObjectId[] = [];
   let optionsText: string | undefined;
   try {
     for await (const part of request.parts() as AsyncIterable<Multipart>) {
       if (part.type === 'file') {
         if (part.fieldname !== 'file') throw new VdetError('VDET_VALIDATION', `Unexpected file field "${part.fieldname}"; send the video as "file".`);
         if (stored) throw new VdetError('VDET_UPLOAD_TOO_MANY_FILES', 'Send exactly one file per job.');
-        stored = await storeFile(part, store, uploadId, tenant, fileIds);
+        stored = await storeFile(part, uploads, uploadId, tenant);
       } else if (part.fieldname === 'options') {
         // A part sent as application/json arrives parsed by @fastify/multipart; any other as text.
         optionsText = typeof part.value === 'string' ? part.value : JSON.stringify(part.value);
@@ -57,9 +54,7 @@ export async function receiveUpload(
     if (stored.bytes === 0) throw new VdetError('VDET_UPLOAD_EMPTY', 'The uploaded file is empty.');
     return { uploadId, ...stored, ...(await parseOptions(optionsText, chooseModel, callbacks)) };
   } catch (error) {
-    // By id as well as by name: an aborted GridFS stream leaves chunks without a files document.
-    for (const id of fileIds) await store.uploads.delete(id).catch(() => undefined);
-    await deleteUpload(store, uploadId).catch(() => undefined);
+    await uploads.deleteNamed(uploadId).catch(() => undefined); // a failed write removed its own part already
     throw uploadError(error);
   }
 }
@@ -68,22 +63,22 @@ export async function receiveUpload(
 const SNIFF_BYTES = 400;
 const UNSUPPORTED = 'The file is not a video or image vdet reads (MP4/MOV, Matroska/WebM, MPEG-TS, AVI, MPEG-PS, FLV, GIF, JPEG, PNG, WebP, BMP).';
 
-async function storeFile(part: MultipartFile, store: Store, uploadId: string, tenant: string, fileIds: ObjectId[]) {
-  const stored = await storeStream(part.file, { store, uploadId, tenant, filename: part.filename, fileIds });
+async function storeFile(part: MultipartFile, uploads: FileStore, uploadId: string, tenant: string) {
+  const stored = await storeStream(part.file, { uploads, uploadId, tenant, filename: part.filename });
   if (part.file.truncated) throw new VdetError('VDET_UPLOAD_TOO_LARGE', 'The file is larger than this server accepts.');
   return stored;
 }
 
 /**
- * Streams a file's bytes into GridFS as `uploadId`, refusing at once what its first bytes say is no media vdet
- * reads, and (with `maxBytes`) what grows past that; records the type its bytes say it is. The caller deletes a
- * partial upload (`fileIds`) when this throws.
+ * Streams a file's bytes into the store as `uploadId`, refusing at once what its first bytes say is no media vdet
+ * reads, and (with `maxBytes`) what grows past that; records the type its bytes say it is. A write that fails leaves
+ * nothing stored.
  */
 export async function storeStream(
   source: NodeJS.ReadableStream,
-  target: { store: Store; uploadId: string; tenant: string; filename: string | undefined; fileIds: ObjectId[]; maxBytes?: number },
+  target: { uploads: FileStore; uploadId: string; tenant: string; filename: string | undefined; maxBytes?: number },
 ): Promise<{ filename: string; bytes: number }> {
-  const { store, uploadId, tenant, fileIds, maxBytes } = target;
+  const { uploads, uploadId, tenant, maxBytes } = target;
   let bytes = 0;
   let head = Buffer.alloc(0);
   const counter = new Transform({
@@ -112,10 +107,9 @@ export async function storeStream(
   });
   const filename = (target.filename || 'upload').slice(0, 255);
   // The client's part Content-Type is not kept: what the upload is served as is decided by its bytes.
-  const sink = store.uploads.openUploadStream(uploadId, { metadata: { tenant, filename } });
-  fileIds.push(sink.id);
-  await pipeline(source, counter, sink);
-  await store.db.collection('uploads.files').updateOne({ _id: sink.id }, { $set: { 'metadata.mediaType': mediaContentType(head) } });
+  // The source's failures reach the write through `counter` (pipeline destroys it with them), and the write's reach back.
+  const [id] = await Promise.all([uploads.write(uploadId, counter, { tenant, filename }), pipeline(source, counter)]);
+  await uploads.annotate(id, { mediaType: mediaContentType(head) });
   return { filename, bytes };
 }
 
@@ -147,11 +141,6 @@ function checkedOptions(text: string | undefined): JobOptions {
     throw new VdetError('VDET_OPTIONS_INVALID', `Option "${option}": ${first?.message ?? 'is invalid'}.`);
   }
   return value;
-}
-
-/** Removes every stored revision of an upload; a missing upload is fine. */
-export async function deleteUpload(store: Store, uploadId: string): Promise<void> {
-  await deleteFilesNamed(store.uploads, uploadId);
 }
 
 /**

@@ -2,13 +2,12 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Type } from '@sinclair/typebox';
-import type { ObjectId } from 'mongodb';
 import type { AddressPolicy } from '../platform/address-policy.js';
 import { VdetError } from '../platform/errors.js';
 import { AddressRefused, FetchFailed, guardedGet, type Resolver } from '../platform/guarded-http.js';
-import type { Store } from '../store/mongo.js';
+import type { FileStore } from '../store/file-store.js';
 import type { ChooseModel } from './model-choice.js';
-import { deleteUpload, parseOptions, storeStream, uploadError, type StoredUpload } from './upload.js';
+import { parseOptions, storeStream, uploadError, type StoredUpload } from './upload.js';
 
 /** `POST /v1/jobs` with a JSON body: a video by URL instead of an upload. */
 export const UrlJobBody = Type.Object({
@@ -26,14 +25,14 @@ export interface FetchSettings {
 }
 
 /**
- * Downloads a video named by URL into GridFS, as if it had been uploaded: the same sniff and size limit, the
+ * Downloads a video named by URL into the store, as if it had been uploaded: the same sniff and size limit, the
  * processor reads it from the store (ffmpeg never opens the URL). The fetch follows the callback rules: every address
  * the name resolves to is checked when connecting, every redirect again, loopback/private/link-local/metadata refused
  * unless VDET_FETCH_ALLOW_HOSTS allows them; an answer within the answer timeout, the whole body within the total.
  * A failed fetch leaves nothing stored.
  */
 export async function receiveFromUrl(
-  body: unknown, store: Store, tenant: string, chooseModel: ChooseModel, settings: FetchSettings, callbacks: AddressPolicy | boolean = false,
+  body: unknown, uploads: FileStore, tenant: string, chooseModel: ChooseModel, settings: FetchSettings, callbacks: AddressPolicy | boolean = false,
 ): Promise<StoredUpload & { host: string }> {
   if (!checkBody.Check(body)) {
     const first = checkBody.Errors(body).First();
@@ -41,7 +40,6 @@ export async function receiveFromUrl(
   }
   const { options, model } = await parseOptions(body.options === undefined ? undefined : JSON.stringify(body.options), chooseModel, callbacks);
   const uploadId = `${tenant}/${randomUUID()}`;
-  const fileIds: ObjectId[] = [];
   const abort = new AbortController();
   const deadline = setTimeout(() => abort.abort(), settings.totalTimeoutMs);
   try {
@@ -56,12 +54,11 @@ export async function receiveFromUrl(
       response.destroy();
       throw new VdetError('VDET_UPLOAD_TOO_LARGE', `The URL's file is ${declared} bytes; this server accepts at most ${settings.maxBytes}.`);
     }
-    const stored = await storeStream(response, { store, uploadId, tenant, filename: fileName(url), fileIds, maxBytes: settings.maxBytes });
+    const stored = await storeStream(response, { uploads, uploadId, tenant, filename: fileName(url), maxBytes: settings.maxBytes });
     if (stored.bytes === 0) throw new VdetError('VDET_UPLOAD_EMPTY', 'The URL\'s file is empty.');
     return { uploadId, ...stored, options, model, host: new URL(url).host };
   } catch (error) {
-    for (const id of fileIds) await store.uploads.delete(id).catch(() => undefined);
-    await deleteUpload(store, uploadId).catch(() => undefined);
+    await uploads.deleteNamed(uploadId).catch(() => undefined); // a failed write removed its own part already
     throw fetchError(error, abort.signal.aborted, settings.totalTimeoutMs);
   } finally {
     clearTimeout(deadline);

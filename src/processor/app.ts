@@ -12,7 +12,7 @@ import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../kafka/bus.js'
 import { sendToDeadLetters } from '../kafka/dead-letter.js';
 import { metrics } from '../platform/metrics.js';
 import { letterbox, type Letterbox, type ModelInput } from '../media/letterbox.js';
-import { copyUpload, type Store } from '../store/mongo.js';
+import { copyUpload, type FileStore } from '../store/file-store.js';
 import { registeredModel, type JobModel } from '../store/job-record.js';
 import { chunkMessageBytes } from '../platform/config.js';
 import { VdetError } from '../platform/errors.js';
@@ -26,7 +26,8 @@ export interface ProcessorDeps {
   config: Config;
   log: Logger;
   bus: KafkaBus;
-  store: Store;
+  /** Where the uploads are: each job's file is copied from it to a private directory for ffmpeg. */
+  uploads: Pick<FileStore, 'copyTo'>;
   jobs: JobStore;
   topics: TopicNames;
   /** The default model's input: frames of a job without a registered model are letterboxed to it. */
@@ -95,7 +96,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const ref = model && registeredModel({ model });
     const modelInput = await inputOf(ref);
     const file = path.join(dir, 'upload');
-    await copyUpload(deps.store, job.uploadId, file);
+    await copyUpload(deps.uploads, job.uploadId, file);
     const probe = await probeMedia(file, limits);
     const plan = planMedia(probe, job.options, config.processor);
     await deps.jobs.setMedia(job.jobId, plan.media, plan.expectedFrames);

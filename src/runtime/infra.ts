@@ -12,6 +12,9 @@ import { StreamStore } from '../store/stream-store.js';
 import { StreamTokenStore } from '../store/stream-tokens.js';
 import { connectRedis, createProgressStore, type ProgressStore } from '../live/progress.js';
 import { topicNames, type TopicNames } from '../contracts/topics.js';
+import type { FileStore } from '../store/file-store.js';
+import { mongoJobResults, type JobResults } from '../store/job-results.js';
+import { mongoIdempotencyKeys, type IdempotencyKeys } from '../store/idempotency.js';
 
 /** The clients a process shares between its roles: one Kafka client, one MongoDB pool, one Redis connection. */
 export interface Infra {
@@ -29,6 +32,13 @@ export interface Infra {
   cameras: CameraLeaseStore;
   /** The registered models (`vdet models add`): files in GridFS, read by the api, processors and detectors. */
   models: ModelRegistryStore;
+  /** The uploaded files (name: the upload id). */
+  uploads: FileStore;
+  /** The annotated renderings of done jobs (name: the job id), a cache. */
+  renderings: FileStore;
+  /** A job's frames, tracks and partial summaries, as readers see them. */
+  results: JobResults;
+  idempotencyKeys: IdempotencyKeys;
   topics: TopicNames;
   close(): Promise<void>;
 }
@@ -65,7 +75,8 @@ export async function openInfra(config: Config, log: Logger): Promise<Infra> {
   }
   const connected = store;
   return {
-    config, log, bus, store: connected, jobs: new JobStore(connected), progress, redis, apiKeys, streams, streamTokens, cameras: new CameraLeaseStore(connected.db), models, topics,
+    config, log, bus, store: connected, jobs: new JobStore(connected), progress, redis, apiKeys, streams, streamTokens, cameras: new CameraLeaseStore(connected.db), models,
+    uploads: connected.uploads, renderings: connected.annotated, results: mongoJobResults(connected), idempotencyKeys: mongoIdempotencyKeys(connected), topics,
     async close() {
       // Each step runs even when an earlier one fails: Kafka first (stop consuming, flush), then the stores.
       for (const [name, step] of [['kafka', () => bus.close()], ['redis', async () => redis.disconnect()], ['mongo', () => connected.close()]] as const) {

@@ -38,7 +38,7 @@ export function addReadinessCheck(name: string, probe: () => { ok: boolean; erro
 }
 
 /** Kafka and MongoDB are required; Redis holds only derivable state, so without it a role is `degraded`, not down. */
-export async function readiness(infra: Pick<Infra, 'bus' | 'store' | 'progress'>): Promise<ReadinessReport> {
+export async function readiness(infra: Pick<Infra, 'bus' | 'progress'> & { store: Pick<Infra['store'], 'ping'> }): Promise<ReadinessReport> {
   const [kafka, mongo, redis] = await Promise.all([check(() => infra.bus.ping()), check(() => infra.store.ping()), check(() => infra.progress.ping())]);
   const own = Object.fromEntries([...roleChecks].map(([name, probe]) => [name, probe()]));
   const checks = { kafka, mongo, redis, ...own };

@@ -1,22 +1,9 @@
-import { MongoRuntimeError, type Collection, type GridFSBucket } from 'mongodb';
+import type { Collection } from 'mongodb';
 import { isFinished } from './job-state.js';
 import type { JobRecord } from './job-record.js';
 import type { Store } from './mongo.js';
 import type { StreamFrameStore } from './stream-frame-store.js';
 import type { StreamRecord } from './stream-store.js';
-
-/**
- * Deletes every stored file of a GridFS bucket with this name (an upload's id, a job's annotated video). A file
- * another delete removed meanwhile is fine; any other failure throws, so that whoever deletes can try again.
- */
-export async function deleteFilesNamed(bucket: GridFSBucket, filename: string): Promise<void> {
-  const files = await bucket.find({ filename }, { projection: { _id: 1 } }).toArray();
-  for (const file of files) {
-    await bucket.delete(file._id).catch((error: unknown) => {
-      if (!(error instanceof MongoRuntimeError && error.message.startsWith('File not found'))) throw error;
-    });
-  }
-}
 
 /**
  * Deletes a job and everything stored of it: its frames and chunks, its tracks, its upload, its annotated video and
@@ -36,8 +23,8 @@ export async function deleteJobRecords(store: Store, job: Pick<JobRecord, '_id' 
   await store.tracks.deleteMany({ tenant: job.tenant, jobId: job._id });
   await store.trackPages.deleteMany({ tenant: job.tenant, jobId: job._id });
   await store.labelPages.deleteMany({ tenant: job.tenant, jobId: job._id });
-  await deleteFilesNamed(store.uploads, job.uploadId);
-  await deleteFilesNamed(store.annotated, job._id);
+  await store.uploads.deleteNamed(job.uploadId);
+  await store.annotated.deleteNamed(job._id);
   await store.db.collection('idempotency').deleteMany({ jobId: job._id });
   if (ended) await record();
 }

@@ -4,6 +4,7 @@ import type { FailureReason } from '../platform/errors.js';
 import { statesBefore, type JobStatus } from './job-state.js';
 import { jobFromStore, toStoredOptions, type JobRecord } from './job-record.js';
 import type { Store } from './mongo.js';
+import { deleteJobRecords } from './job-data.js';
 import type { MediaInfo } from '../contracts/media-info.js';
 import type { Summary } from '../contracts/summary.js';
 import { metrics } from '../platform/metrics.js';
@@ -22,6 +23,11 @@ export class JobStore {
     };
     await this.store.jobs.insertOne({ ...record, options: toStoredOptions(record.options) });
     return record;
+  }
+
+  /** Deletes the job and everything stored of it (see deleteJobRecords); a failure halfway can be retried. */
+  async delete(job: Pick<JobRecord, '_id' | 'tenant' | 'uploadId' | 'status'>): Promise<void> {
+    await deleteJobRecords(this.store, job);
   }
 
   /** A tenant's job, or null, exactly as if it did not exist, when it belongs to another tenant. */

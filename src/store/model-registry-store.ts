@@ -1,6 +1,7 @@
-import { GridFSBucket, type Collection, type Db } from 'mongodb';
+import { Readable } from 'node:stream';
+import type { Collection, Db } from 'mongodb';
 import { VdetError } from '../platform/errors.js';
-import { deleteFilesNamed } from './job-data.js';
+import { gridFsFileStore, type FileStore } from './file-store.js';
 import type { JobRecord } from './job-record.js';
 import { describeForRegistry, type ModelRegistry, type ModelVersion, type RegistrySettings } from '../vision/model-registry.js';
 
@@ -24,12 +25,12 @@ interface ModelVersionRecord extends ModelVersion {
 export class ModelRegistryStore implements ModelRegistry {
   private readonly pointers: Collection<ModelPointer>;
   private readonly versions: Collection<ModelVersionRecord>;
-  private readonly files: GridFSBucket;
+  private readonly files: FileStore;
 
   constructor(private readonly db: Db, private readonly jobs: Collection<JobRecord> = db.collection<JobRecord>('jobs')) {
     this.pointers = db.collection<ModelPointer>('models');
     this.versions = db.collection<ModelVersionRecord>('model_versions');
-    this.files = new GridFSBucket(db, { bucketName: 'models', chunkSizeBytes: 1024 * 1024 });
+    this.files = gridFsFileStore(db, 'models');
   }
 
   async ensureIndexes(): Promise<void> {
@@ -40,12 +41,8 @@ export class ModelRegistryStore implements ModelRegistry {
 
   async add(name: string, file: Uint8Array, settings: RegistrySettings): Promise<ModelVersion> {
     const { sha256, spec } = describeForRegistry(name, file, settings); // before anything is stored
-    if (!(await this.files.find({ filename: sha256 }, { limit: 1 }).hasNext())) {
-      await new Promise<void>((resolve, reject) => {
-        const sink = this.files.openUploadStream(sha256, { metadata: { name } });
-        sink.once('error', reject).once('finish', () => resolve());
-        sink.end(Buffer.from(file.buffer, file.byteOffset, file.byteLength));
-      });
+    if (!(await this.files.first(sha256))) {
+      await this.files.write(sha256, Readable.from([Buffer.from(file.buffer, file.byteOffset, file.byteLength)]), { name });
     }
     const stored = { ...settings, ...(settings.labels ? { labels: [...settings.labels] } : {}) };
     for (let attempt = 0; ; attempt++) {
@@ -107,21 +104,16 @@ export class ModelRegistryStore implements ModelRegistry {
     const pointer = await this.pointers.deleteOne({ _id: name });
     await this.versions.deleteMany({ name });
     for (const sha256 of new Set(versions.map((v) => v.sha256))) {
-      if (!(await this.versions.findOne({ sha256 }, { projection: { _id: 1 } }))) await deleteFilesNamed(this.files, sha256);
+      if (!(await this.versions.findOne({ sha256 }, { projection: { _id: 1 } }))) await this.files.deleteNamed(sha256);
     }
     return pointer.deletedCount > 0 || versions.length > 0;
   }
 
   async openFile(sha256: string): Promise<Buffer> {
+    const stored = await this.files.last(sha256);
+    if (!stored) throw new VdetError('VDET_MODEL_UNAVAILABLE', `The model file ${sha256.slice(0, 12)}… is no longer stored.`);
     const parts: Buffer[] = [];
-    try {
-      for await (const part of this.files.openDownloadStreamByName(sha256)) parts.push(part as Buffer);
-    } catch (cause) {
-      if (/FileNotFound/i.test(String((cause as Error | undefined)?.message ?? cause))) {
-        throw new VdetError('VDET_MODEL_UNAVAILABLE', `The model file ${sha256.slice(0, 12)}… is no longer stored.`, { cause });
-      }
-      throw cause;
-    }
+    for await (const part of this.files.open(stored.id)) parts.push(part as Buffer);
     return Buffer.concat(parts);
   }
 }

@@ -1,8 +1,6 @@
-import { createWriteStream } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
-import { GridFSBucket, MongoClient, type Collection, type Db } from 'mongodb';
+import { MongoClient, type Collection, type Db } from 'mongodb';
 import type { Config } from '../platform/config.js';
-import { VdetError } from '../platform/errors.js';
+import { gridFsFileStore, type FileStore } from './file-store.js';
 import type { FrameChunkRecord } from './frame-store.js';
 import type { ChunkRecord, JobRecord } from './job-record.js';
 import type { LabelPageRecord } from './label-pages.js';
@@ -23,9 +21,10 @@ export interface Store {
   trackPages: Collection<TrackPageRecord>;
   /** A done job's rare labels, a page of frames a document (label-pages.ts). */
   labelPages: Collection<LabelPageRecord>;
-  uploads: GridFSBucket;
-  /** Annotated renderings of done jobs (filename: the job id), a cache: each can be rendered again from the above. */
-  annotated: GridFSBucket;
+  /** The uploaded files (name: the upload's id), GridFS bucket `uploads`. */
+  uploads: FileStore;
+  /** Annotated renderings of done jobs (name: the job id), a cache: each can be rendered again from the above. */
+  annotated: FileStore;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -50,8 +49,8 @@ export async function connectStore(config: Config['mongo']): Promise<Store> {
     tracks: db.collection<TrackRecord>('job_tracks'),
     trackPages: db.collection<TrackPageRecord>('track_pages'),
     labelPages: db.collection<LabelPageRecord>('label_pages'),
-    uploads: new GridFSBucket(db, { bucketName: 'uploads', chunkSizeBytes: 1024 * 1024 }),
-    annotated: new GridFSBucket(db, { bucketName: 'annotated', chunkSizeBytes: 1024 * 1024 }),
+    uploads: gridFsFileStore(db, 'uploads'),
+    annotated: gridFsFileStore(db, 'annotated'),
     ping: async () => {
       await db.command({ ping: 1 });
     },
@@ -77,19 +76,3 @@ export async function ensureIndexes(store: Store): Promise<void> {
   await store.trackPages.createIndex({ tenant: 1, jobId: 1 }, { name: 'tenant_job' });
   await store.labelPages.createIndex({ tenant: 1, jobId: 1 }, { name: 'tenant_job' });
 }
-
-/**
- * Copies an upload out of GridFS to a private file (mode 600) for ffmpeg; VDET_UPLOAD_LOST when it is no longer
- * stored. Name the file without an extension: ffmpeg must recognise the content, never trust a name.
- */
-export async function copyUpload(store: Pick<Store, 'uploads'>, uploadId: string, file: string): Promise<void> {
-  try {
-    await pipeline(store.uploads.openDownloadStreamByName(uploadId), createWriteStream(file, { mode: 0o600 }));
-  } catch (cause) {
-    if (/FileNotFound/i.test(String((cause as Error | undefined)?.message ?? cause))) {
-      throw new VdetError('VDET_UPLOAD_LOST', 'The uploaded file is no longer stored.', { cause });
-    }
-    throw cause;
-  }
-}
-

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
@@ -71,8 +72,7 @@ describe('api security', () => {
     const store = await connectStore(stack.config.mongo);
     try {
       const job = await store.jobs.findOne({ _id: id });
-      const sink = store.uploads.openUploadStream(job!.uploadId, { metadata: { tenant: job!.tenant, contentType: 'text/html' } });
-      await new Promise<void>((resolve, reject) => sink.end(html, () => resolve()).on('error', reject));
+      await store.uploads.write(job!.uploadId, Readable.from([html]), { tenant: job!.tenant, contentType: 'text/html' });
     } finally {
       await store.close();
     }

@@ -62,12 +62,12 @@ describe('retention per job and per stream', () => {
       const retention = retentionStore(store, new StreamFrameStore(store.db), store.db.collection('streams'));
       const uploadsLeft = () => store.db.collection('uploads.files').countDocuments({ filename: job.uploadId });
       assert.equal(await uploadsLeft(), 1);
-      const deleteFile = store.uploads.delete.bind(store.uploads);
-      store.uploads.delete = async () => { throw new Error('injected: the store went away mid-delete'); };
+      const deleteFiles = store.uploads.deleteNamed.bind(store.uploads);
+      store.uploads.deleteNamed = async () => { throw new Error('injected: the store went away mid-delete'); };
       await assert.rejects(retention.deleteJob(job), /injected/);
       assert.equal(await status(`/v1/jobs/${done.id}`), 200, 'the record stays: the next pass finds the job again');
       assert.equal(await uploadsLeft(), 1);
-      store.uploads.delete = deleteFile;
+      store.uploads.deleteNamed = deleteFiles;
       await retention.deleteJob(job);
       assert.equal(await status(`/v1/jobs/${done.id}`), 404);
       assert.equal(await uploadsLeft(), 0);

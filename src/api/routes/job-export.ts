@@ -4,7 +4,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { VdetError } from '../../platform/errors.js';
 import { EXPORT_CONTENT_TYPES, EXPORT_EXTENSIONS, EXPORT_FORMATS, exportPieces, type ExportFormat } from '../../results/exports.js';
 import type { ApiDeps } from '../deps.js';
-import { jobFrames } from '../job-frames.js';
 import { problems } from '../problem.js';
 import { mediaHeaders } from '../security-headers.js';
 import { JobIdParams } from '../schemas.js';
@@ -27,7 +26,7 @@ const download = (description: string, types: Record<string, { type: string; des
 
 /** A done job's detections as a file to download: COCO JSON, CSV or JSON Lines, streamed from the frames. */
 export const jobExportRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
-  const { store, jobs } = deps;
+  const { results, jobs } = deps;
 
   app.get('/v1/jobs/:id/export', {
     schema: {
@@ -60,7 +59,7 @@ export const jobExportRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, d
     if (!job) throw jobNotFound();
     if (job.status !== 'done') throw new VdetError('VDET_JOB_NOT_DONE', `The job is ${job.status}; its exports exist once it is done.`);
     const format = request.query.format as ExportFormat; // the schema's enum let only these through
-    const frames = () => jobFrames(store, job);
+    const frames = () => results.frames(job);
     // A registered model's labels (its version may have been removed since: then the class ids are the default's).
     const pinned = registeredModel(job);
     const labels = pinned ? (await deps.models.version(pinned.name, pinned.version))?.spec.labels ?? deps.labels : deps.labels;

@@ -1,10 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { isFinished } from '../../store/job-state.js';
 import type { Detection, FrameDetections } from '../../contracts/messages.js';
-import { readJobFrames } from '../../store/label-pages.js';
 import { combineSummaries, withObjects } from '../../contracts/summary.js';
 import { tracksObjects } from '../../contracts/job-options.js';
-import { readTrack } from '../../store/track-store.js';
 import { objectsPerLabel, type TrackSegment } from '../../results/tracks.js';
 import type { JobEvent } from '../../live/progress.js';
 import type { ApiDeps } from '../deps.js';
@@ -21,7 +19,7 @@ import { openEventStream } from '../event-stream.js';
 const frameCursor = integerCursor('f');
 
 export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEventHub; quotas: TenantQuotas }> = async (app, deps) => {
-  const { store, jobs } = deps;
+  const { results, jobs } = deps;
   await app.register(jobTrackRoutes, deps);
 
   app.get('/v1/jobs/:id/detections', {
@@ -48,14 +46,14 @@ export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobE
     let lastFrame = Infinity;
     if (trackId !== undefined && job.tracks) {
       // A done job knows each track's frames: read only those.
-      const track = await readTrack(store, job, trackId);
+      const track = await results.track(job, trackId);
       if (!track) return { items: [], next: null };
       after = Math.max(after, track.firstFrame - 1);
       lastFrame = track.lastFrame;
     }
     const rows: FrameDetections[] = [];
     // Frames with none of the wanted detections left are skipped, reading on until the page is full.
-    for await (const row of readJobFrames(store, job, { after, fromMs, toMs, label })) {
+    for await (const row of results.frames(job, { after, fromMs, toMs, label })) {
       if (row.frame > lastFrame) break;
       const detections = narrowed ? row.detections.filter(keep) : row.detections;
       if (narrowed && detections.length === 0) continue;
@@ -82,7 +80,7 @@ export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobE
     if (!labels) {
       // Not done yet: combine what the merger has so far (objects: the tracks of the chunks tracked so far).
       const tracks = tracksObjects(job.options);
-      const parts = await store.chunks.find({ jobId: job._id }, { projection: { summary: 1, ...(tracks ? { tracks: 1 } : {}) } }).toArray();
+      const parts = await results.chunkParts(job._id, tracks);
       labels = combineSummaries(parts.map((p) => p.summary));
       if (tracks) labels = withObjects(labels, objectsPerLabel(parts.flatMap((p) => (p.tracks ? (JSON.parse(p.tracks) as TrackSegment[]) : []))));
     }

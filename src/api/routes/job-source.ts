@@ -2,8 +2,8 @@ import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { VdetError } from '../../platform/errors.js';
-import type { GridFSBucket, GridFSFile } from 'mongodb';
-import { jobFromStore, type JobRecord } from '../../store/job-record.js';
+import type { JobRecord } from '../../store/job-record.js';
+import type { FileStore, StoredFile } from '../../store/file-store.js';
 import type { ApiDeps } from '../deps.js';
 import { problems } from '../problem.js';
 import { JobIdParams } from '../schemas.js';
@@ -40,7 +40,7 @@ const fileBody = (description: string, type = 'application/octet-stream') => ({
  * so a player can seek, and a short-lived signed URL because a media element cannot send an Authorization header.
  */
 export const jobSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps & { annotated: AnnotatedVideos; mediaKey: string }> = async (app, deps) => {
-  const { store, jobs, mediaKey } = deps;
+  const { jobs, uploads, renderings, mediaKey } = deps;
 
   /** The tenant's job; or, for a request the auth hook let through without a key, the job its token was signed for. */
   const jobFor = async (tenant: string, id: string, token: string | undefined): Promise<JobRecord> => {
@@ -50,7 +50,7 @@ export const jobSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps & { annotated: A
       return job;
     }
     if (!token) throw new VdetError('VDET_UNAUTHORIZED', 'Send an API key, or a token from POST /v1/jobs/{id}/source-url.');
-    const found = jobFromStore(await store.jobs.findOne({ _id: id }));
+    const found = await jobs.getById(id);
     if (!found || !verifyMediaToken('job-media', found._id, token, mediaKey)) {
       throw new VdetError('VDET_UNAUTHORIZED', 'The source token is not valid for this job or has expired.');
     }
@@ -98,11 +98,11 @@ export const jobSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps & { annotated: A
     },
   }, async (request, reply) => {
     const job = await jobFor(request.tenant, request.params.id, request.query.token);
-    const [file] = await store.uploads.find({ filename: job.uploadId }).sort({ uploadDate: -1 }).limit(1).toArray();
+    const file = await uploads.last(job.uploadId);
     if (!file) throw new VdetError('VDET_JOB_NOT_FOUND', 'The upload of this job is no longer stored.');
-    const type = await servedType(store.uploads, file);
+    const type = await servedType(uploads, file);
     void mediaHeaders(reply).header('cache-control', 'private, max-age=300');
-    return sendStoredFile(request, reply, store.uploads, file, type);
+    return sendStoredFile(request, reply, uploads, file, type);
   });
 
   app.get('/v1/jobs/:id/annotated.mp4', {
@@ -132,7 +132,7 @@ export const jobSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps & { annotated: A
     const { file, cached } = await deps.annotated.get(job);
     void mediaHeaders(reply).header('x-vdet-cache', cached ? 'hit' : 'miss').header('cache-control', 'private, max-age=300')
       .header('content-disposition', `inline; filename="${downloadStem(job.filename)}.annotated.mp4"`);
-    return sendStoredFile(request, reply, store.annotated, file, 'video/mp4');
+    return sendStoredFile(request, reply, renderings, file, 'video/mp4');
   });
 };
 
@@ -140,11 +140,11 @@ export const jobSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps & { annotated: A
  * What an upload is served as: the type its bytes were sniffed as when it was stored (`metadata.mediaType`, set by
  * vdet, never by the client), or, for an upload stored before vdet kept it, its first bytes sniffed now.
  */
-async function servedType(bucket: GridFSBucket, file: GridFSFile): Promise<string> {
-  const known = (file.metadata as { mediaType?: string } | undefined)?.mediaType;
-  if (known && (MEDIA_CONTENT_TYPES as readonly string[]).includes(known)) return known;
+async function servedType(files: FileStore, file: StoredFile): Promise<string> {
+  const known = file.metadata.mediaType;
+  if (typeof known === 'string' && (MEDIA_CONTENT_TYPES as readonly string[]).includes(known)) return known;
   const chunks: Buffer[] = [];
-  for await (const chunk of bucket.openDownloadStream(file._id, { start: 0, end: Math.min(32, file.length) })) chunks.push(chunk as Buffer);
+  for await (const chunk of files.open(file.id, { start: 0, end: Math.min(32, file.length) })) chunks.push(chunk as Buffer);
   return mediaContentType(Buffer.concat(chunks));
 }
 

@@ -1,8 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { VdetError } from '../../platform/errors.js';
-import { readJobFrames } from '../../store/label-pages.js';
 import type { JobRecord } from '../../store/job-record.js';
-import { mongoTrackingStore, readTrack, readTracks } from '../../store/track-store.js';
 import { countedSoFar, zoneSettingsOf } from '../../results/tracks.js';
 import type { ApiDeps } from '../deps.js';
 import { problems } from '../problem.js';
@@ -14,8 +12,7 @@ import { integerCursor } from '../integer-cursor.js';
 const trackCursor = integerCursor('t');
 
 export const jobTrackRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
-  const { store, jobs } = deps;
-  const tracking = mongoTrackingStore(store);
+  const { results, jobs } = deps;
 
   app.get('/v1/jobs/:id/tracks', {
     schema: {
@@ -33,7 +30,7 @@ export const jobTrackRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, de
     const job = await doneJob(request.tenant, request.params.id);
     const { limit, cursor, label } = request.query;
     const after = cursor === undefined ? 0 : trackCursor.decode(cursor);
-    const found = await readTracks(store, job, after, limit, label === undefined ? undefined : (t) => t.label === label);
+    const found = await results.tracks(job, after, limit, label === undefined ? undefined : (t) => t.label === label);
     const items = found.slice(0, limit);
     return { items, next: found.length > limit ? trackCursor.encode(items[items.length - 1]!.trackId) : null };
   });
@@ -52,10 +49,10 @@ export const jobTrackRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, de
   }, async (request) => {
     const job = await doneJob(request.tenant, request.params.id);
     const trackId = request.params.trackId;
-    const track = await readTrack(store, job, trackId);
+    const track = await results.track(job, trackId);
     if (!track) throw new VdetError('VDET_TRACK_NOT_FOUND', `The job has no track ${trackId}.`);
     const path: { frame: number; ptsMs: number; score: number; box: [number, number, number, number] }[] = [];
-    for await (const frame of readJobFrames(store, job, { after: track.firstFrame - 1, label: track.label })) {
+    for await (const frame of results.frames(job, { after: track.firstFrame - 1, label: track.label })) {
       if (frame.frame > track.lastFrame) break;
       const d = frame.detections.find((x) => x.trackId === trackId);
       if (d) path.push({ frame: frame.frame, ptsMs: frame.ptsMs, score: d.score, box: d.box });
@@ -78,7 +75,7 @@ export const jobTrackRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, de
   }, async (request) => {
     const job = await jobs.get(request.tenant, request.params.id);
     if (!job) throw jobNotFound();
-    const report = job.zones ?? await countedSoFar(zoneSettingsOf(job.options), async () => (await tracking.record(job._id))?.zones);
+    const report = job.zones ?? await countedSoFar(zoneSettingsOf(job.options), () => results.zonesSoFar(job._id));
     return { id: job._id, status: job.status, ...report };
   });
 

@@ -10,14 +10,13 @@ import type { ApiDeps } from '../deps.js';
 import { problems } from '../problem.js';
 import { JobAcceptedSchema, JobIdParams, JobListQuery, JobListSchema, JobSchema, type JobView } from '../schemas.js';
 import { deleteJobData } from '../job-lifecycle.js';
-import { claimIdempotencyKey, findIdempotentJob, releaseIdempotencyKey } from '../../store/idempotency.js';
 import type { TenantQuotas } from '../tenant-quotas.js';
 import { modelChooser } from '../model-choice.js';
-import { deleteUpload, receiveUpload } from '../upload.js';
+import { receiveUpload } from '../upload.js';
 import { receiveFromUrl, type FetchSettings } from '../url-upload.js';
 
 export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: TenantQuotas }> = async (app, deps) => {
-  const { store, jobs, bus, topics, progress } = deps;
+  const { jobs, bus, topics, progress, uploads, idempotencyKeys } = deps;
   const callbacks = buildAddressPolicy(deps.config.http.webhookAllowPrivate, deps.config.http.webhookAllowHosts).policy;
   const fetching: FetchSettings = {
     policy: buildAddressPolicy(false, deps.config.http.fetchAllowHosts).policy,
@@ -47,22 +46,22 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: TenantQuot
     const idempotencyKey = typeof request.headers['idempotency-key'] === 'string' ? request.headers['idempotency-key'] : undefined;
     const id = randomUUID();
     if (idempotencyKey !== undefined) {
-      const existing = await findIdempotentJob(store, tenant, idempotencyKey) ?? await claimIdempotencyKey(store, tenant, idempotencyKey, id);
+      const existing = await idempotencyKeys.find(tenant, idempotencyKey) ?? await idempotencyKeys.claim(tenant, idempotencyKey, id);
       if (existing !== id) return reply.status(202).header('location', `/v1/jobs/${existing}`).send({ id: existing, status: 'queued' as const });
     }
     await deps.quotas.admitJob(tenant); // before a byte of the upload is read
     await deps.quotas.admitUpload(tenant);
     const forgetKey = async () => {
-      if (idempotencyKey !== undefined) await releaseIdempotencyKey(store, tenant, idempotencyKey).catch(() => undefined);
+      if (idempotencyKey !== undefined) await idempotencyKeys.release(tenant, idempotencyKey).catch(() => undefined);
     };
     const byUrl = request.headers['content-type']?.startsWith('application/json') === true;
-    const receive = byUrl ? receiveFromUrl(request.body, store, tenant, chooseModel, fetching, callbacks) : receiveUpload(request, store, tenant, chooseModel, callbacks);
+    const receive = byUrl ? receiveFromUrl(request.body, uploads, tenant, chooseModel, fetching, callbacks) : receiveUpload(request, uploads, tenant, chooseModel, callbacks);
     const upload = await receive.catch(async (error: unknown) => {
       await forgetKey();
       throw error;
     });
     await deps.quotas.admitUpload(tenant, upload.bytes).catch(async (error: unknown) => {
-      await deleteUpload(store, upload.uploadId).catch(() => undefined);
+      await uploads.deleteNamed(upload.uploadId).catch(() => undefined);
       await forgetKey();
       throw error;
     });
@@ -77,8 +76,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: TenantQuot
       }]), ENQUEUE_TIMEOUT_MS);
     } catch (cause) {
       // Nothing is accepted that cannot be enqueued: undo what was stored and ask the client to retry.
-      await store.jobs.deleteOne({ _id: id }).catch(() => undefined);
-      await deleteUpload(store, upload.uploadId).catch(() => undefined);
+      await jobs.delete({ _id: id, tenant, uploadId: upload.uploadId, status: 'queued' }).catch(() => undefined); // and its upload
       await forgetKey();
       throw new VdetError('VDET_DEPENDENCY_UNAVAILABLE', 'The job could not be queued right now; retry in a few seconds.', { cause });
     }
