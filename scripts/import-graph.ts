@@ -20,16 +20,15 @@ const STAGES = new Set(['media', 'vision', 'results']);
 
 /**
  * The libraries behind an adapter or a stage, and the rooms that may import them: anywhere else they would leak
- * past the small interfaces those rooms offer. `pending` lists the rooms that still import one and should not (the
- * report counts them; they do not fail the check yet).
+ * past the small interfaces those rooms offer.
  */
-export const PACKAGE_ROOMS: Readonly<Record<string, { rooms: readonly string[]; pending?: readonly string[] }>> = {
+export const PACKAGE_ROOMS: Readonly<Record<string, { rooms: readonly string[] }>> = {
   kafkajs: { rooms: ['kafka'] },
   'onnxruntime-node': { rooms: ['vision'] },
   'fluent-ffmpeg': { rooms: ['media'] },
   sharp: { rooms: ['media'] },
-  mongodb: { rooms: ['store'], pending: ['api'] },
-  ioredis: { rooms: ['live', 'store', 'runtime'], pending: ['api'] },
+  mongodb: { rooms: ['store'] },
+  ioredis: { rooms: ['live', 'store', 'runtime'] },
 };
 
 export interface ImportEdge { from: string; to: string }
@@ -43,8 +42,8 @@ export interface ImportReport {
   cycles: string[][];
   /** Lines of TypeScript per top-level folder of src/. */
   linesPerFolder: Record<string, number>;
-  /** Imports of an adapter's library outside its rooms: `pending` ones are known and counted, the others fail. */
-  packageImports: { file: string; pkg: string; pending: boolean }[];
+  /** Imports of an adapter's or a stage's library outside its rooms. */
+  packageImports: { file: string; pkg: string }[];
 }
 
 const PACKAGE_IMPORT = /(?:^|\s)(?:import|export)\s[^'"]*?from\s*['"]([^.'"][^'"]*)['"]/gm;
@@ -82,7 +81,7 @@ export function readImportGraph(src = 'src'): ImportReport {
     for (const m of text.matchAll(PACKAGE_IMPORT)) {
       const pkg = m[1]!.startsWith('@') ? m[1]!.split('/').slice(0, 2).join('/') : m[1]!.split('/')[0]!;
       const rule = PACKAGE_ROOMS[pkg];
-      if (rule && !rule.rooms.includes(folder)) packageImports.push({ file, pkg, pending: rule.pending?.includes(folder) ?? false });
+      if (rule && !rule.rooms.includes(folder)) packageImports.push({ file, pkg });
     }
   }
   const violations: ImportReport['violations'] = [];
@@ -164,10 +163,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const total = Object.values(report.linesPerFolder).reduce((a, b) => a + b, 0);
   for (const { edge, why } of report.violations) console.error(`${edge.from} → ${edge.to}: ${why}`);
   for (const cycle of report.cycles) console.error(`import circle: ${cycle.join(' → ')}`);
-  const leaks = report.packageImports.filter((p) => !p.pending);
+  const leaks = report.packageImports;
   for (const { file, pkg } of leaks) console.error(`${file} imports ${pkg}, which only ${PACKAGE_ROOMS[pkg]!.rooms.join(', ')} may`);
-  const pending = report.packageImports.filter((p) => p.pending);
   const [largest, lines] = Object.entries(report.linesPerFolder).sort((x, y) => y[1] - x[1])[0]!;
-  console.log(`imports: ${report.files.length} files, ${report.edges.length} imports, ${report.violations.length} across a floor, ${report.cycles.length} circles; largest folder src/${largest} ${lines} of ${total} lines (${Math.round((100 * lines) / total)} %); still to move behind a store: ${pending.length} imports of mongodb/ioredis (${[...new Set(pending.map((p) => p.file))].join(', ')})`);
+  console.log(`imports: ${report.files.length} files, ${report.edges.length} imports, ${report.violations.length} across a floor, ${report.cycles.length} circles; largest folder src/${largest} ${lines} of ${total} lines (${Math.round((100 * lines) / total)} %); ${leaks.length} imports of an adapter's library outside its rooms`);
   if (report.violations.length > 0 || report.cycles.length > 0 || leaks.length > 0) process.exit(1);
 }

@@ -1,6 +1,6 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RateLimitCounters } from '../live/rate-limit-counters.js';
 import type { ApiKeyIdentity, ApiKeyStore } from '../store/api-keys.js';
 import type { Config } from '../platform/config.js';
 import { VdetError } from '../platform/errors.js';
@@ -64,8 +64,8 @@ type Limits = Pick<Config['http'], 'rateLimitPerMinute' | 'rateLimitPerAddressPe
  * - per key, once it is verified: `rateLimitPerMinute` requests a minute.
  * The client address is the socket's, or the one `VDET_TRUST_PROXY`'s proxies forwarded.
  */
-export async function registerAuth(app: FastifyInstance, keys: ApiKeyStore, redis: Redis, limits: Limits): Promise<void> {
-  await app.register(rateLimit, { global: false, redis, nameSpace: 'rate:', skipOnError: true });
+export async function registerAuth(app: FastifyInstance, keys: ApiKeyStore, counters: RateLimitCounters, limits: Limits): Promise<void> {
+  await app.register(rateLimit, { global: false, ...counters });
   const keyIds = new WeakMap<FastifyRequest, string>();
   const perAddress = app.createRateLimit({ keyGenerator: (r) => `address:${r.ip}`, max: limits.rateLimitPerAddressPerMinute, timeWindow: MINUTE });
   const failures = app.createRateLimit({ keyGenerator: (r) => `auth-failures:${r.ip}`, max: limits.authFailuresPerMinute, timeWindow: MINUTE });

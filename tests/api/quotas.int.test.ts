@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { TenantLeases } from '../../src/api/tenant-quotas.js';
+import { TenantLeases } from '../../src/live/tenant-leases.js';
 import { ApiKeyStore } from '../../src/store/api-keys.js';
 import { connectStore } from '../../src/store/mongo.js';
 import { authHeaders, submitJob, uploadFile, waitForJob, type Target } from '../helpers/client.js';

@@ -6,7 +6,7 @@ import { tracksObjects } from '../../contracts/job-options.js';
 import { objectsPerLabel, type TrackSegment } from '../../results/tracks.js';
 import type { JobEvent } from '../../live/progress.js';
 import type { ApiDeps } from '../deps.js';
-import type { JobEventHub } from '../job-events.js';
+import type { JobEventHub } from '../../live/event-hub.js';
 import type { TenantQuotas } from '../tenant-quotas.js';
 import { problems } from '../problem.js';
 import { DetectionsPageSchema, DetectionsQuery, JobIdParams, SummarySchema } from '../schemas.js';

@@ -9,7 +9,7 @@ import { registeredModel } from '../../store/job-record.js';
 import { streamKey, type StreamRecord } from '../../store/stream-store.js';
 import { countedSoFar, zoneSettingsOf } from '../../results/tracks.js';
 import type { ApiDeps } from '../deps.js';
-import type { JobEventHub } from '../job-events.js';
+import type { JobEventHub } from '../../live/event-hub.js';
 import type { TenantQuotas } from '../tenant-quotas.js';
 import { problems } from '../problem.js';
 import { ZonesViewSchema } from '../schemas.js';

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../platform/config.js';
 import type { StreamResult } from '../contracts/stream.js';
-import type { StreamRef } from '../store/stream-store.js';
-import { jobEventsChannel, streamEventsChannel, type JobEvent } from '../live/progress.js';
+import type { StreamRef } from '../contracts/stream-ref.js';
+import { jobEventsChannel, streamEventsChannel, type JobEvent } from './progress.js';
 
 type Listener<T> = (event: T) => void;
 
