@@ -4,7 +4,7 @@ import { registry } from '../../platform/metrics.js';
 import { isOperator, readiness, readinessFor } from '../../runtime/ops-server.js';
 import { HealthSchema } from '../schemas.js';
 
-export const healthRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
+export const healthRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'config' | 'bus' | 'store' | 'progress'>> = async (app, deps) => {
   app.get('/healthz', {
     schema: { summary: 'Liveness: the process answers', tags: ['health'], response: { 200: HealthSchema } },
   }, async () => ({ status: 'ok' }));

@@ -25,7 +25,7 @@ const download = (description: string, types: Record<string, { type: string; des
 });
 
 /** A done job's detections as a file to download: COCO JSON, CSV or JSON Lines, streamed from the frames. */
-export const jobExportRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
+export const jobExportRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'jobs' | 'results' | 'labels' | 'models'>> = async (app, deps) => {
   const { results, jobs } = deps;
 
   app.get('/v1/jobs/:id/export', {

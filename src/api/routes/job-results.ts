@@ -18,7 +18,7 @@ import { openEventStream } from '../event-stream.js';
 
 const frameCursor = integerCursor('f');
 
-export const jobResultRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEventHub; quotas: TenantQuotas }> = async (app, deps) => {
+export const jobResultRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'jobs' | 'results'> & { events: JobEventHub; quotas: Pick<TenantQuotas, 'openEventStream'> }> = async (app, deps) => {
   const { results, jobs } = deps;
   await app.register(jobTrackRoutes, deps);
 

@@ -39,7 +39,7 @@ const fileBody = (description: string, type = 'application/octet-stream') => ({
  * A job's videos: its original upload, for the viewer's <video>, and its annotated rendering; byte ranges (206/416)
  * so a player can seek, and a short-lived signed URL because a media element cannot send an Authorization header.
  */
-export const jobSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps & { annotated: AnnotatedVideos; mediaKey: string }> = async (app, deps) => {
+export const jobSourceRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'jobs' | 'uploads' | 'renderings'> & { annotated: Pick<AnnotatedVideos, 'get'>; mediaKey: string }> = async (app, deps) => {
   const { jobs, uploads, renderings, mediaKey } = deps;
 
   /** The tenant's job; or, for a request the auth hook let through without a key, the job its token was signed for. */

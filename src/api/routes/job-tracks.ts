@@ -11,7 +11,7 @@ import { integerCursor } from '../integer-cursor.js';
 /** A done job's tracks: the list (a bucket of ids at a time) and one track's path through its frames. */
 const trackCursor = integerCursor('t');
 
-export const jobTrackRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
+export const jobTrackRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'jobs' | 'results'>> = async (app, deps) => {
   const { results, jobs } = deps;
 
   app.get('/v1/jobs/:id/tracks', {

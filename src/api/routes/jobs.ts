@@ -15,7 +15,11 @@ import { modelChooser } from '../model-choice.js';
 import { receiveUpload } from '../upload.js';
 import { receiveFromUrl, type FetchSettings } from '../url-upload.js';
 
-export const jobRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: TenantQuotas }> = async (app, deps) => {
+/** What the jobs routes use: the job records, the uploads, the queue, progress and the tenant's caps. */
+export type JobRouteDeps = Pick<ApiDeps, 'config' | 'jobs' | 'uploads' | 'idempotencyKeys' | 'bus' | 'topics' | 'progress' | 'models' | 'labels' | 'defaultModel'>
+  & { quotas: Pick<TenantQuotas, 'admitJob' | 'admitUpload'> };
+
+export const jobRoutes: FastifyPluginAsyncTypebox<JobRouteDeps> = async (app, deps) => {
   const { jobs, bus, topics, progress, uploads, idempotencyKeys } = deps;
   const callbacks = buildAddressPolicy(deps.config.http.webhookAllowPrivate, deps.config.http.webhookAllowHosts).policy;
   const fetching: FetchSettings = {

@@ -24,7 +24,7 @@ const ModelListSchema = Type.Object({ items: Type.Array(ModelSchema) });
  * The models jobs can run on. They are the operator's (`vdet models add|list|remove`), shared by every tenant: any
  * authenticated caller sees the same list.
  */
-export const modelRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
+export const modelRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'models' | 'defaultModel'>> = async (app, deps) => {
   app.get('/v1/models', {
     schema: {
       summary: 'The models a job can name in `options.model`',

@@ -18,7 +18,7 @@ const withSource = (record: StreamRecord): record is StreamRecord & { source: Ca
  * stream's usual path (policy, detections, results on `vdet.results`); no ingest token is involved, the source is
  * the tenant's own registration.
  */
-export const streamSourceRoutes: FastifyPluginAsyncTypebox<ApiDeps & { quotas: TenantQuotas }> = async (app, deps) => {
+export const streamSourceRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'streams' | 'cameras' | 'config'> & { quotas: TenantQuotas }> = async (app, deps) => {
   const policy = buildAddressPolicy(false, deps.config.cameras.allowHosts).policy;
   /** The rules the processor applies again at each connection: refused here already when they refuse now. */
   const checkUrl = async (url: string) => {

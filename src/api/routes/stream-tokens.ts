@@ -23,7 +23,7 @@ const TokenParams = Type.Object({ ...StreamParams.properties, tokenId: Type.Stri
  * into one stream of one tenant and nothing else; several may be live at once, so a camera moves to a new token
  * before the old one is revoked.
  */
-export const streamTokenRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
+export const streamTokenRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'streams' | 'streamTokens'>> = async (app, deps) => {
   app.post('/v1/streams/:id/tokens', {
     schema: {
       summary: 'Mint an ingest token for a stream (shown once)',

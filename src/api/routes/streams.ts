@@ -50,7 +50,7 @@ const FramesPage = Type.Object({
 });
 export const security: { [label: string]: string[] }[] = [{ bearer: [] }, { apiKey: [] }];
 
-export const streamRoutes: FastifyPluginAsyncTypebox<ApiDeps & { events: JobEventHub; quotas: TenantQuotas }> = async (app, deps) => {
+export const streamRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'streams' | 'streamTokens' | 'cameras' | 'models' | 'labels' | 'defaultModel'> & { events: JobEventHub; quotas: TenantQuotas }> = async (app, deps) => {
   const { streams } = deps;
   const chooseModel = modelChooser(deps.models, { labels: deps.labels, described: deps.defaultModel });
   const defaultSha = deps.defaultModel?.sha256;
