@@ -7,7 +7,6 @@ import { JobOptionsSchema } from '../contracts/job-options.js';
 import type { ApiDeps } from './deps.js';
 import { modelRoutes } from './routes/models.js';
 import { registerAuth } from './auth.js';
-import { JobEventHub } from '../live/event-hub.js';
 import { sendProblem } from './problem.js';
 import { jobResultRoutes } from './routes/job-results.js';
 import { jobSourceRoutes } from './routes/job-source.js';
@@ -18,8 +17,6 @@ import { streamRoutes } from './routes/streams.js';
 import { streamSourceRoutes } from './routes/stream-source.js';
 import { streamTokenRoutes } from './routes/stream-tokens.js';
 import { TenantQuotas } from './tenant-quotas.js';
-import { TenantLeases } from '../live/tenant-leases.js';
-import { sharedRateLimitCounters } from '../live/rate-limit-counters.js';
 import { StreamSettingsSchema } from '../contracts/stream.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -86,11 +83,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addSchema(ProblemSchema);
   app.addSchema(JobOptionsSchema);
   app.addSchema(StreamSettingsSchema);
-  await registerAuth(app as unknown as FastifyInstance, deps.apiKeys, sharedRateLimitCounters(deps.redis), deps.config.http);
-  const events = new JobEventHub(deps.redis, deps.config.redis);
+  await registerAuth(app as unknown as FastifyInstance, deps.apiKeys, deps.live.rateLimitCounters, deps.config.http);
+  const events = deps.live.openEvents();
   const quotas = new TenantQuotas({
-    eventStreams: new TenantLeases(deps.redis, 'event-streams', deps.config.quotas.eventStreams),
-    renders: new TenantLeases(deps.redis, 'renders', deps.config.quotas.renders),
+    eventStreams: deps.live.leases('event-streams', deps.config.quotas.eventStreams),
+    renders: deps.live.leases('renders', deps.config.quotas.renders),
   }, deps.jobs, deps.config.quotas);
   app.addHook('onClose', async () => events.close());
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP });

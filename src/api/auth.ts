@@ -64,7 +64,7 @@ type Limits = Pick<Config['http'], 'rateLimitPerMinute' | 'rateLimitPerAddressPe
  * - per key, once it is verified: `rateLimitPerMinute` requests a minute.
  * The client address is the socket's, or the one `VDET_TRUST_PROXY`'s proxies forwarded.
  */
-export async function registerAuth(app: FastifyInstance, keys: ApiKeyStore, counters: RateLimitCounters, limits: Limits): Promise<void> {
+export async function registerAuth(app: FastifyInstance, keys: ApiKeyStore, counters: RateLimitCounters | undefined, limits: Limits): Promise<void> {
   await app.register(rateLimit, { global: false, ...counters });
   const keyIds = new WeakMap<FastifyRequest, string>();
   const perAddress = app.createRateLimit({ keyGenerator: (r) => `address:${r.ip}`, max: limits.rateLimitPerAddressPerMinute, timeWindow: MINUTE });

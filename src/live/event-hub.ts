@@ -6,12 +6,19 @@ import { jobEventsChannel, streamEventsChannel, type JobEvent } from './progress
 
 type Listener<T> = (event: T) => void;
 
+/** Live job events and stream results, for server-sent events; each watch returns the function that stops it. */
+export interface EventHub {
+  watch(jobId: string, listener: Listener<JobEvent>): Promise<() => Promise<void>>;
+  watchStream(stream: StreamRef, listener: Listener<StreamResult>): Promise<() => Promise<void>>;
+  close(): void;
+}
+
 /**
  * Live job events and stream results for server-sent events, from Redis pub/sub: the merger publishes on whichever machine it runs,
  * and every api process subscribes, so a client may be connected to any replica. One subscriber connection per
  * process, one Redis subscription per watched job however many clients watch it.
  */
-export class JobEventHub {
+export class JobEventHub implements EventHub {
   private readonly subscriber: Redis;
   private readonly listeners = new Map<string, Set<Listener<unknown>>>();
 

@@ -6,7 +6,7 @@ import { tracksObjects } from '../../contracts/job-options.js';
 import { objectsPerLabel, type TrackSegment } from '../../results/tracks.js';
 import type { JobEvent } from '../../live/progress.js';
 import type { ApiDeps } from '../deps.js';
-import type { JobEventHub } from '../../live/event-hub.js';
+import type { EventHub } from '../../live/event-hub.js';
 import type { TenantQuotas } from '../tenant-quotas.js';
 import { problems } from '../problem.js';
 import { DetectionsPageSchema, DetectionsQuery, JobIdParams, SummarySchema } from '../schemas.js';
@@ -18,7 +18,7 @@ import { openEventStream } from '../event-stream.js';
 
 const frameCursor = integerCursor('f');
 
-export const jobResultRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'jobs' | 'results'> & { events: JobEventHub; quotas: Pick<TenantQuotas, 'openEventStream'> }> = async (app, deps) => {
+export const jobResultRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'jobs' | 'results'> & { events: EventHub; quotas: Pick<TenantQuotas, 'openEventStream'> }> = async (app, deps) => {
   const { results, jobs } = deps;
   await app.register(jobTrackRoutes, deps);
 

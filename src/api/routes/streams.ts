@@ -9,7 +9,7 @@ import { registeredModel } from '../../store/job-record.js';
 import { streamKey, type StreamRecord } from '../../store/stream-store.js';
 import { countedSoFar, zoneSettingsOf } from '../../results/tracks.js';
 import type { ApiDeps } from '../deps.js';
-import type { JobEventHub } from '../../live/event-hub.js';
+import type { EventHub } from '../../live/event-hub.js';
 import type { TenantQuotas } from '../tenant-quotas.js';
 import { problems } from '../problem.js';
 import { ZonesViewSchema } from '../schemas.js';
@@ -50,7 +50,7 @@ const FramesPage = Type.Object({
 });
 export const security: { [label: string]: string[] }[] = [{ bearer: [] }, { apiKey: [] }];
 
-export const streamRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'streams' | 'streamTokens' | 'cameras' | 'models' | 'labels' | 'defaultModel'> & { events: JobEventHub; quotas: TenantQuotas }> = async (app, deps) => {
+export const streamRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'streams' | 'streamTokens' | 'cameras' | 'models' | 'labels' | 'defaultModel'> & { events: EventHub; quotas: TenantQuotas }> = async (app, deps) => {
   const { streams } = deps;
   const chooseModel = modelChooser(deps.models, { labels: deps.labels, described: deps.defaultModel });
   const defaultSha = deps.defaultModel?.sha256;
