@@ -13,7 +13,8 @@ import { indexRareLabels } from '../src/store/label-pages.js';
 import { chunkId, insertOnce } from '../src/store/documents.js';
 import { connectStore, ensureIndexes, type Store } from '../src/store/mongo.js';
 import type { JobRecord } from '../src/store/job-record.js';
-import { StreamFrameStore, type StoredStreamFrame } from '../src/store/stream-frame-store.js';
+import { StreamFrameStore } from '../src/store/stream-frame-store.js';
+import type { StoredStreamFrame } from '../src/store/stream-frame-records.js';
 import { numberArgument } from './args.js';
 
 /**

@@ -4,6 +4,7 @@ import { VdetError } from './errors.js';
 import { EnvReader, deepFreeze, type Env } from './env-reader.js';
 import { readKafkaSecurity, type KafkaSecurity } from './kafka-security.js';
 import { MODEL_FORMATS, PAD_PLACEMENTS, type ModelFormat, type PadPlacement } from './model-settings.js';
+import { secretProblem } from './secrets.js';
 
 /**
  * The whole configuration of a vdet process, read once from the environment at start-up and frozen.
@@ -150,24 +151,6 @@ export interface Config {
   readonly logLevel: string;
   /** Port of /healthz, /readyz and /metrics for roles without the api (undefined: 9101 processor, 9102 detector, 9103 merger). */
   readonly metricsPort: number | undefined;
-}
-
-/** Keys that documentation, examples or old manifests have shown: a service started with one is open to anyone. */
-export const PLACEHOLDER_KEYS: readonly string[] = [
-  'change-me', 'change-me-bootstrap-key', 'changeme', 'change_me', 'replace-me', 'secret', 'password', 'vdet', 'vdet_…', 'example',
-];
-const MIN_SECRET_LENGTH = 32;
-
-/** Why a configured secret (a bootstrap key, a signing key, a token) is unusable; undefined when it is fine. */
-export function secretProblem(name: string, value: string): string | undefined {
-  const lower = value.toLowerCase();
-  if (PLACEHOLDER_KEYS.includes(lower) || lower.startsWith('change-me') || lower.startsWith('changeme')) {
-    return `${name} is a documented placeholder: generate one, e.g. \`openssl rand -hex 24\``;
-  }
-  if (value.length < MIN_SECRET_LENGTH) {
-    return `${name} must be at least ${MIN_SECRET_LENGTH} characters (it has ${value.length}): generate one, e.g. \`openssl rand -hex 24\``;
-  }
-  return undefined;
 }
 
 /** VDET_TRUST_PROXY: false (the socket's address), true (any proxy), a hop count, or comma-separated addresses/CIDRs. */

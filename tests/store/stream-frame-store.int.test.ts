@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectStore, type Store } from '../../src/store/mongo.js';
-import { StreamFrameStore, type StoredStreamFrame } from '../../src/store/stream-frame-store.js';
+import { StreamFrameStore } from '../../src/store/stream-frame-store.js';
+import type { StoredStreamFrame } from '../../src/store/stream-frame-records.js';
 import { createTestEnv } from '../helpers/stack.js';
 
 const env = createTestEnv();
