@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../platform/config.js';
 import { decodeChunk, frameSlices, type Chunk } from '../contracts/chunk.js';
 import { ChunkOutcome, type ChunkFrame, type Detection } from '../contracts/messages.js';
-import { sendToDeadLetters } from '../kafka/dead-letter.js';
+import { deadLetterThen } from '../kafka/dead-letter.js';
 import { VdetError, toFailureReason } from '../platform/errors.js';
 import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../kafka/bus.js';
 import type { ProgressStore } from '../live/progress.js';
@@ -169,8 +169,7 @@ export function createDetector(deps: DetectorDeps) {
         // memory stay within that × chunk size.
         headStart: { limit: config.detector.chunksInFlight, prepare: detectChunk },
         handle,
-        giveUp: async (message, error, attempts) => {
-          await sendToDeadLetters(bus, topics.dlq, log, message, error, attempts);
+        giveUp: deadLetterThen(bus, topics.dlq, log, async (message, error) => {
           const header = (() => {
             try {
               return decodeChunk(message.value).header;
@@ -182,7 +181,7 @@ export function createDetector(deps: DetectorDeps) {
             const outcome: ChunkOutcome = { v: 1, kind: 'chunk-failed', jobId: header.jobId, tenant: header.tenant, chunk: header.chunk, error: toFailureReason(error) };
             await bus.send(topics.detections, [{ key: header.jobId, value: ChunkOutcome.encode(outcome) }]);
           }
-        },
+        }),
       });
       log.info({ devices: deps.defaultModel.runners.map((r) => `${r.name} (${r.batchMode}, batch ≤ ${r.maxBatch})`) }, 'detector consuming chunks');
     },

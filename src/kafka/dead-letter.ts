@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { VdetError, isVdetError } from '../platform/errors.js';
-import type { IncomingMessage, KafkaBus } from './bus.js';
+import type { ConsumeOptions, IncomingMessage, KafkaBus } from './bus.js';
 import { metrics } from '../platform/metrics.js';
 
 /**
@@ -18,6 +18,19 @@ export async function sendToDeadLetters(
     value: message.value ?? Buffer.alloc(0),
     headers: deadLetterHeaders(message, reason, attempts),
   }]);
+}
+
+/**
+ * A consumer's `giveUp`: the message goes to the dead letters, then `settle` ends what it stood for (fails its job,
+ * tells the merger), so that nothing given up is left stuck.
+ */
+export function deadLetterThen(
+  bus: KafkaBus, dlqTopic: string, log: Logger, settle: (message: IncomingMessage, error: unknown) => Promise<void>,
+): ConsumeOptions<unknown>['giveUp'] {
+  return async (message, error, attempts) => {
+    await sendToDeadLetters(bus, dlqTopic, log, message, error, attempts);
+    await settle(message, error);
+  };
 }
 
 /** Headers of a dead letter: where it came from and why it could not be processed. */

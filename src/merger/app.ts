@@ -2,7 +2,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { ChunkOutcome, type ChunkDone, type TrackMore } from '../contracts/messages.js';
 import { tracksObjects } from '../contracts/job-options.js';
 import { withObjects } from '../contracts/summary.js';
-import { sendToDeadLetters } from '../kafka/dead-letter.js';
+import { deadLetterThen } from '../kafka/dead-letter.js';
 import { toFailureReason } from '../platform/errors.js';
 import type { Infra } from '../runtime/infra.js';
 import type { ConsumerHandle, IncomingMessage } from '../kafka/bus.js';
@@ -237,12 +237,11 @@ export function createMerger(deps: MergerDeps) {
           streamTracking.clear();
           deps.streams.frames.forgetAll();
         },
-        giveUp: async (message, error, attempts) => {
-          await sendToDeadLetters(bus, topics.dlq, log, message, error, attempts);
+        giveUp: deadLetterThen(bus, topics.dlq, log, async (message, error) => {
           if (message.key && (await jobs.getById(message.key)) && (await jobs.fail(message.key, toFailureReason(error)))) {
             await publish(message.key, { type: 'failed', status: 'failed' });
           }
-        },
+        }),
       });
       reaper = setInterval(() => void reap().catch((error: unknown) => log.error({ err: error }, 'reaper failed')),
         config.merger.reaperIntervalS * 1000);

@@ -9,7 +9,7 @@ import { resolveTrackerOptions } from '../contracts/tracker-options.js';
 import { isVdetError, toFailureReason } from '../platform/errors.js';
 import type { JobStore } from '../store/job-store.js';
 import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../kafka/bus.js';
-import { sendToDeadLetters } from '../kafka/dead-letter.js';
+import { deadLetterThen } from '../kafka/dead-letter.js';
 import { metrics } from '../platform/metrics.js';
 import { letterbox, type Letterbox, type ModelInput } from '../media/letterbox.js';
 import { copyUpload, type FileStore } from '../store/file-store.js';
@@ -197,10 +197,9 @@ export function createProcessor(deps: ProcessorDeps) {
         topics: [topics.jobs],
         concurrency: 2,
         handle,
-        giveUp: async (message, error, attempts) => {
-          await sendToDeadLetters(bus, topics.dlq, log, message, error, attempts);
+        giveUp: deadLetterThen(bus, topics.dlq, log, async (message, error) => {
           if (message.key) await deps.jobs.fail(message.key, toFailureReason(error));
-        },
+        }),
       });
       log.info('processor consuming jobs');
     },

@@ -8,7 +8,7 @@ import { problems } from '../problem.js';
 import { mediaHeaders } from '../security-headers.js';
 import { JobIdParams } from '../schemas.js';
 import { downloadStem } from './job-source.js';
-import { jobNotFound, toView } from './jobs.js';
+import { ownedJob, toView } from './jobs.js';
 import { registeredModel } from '../../store/job-record.js';
 
 const ExportQuery = Type.Object({
@@ -55,8 +55,7 @@ export const jobExportRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'jobs' | '
       },
     },
   }, async (request, reply) => {
-    const job = await jobs.get(request.tenant, request.params.id);
-    if (!job) throw jobNotFound();
+    const job = await ownedJob(jobs, request.tenant, request.params.id);
     if (job.status !== 'done') throw new VdetError('VDET_JOB_NOT_DONE', `The job is ${job.status}; its exports exist once it is done.`);
     const format = request.query.format as ExportFormat; // the schema's enum let only these through
     const frames = () => results.frames(job);

@@ -10,7 +10,7 @@ import type { EventHub } from '../../live/event-hub.js';
 import type { TenantQuotas } from '../tenant-quotas.js';
 import { problems } from '../problem.js';
 import { DetectionsPageSchema, DetectionsQuery, JobIdParams, SummarySchema } from '../schemas.js';
-import { jobNotFound } from './jobs.js';
+import { ownedJob } from './jobs.js';
 import { jobTrackRoutes } from './job-tracks.js';
 import { integerCursor } from '../integer-cursor.js';
 import { openEventStream } from '../event-stream.js';
@@ -36,8 +36,7 @@ export const jobResultRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'jobs' | '
       response: { 200: DetectionsPageSchema, ...problems(400, 401, 404, 429) },
     },
   }, async (request) => {
-    const job = await jobs.get(request.tenant, request.params.id);
-    if (!job) throw jobNotFound();
+    const job = await ownedJob(jobs, request.tenant, request.params.id);
     const { limit, cursor, label, minScore, fromMs, toMs, trackId } = request.query;
     const narrowed = label !== undefined || minScore !== undefined || trackId !== undefined;
     const keep = (d: Detection) => (label === undefined || d.label === label) && (minScore === undefined || d.score >= minScore)
@@ -74,8 +73,7 @@ export const jobResultRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'jobs' | '
       response: { 200: SummarySchema, ...problems(400, 401, 404, 429) },
     },
   }, async (request) => {
-    const job = await jobs.get(request.tenant, request.params.id);
-    if (!job) throw jobNotFound();
+    const job = await ownedJob(jobs, request.tenant, request.params.id);
     let labels = job.summary;
     if (!labels) {
       // Not done yet: combine what the merger has so far (objects: the tracks of the chunks tracked so far).
@@ -99,8 +97,7 @@ export const jobResultRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'jobs' | '
       response: { 200: { type: 'string', description: 'text/event-stream' }, ...problems(400, 401, 404, 429) },
     },
   }, async (request, reply) => {
-    const job = await jobs.get(request.tenant, request.params.id);
-    if (!job) throw jobNotFound();
+    const job = await ownedJob(jobs, request.tenant, request.params.id);
     const lease = await deps.quotas.openEventStream(request.tenant);
     const stream = openEventStream(reply);
     stream.onEnd(() => void lease.release());

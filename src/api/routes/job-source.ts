@@ -12,7 +12,7 @@ import { MEDIA_TOKEN_DEFAULT_TTL_MS, MEDIA_TOKEN_MAX_TTL_MS, mediaTokenExpiry, s
 import { mediaHeaders } from '../security-headers.js';
 import { MEDIA_CONTENT_TYPES, mediaContentType } from '../../media/media-sniff.js';
 import type { AnnotatedVideos } from '../annotated-video.js';
-import { jobNotFound } from './jobs.js';
+import { ownedJob } from './jobs.js';
 
 const security: { [label: string]: string[] }[] = [{ bearer: [] }, { apiKey: [] }];
 const SourceQuery = Type.Object({
@@ -44,11 +44,7 @@ export const jobSourceRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'jobs' | '
 
   /** The tenant's job; or, for a request the auth hook let through without a key, the job its token was signed for. */
   const jobFor = async (tenant: string, id: string, token: string | undefined): Promise<JobRecord> => {
-    if (tenant) {
-      const job = await jobs.get(tenant, id);
-      if (!job) throw jobNotFound();
-      return job;
-    }
+    if (tenant) return ownedJob(jobs, tenant, id);
     if (!token) throw new VdetError('VDET_UNAUTHORIZED', 'Send an API key, or a token from POST /v1/jobs/{id}/source-url.');
     const found = await jobs.getById(id);
     if (!found || !verifyMediaToken('job-media', found._id, token, mediaKey)) {
@@ -70,8 +66,7 @@ export const jobSourceRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'jobs' | '
       response: { 200: SourceUrlSchema, ...problems(400, 401, 404, 429) },
     },
   }, async (request) => {
-    const job = await jobs.get(request.tenant, request.params.id);
-    if (!job) throw jobNotFound();
+    const job = await ownedJob(jobs, request.tenant, request.params.id);
     const ttlS = request.query.ttlS;
     const expiresAtMs = mediaTokenExpiry(ttlS === undefined ? undefined : ttlS * 1000);
     const token = signMediaToken({ purpose: 'job-media', jobId: job._id, expiresAtMs }, mediaKey);

@@ -5,7 +5,7 @@ import { countedSoFar, zoneSettingsOf } from '../../results/tracks.js';
 import type { ApiDeps } from '../deps.js';
 import { problems } from '../problem.js';
 import { JobIdParams, TrackParams, TrackPathSchema, TracksPageSchema, TracksQuery, ZonesViewSchema } from '../schemas.js';
-import { jobNotFound } from './jobs.js';
+import { ownedJob } from './jobs.js';
 import { integerCursor } from '../integer-cursor.js';
 
 /** A done job's tracks: the list (a bucket of ids at a time) and one track's path through its frames. */
@@ -73,15 +73,13 @@ export const jobTrackRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'jobs' | 'r
       response: { 200: ZonesViewSchema, ...problems(400, 401, 404, 429) },
     },
   }, async (request) => {
-    const job = await jobs.get(request.tenant, request.params.id);
-    if (!job) throw jobNotFound();
+    const job = await ownedJob(jobs, request.tenant, request.params.id);
     const report = job.zones ?? await countedSoFar(zoneSettingsOf(job.options), () => results.zonesSoFar(job._id));
     return { id: job._id, status: job.status, ...report };
   });
 
   async function doneJob(tenant: string, id: string): Promise<JobRecord> {
-    const job = await jobs.get(tenant, id);
-    if (!job) throw jobNotFound();
+    const job = await ownedJob(jobs, tenant, id);
     if (job.status !== 'done') throw new VdetError('VDET_JOB_NOT_DONE', `The job is ${job.status}; its tracks are listed once it is done.`);
     return job;
   }

@@ -6,6 +6,7 @@ import { buildAddressPolicy } from '../../platform/address-policy.js';
 import { VdetError } from '../../platform/errors.js';
 import type { JobModel, JobRecord } from '../../store/job-record.js';
 import type { JobStatus } from '../../store/job-state.js';
+import type { JobStore } from '../../store/job-store.js';
 import type { ApiDeps } from '../deps.js';
 import { problems } from '../problem.js';
 import { JobAcceptedSchema, JobIdParams, JobListQuery, JobListSchema, JobSchema, type JobView } from '../schemas.js';
@@ -118,8 +119,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRouteDeps> = async (app, de
       response: { 200: JobSchema, ...problems(400, 401, 404, 429) },
     },
   }, async (request) => {
-    const job = await jobs.get(request.tenant, request.params.id);
-    if (!job) throw jobNotFound();
+    const job = await ownedJob(jobs, request.tenant, request.params.id);
     let framesDone = job.progress.framesDone;
     if (job.status === 'running') framesDone = Math.max(framesDone, (await progress.framesDone(job._id).catch(() => undefined)) ?? 0);
     return toView(job, framesDone);
@@ -134,8 +134,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRouteDeps> = async (app, de
       response: { 204: { type: 'null', description: 'Deleted' }, ...problems(400, 401, 404, 429) },
     },
   }, async (request, reply) => {
-    const job = await jobs.get(request.tenant, request.params.id);
-    if (!job) throw jobNotFound();
+    const job = await ownedJob(jobs, request.tenant, request.params.id);
     await deleteJobData(deps, job);
     request.log.info({ jobId: job._id }, 'job deleted');
     return reply.status(204).send(null);
@@ -154,6 +153,13 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 export function jobNotFound(): VdetError {
   return new VdetError('VDET_JOB_NOT_FOUND', 'There is no job with this id.');
+}
+
+/** The tenant's job of this id, or VDET_JOB_NOT_FOUND (another tenant's job is not found either). */
+export async function ownedJob(jobs: Pick<JobStore, 'get'>, tenant: string, id: string): Promise<JobRecord> {
+  const job = await jobs.get(tenant, id);
+  if (!job) throw jobNotFound();
+  return job;
 }
 
 function encodeJobCursor(job: JobRecord): string {
