@@ -4,25 +4,26 @@ import { tracksObjects } from '../contracts/job-options.js';
 import { withObjects } from '../contracts/summary.js';
 import { deadLetterThen } from '../kafka/dead-letter.js';
 import { toFailureReason } from '../platform/errors.js';
-import type { Infra } from '../runtime/infra.js';
-import type { ConsumerHandle, IncomingMessage } from '../kafka/bus.js';
+import type { ConsumerHandle, IncomingMessage, KafkaBus } from '../kafka/bus.js';
+import type { Config } from '../platform/config.js';
+import type { Logger } from '../platform/logger.js';
+import type { JobStore } from '../store/job-store.js';
+import type { JobMergeStore } from '../store/job-merge-store.js';
+import type { StreamStore } from '../store/stream-store.js';
+import type { ApiKeyStore } from '../store/api-keys.js';
 import { metrics } from '../platform/metrics.js';
-import { frameChunkRecord } from '../store/frame-store.js';
-import { indexRareLabels } from '../store/label-pages.js';
-import { chunkId, insertedOnce } from '../store/documents.js';
 import type { JobRecord } from '../store/job-record.js';
-import { mongoTrackingStore, storeTracks, trackOnlyOf, type ChunkToTrack } from '../store/track-store.js';
+import { trackOnlyOf, type ChunkToTrack, type TrackingStore } from '../store/track-store.js';
 import { combineSegments, objectsPerLabel, restoreZones, zoneSettingsOf, type TrackOnlyFrame, type TrackSegment } from '../results/tracks.js';
 import { resolveTrackerOptions } from '../contracts/tracker-options.js';
-import type { JobEvent } from '../live/progress.js';
-import { groupId } from '../contracts/topics.js';
+import type { JobEvent, ProgressStore } from '../live/progress.js';
+import { groupId, type TopicNames } from '../contracts/topics.js';
 import { combineSummaries, countsOf, isComplete, summarizeFrames } from '../results/merge-rules.js';
 import { publishStreamFrames } from './stream-merge.js';
 import { CachedStreamTrackingStore } from './stream-tracking-cache.js';
-import { retentionStore } from '../store/job-data.js';
-import { createRetention } from './retention.js';
+import { createRetention, type RetentionStore } from './retention.js';
 import { WebhookOutbox } from './webhooks.js';
-import { WebhookOutboxStore } from '../store/webhook-outbox.js';
+import type { WebhookOutboxStore } from '../store/webhook-outbox.js';
 import { trackingStep } from './tracking-step.js';
 import { buildAddressPolicy } from '../platform/address-policy.js';
 
@@ -34,7 +35,26 @@ export const CHUNK_WRITTEN_CHANNEL = 'vdet:merger:chunk-written';
 export interface ChunkWritten { jobId: string; chunk: number }
 const chunkWritten = diagnostics.channel(CHUNK_WRITTEN_CHANNEL);
 
-export type MergerDeps = Omit<Infra, 'close'>;
+/** What the merger uses, each store behind its port (merger/main.ts builds the MongoDB and Redis ones). */
+export interface MergerDeps {
+  config: Config;
+  log: Logger;
+  bus: KafkaBus;
+  topics: TopicNames;
+  jobs: JobStore;
+  /** Distinct chunks counted in Redis, and the job events the api relays. */
+  progress: ProgressStore;
+  /** The job's merged chunks: their writes, counts and parts, and a done job's tracks and label pages. */
+  merges: JobMergeStore;
+  /** Where each tracked job's tracking stands. */
+  tracking: TrackingStore;
+  /** Streams: their counters, stored frames and tracking records. */
+  streams: StreamStore;
+  webhookOutbox: WebhookOutboxStore;
+  /** Webhooks are signed with the tenant's secret. */
+  apiKeys: ApiKeyStore;
+  retention: RetentionStore;
+}
 
 /**
  * The merger role: stores each chunk's detections with idempotent writes (one document per frame, one per chunk),
@@ -42,18 +62,17 @@ export type MergerDeps = Omit<Infra, 'close'>;
  * stopped moving, so that every job ends.
  */
 export function createMerger(deps: MergerDeps) {
-  const { config, log, bus, store, jobs, progress, topics } = deps;
+  const { config, log, bus, merges, jobs, progress, topics, tracking } = deps;
   let consumer: ConsumerHandle | undefined;
   let reaper: NodeJS.Timeout | undefined;
-  const webhooks = new WebhookOutbox(new WebhookOutboxStore(store.db, store.jobs), deps.apiKeys, log, {
+  const webhooks = new WebhookOutbox(deps.webhookOutbox, deps.apiKeys, log, {
     policy: buildAddressPolicy(config.http.webhookAllowPrivate, config.http.webhookAllowHosts).policy,
   });
-  const tracking = mongoTrackingStore(store);
   const streamTracking = new CachedStreamTrackingStore(deps.streams.tracking);
   const streamDeps = { ...deps, tracking: streamTracking };
   // A running job's record is touched (progress, updatedAt for the reaper) at most this often, not at every chunk.
   const touches = new TouchThrottle(Math.min(2_000, (config.merger.jobStallS * 1000) / 5));
-  const retention = createRetention(retentionStore(store, deps.streams.frames, deps.streams.streams), config.retention, log);
+  const retention = createRetention(deps.retention, config.retention, log);
 
   async function handle(message: IncomingMessage): Promise<void> {
     const outcome = ChunkOutcome.decode(message.value);
@@ -81,28 +100,16 @@ export function createMerger(deps: MergerDeps) {
     if (!job || job.status === 'done' || job.status === 'failed') return; // cancelled or already ended
     // Stored under the job's own tenant, never the one the message names: a forged outcome lands nowhere but its job.
     if (chunk.tenant !== job.tenant) log.warn({ jobId: job._id, messageTenant: chunk.tenant }, 'chunk outcome disagrees with the stored job; the stored job wins');
-    const record = frameChunkRecord({ ...chunk, tenant: job.tenant });
     const tracks = tracksObjects(job.options);
-    // Whether this merge wrote both documents: then the chunk in hand is what is stored, and tracking need not read it.
-    // The frames first, then the chunk's record: a job completes by counting records, so a record never stands for
-    // frames that were not stored.
-    let first = record ? await insertedOnce(store.frames, record) : true;
     const trackOnly = tracks ? trackOnlyOf(chunk.frames) : undefined;
-    const written = await store.chunks.updateOne(
-      { _id: chunkId(chunk.jobId, chunk.chunk) },
-      {
-        $setOnInsert: {
-          jobId: chunk.jobId, chunk: chunk.chunk, frames: chunk.frames.length, summary: summarizeFrames(chunk.frames), mergedAt: new Date(),
-          ...(trackOnly !== undefined ? { trackOnly } : {}),
-        },
-      },
-      { upsert: true },
-    );
-    first &&= written.upsertedCount === 1;
+    // When this merge wrote the chunk (not a redelivery's), the chunk in hand is what is stored: tracking need not read it.
+    const { first, storedFrames } = await merges.writeChunk({
+      jobId: chunk.jobId, tenant: job.tenant, chunk: chunk.chunk, frames: chunk.frames, summary: summarizeFrames(chunk.frames), trackOnly,
+    });
     if (chunkWritten.hasSubscribers) chunkWritten.publish({ jobId: chunk.jobId, chunk: chunk.chunk } satisfies ChunkWritten);
     metrics.framesMerged.inc({ source: 'job' }, chunk.frames.length);
     if (tracks) {
-      const known = first && record ? new Map([[chunk.chunk, chunkToTrack(record.data, trackOnly)]]) : undefined;
+      const known = first && storedFrames ? new Map([[chunk.chunk, chunkToTrack(storedFrames, trackOnly)]]) : undefined;
       await track(job, { onlyAt: chunk.chunk, known });
     }
     const framesDone = await framesDoneOf(chunk);
@@ -153,8 +160,7 @@ export function createMerger(deps: MergerDeps) {
   }
 
   async function mergedFrames(jobId: string): Promise<number> {
-    const parts = await store.chunks.find({ jobId }, { projection: { frames: 1 } }).toArray();
-    return parts.reduce((sum, p) => sum + p.frames, 0);
+    return (await merges.parts(jobId, false)).reduce((sum, p) => sum + p.frames, 0);
   }
 
   /** Completes the job when every chunk of its plan is merged; true when it is done (now or before). */
@@ -162,19 +168,19 @@ export function createMerger(deps: MergerDeps) {
     const job = await jobs.getById(jobId);
     if (job?.status === 'done') return true;
     if (!job || job.status !== 'running' || !job.plan) return false;
-    const merged = await store.chunks.countDocuments({ jobId });
+    const merged = await merges.mergedChunks(jobId);
     if (!isComplete(job.plan, merged)) return false;
     const tracks = tracksObjects(job.options);
     const tracked = tracks ? await tracking.record(jobId) : undefined;
     if (tracks && (tracked?.nextChunk ?? 0) < job.plan.chunks) return false; // done once tracked too
-    const parts = await store.chunks.find({ jobId }, { projection: { frames: 1, summary: 1, ...(tracks ? { tracks: 1 } : {}) } }).toArray();
+    const parts = await merges.parts(jobId, tracks);
     const framesDone = parts.reduce((sum, p) => sum + p.frames, 0);
     let summary = combineSummaries(parts.map((p) => p.summary));
     const result: Parameters<typeof jobs.finish>[1] = { counts: countsOf(summary), summary, framesDone };
     if (tracks) {
       const segments = parts.flatMap((p) => (p.tracks ? (JSON.parse(p.tracks) as TrackSegment[]) : []));
       const all = combineSegments(segments);
-      await storeTracks(store, job, all); // before the job is done: whoever reads a done job finds its tracks
+      await merges.storeTracks(job, all); // before the job is done: whoever reads a done job finds its tracks
       const objects = objectsPerLabel(all);
       summary = withObjects(summary, objects);
       Object.assign(result, { summary, objects, tracks: { count: all.length, lastTrackId: all.at(-1)?.trackId ?? 0, paged: true } });
@@ -195,7 +201,7 @@ export function createMerger(deps: MergerDeps) {
   let labelIndexing: Promise<void> = Promise.resolve();
   function indexLabels(jobId: string): void {
     labelIndexing = labelIndexing.then(async () => {
-      const labels = await indexRareLabels(store, jobId);
+      const labels = await merges.indexRareLabels(jobId);
       if (labels > 0) log.debug({ jobId, labels }, 'rare labels paged');
     }).catch((error: unknown) => log.warn({ err: error, jobId }, 'rare labels not paged; their pages read the chunks'));
   }

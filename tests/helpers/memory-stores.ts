@@ -11,6 +11,11 @@ import type { JobRecord } from '../../src/store/job-record.js';
 import type { ChunkPart, JobResults } from '../../src/store/job-results.js';
 import { isFinished, type JobStatus } from '../../src/store/job-state.js';
 import type { JobStore } from '../../src/store/job-store.js';
+import type { ChunkToMerge, JobMergeStore, MergedPart } from '../../src/store/job-merge-store.js';
+import type { TrackingStore } from '../../src/store/track-store.js';
+import type { JobEvent, ProgressStore } from '../../src/live/progress.js';
+import type { Summary } from '../../src/contracts/summary.js';
+import type { TrackOnlyFrame, TrackSummary } from '../../src/results/tracks.js';
 
 /**
  * In-memory fakes of the stores' ports, for orchestration tests of an app (the api through `inject`, the processor
@@ -238,4 +243,122 @@ export class MemoryJobResults implements JobResults {
   async zonesSoFar(): Promise<undefined> {
     return undefined;
   }
+}
+
+interface MemoryChunk { frames: number; summary: Summary; data?: string; tracked?: boolean; trackOnly?: string; tracks?: string }
+
+/**
+ * The merger's chunk writes in memory, with JobMergeStore's contract: each chunk's frames and record written once,
+ * whatever the redeliveries. Its tracking (below) reads and writes the same chunks, as MongoDB's does.
+ */
+export class MemoryJobMergeStore implements JobMergeStore {
+  readonly chunks = new Map<string, Map<number, MemoryChunk>>();
+  readonly tracksOf = new Map<string, TrackSummary[]>();
+  readonly labelsIndexed: string[] = [];
+
+  of(jobId: string): Map<number, MemoryChunk> {
+    let job = this.chunks.get(jobId);
+    if (!job) this.chunks.set(jobId, (job = new Map()));
+    return job;
+  }
+
+  async writeChunk(chunk: ChunkToMerge): Promise<{ first: boolean; storedFrames: string | undefined }> {
+    const job = this.of(chunk.jobId);
+    const data = chunk.frames.length > 0 ? JSON.stringify([...chunk.frames].sort((a, b) => a.frame - b.frame)) : undefined;
+    if (job.has(chunk.chunk)) return { first: false, storedFrames: data };
+    job.set(chunk.chunk, { frames: chunk.frames.length, summary: chunk.summary, ...(data ? { data } : {}), ...(chunk.trackOnly ? { trackOnly: chunk.trackOnly } : {}) });
+    return { first: true, storedFrames: data };
+  }
+
+  async mergedChunks(jobId: string): Promise<number> {
+    return this.of(jobId).size;
+  }
+
+  async parts(jobId: string, withTracks: boolean): Promise<MergedPart[]> {
+    return [...this.of(jobId).values()].map((c) => ({ frames: c.frames, summary: c.summary, ...(withTracks && c.tracks ? { tracks: c.tracks } : {}) }));
+  }
+
+  async storeTracks(job: { _id: string }, tracks: readonly TrackSummary[]): Promise<void> {
+    this.tracksOf.set(job._id, [...tracks]);
+  }
+
+  async indexRareLabels(jobId: string): Promise<number> {
+    this.labelsIndexed.push(jobId);
+    return 0;
+  }
+
+  /** The tracking records of the same jobs (TrackingStore's contract, as mongoTrackingStore keeps it). */
+  tracking(): TrackingStore {
+    const records = new Map<string, { nextChunk: number; state: string | null; zones?: string | undefined }>();
+    return {
+      record: async (jobId) => (records.has(jobId) ? { ...records.get(jobId)! } : undefined),
+      create: async (jobId) => void (records.has(jobId) || records.set(jobId, { nextChunk: 0, state: null })),
+      chunk: async (jobId, n) => {
+        const stored = this.of(jobId).get(n);
+        if (!stored) return undefined;
+        return { frames: stored.data ? (JSON.parse(stored.data) as FrameDetections[]) : [], trackOnly: stored.trackOnly ? (JSON.parse(stored.trackOnly) as TrackOnlyFrame[]) : [] };
+      },
+      saveChunk: async (jobId, n, frames, segments) => {
+        const stored = this.of(jobId).get(n);
+        if (!stored) return false;
+        const data = JSON.stringify(frames.map(({ frame, ptsMs, detections }) => ({ frame, ptsMs, detections })));
+        if (frames.length > 0) {
+          if (stored.tracked && stored.data !== data) return false; // tracked from another state
+          Object.assign(stored, { data, tracked: true });
+        }
+        stored.tracks = JSON.stringify(segments);
+        return true;
+      },
+      advance: async (jobId, from, state, zones) => {
+        const record = records.get(jobId);
+        if (!record || record.nextChunk !== from) return false;
+        records.set(jobId, { nextChunk: from + 1, state, ...(zones !== undefined ? { zones } : record.zones !== undefined ? { zones: record.zones } : {}) });
+        return true;
+      },
+      dropTrackOnly: async (jobId, n) => {
+        const stored = this.of(jobId).get(n);
+        if (stored) delete stored.trackOnly;
+      },
+    };
+  }
+}
+
+/** Job progress in memory: distinct chunks counted once each, the events published, the cancellation marks. */
+export class MemoryProgress implements ProgressStore {
+  readonly seen = new Map<string, Map<number, number>>();
+  readonly events: { jobId: string; event: JobEvent }[] = [];
+  readonly cancelled = new Set<string>();
+  /** recordChunk fails with this error while it is set (Redis away). */
+  recordError: Error | undefined;
+
+  async recordChunk(jobId: string, chunk: number, frames: number): Promise<number> {
+    if (this.recordError) throw this.recordError;
+    const job = this.seen.get(jobId) ?? new Map<number, number>();
+    this.seen.set(jobId, job);
+    job.set(chunk, frames);
+    return [...job.values()].reduce((a, b) => a + b, 0);
+  }
+
+  async framesDone(jobId: string): Promise<number | undefined> {
+    const job = this.seen.get(jobId);
+    return job && [...job.values()].reduce((a, b) => a + b, 0);
+  }
+
+  async publish(jobId: string, event: JobEvent): Promise<void> {
+    this.events.push({ jobId, event });
+  }
+
+  async forget(jobId: string): Promise<void> {
+    this.seen.delete(jobId);
+  }
+
+  async markCancelled(jobId: string): Promise<void> {
+    this.cancelled.add(jobId);
+  }
+
+  async isCancelled(jobId: string): Promise<boolean> {
+    return this.cancelled.has(jobId);
+  }
+
+  async ping(): Promise<void> {}
 }
