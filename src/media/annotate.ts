@@ -7,6 +7,7 @@ import { inputGuards, type MediaLimits } from './ffmpeg.js';
 import { FfmpegRunFailed, runFfmpeg } from './ffmpeg-process.js';
 import type { FrameDetections } from '../contracts/messages.js';
 import { VdetError } from '../platform/errors.js';
+import { classColorOf } from '../contracts/class-colors.js';
 
 /**
  * Burns detections into a copy of a video or image with ffmpeg's drawbox and drawtext filters: no second inference,
@@ -139,16 +140,10 @@ export function annotationStyle(width: number, height: number, labels: boolean):
   return { width, height, thickness: clamp(Math.min(width, height) / 180, 2, 8), fontSize: clamp(height / 30, 10, 48), labels };
 }
 
-/** Distinct colours by class id, each with the text colour readable on it. */
-const PALETTE: readonly (readonly [string, string])[] = [
-  ['0xE6194B', 'white'], ['0x3CB44B', 'white'], ['0xFFE119', 'black'], ['0x4363D8', 'white'], ['0xF58231', 'black'],
-  ['0x911EB4', 'white'], ['0x42D4F4', 'black'], ['0xF032E6', 'white'], ['0xBFEF45', 'black'], ['0xFABED4', 'black'],
-  ['0x469990', 'white'], ['0xDCBEFF', 'black'], ['0x9A6324', 'white'], ['0xFFFAC8', 'black'], ['0x800000', 'white'],
-  ['0xAAFFC3', 'black'], ['0x808000', 'white'], ['0xFFD8B1', 'black'], ['0x000075', 'white'], ['0xA9A9A9', 'black'],
-];
-
+/** ffmpeg's colours (0xRRGGBB, and the text's) of a class: the palette every drawing of vdet uses. */
 export function classColor(classId: number): readonly [string, string] {
-  return PALETTE[((classId % PALETTE.length) + PALETTE.length) % PALETTE.length]!;
+  const { fill, text } = classColorOf(classId);
+  return [`0x${fill.slice(1).toUpperCase()}`, text === '#fff' ? 'white' : 'black'];
 }
 
 /** A label as drawtext may receive it unquoted-safe: letters, digits and a few marks; anything else becomes `_`. */

@@ -30,7 +30,7 @@ describe('SlotScript', () => {
       'drawbox@b0 x 400', 'drawbox@b0 y 11', 'drawbox@b0 w 200', 'drawbox@b0 h 89', 'drawbox@b0 c 0xFFE119', 'drawbox@b0 enable 1',
       "drawtext@t0 reinit 'text=car 0.90:x=402:y=13:fontcolor=black:boxcolor=0xFFE119@0.75'", 'drawtext@t0 enable 1',
       'drawbox@b1 x 100', 'drawbox@b1 y 50', 'drawbox@b1 w 200', 'drawbox@b1 h 300', 'drawbox@b1 c 0x808000', 'drawbox@b1 enable 1',
-      "drawtext@t1 reinit 'text=dog 0.85:x=102:y=52:fontcolor=white:boxcolor=0x808000@0.75'", 'drawtext@t1 enable 1',
+      "drawtext@t1 reinit 'text=dog 0.85:x=102:y=52:fontcolor=black:boxcolor=0x808000@0.75'", 'drawtext@t1 enable 1',
     ]);
     assert.equal(script.slots, 2);
   });

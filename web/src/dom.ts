@@ -1,3 +1,4 @@
+import { classColorOf } from '../../src/contracts/class-colors.js';
 type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
 
@@ -41,22 +42,17 @@ export function noteClasses(detections: Iterable<{ label: string; classId: numbe
   for (const d of detections) if (!classIds.has(d.label)) classIds.set(d.label, d.classId);
 }
 
-/** 20 colours that tell apart on video; by class id, so neighbouring classes (dog, horse, sheep, cow) differ. */
-const PALETTE = ['#e6194b', '#3cb44b', '#ffe119', '#4363d8', '#f58231', '#911eb4', '#46f0f0', '#f032e6', '#bcf60c', '#fabebe',
-  '#008080', '#e6beff', '#9a6324', '#fffac8', '#800000', '#aaffc3', '#808000', '#ffd8b1', '#000075', '#a9a9a9'];
-
-/** A stable colour per label: by the model's class id when known (the same in every job and stream). */
-export function colorOf(label: string): string {
+/** A label's colours: by the model's class id when known (the same in every job and stream, and in the annotated video). */
+export function colorsOf(label: string): { fill: string; text: string } {
   let n = classIds.get(label);
   if (n === undefined) {
     n = 0;
     for (const ch of label) n = (n * 31 + ch.charCodeAt(0)) % 9973;
   }
-  return PALETTE[n % PALETTE.length]!;
+  return classColorOf(n);
 }
 
-/** Black or white, whichever reads better on `hex`. */
-export function textOn(hex: string): string {
-  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255) as [number, number, number];
-  return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.5 ? '#000' : '#fff';
+/** A stable colour per label (see colorsOf). */
+export function colorOf(label: string): string {
+  return colorsOf(label).fill;
 }

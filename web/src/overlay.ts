@@ -1,5 +1,5 @@
 import type { Detection, Frame } from './api.js';
-import { colorOf, noteClasses, textOn } from './dom.js';
+import { colorsOf, noteClasses } from './dom.js';
 import type { CanvasScale } from './scene.js';
 
 /** The frame shown at `ms`: the one whose ptsMs is nearest at or before it (frames sorted by ptsMs). */
@@ -78,7 +78,7 @@ export function drawBoxes(canvas: HTMLCanvasElement, detections: readonly Detect
   noteClasses(detections);
   canvas.setAttribute('aria-label', detections.length ? detections.map(tagOf).join(', ') : 'no detections');
   for (const d of detections) {
-    const color = colorOf(d.label);
+    const { fill: color, text: textColor } = colorsOf(d.label);
     const [x1, y1, x2, y2] = d.box;
     const x = x1 * sx;
     const y = y1 * sy;
@@ -93,7 +93,7 @@ export function drawBoxes(canvas: HTMLCanvasElement, detections: readonly Detect
     const ty = y - th >= 0 ? y - th : y;
     ctx.fillStyle = color;
     ctx.fillRect(x - line / 2, ty, tw, th);
-    ctx.fillStyle = textOn(color);
+    ctx.fillStyle = textColor;
     ctx.fillText(text, x - line / 2 + 3 * dpr, ty + 2 * dpr);
   }
 }
