@@ -1,5 +1,6 @@
 import type { Collection, Db } from 'mongodb';
 import type { CameraState } from '../contracts/camera.js';
+import { isDuplicateKey } from './documents.js';
 
 /**
  * Which processor pulls which camera, in MongoDB (the store every processor already trusts; Redis holds nothing
@@ -68,7 +69,7 @@ export class CameraLeaseStore implements CameraLeases {
         await this.leases.insertOne({ _id: key, ...fresh });
         return { acquired: true };
       } catch (error) {
-        if ((error as { code?: number }).code === 11000) return { acquired: false };
+        if (isDuplicateKey(error)) return { acquired: false };
         throw error;
       }
     }

@@ -25,6 +25,11 @@ export function fromJsonText<T extends object>(stored: T, fields: readonly (keyo
  * redelivery's duplicates under the unique `_id` are skipped, so it is as idempotent as an upsert. FerretDB runs a
  * plain insert of 16 frames in about 3 ms and 16 upserts in about 70 (each a find, then an insert or update).
  */
+/** A write refused because a document with its unique key is there (MongoDB's E11000, as FerretDB reports it too). */
+export function isDuplicateKey(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000;
+}
+
 export async function insertOnce<T extends { _id: string }>(collection: Collection<T>, docs: OptionalUnlessRequiredId<T>[]): Promise<void> {
   if (docs.length === 0) return;
   try {
@@ -32,7 +37,7 @@ export async function insertOnce<T extends { _id: string }>(collection: Collecti
   } catch (error) {
     const writeErrors = (error as Partial<MongoBulkWriteError>).writeErrors;
     const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-    const onlyDuplicates = list.length > 0 ? list.every((e) => e.code === 11000) : (error as { code?: unknown }).code === 11000;
+    const onlyDuplicates = list.length > 0 ? list.every(isDuplicateKey) : isDuplicateKey(error);
     if (!onlyDuplicates) throw error;
   }
 }
@@ -43,7 +48,7 @@ export async function insertedOnce<T extends { _id: string }>(collection: Collec
     await collection.insertOne(doc);
     return true;
   } catch (error) {
-    if ((error as { code?: unknown }).code === 11000) return false;
+    if (isDuplicateKey(error)) return false;
     throw error;
   }
 }
@@ -57,7 +62,7 @@ export async function upsertRetried<T>(upsert: () => Promise<T>): Promise<T> {
     try {
       return await upsert();
     } catch (error) {
-      if ((error as { code?: number }).code !== 11000 || attempt >= 3) throw error;
+      if (!isDuplicateKey(error) || attempt >= 3) throw error;
     }
   }
 }
@@ -67,7 +72,7 @@ export async function ignoringDuplicate(write: () => Promise<unknown>): Promise<
   try {
     await write();
   } catch (error) {
-    if ((error as { code?: number }).code !== 11000) throw error;
+    if (!isDuplicateKey(error)) throw error;
   }
 }
 

@@ -4,6 +4,7 @@ import { VdetError } from '../platform/errors.js';
 import { gridFsFileStore, type FileStore } from './file-store.js';
 import type { JobRecord } from './job-record.js';
 import { describeForRegistry, type ModelRegistry, type ModelVersion, type RegistrySettings } from '../vision/model-registry.js';
+import { isDuplicateKey } from './documents.js';
 
 /** Collection `models`: which version of a name is current. */
 interface ModelPointer {
@@ -54,7 +55,7 @@ export class ModelRegistryStore implements ModelRegistry {
       try {
         await this.versions.insertOne(record);
       } catch (error) {
-        if ((error as { code?: unknown }).code === 11000 && attempt < 5) continue; // another add took this version
+        if (isDuplicateKey(error) && attempt < 5) continue; // another add took this version
         throw error;
       }
       const moved = await this.pointers.updateOne({ _id: name, version: { $lt: version } }, { $set: { version, updatedAt: record.addedAt } });
@@ -62,7 +63,7 @@ export class ModelRegistryStore implements ModelRegistry {
         try {
           await this.pointers.insertOne({ _id: name, version, updatedAt: record.addedAt });
         } catch (error) {
-          if ((error as { code?: unknown }).code !== 11000) throw error; // a newer version was made current meanwhile
+          if (!isDuplicateKey(error)) throw error; // a newer version was made current meanwhile
         }
       }
       return fromRecord(record);

@@ -1,6 +1,7 @@
 import type { Collection, Db, Filter } from 'mongodb';
 import type { Detection } from '../contracts/messages.js';
 import { VdetError } from '../platform/errors.js';
+import { cursorInteger, invalidCursor, pageCursor } from '../platform/page-cursor.js';
 import { ignoringDuplicate, insertedOnce } from './documents.js';
 import { streamKey, type StreamRef } from '../contracts/stream-ref.js';
 import type { LegacyStreamFrameRecord, StoredStreamFrame, StreamChunkRecord, StreamHeadRecord } from './stream-frame-records.js';
@@ -242,18 +243,21 @@ export class StreamFrameStore {
   }
 }
 
-/** After this frame of chunk n; with none, from the first chunk (the frames before were legacy ones). */
+/** A page's cursor: `c:n:seq` (after that frame of chunk n), `c:start` (from the first chunk: the frames before were
+ * legacy ones), or `s:seq` (after that frame of the legacy ones). */
+const chunkedCursor = pageCursor('c', 2);
+const chunkedStartCursor = pageCursor('c', 1);
+const legacyCursor = pageCursor('s', 1);
+
 function cursorOf(at: { n: number; seq: number } | undefined): string {
-  return Buffer.from(at ? `c:${at.n}:${at.seq}` : 'c:start').toString('base64url');
+  return at ? chunkedCursor.encode(at.n, at.seq) : chunkedStartCursor.encode('start');
 }
 
-/** A page's cursor: `c:n:seq` (after that frame of chunk n), or `s:seq` (after that frame of the legacy ones). */
 function parseCursor(cursor: string): { n: number; seq: number; legacy: boolean } {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const chunked = /^c:(\d{1,15}):(\d{1,15})$/.exec(text);
-  if (chunked) return { n: Number(chunked[1]), seq: Number(chunked[2]), legacy: false };
-  if (text === 'c:start') return { n: -1, seq: -1, legacy: false };
-  const legacy = /^s:(\d{1,15})$/.exec(text);
-  if (legacy) return { n: -1, seq: Number(legacy[1]), legacy: true };
-  throw new VdetError('VDET_CURSOR_INVALID', 'The cursor is not one this api returned.');
+  const chunked = chunkedCursor.tryDecode(cursor);
+  if (chunked) return { n: cursorInteger(chunked[0]!), seq: cursorInteger(chunked[1]!), legacy: false };
+  if (chunkedStartCursor.tryDecode(cursor)?.[0] === 'start') return { n: -1, seq: -1, legacy: false };
+  const legacy = legacyCursor.tryDecode(cursor);
+  if (legacy) return { n: -1, seq: cursorInteger(legacy[0]!), legacy: true };
+  throw invalidCursor();
 }

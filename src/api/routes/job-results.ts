@@ -12,11 +12,11 @@ import { problems } from '../problem.js';
 import { DetectionsPageSchema, DetectionsQuery, JobIdParams, SummarySchema } from '../schemas.js';
 import { ownedJob } from './jobs.js';
 import { jobTrackRoutes } from './job-tracks.js';
-import { integerCursor } from '../integer-cursor.js';
+import { cursorInteger, pageCursor } from '../../platform/page-cursor.js';
 import { openEventStream } from '../event-stream.js';
 
 
-const frameCursor = integerCursor('f');
+const frameCursor = pageCursor('f', 1); // after this frame
 
 export const jobResultRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'jobs' | 'results'> & { events: EventHub; quotas: Pick<TenantQuotas, 'openEventStream'> }> = async (app, deps) => {
   const { results, jobs } = deps;
@@ -41,7 +41,7 @@ export const jobResultRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'jobs' | '
     const narrowed = label !== undefined || minScore !== undefined || trackId !== undefined;
     const keep = (d: Detection) => (label === undefined || d.label === label) && (minScore === undefined || d.score >= minScore)
       && (trackId === undefined || d.trackId === trackId);
-    let after = cursor === undefined ? -1 : frameCursor.decode(cursor);
+    let after = cursor === undefined ? -1 : cursorInteger(frameCursor.decode(cursor)[0]!, 10);
     let lastFrame = Infinity;
     if (trackId !== undefined && job.tracks) {
       // A done job knows each track's frames: read only those.

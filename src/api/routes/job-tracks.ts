@@ -6,10 +6,10 @@ import type { ApiDeps } from '../deps.js';
 import { problems } from '../problem.js';
 import { JobIdParams, TrackParams, TrackPathSchema, TracksPageSchema, TracksQuery, ZonesViewSchema } from '../schemas.js';
 import { ownedJob } from './jobs.js';
-import { integerCursor } from '../integer-cursor.js';
+import { cursorInteger, pageCursor } from '../../platform/page-cursor.js';
 
 /** A done job's tracks: the list (a bucket of ids at a time) and one track's path through its frames. */
-const trackCursor = integerCursor('t');
+const trackCursor = pageCursor('t', 1); // after this track id
 
 export const jobTrackRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'jobs' | 'results'>> = async (app, deps) => {
   const { results, jobs } = deps;
@@ -29,7 +29,7 @@ export const jobTrackRoutes: FastifyPluginAsyncTypebox<Pick<ApiDeps, 'jobs' | 'r
   }, async (request) => {
     const job = await doneJob(request.tenant, request.params.id);
     const { limit, cursor, label } = request.query;
-    const after = cursor === undefined ? 0 : trackCursor.decode(cursor);
+    const after = cursor === undefined ? 0 : cursorInteger(trackCursor.decode(cursor)[0]!, 10);
     const found = await results.tracks(job, after, limit, label === undefined ? undefined : (t) => t.label === label);
     const items = found.slice(0, limit);
     return { items, next: found.length > limit ? trackCursor.encode(items[items.length - 1]!.trackId) : null };

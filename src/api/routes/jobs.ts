@@ -4,6 +4,7 @@ import { JobMessage } from '../../contracts/messages.js';
 import { tracksObjects } from '../../contracts/job-options.js';
 import { buildAddressPolicy } from '../../platform/address-policy.js';
 import { VdetError } from '../../platform/errors.js';
+import { cursorInteger, pageCursor } from '../../platform/page-cursor.js';
 import type { JobModel, JobRecord } from '../../store/job-record.js';
 import type { JobStatus } from '../../store/job-state.js';
 import type { JobStore } from '../../store/job-store.js';
@@ -162,14 +163,16 @@ export async function ownedJob(jobs: Pick<JobStore, 'get'>, tenant: string, id: 
   return job;
 }
 
+/** After this job in the newest-first listing: its creation time and id (untagged, as this cursor has always been). */
+const jobCursor = pageCursor('', 2);
+
 function encodeJobCursor(job: JobRecord): string {
-  return Buffer.from(`${job.createdAt.getTime()}:${job._id}`).toString('base64url');
+  return jobCursor.encode(job.createdAt.getTime(), job._id);
 }
 
 function decodeJobCursor(cursor: string): { createdAt: Date; id: string } {
-  const match = /^(\d{1,15}):([\w-]{1,128})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match) throw new VdetError('VDET_CURSOR_INVALID', 'The cursor is not one this api returned.');
-  return { createdAt: new Date(Number(match[1])), id: match[2]! };
+  const [createdAt, id] = jobCursor.decode(cursor) as [string, string];
+  return { createdAt: new Date(cursorInteger(createdAt)), id };
 }
 
 /** What a job (or a stream) says of its model: name, the sha256 it is pinned to, and a registered model's version. */
